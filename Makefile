@@ -1,0 +1,117 @@
+# cprof: make (build), make run, make check, make bench. V=1 for full commands.
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I$(BUILD)/gen
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
+	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
+
+DAEMON_LIBS := -lbpf -lelf -ldw -lz -lprotobuf-c -lmicrohttpd -lpthread
+CLI_LIBS := -lcurl -lprotobuf-c -lz
+
+VIEWS := cpu
+SKELS := $(patsubst %,$(BUILD)/%.skel.h,$(VIEWS))
+GEN := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h
+
+# Everything in daemon/ but main.c goes into a library the CLI and tests link.
+LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_OBJS := $(patsubst daemon/%.c,$(BUILD)/daemon/%.o,$(LIB_SRCS)) $(BUILD)/gen/profile.pb-c.o
+LIB := $(BUILD)/libcprof.a
+CLI_OBJS := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps deps-check run check test unit bench clean
+
+all: deps $(BUILD)/cprofd $(BUILD)/cprof-ctl
+
+deps:
+	$(Q)scripts/deps.sh build
+
+deps-check:
+	$(Q)scripts/deps.sh check
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)llvm-readelf -S $@ | awk 'function hex(s,  i, n) { n = 0; s = tolower(s); \
+		for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return n } \
+		{ sub(/^ *\[ *[0-9]+\] */, ""); $$0 = $$0 } \
+		$$1 ~ /^(perf_event|uprobe|uretprobe|tp_btf|raw_tp|tracepoint)/ { \
+		printf "  %-8s %s: %s %d insns\n", "INSNS", "$*", $$1, hex($$5) / 8 }'
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h &: proto/profile.proto | $(BUILD)/gen
+	$(call msg,PROTOC,$<)
+	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/profile.pb-c.o: $(BUILD)/gen/profile.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/daemon/%.o: daemon/%.c $(SKELS) $(GEN) | $(BUILD)/daemon
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c $(GEN) | $(BUILD)/cli
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/cprofd: $(BUILD)/daemon/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
+
+$(BUILD)/cprof-ctl: $(CLI_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(CLI_LIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(DAEMON_LIBS) $(CLI_LIBS) -o $@
+
+# Test workloads: built with frame pointers; *_nofp variants come with issue 3.
+$(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fno-inline -pthread $< -o $@
+
+$(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/workloads:
+	$(Q)mkdir -p $@
+
+run: all
+	./$(BUILD)/cprofd
+
+unit: all $(UNIT_TESTS) $(WORKLOADS)
+check: deps-check all $(UNIT_TESTS) $(WORKLOADS)
+	$(Q)tests/run.sh
+
+bench: all $(WORKLOADS)
+	$(Q)scripts/deps.sh bench
+	$(Q)tests/bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/daemon/*.d $(BUILD)/cli/*.d)

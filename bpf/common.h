@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Shared by every view: task filter, counters, process-instance events and
+ * the one stack-capture path. Each view's .bpf.c includes this once; user
+ * space shares these maps between views' skeletons with bpf_map__reuse_fd. */
+#ifndef CPROF_BPF_COMMON_H
+#define CPROF_BPF_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "cprof.h"
+
+#ifndef PF_KTHREAD
+#define PF_KTHREAD 0x00200000
+#endif
+
+/* Load-time knobs, set by user space between open and load. */
+const volatile bool filter_pids = false;	/* only tgids in `targets` */
+const volatile bool include_idle = false;	/* count the idle task (pid 0) */
+const volatile bool kernel_stacks = true;
+
+/* The generation BPF writes into; flipped by user space through the
+ * memory-mapped .bss before it drains the other one. */
+__u32 gen = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CPROF_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_trace);
+} stack_scratch SEC(".maps");
+
+/* Stacks by hash, one map per generation, drained and cleared with it. */
+struct stacks_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct stack_trace);
+} stacks0 SEC(".maps"), stacks1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CPROF_NR_GENS);
+	__type(key, __u32);
+	__array(values, struct stacks_map);
+} stacks SEC(".maps") = {
+	.values = { &stacks0, &stacks1 },
+};
+
+/* Process instances already announced to user space. */
+struct instance {
+	__u32 pid;
+	__u32 exec_id;
+	__u64 start_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct instance);
+	__type(value, __u8);
+} seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline void count(enum cprof_counter c)
+{
+	__u32 k = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &k);
+
+	if (v)
+		*v += 1;	/* per-CPU: no atomic needed */
+}
+
+/* First check on every hot path: is this task one we profile? */
+static __always_inline bool task_wanted(__u32 tgid)
+{
+	if (tgid == 0)
+		return include_idle;
+	if (filter_pids && !bpf_map_lookup_elem(&targets, &tgid))
+		return false;
+	return true;
+}
+
+/* Tell user space about a process instance the first time it shows up, so
+ * it reads /proc/PID/maps while the process still lives. */
+static __always_inline void announce(const struct sample_key *key)
+{
+	struct instance in = {
+		.pid = key->pid,
+		.exec_id = key->exec_id,
+		.start_ns = key->start_ns,
+	};
+	struct cprof_event *e;
+	__u8 one = 1;
+
+	if (key->pid == 0 || bpf_map_lookup_elem(&seen, &in))
+		return;
+	if (bpf_map_update_elem(&seen, &in, &one, BPF_NOEXIST) == -17 /* EEXIST */)
+		return;		/* another CPU announced it just now */
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		bpf_map_delete_elem(&seen, &in);	/* try again next sample */
+		count(CPROF_CNT_EVENTS_LOST);
+		return;
+	}
+	e->type = CPROF_EV_NEW_PROC;
+	e->pid = in.pid;
+	e->start_ns = in.start_ns;
+	e->exec_id = in.exec_id;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Who is running: pid, tid, process instance and names. */
+static __always_inline void sample_key__fill(struct sample_key *key, __u64 pid_tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	__builtin_memset(key, 0, sizeof(*key));
+	key->pid = pid_tgid >> 32;
+	key->tid = (__u32)pid_tgid;
+	key->start_ns = BPF_CORE_READ(leader, start_boottime);
+	key->exec_id = (__u32)BPF_CORE_READ(task, self_exec_id);
+	BPF_CORE_READ_STR_INTO(&key->comm, leader, comm);
+	bpf_get_current_comm(&key->thread, sizeof(key->thread));
+}
+
+static __always_inline __u64 stack_hash(const struct stack_trace *st)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < CPROF_MAX_STACK_DEPTH; i++) {
+		if (i >= st->len)
+			break;
+		h ^= st->ips[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}
+
+/* Store the stack in the current generation's stacks map; return its hash,
+ * or 0 when it could not be read or kept (counted). */
+static __always_inline __u64 store_stack(struct stack_trace *st, __u32 g)
+{
+	void *map = bpf_map_lookup_elem(&stacks, &g);
+	__u64 h = stack_hash(st);
+	long err;
+
+	if (!map)
+		return 0;
+	if (bpf_map_lookup_elem(map, &h))
+		return h;
+	err = bpf_map_update_elem(map, &h, st, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU stored it */) {
+		count(CPROF_CNT_STACKS_FULL);
+		return 0;
+	}
+	return h;
+}
+
+/* The one stack-capture path every view calls. Frame pointers for now, via
+ * bpf_get_stack(); a better user-space unwinder replaces capture_user() only. */
+static __always_inline __u64 capture_user(void *ctx, __u32 g)
+{
+	__u32 zero = 0;
+	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long n;
+
+	if (!st)
+		return 0;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (n <= 0) {
+		count(CPROF_CNT_USTACK_LOST);
+		return 0;
+	}
+	st->len = n / sizeof(__u64);
+	return store_stack(st, g);
+}
+
+static __always_inline __u64 capture_kernel(void *ctx, __u32 g)
+{
+	__u32 zero = 0;
+	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long n;
+
+	if (!st)
+		return 0;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+	if (n < 0) {
+		count(CPROF_CNT_KSTACK_LOST);
+		return 0;
+	}
+	if (n == 0)
+		return 0;	/* sampled in user mode: no kernel frames */
+	st->len = n / sizeof(__u64);
+	return store_stack(st, g);
+}
+
+/* Fill key's stacks for the current task. Kernel threads have no user stack. */
+static __always_inline void capture_stacks(void *ctx, struct sample_key *key, __u32 g)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD))
+		key->ustack = capture_user(ctx, g);
+	if (kernel_stacks)
+		key->kstack = capture_kernel(ctx, g);
+}
+
+#endif /* CPROF_BPF_COMMON_H */

@@ -1,0 +1,44 @@
+/* The daemon's state and what its endpoints do, apart from HTTP plumbing. */
+#ifndef CPROF_CPROFD_H
+#define CPROF_CPROFD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "params.h"
+#include "profile.h"
+
+struct cprofd {
+	struct cpuview *cpu;
+	struct proctab *proctab;
+	struct symcache *symcache;
+	struct ksyms *ksyms;
+	pthread_mutex_t sym_lock;	/* symcache, ksyms, symbolize stats */
+	struct symbolize_stats symstats;
+	const int *pids;		/* --pid, or NULL: every process */
+	int nr_pids;
+	int hz;
+	int64_t started_ns;		/* CLOCK_REALTIME */
+	volatile bool stopping;
+	uint64_t requests, bad_requests, hangups;
+};
+
+/* What a request gets back. body is malloc'd; content_type static. */
+struct reply {
+	int status;
+	char *body;
+	size_t len;
+	const char *content_type;
+	const char *disposition;	/* Content-Disposition, or NULL */
+};
+
+/* Wait up to ms for the client; true when it has hung up. */
+typedef bool (*hung_up_fn)(void *arg, int ms);
+
+/* Serve a GET of path with its query parameters. On return r is filled;
+ * r->status 0 means the client went away and gets nothing. */
+void cprofd__serve(struct cprofd *d, const char *path, const struct param *params, size_t nr,
+		   hung_up_fn hung_up, void *arg, struct reply *r);
+
+#endif /* CPROF_CPROFD_H */

@@ -1,0 +1,242 @@
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include "cprofd.h"
+#include "http.h"
+#include "log.h"
+
+#define MAX_PARAMS 80
+
+struct http_server {
+	struct cprofd *d;
+	struct MHD_Daemon *tcp, *unix_;
+};
+
+int http__listen_tcp(const char *host_port, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	char host[256];
+	const char *colon = strrchr(host_port, ':');
+	size_t hl;
+	int fd = -1, one = 1, e;
+
+	if (!colon || colon == host_port || !colon[1]) {
+		snprintf(err, errlen, "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:6070", host_port);
+		errno = EINVAL;
+		return -1;
+	}
+	hl = colon - host_port;
+	if (host_port[0] == '[' && colon[-1] == ']') {	/* [::1]:6070 */
+		host_port++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		snprintf(err, errlen, "--listen: host name too long");
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(host, host_port, hl);
+	host[hl] = 0;
+	e = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (e) {
+		snprintf(err, errlen, "cannot listen on %s:%s: %s", host, colon + 1, gai_strerror(e));
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+		e = errno;
+		snprintf(err, errlen, "cannot listen on %s:%s: %s%s", host, colon + 1, strerror(e),
+			 e == EADDRINUSE ? "; is another cprofd running? choose another with --listen HOST:PORT" : "");
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		errno = e;
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int http__listen_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "--socket %s: path too long", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* A socket file left by a daemon that died is stale; one that answers
+	 * belongs to a running cprofd. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "cannot listen on %s: another cprofd is serving it; stop it or use --socket PATH",
+			 path);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 64))
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return -1;
+}
+
+struct params {
+	struct param p[MAX_PARAMS];
+	size_t n;
+	bool too_many;
+};
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct params *ps = cls;
+
+	if (ps->n == MAX_PARAMS) {
+		ps->too_many = true;
+		return MHD_NO;
+	}
+	ps->p[ps->n].key = key;
+	ps->p[ps->n].value = value;
+	ps->n++;
+	return MHD_YES;
+}
+
+/* Wait up to ms; true when the client has closed its end. Nothing else
+ * reads this socket while our handler runs (one thread per connection). */
+static bool connection_hung_up(void *arg, int ms)
+{
+	struct MHD_Connection *c = arg;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct pollfd pfd;
+	char b;
+
+	if (!ci) {
+		usleep(ms * 1000);
+		return false;
+	}
+	pfd.fd = ci->connect_fd;
+	pfd.events = POLLRDHUP;
+	if (poll(&pfd, 1, ms) <= 0)
+		return false;
+	if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
+		return true;
+	/* readable but not closed: a pipelined request; wait it out */
+	if (recv(pfd.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		return true;
+	usleep(ms * 1000);
+	return false;
+}
+
+static enum MHD_Result queue_text(struct MHD_Connection *c, int status, const char *text)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								   MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *s = cls;
+	struct params ps = { .n = 0 };
+	struct MHD_Response *resp;
+	struct reply r;
+	enum MHD_Result ret;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return queue_text(c, 405, "only GET is served here\n");
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
+	if (ps.too_many)
+		return queue_text(c, 400, "too many query parameters\n");
+
+	cprofd__serve(s->d, url, ps.p, ps.n, connection_hung_up, c, &r);
+	if (r.status == 0) {
+		free(r.body);
+		return MHD_NO;		/* the client left: close */
+	}
+	resp = MHD_create_response_from_buffer(r.len, r.body ? r.body : (void *)"", r.body ?
+					       MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(r.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", r.content_type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r.disposition)
+		MHD_add_response_header(resp, "Content-Disposition", r.disposition);
+	ret = MHD_queue_response(c, r.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static struct MHD_Daemon *start_one(struct http_server *s, int fd)
+{
+	if (fd < 0)
+		return NULL;
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_POLL,
+				0, NULL, NULL, on_request, s,
+				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, 64,
+				MHD_OPTION_END);
+}
+
+struct http_server *http__start(struct cprofd *d, int tcp_fd, int unix_fd)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->d = d;
+	s->tcp = start_one(s, tcp_fd);
+	s->unix_ = start_one(s, unix_fd);
+	if ((tcp_fd >= 0 && !s->tcp) || (unix_fd >= 0 && !s->unix_)) {
+		http__stop(s);
+		errno = EIO;
+		return NULL;
+	}
+	return s;
+}
+
+void http__stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	if (s->tcp)
+		MHD_stop_daemon(s->tcp);
+	if (s->unix_)
+		MHD_stop_daemon(s->unix_);
+	free(s);
+}

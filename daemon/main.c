@@ -1,0 +1,314 @@
+/* cprofd: samples stacks with BPF and serves pprof profiles over HTTP. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "cpuview.h"
+#include "cprofd.h"
+#include "http.h"
+#include "ksyms.h"
+#include "log.h"
+#include "params.h"
+#include "proctab.h"
+#include "symcache.h"
+
+#define CPROFD_VERSION "0.1.0"
+#define DRAIN_INTERVAL_MS 1000
+#define GC_EVERY_DRAINS 10
+#define MAX_PROCESSES 4096
+
+struct options {
+	int pids[PARAMS_MAX_PIDS];
+	int nr_pids;
+	const char *listen;
+	const char *socket;
+	int hz;
+	bool verbose;
+};
+
+static const char usage[] =
+	"usage: cprofd [--pid N]... [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
+	"              [--hz N] [--views cpu] [-v]\n"
+	"Serve pprof profiles of this host's processes at http://127.0.0.1:6070/debug/pprof/.\n"
+	"  --pid N          profile only process N and its threads (repeatable); default: every process\n"
+	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
+	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
+	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
+	"  --views LIST     views to run; this version has: cpu\n"
+	"  -v               verbose: debug messages and libbpf's log\n";
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (log_level < LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_views(const char *list, const char *opt)
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "cpu")) {
+			fprintf(stderr, "cprofd: %s: the %s view is not available in this version (it has: cpu)\n",
+				opt, tok);
+			err = -EINVAL;
+			break;
+		}
+	}
+	free(copy);
+	return err;
+}
+
+/* 0, or the exit status to leave with. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
+	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION };
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "hz", required_argument, NULL, OPT_HZ },
+		{ "views", required_argument, NULL, OPT_VIEWS },
+		{ "continuous", required_argument, NULL, OPT_CONTINUOUS },
+		{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
+		{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	int c, pid;
+
+	o->listen = "127.0.0.1:6070";
+	o->socket = "/run/cprofd.sock";
+	o->hz = 99;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PID:
+			if (parse_int(optarg, 1, 4194304, &pid)) {
+				fprintf(stderr, "cprofd: --pid %s: expected a process id\n", optarg);
+				return 2;
+			}
+			if (o->nr_pids == PARAMS_MAX_PIDS) {
+				fprintf(stderr, "cprofd: --pid: at most %d processes\n", PARAMS_MAX_PIDS);
+				return 2;
+			}
+			o->pids[o->nr_pids++] = pid;
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_SOCKET:
+			o->socket = optarg;
+			break;
+		case OPT_HZ:
+			if (parse_int(optarg, 1, PARAMS_MAX_HZ, &o->hz)) {
+				fprintf(stderr, "cprofd: --hz %s: expected a rate from 1 to %d\n", optarg,
+					PARAMS_MAX_HZ);
+				return 2;
+			}
+			break;
+		case OPT_VIEWS:
+		case OPT_CONTINUOUS:
+			if (parse_views(optarg, c == OPT_VIEWS ? "--views" : "--continuous"))
+				return 2;
+			break;
+		case OPT_HEAP_RATE:
+		case OPT_OFFCPU_MIN:
+			fprintf(stderr, "cprofd: %s: the %s view is not available in this version\n",
+				c == OPT_HEAP_RATE ? "--heap-rate" : "--offcpu-min",
+				c == OPT_HEAP_RATE ? "heap" : "offcpu");
+			return 2;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		case OPT_VERSION:
+			printf("cprofd %s\n", CPROFD_VERSION);
+			return -1;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cprofd: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	return 0;
+}
+
+static void *event_loop(void *arg)
+{
+	struct cprofd *d = arg;
+
+	while (!d->stopping)
+		cpuview__poll_events(d->cpu, 200);
+	return NULL;
+}
+
+static void print_start(const struct options *o)
+{
+	char who[256] = "every process";
+	int n = 0;
+
+	if (o->nr_pids) {
+		n = snprintf(who, sizeof(who), "pid");
+		for (int i = 0; i < o->nr_pids && n < (int)sizeof(who) - 16; i++)
+			n += snprintf(who + n, sizeof(who) - n, "%s%d", i ? "," : " ", o->pids[i]);
+	}
+	log_info("profiling %s: cpu at %d Hz; serving http://%s/debug/pprof/%s%s",
+		 who, o->hz, strcmp(o->listen, "none") ? o->listen : "(no tcp)",
+		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct cprofd d = { 0 };
+	struct cpuview_opts co = { 0 };
+	struct http_server *http = NULL;
+	pthread_t events_thread;
+	bool events_started = false;
+	int tcp_fd = -1, unix_fd = -1, ret = 1, sig, ticks = 0;
+	struct timespec interval = { DRAIN_INTERVAL_MS / 1000, (DRAIN_INTERVAL_MS % 1000) * 1000000L };
+	char err[512];
+	sigset_t sigs;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	ret = 1;
+	log_level = o.verbose ? LOG_DEBUG : LOG_INFO;
+	libbpf_set_print(libbpf_print);
+
+	if (geteuid() != 0) {
+		log_error("must run as root: BPF programs and system-wide perf events need it; try: sudo cprofd");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		log_error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); cprofd needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return 1;
+	}
+	for (int i = 0; i < o.nr_pids; i++)
+		if (!proc_alive(o.pids[i])) {
+			log_error("cannot profile pid %d: no such process", o.pids[i]);
+			return 1;
+		}
+
+	/* Signals go to this thread only, taken synchronously below. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (strcmp(o.listen, "none")) {
+		tcp_fd = http__listen_tcp(o.listen, err, sizeof(err));
+		if (tcp_fd < 0) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+	}
+	if (strcmp(o.socket, "none")) {
+		unix_fd = http__listen_unix(o.socket, err, sizeof(err));
+		if (unix_fd < 0) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+	}
+
+	d.hz = o.hz;
+	d.pids = o.nr_pids ? o.pids : NULL;
+	d.nr_pids = o.nr_pids;
+	d.started_ns = time(NULL) * 1000000000LL;
+	pthread_mutex_init(&d.sym_lock, NULL);
+	d.proctab = proctab__new((PARAMS_MAX_SECONDS + 60) * 1000000000LL, MAX_PROCESSES);
+	d.symcache = symcache__new(&(struct symcache_opts){ 0 });
+	if (!d.proctab || !d.symcache) {
+		log_error("out of memory");
+		goto cleanup;
+	}
+	d.ksyms = ksyms__load();
+	if (!d.ksyms)
+		log_warn("cannot read kernel symbols from /proc/kallsyms (%s): kernel frames will show as addresses",
+			 strerror(errno));
+
+	co.hz = o.hz;
+	co.kernel_stacks = true;
+	co.pids = d.pids;
+	co.nr_pids = d.nr_pids;
+	d.cpu = cpuview__new(&co, d.proctab, err, sizeof(err));
+	if (!d.cpu) {
+		log_error("%s", err);
+		goto cleanup;
+	}
+	if (pthread_create(&events_thread, NULL, event_loop, &d)) {
+		log_error("cannot start a thread: %s", strerror(errno));
+		goto cleanup;
+	}
+	events_started = true;
+	http = http__start(&d, tcp_fd, unix_fd);
+	if (!http) {
+		log_error("cannot start the HTTP server");
+		goto cleanup;
+	}
+	print_start(&o);
+
+	for (;;) {
+		sig = sigtimedwait(&sigs, NULL, &interval);
+		if (sig > 0) {
+			log_info("%s: detaching and exiting", strsignal(sig));
+			break;
+		}
+		cpuview__drain(d.cpu);
+		if (++ticks % GC_EVERY_DRAINS == 0)
+			proctab__gc(d.proctab);
+	}
+	ret = 0;
+cleanup:
+	d.stopping = true;
+	http__stop(http);
+	if (events_started)
+		pthread_join(events_thread, NULL);
+	cpuview__free(d.cpu);
+	if (unix_fd >= 0) {
+		close(unix_fd);
+		unlink(o.socket);
+	}
+	if (tcp_fd >= 0)
+		close(tcp_fd);
+	ksyms__free(d.ksyms);
+	symcache__free(d.symcache);
+	proctab__free(d.proctab);
+	return ret;
+}

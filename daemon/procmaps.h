@@ -1,0 +1,30 @@
+/* /proc/PID/maps: the executable mappings of a process. */
+#ifndef CPROF_PROCMAPS_H
+#define CPROF_PROCMAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct procmap {
+	uint64_t start, end;		/* [start, end) */
+	uint64_t offset;		/* file offset of start */
+	uint64_t dev;			/* makedev(major, minor) */
+	uint64_t inode;
+	char *path;			/* file, "[vdso]", or NULL when anonymous */
+};
+
+struct procmaps {
+	struct procmap *maps;		/* sorted by start */
+	size_t nr;
+};
+
+/* Parse the text of a maps file, keeping executable mappings only.
+ * Malformed lines are skipped. 0 or -errno. */
+int procmaps__parse(const char *text, size_t len, struct procmaps *out);
+/* Read /proc/PID/maps. 0, -ENOENT/-ESRCH when the process is gone, or -errno. */
+int procmaps__read(int pid, struct procmaps *out);
+/* The mapping holding addr, or NULL. O(log n). */
+const struct procmap *procmaps__find(const struct procmaps *m, uint64_t addr);
+void procmaps__clear(struct procmaps *m);
+
+#endif /* CPROF_PROCMAPS_H */

@@ -1,0 +1,262 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "hashmap.h"
+#include "log.h"
+#include "proctab.h"
+
+struct instance_key {
+	uint32_t pid;
+	uint32_t exec_id;
+	uint64_t start_ns;
+};
+
+struct proctab {
+	pthread_mutex_t lock;
+	struct hashmap *map;		/* instance_key -> struct proc_instance * */
+	int64_t retention_ns;
+	size_t max;
+	struct proctab_stats stats;
+};
+
+static int64_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The start time /proc/PID/stat gives (field 22, clock ticks since boot):
+ * what the kernel derives from the same start_boottime BPF reads. */
+static int proc_start_ticks(uint32_t pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	p = strrchr(buf, ')');	/* the name may hold spaces and parentheses */
+	if (!p)
+		return -EINVAL;
+	/* each step moves to the space before the next field: the first
+	 * lands before field 3 (state), the twentieth before 22 (starttime) */
+	for (int field = 3; field <= 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	*ticks = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+static bool same_process(const struct proc_instance *in)
+{
+	static long hz;
+	uint64_t ticks;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	if (proc_start_ticks(in->pid, &ticks))
+		return false;
+	return ticks == in->start_ns / (1000000000ULL / hz);
+}
+
+bool proc_alive(int pid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	return pid > 0 && access(path, F_OK) == 0;
+}
+
+struct proctab *proctab__new(int64_t retention_ns, size_t max)
+{
+	struct proctab *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->map = hashmap__new(sizeof(struct instance_key), sizeof(struct proc_instance *));
+	if (!t->map) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->retention_ns = retention_ns;
+	t->max = max;
+	return t;
+}
+
+static void read_maps(struct proctab *t, struct proc_instance *in)
+{
+	struct procmaps fresh = { 0 };
+
+	in->refreshed_ns = now_mono();
+	t->stats.maps_reads++;
+	/* Read first, then check the pid still is this instance: a check
+	 * before the read would leave a window for pid reuse in between. */
+	in->maps_err = procmaps__read(in->pid, &fresh);
+	if (!in->maps_err && !same_process(in)) {
+		procmaps__clear(&fresh);
+		in->maps_err = -ESRCH;
+	}
+	if (in->maps_err) {
+		t->stats.maps_errors++;
+		return;
+	}
+	procmaps__clear(&in->maps);
+	in->maps = fresh;
+}
+
+int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id)
+{
+	struct instance_key key = { .pid = pid, .exec_id = exec_id, .start_ns = start_ns };
+	struct proc_instance **slot, *in;
+	bool added;
+	int err = 0;
+
+	pthread_mutex_lock(&t->lock);
+	slot = hashmap__insert(t->map, &key, &added);
+	if (!slot) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (!added)
+		goto cleanup;
+	in = calloc(1, sizeof(*in));
+	*slot = in;
+	if (!in) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	in->pid = pid;
+	in->exec_id = exec_id;
+	in->start_ns = start_ns;
+	read_maps(t, in);
+	if (in->maps_err)
+		log_debug("cannot read the maps of pid %u: %s", pid, strerror(-in->maps_err));
+cleanup:
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+void proctab__lock(struct proctab *t)
+{
+	pthread_mutex_lock(&t->lock);
+}
+
+void proctab__unlock(struct proctab *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+struct proc_instance *proctab__get(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id)
+{
+	struct instance_key key = { .pid = pid, .exec_id = exec_id, .start_ns = start_ns };
+	struct proc_instance **slot = hashmap__find(t->map, &key);
+
+	return slot ? *slot : NULL;
+}
+
+void proctab__refresh(struct proctab *t, struct proc_instance *in)
+{
+	/* one re-read per instance per 100 ms, however many frames miss */
+	if (in->exited_ns || now_mono() - in->refreshed_ns < 100 * 1000000LL)
+		return;
+	read_maps(t, in);
+}
+
+static void instance_free(struct proc_instance *in)
+{
+	if (!in)
+		return;
+	procmaps__clear(&in->maps);
+	free(in);
+}
+
+void proctab__gc(struct proctab *t)
+{
+	int64_t now = now_mono(), cutoff = now - t->retention_ns;
+	struct proc_instance **slot;
+	struct instance_key *k;
+	struct hashmap *keep;
+	size_t it = 0;
+
+	pthread_mutex_lock(&t->lock);
+	while (hashmap__next(t->map, &it, NULL, (void **)&slot)) {
+		struct proc_instance *in = *slot;
+
+		if (in && !in->exited_ns && !same_process(in)) {
+			in->exited_ns = now;
+			t->stats.exited++;
+		}
+	}
+	/* Over the bound, exited instances go at once. */
+	if (hashmap__count(t->map) > t->max)
+		cutoff = now;
+	/* Rebuild rather than delete in place: open addressing has no cheap
+	 * delete, and this runs once a second over a few hundred entries. */
+	keep = hashmap__new(sizeof(*k), sizeof(*slot));
+	if (!keep)
+		goto cleanup;
+	it = 0;
+	while (hashmap__next(t->map, &it, (void **)&k, (void **)&slot)) {
+		struct proc_instance **dst;
+
+		if (!*slot || ((*slot)->exited_ns && (*slot)->exited_ns <= cutoff))
+			continue;
+		dst = hashmap__insert(keep, k, NULL);
+		if (!dst) {		/* out of memory: keep the old table whole */
+			hashmap__free(keep);
+			goto cleanup;
+		}
+		*dst = *slot;
+	}
+	it = 0;
+	while (hashmap__next(t->map, &it, (void **)&k, (void **)&slot)) {
+		if (!hashmap__find(keep, k)) {
+			instance_free(*slot);
+			t->stats.evicted++;
+		}
+	}
+	hashmap__free(t->map);
+	t->map = keep;
+cleanup:
+	pthread_mutex_unlock(&t->lock);
+}
+
+void proctab__stats(struct proctab *t, struct proctab_stats *st)
+{
+	pthread_mutex_lock(&t->lock);
+	*st = t->stats;
+	st->instances = hashmap__count(t->map);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void proctab__free(struct proctab *t)
+{
+	struct proc_instance **slot;
+	size_t it = 0;
+
+	if (!t)
+		return;
+	while (hashmap__next(t->map, &it, NULL, (void **)&slot))
+		instance_free(*slot);
+	hashmap__free(t->map);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+

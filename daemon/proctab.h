@@ -1,0 +1,46 @@
+/* The process table: for every process instance that has been sampled, its
+ * executable mappings, read while it lived, kept for a while after it exits
+ * so that windows that saw it can still be symbolized. An instance is
+ * (pid, start time, exec id), so pid reuse and exec never mix up maps. */
+#ifndef CPROF_PROCTAB_H
+#define CPROF_PROCTAB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "procmaps.h"
+
+struct proc_instance {
+	uint32_t pid;
+	uint32_t exec_id;
+	uint64_t start_ns;		/* group leader's boot-time start */
+	struct procmaps maps;
+	int maps_err;			/* 0, or -errno of the last read */
+	int64_t exited_ns;		/* CLOCK_MONOTONIC when seen gone; 0: alive */
+	int64_t refreshed_ns;		/* last read of the maps */
+};
+
+struct proctab_stats {
+	uint64_t instances, exited, maps_reads, maps_errors, evicted;
+};
+
+/* retention_ns: how long an exited instance is kept; max: bound on entries. */
+struct proctab *proctab__new(int64_t retention_ns, size_t max);
+/* A new instance was announced: read its maps now, while it lives. */
+int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id);
+/* Lookups and refreshes are done under the table's lock. */
+void proctab__lock(struct proctab *t);
+void proctab__unlock(struct proctab *t);
+struct proc_instance *proctab__get(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id);
+/* Re-read an instance's maps (a library was loaded since), if it is still
+ * the same process and was not read in the last few milliseconds. */
+void proctab__refresh(struct proctab *t, struct proc_instance *in);
+/* Mark instances whose process has gone; forget those exited longer ago than
+ * the retention or beyond the bound, oldest first. */
+void proctab__gc(struct proctab *t);
+/* Whether pid is a live process now. */
+bool proc_alive(int pid);
+void proctab__stats(struct proctab *t, struct proctab_stats *st);
+void proctab__free(struct proctab *t);
+
+#endif /* CPROF_PROCTAB_H */

@@ -1,0 +1,279 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu.h"
+#include "elfobj.h"
+#include "hashmap.h"
+#include "ksyms.h"
+#include "pprof.h"
+#include "proctab.h"
+#include "profile.h"
+#include "symcache.h"
+
+/* Locations already made, by (process instance, address, leaf or not): each
+ * distinct frame is symbolized once per profile, however many samples hold it. */
+struct frame_key {
+	const struct proc_instance *in;	/* NULL for kernel frames */
+	uint64_t ip;
+	uint64_t leaf;
+};
+
+struct build {
+	const struct profile_ctx *ctx;
+	struct pprof_builder *b;
+	struct hashmap *frames;		/* frame_key -> uint64_t location id */
+	uint64_t kernel_mapping;
+	uint64_t lost_location;
+};
+
+static uint64_t kernel_location(struct build *bd, uint64_t addr)
+{
+	const char *module = NULL;
+	const char *name = bd->ctx->ksyms ? ksyms__lookup(bd->ctx->ksyms, addr, NULL, &module) : NULL;
+	struct pprof_line line = { 0 };
+	char buf[256];
+
+	if (!name)
+		return pprof_builder__location(bd->b, bd->kernel_mapping, addr, NULL, 0);
+	if (module) {
+		snprintf(buf, sizeof(buf), "%s [%s]", name, module);
+		name = buf;
+	}
+	line.function = name;
+	return pprof_builder__location(bd->b, bd->kernel_mapping, addr, &line, 1);
+}
+
+static struct elfobj *open_object(struct build *bd, const struct proc_instance *in,
+				  const struct procmap *m)
+{
+	char map_file[96], root_path[PATH_MAX];
+	const char *paths[3];
+	size_t n = 0;
+
+	if (!m->path || m->path[0] == '[')
+		return NULL;
+	/* map_files reaches the very file mapped, even when deleted or in
+	 * another mount namespace; root/ the process's view of its path. */
+	snprintf(map_file, sizeof(map_file), "/proc/%u/map_files/%lx-%lx", in->pid,
+		 (unsigned long)m->start, (unsigned long)m->end);
+	paths[n++] = map_file;
+	snprintf(root_path, sizeof(root_path), "/proc/%u/root%s", in->pid, m->path);
+	paths[n++] = root_path;
+	paths[n++] = m->path;
+	return symcache__get(bd->ctx->symcache, m->dev, m->inode, paths, n);
+}
+
+static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64_t addr)
+{
+	const struct procmap *m = in ? procmaps__find(&in->maps, addr) : NULL;
+	struct pprof_mapping pm = { 0 };
+	struct pprof_line line = { 0 };
+	struct elfobj *obj;
+	uint64_t mapping, vaddr;
+
+	if (!m && in) {
+		/* a library loaded after we read the maps (dlopen) */
+		proctab__refresh(bd->ctx->proctab, in);
+		m = procmaps__find(&in->maps, addr);
+	}
+	if (!m) {
+		bd->ctx->stats->unmapped++;
+		return pprof_builder__location(bd->b, 0, addr, NULL, 0);
+	}
+	obj = open_object(bd, in, m);
+	pm.start = m->start;
+	pm.limit = m->end;
+	pm.offset = m->offset;
+	pm.file = m->path ? m->path : "//anon";	/* pprof skips these, as perf names them */
+	pm.build_id = obj ? elfobj__build_id(obj) : NULL;
+	pm.has_functions = obj && elfobj__nr_symbols(obj) > 0;
+	mapping = pprof_builder__mapping(bd->b, &pm);
+	if (!mapping)
+		return 0;
+	if (obj && !elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
+		line.function = elfobj__lookup(obj, vaddr, NULL);
+	if (!line.function) {
+		bd->ctx->stats->unnamed++;
+		return pprof_builder__location(bd->b, mapping, addr, NULL, 0);
+	}
+	return pprof_builder__location(bd->b, mapping, addr, &line, 1);
+}
+
+/* The location of one frame. Non-leaf frames hold return addresses, which
+ * point after the call: step back into the call instruction, as pprof
+ * expects, so the line and even the function (after a noreturn call) are right. */
+static uint64_t frame_location(struct build *bd, struct proc_instance *in, bool kernel,
+			       uint64_t ip, bool leaf)
+{
+	struct frame_key key = { .in = kernel ? NULL : in, .ip = ip, .leaf = leaf };
+	uint64_t addr = leaf ? ip : ip - 1, *id;
+	bool added;
+
+	id = hashmap__insert(bd->frames, &key, &added);
+	if (!id)
+		return 0;
+	if (!added)
+		return *id;
+	bd->ctx->stats->frames++;
+	*id = kernel ? kernel_location(bd, addr) : user_location(bd, in, addr);
+	return *id;
+}
+
+static bool pid_wanted(const struct profile_request *req, uint32_t pid)
+{
+	if (!req->nr_pids)
+		return true;
+	for (int i = 0; i < req->nr_pids; i++)
+		if ((uint32_t)req->pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* Kernel addresses all go into one mapping spanning those the profile holds. */
+static int add_kernel_mapping(struct build *bd, const struct window *w)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t it = 0;
+	struct cpu_key *k;
+
+	while (hashmap__next(w->samples, &it, (void **)&k, NULL)) {
+		const struct window_stack *ks = window__stack(w, k->k.kstack);
+
+		for (uint32_t i = 0; ks && i < ks->len; i++) {
+			lo = ks->ips[i] < lo ? ks->ips[i] : lo;
+			hi = ks->ips[i] > hi ? ks->ips[i] : hi;
+		}
+	}
+	if (lo > hi)
+		return 0;
+	bd->kernel_mapping = pprof_builder__mapping(bd->b, &(struct pprof_mapping){
+		.start = lo, .limit = hi + 1, .file = "[kernel.kallsyms]",
+		.has_functions = bd->ctx->ksyms != NULL,
+	});
+	return bd->kernel_mapping ? 0 : -ENOMEM;
+}
+
+static int add_sample(struct build *bd, const struct window *w, const struct cpu_key *k,
+		      uint64_t count, uint64_t *locs)
+{
+	const struct window_stack *ks = window__stack(w, k->k.kstack);
+	const struct window_stack *us = window__stack(w, k->k.ustack);
+	struct proc_instance *in = NULL;
+	char comm[CPROF_COMM_LEN + 1] = { 0 }, thread[CPROF_COMM_LEN + 1] = { 0 };
+	struct pprof_label labels[4];
+	int64_t values[2];
+	size_t n = 0;
+
+	if ((k->k.kstack && !ks) || (k->k.ustack && !us))
+		bd->ctx->stats->stacks_missing += count;
+	if (us) {
+		in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+		if (!in)
+			bd->ctx->stats->no_instance += count;
+	}
+	for (uint32_t i = 0; ks && i < ks->len; i++, n++)
+		locs[n] = frame_location(bd, NULL, true, ks->ips[i], n == 0);
+	for (uint32_t i = 0; us && i < us->len; i++, n++)
+		locs[n] = frame_location(bd, in, false, us->ips[i], n == 0);
+	if (!n) {
+		/* Keep the time, and say plainly that its stack is missing. */
+		if (!bd->lost_location) {
+			struct pprof_line line = { .function = "[stack lost]" };
+
+			bd->lost_location = pprof_builder__location(bd->b, 0, 0, &line, 1);
+		}
+		locs[n++] = bd->lost_location;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!locs[i])
+			return -ENOMEM;
+
+	memcpy(comm, k->k.comm, CPROF_COMM_LEN);
+	memcpy(thread, k->k.thread, CPROF_COMM_LEN);
+	labels[0] = (struct pprof_label){ .key = "pid", .num = k->k.pid };
+	labels[1] = (struct pprof_label){ .key = "tid", .num = k->k.tid };
+	labels[2] = (struct pprof_label){ .key = "comm", .str = comm };
+	labels[3] = (struct pprof_label){ .key = "thread", .str = thread };
+	values[0] = (int64_t)count;
+	values[1] = (int64_t)(count * k->period_ns);
+	return pprof_builder__sample(bd->b, locs, n, values, labels, 4);
+}
+
+static int render(struct pprof_builder *b, const struct profile_request *req, uint8_t **out, size_t *len)
+{
+	Perftools__Profiles__Profile *p;
+	uint8_t *raw;
+	size_t rawlen;
+	FILE *f;
+	int err;
+
+	if (!req->debug)
+		return pprof_builder__write(b, true, out, len);
+	err = pprof_builder__write(b, false, &raw, &rawlen);
+	if (err)
+		return err;
+	p = pprof__read(raw, rawlen);
+	free(raw);
+	if (!p)
+		return -errno;
+	f = open_memstream((char **)out, len);
+	if (!f) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = pprof__text(p, f);
+	if (fclose(f) && !err)
+		err = -EIO;
+cleanup:
+	pprof__free(p);
+	return err;
+}
+
+int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
+		 const struct profile_request *req, uint8_t **out, size_t *len)
+{
+	static const struct pprof_value_type types[] = {
+		{ "samples", "count" }, { "cpu", "nanoseconds" },
+	};
+	struct pprof_opts opts = {
+		.sample_types = types,
+		.nr_sample_types = 2,
+		.default_sample_type = "cpu",
+		.period_type = { "cpu", "nanoseconds" },
+		.period = (int64_t)w->filter,
+		.time_nanos = w->start_ns,
+		.duration_nanos = w->end_ns - w->start_ns,
+	};
+	struct build bd = { .ctx = ctx };
+	uint64_t locs[2 * CPROF_MAX_STACK_DEPTH + 1], *count;
+	struct cpu_key *k;
+	size_t it = 0;
+	int err;
+
+	bd.b = pprof_builder__new(&opts);
+	bd.frames = hashmap__new(sizeof(struct frame_key), sizeof(uint64_t));
+	if (!bd.b || !bd.frames) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = add_kernel_mapping(&bd, w);
+	if (err)
+		goto cleanup;
+	proctab__lock(ctx->proctab);
+	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
+		if (!pid_wanted(req, k->k.pid))
+			continue;
+		err = add_sample(&bd, w, k, *count, locs);
+		if (err)
+			break;
+	}
+	proctab__unlock(ctx->proctab);
+	if (!err)
+		err = render(bd.b, req, out, len);
+cleanup:
+	hashmap__free(bd.frames);
+	pprof_builder__free(bd.b);
+	return err;
+}

@@ -1,0 +1,34 @@
+/* From a window of samples to a symbolized pprof profile. */
+#ifndef CPROF_PROFILE_H
+#define CPROF_PROFILE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "params.h"
+#include "window.h"
+
+struct proctab;
+struct symcache;
+struct ksyms;
+
+struct symbolize_stats {
+	uint64_t frames;		/* frames resolved (cache misses) */
+	uint64_t no_instance;		/* samples of a process whose maps were never read */
+	uint64_t unmapped;		/* user addresses in no known mapping */
+	uint64_t unnamed;		/* addresses with a mapping but no symbol */
+	uint64_t stacks_missing;	/* samples whose stack was dropped */
+};
+
+struct profile_ctx {
+	struct proctab *proctab;
+	struct symcache *symcache;
+	const struct ksyms *ksyms;	/* NULL: kernel frames stay addresses */
+	struct symbolize_stats *stats;
+};
+
+/* A CPU profile of window w, restricted to req's pids. Writes a malloc'd
+ * gzipped profile, or text when req->debug. 0 or -errno. */
+int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
+		 const struct profile_request *req, uint8_t **out, size_t *len);
+
+#endif /* CPROF_PROFILE_H */

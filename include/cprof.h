@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types shared by every BPF view and by user space. Fixed-width types only,
+ * explicit padding, sizes asserted: these structs cross the kernel boundary. */
+#ifndef CPROF_H
+#define CPROF_H
+
+#ifdef __BPF__
+/* vmlinux.h already defines the __u* types */
+#else
+#include <linux/types.h>
+#endif
+
+#define CPROF_MAX_STACK_DEPTH	127
+#define CPROF_COMM_LEN		16
+
+/* One captured stack: instruction pointers, leaf first, unused slots zero.
+ * Stored once per distinct stack and generation, keyed by its 64-bit hash. */
+struct stack_trace {
+	__u64 ips[CPROF_MAX_STACK_DEPTH];
+	__u32 len;
+	__u32 _pad;
+};
+
+/* The part of every view's aggregation key that says who and where.
+ * start_ns (the group leader's boot-time start) tells a reused pid apart and
+ * exec_id (bumped by every execve) tells the images of one pid apart, so user
+ * space never symbolizes a sample against another program's maps. */
+struct sample_key {
+	__u32 pid;			/* tgid */
+	__u32 tid;
+	__u64 start_ns;
+	__u32 exec_id;
+	__u32 _pad;
+	__u64 ustack;			/* hash in the stacks map, 0: none */
+	__u64 kstack;			/* hash in the stacks map, 0: none */
+	char comm[CPROF_COMM_LEN];	/* process (group leader) name */
+	char thread[CPROF_COMM_LEN];	/* thread name */
+};
+
+/* Process instance: what user space needs to read a process's maps while it
+ * lives. Sent on the events ring buffer the first time a generation sees one. */
+enum cprof_event_type {
+	CPROF_EV_NEW_PROC = 1,
+	CPROF_EV_EXIT = 2,
+};
+
+struct cprof_event {
+	__u32 type;
+	__u32 pid;
+	__u64 start_ns;
+	__u32 exec_id;
+	__u32 _pad;
+};
+
+/* Every way the BPF side can lose or skip something; a per-CPU array indexed
+ * by these, summed and exported by user space. Keep cprof_counter_names[] in
+ * daemon/counters.c in step. */
+enum cprof_counter {
+	CPROF_CNT_SAMPLES,		/* events that passed the filter */
+	CPROF_CNT_USTACK_LOST,		/* user stack could not be read */
+	CPROF_CNT_KSTACK_LOST,		/* kernel stack could not be read */
+	CPROF_CNT_STACKS_FULL,		/* stacks map full: stack dropped */
+	CPROF_CNT_COUNTS_FULL,		/* counts map full: sample dropped */
+	CPROF_CNT_EVENTS_LOST,		/* events ring buffer full */
+	CPROF_CNT_SEEN_FULL,		/* process-instance map could not be updated */
+	CPROF_CNT_MAX,
+};
+
+/* Generations: BPF writes into maps[gen], user space flips gen and drains the
+ * other one, so no sample lands in a map while it is being read and cleared. */
+#define CPROF_NR_GENS 2
+
+#ifndef __BPF__
+_Static_assert(sizeof(struct stack_trace) == 8 * CPROF_MAX_STACK_DEPTH + 8, "stack_trace layout");
+_Static_assert(sizeof(struct sample_key) == 72, "sample_key layout");
+_Static_assert(sizeof(struct cprof_event) == 24, "cprof_event layout");
+#endif
+
+#endif /* CPROF_H */

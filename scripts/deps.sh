@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what building and testing cprof needs, from Debian's archive, only
+# when something is missing. Usage: scripts/deps.sh [build|check|bench]
+set -euo pipefail
+want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
+      zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
+      libcurl4-openssl-dev)
+case "${1:-build}" in
+  check) want+=(golang-go curl binutils) ;;
+  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools) ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
