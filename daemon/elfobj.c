@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One ELF object reduced to what symbolization needs: a sorted table of
+ * function symbols, the GNU build id and the PT_LOAD segments. Everything
+ * is copied out of libelf at open time and the file is closed again, so a
+ * cached object holds no descriptor and survives the file being replaced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elfobj.h"
+
+/* SHA-1 build ids are 20 bytes; leave room for longer hashes. */
+#define BUILD_ID_MAX	64
+
+struct elf_sym {
+	uint64_t start;
+	uint64_t size;
+	uint32_t name;			/* offset into names */
+};
+
+struct elf_seg {
+	uint64_t offset, filesz, vaddr;
+	bool exec;
+};
+
+struct elfobj {
+	struct elf_sym *syms;		/* sorted by start, one per address */
+	size_t nr_syms;
+	char *names;			/* every kept name, NUL-separated */
+	size_t names_len;
+	struct elf_seg *segs;
+	size_t nr_segs;
+	char build_id[BUILD_ID_MAX * 2 + 1];	/* "" when none */
+};
+
+/* A symbol as found in a table, before deduplication; its name still
+ * points into libelf's copy of the string table. */
+struct sym_cand {
+	uint64_t start, size;
+	const char *name;
+	size_t len;
+	unsigned char bind;
+};
+
+static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
+static bool elf_ok;
+
+static void elf_init(void)
+{
+	elf_ok = elf_version(EV_CURRENT) != EV_NONE;
+}
+
+static int bind_rank(unsigned char bind)
+{
+	switch (bind) {
+	case STB_GLOBAL:
+		return 0;
+	case STB_WEAK:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static size_t leading_underscores(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+/*
+ * By address, then best name first. Several names often share an address
+ * (an alias in .symtab and .dynsym, __getpid/getpid); only one can be
+ * reported, so prefer what a person would call the function: sized over
+ * unsized, fewer leading underscores (glibc's pattern is a strong __foo
+ * with a weak foo alias, and people call it foo), global over weak over
+ * local, shorter, and finally by name so the choice does not depend on
+ * table order.
+ */
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct sym_cand *x = a, *y = b;
+	size_t ux, uy;
+	int rx, ry;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (!x->size != !y->size)
+		return x->size ? -1 : 1;
+	ux = leading_underscores(x->name);
+	uy = leading_underscores(y->name);
+	if (ux != uy)
+		return ux < uy ? -1 : 1;
+	rx = bind_rank(x->bind);
+	ry = bind_rank(y->bind);
+	if (rx != ry)
+		return rx - ry;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Append the function symbols of one symbol table to cands. */
+static int collect_syms(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, bool arm,
+			struct sym_cand **cands, size_t *nr, size_t *cap)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
+	size_t count, i;
+	int err = 0;
+
+	if (!data || !entsize)
+		goto cleanup;	/* an unreadable table is skipped, not fatal */
+	count = data->d_size / entsize;
+
+	for (i = 0; i < count; i++) {
+		struct sym_cand *c;
+		unsigned char type;
+		const char *name;
+		GElf_Sym sym;
+
+		if (!gelf_getsym(data, (int)i, &sym))
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		/* Undefined (imported) and absolute/common symbols name no
+		 * code in this file. */
+		if (sym.st_shndx == SHN_UNDEF ||
+		    (sym.st_shndx >= SHN_LORESERVE && sym.st_shndx != SHN_XINDEX))
+			continue;
+		/* Thumb functions have bit 0 set in their value. */
+		if (arm)
+			sym.st_value &= ~(GElf_Addr)1;
+		if (!sym.st_value)
+			continue;
+		name = elf_strptr(elf, shdr->sh_link, sym.st_name);
+		if (!name || !*name)
+			continue;
+
+		if (*nr == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 256;
+			struct sym_cand *tmp = realloc(*cands, ncap * sizeof(**cands));
+
+			if (!tmp) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			*cands = tmp;
+			*cap = ncap;
+		}
+		c = &(*cands)[(*nr)++];
+		c->start = sym.st_value;
+		c->size = sym.st_size;
+		c->name = name;
+		c->len = strlen(name);
+		c->bind = GELF_ST_BIND(sym.st_info);
+	}
+
+cleanup:
+	return err;
+}
+
+static int load_symbols(struct elfobj *o, Elf *elf)
+{
+	struct sym_cand *cands = NULL;
+	size_t nr = 0, cap = 0, kept = 0, names_len = 0, i;
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr ehdr;
+	bool arm;
+	char *p;
+	int err = 0;
+
+	if (!gelf_getehdr(elf, &ehdr)) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	arm = ehdr.e_machine == EM_ARM;
+
+	/* Both tables: .symtab has the static functions, .dynsym is all that
+	 * is left in a stripped library. Duplicates are merged below. */
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr))
+			continue;
+		if (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM)
+			continue;
+		err = collect_syms(elf, scn, &shdr, arm, &cands, &nr, &cap);
+		if (err)
+			goto cleanup;
+	}
+	if (!nr)
+		goto cleanup;
+
+	qsort(cands, nr, sizeof(*cands), cmp_cand);
+	for (i = 0; i < nr; i++) {
+		if (kept && cands[kept - 1].start == cands[i].start)
+			continue;
+		cands[kept++] = cands[i];
+		names_len += cands[i].len + 1;
+	}
+	if (names_len > UINT32_MAX) {
+		err = -EFBIG;
+		goto cleanup;
+	}
+
+	o->syms = calloc(kept, sizeof(*o->syms));
+	o->names = malloc(names_len);
+	if (!o->syms || !o->names) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	p = o->names;
+	for (i = 0; i < kept; i++) {
+		o->syms[i].start = cands[i].start;
+		o->syms[i].size = cands[i].size;
+		o->syms[i].name = (uint32_t)(p - o->names);
+		memcpy(p, cands[i].name, cands[i].len + 1);
+		p += cands[i].len + 1;
+	}
+	o->nr_syms = kept;
+	o->names_len = names_len;
+
+cleanup:
+	free(cands);
+	return err;
+}
+
+/* Look for NT_GNU_BUILD_ID in one block of notes. */
+static bool find_build_id(Elf_Data *data, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t off = 0, next, name_off, desc_off, i;
+	GElf_Nhdr nh;
+
+	if (!data || !data->d_buf)
+		return false;
+	while ((next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
+		const char *name = (const char *)data->d_buf + name_off;
+
+		off = next;
+		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+		    memcmp(name, "GNU", 4) != 0)
+			continue;
+		if (!nh.n_descsz || nh.n_descsz > BUILD_ID_MAX)
+			continue;
+		for (i = 0; i < nh.n_descsz; i++) {
+			out[2 * i] = hex[desc[i] >> 4];
+			out[2 * i + 1] = hex[desc[i] & 0xf];
+		}
+		out[2 * i] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static void load_build_id(struct elfobj *o, Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+	size_t phnum, i;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+			continue;
+		if (find_build_id(elf_getdata(scn, NULL), o->build_id))
+			return;
+	}
+
+	/* Objects stripped of their section headers still have PT_NOTE. */
+	if (elf_getphdrnum(elf, &phnum) != 0)
+		return;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		Elf_Data *data;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
+					    ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+		if (find_build_id(data, o->build_id))
+			return;
+	}
+}
+
+static int load_segments(struct elfobj *o, Elf *elf)
+{
+	size_t phnum, i, n = 0;
+	int err = 0;
+
+	if (elf_getphdrnum(elf, &phnum) != 0)
+		goto cleanup;	/* no program headers: nothing is mapped */
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
+			n++;
+	}
+	if (!n)
+		goto cleanup;	/* e.g. a relocatable object */
+	o->segs = calloc(n, sizeof(*o->segs));
+	if (!o->segs) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	n = 0;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		o->segs[n].offset = ph.p_offset;
+		o->segs[n].filesz = ph.p_filesz;
+		o->segs[n].vaddr = ph.p_vaddr;
+		o->segs[n].exec = ph.p_flags & PF_X;
+		n++;
+	}
+	o->nr_segs = n;
+
+cleanup:
+	return err;
+}
+
+struct elfobj *elfobj__open(const char *path)
+{
+	struct elfobj *o = NULL;
+	Elf *elf = NULL;
+	int fd = -1, err = 0;
+
+	if (!path) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	pthread_once(&elf_once, elf_init);
+	if (!elf_ok) {
+		err = -ENOTSUP;
+		goto cleanup;
+	}
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	/* ELF_C_READ, not _MMAP: libelf then pread()s only the sections we
+	 * ask for, and a file truncated under us gives an error, not SIGBUS. */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = load_symbols(o, elf);
+	if (err)
+		goto cleanup;
+	err = load_segments(o, elf);
+	if (err)
+		goto cleanup;
+	load_build_id(o, elf);
+
+cleanup:
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		elfobj__free(o);
+		errno = -err;
+		return NULL;
+	}
+	return o;
+}
+
+const char *elfobj__build_id(const struct elfobj *o)
+{
+	return o && o->build_id[0] ? o->build_id : NULL;
+}
+
+int elfobj__offset_to_vaddr(const struct elfobj *o, uint64_t offset, uint64_t *vaddr)
+{
+	int pass;
+	size_t i;
+
+	if (!o || !vaddr)
+		return -EINVAL;
+	/* Executable segments first: with old linkers a page can be shared
+	 * by the end of text and the start of data, and a code address
+	 * belongs to the text segment. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < o->nr_segs; i++) {
+			const struct elf_seg *s = &o->segs[i];
+
+			if (s->exec != (pass == 0))
+				continue;
+			if (offset >= s->offset && offset - s->offset < s->filesz) {
+				*vaddr = offset - s->offset + s->vaddr;
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
+const char *elfobj__lookup(const struct elfobj *o, uint64_t vaddr, uint64_t *start)
+{
+	const struct elf_sym *s;
+	size_t lo = 0, hi;
+
+	if (!o || !o->nr_syms)
+		return NULL;
+
+	/* Greatest start <= vaddr. */
+	hi = o->nr_syms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->syms[mid].start <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	s = &o->syms[lo - 1];
+	/* Past the end of a sized symbol is padding or code with no symbol
+	 * (PLT stubs, stripped helpers): naming it after the function before
+	 * would be wrong. Unsized symbols (hand-written assembly) reach to
+	 * the next symbol. */
+	if (s->size && vaddr - s->start >= s->size)
+		return NULL;
+	if (start)
+		*start = s->start;
+	return o->names + s->name;
+}
+
+int elfobj__nr_symbols(const struct elfobj *o)
+{
+	if (!o)
+		return 0;
+	return o->nr_syms > INT32_MAX ? INT32_MAX : (int)o->nr_syms;
+}
+
+size_t elfobj__mem(const struct elfobj *o)
+{
+	if (!o)
+		return 0;
+	return sizeof(*o) + o->nr_syms * sizeof(*o->syms) + o->names_len +
+	       o->nr_segs * sizeof(*o->segs);
+}
+
+void elfobj__free(struct elfobj *o)
+{
+	if (!o)
+		return;
+	free(o->syms);
+	free(o->names);
+	free(o->segs);
+	free(o);
+}

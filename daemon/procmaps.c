@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/PID/maps parsing. Only executable mappings matter for
+ * symbolization, so everything else is dropped at parse time; that keeps
+ * the per-process table small for processes with thousands of data
+ * mappings (JVMs, allocators with many arenas).
+ *
+ * The line format is the kernel's
+ *	"%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu <pad> path"
+ * where the path runs to the end of the line and may contain spaces, a
+ * " (deleted)" suffix, or be a pseudo name like "[vdso]". The text is not
+ * assumed to be NUL-terminated: every scan is bounded by the end pointer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/sysmacros.h>
+
+#include "procmaps.h"
+
+/* A maps file bigger than this is not something we want to hold in memory;
+ * the largest real ones (JVMs) are a few MiB. */
+#define MAPS_MAX_BYTES		(256u << 20)
+#define MAPS_READ_CHUNK		(64u << 10)
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Parse a hex number at *pp (no prefix), refusing overflow. */
+static bool parse_hex(const char **pp, const char *end, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	int d;
+
+	if (p >= end || hexval(*p) < 0)
+		return false;
+	for (; p < end && (d = hexval(*p)) >= 0; p++) {
+		if (v >> 60)
+			return false;
+		v = v << 4 | (uint64_t)d;
+	}
+	*pp = p;
+	*out = v;
+	return true;
+}
+
+static bool parse_dec(const char **pp, const char *end, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (p >= end || *p < '0' || *p > '9')
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*pp = p;
+	*out = v;
+	return true;
+}
+
+/* Field separators are single spaces, but accept runs of blanks so that
+ * hand-written or re-indented text parses as well. */
+static bool skip_blanks(const char **pp, const char *end)
+{
+	const char *p = *pp;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == *pp)
+		return false;
+	*pp = p;
+	return true;
+}
+
+/*
+ * Parse one line [p, end) (no newline). Returns 1 and fills *m for an
+ * executable mapping, 0 for a line to skip (non-executable or malformed),
+ * -ENOMEM when the path cannot be copied.
+ */
+static int parse_line(const char *p, const char *end, struct procmap *m)
+{
+	uint64_t start, stop, offset, major, minor, inode;
+	const char *perms;
+	bool exec;
+
+	if (!parse_hex(&p, end, &start) || p >= end || *p++ != '-' ||
+	    !parse_hex(&p, end, &stop) || !skip_blanks(&p, end))
+		return 0;
+	if (start >= stop)
+		return 0;
+
+	perms = p;
+	while (p < end && *p != ' ' && *p != '\t')
+		p++;
+	if (p - perms < 3 || p - perms > 4)
+		return 0;
+	exec = memchr(perms, 'x', (size_t)(p - perms)) != NULL;
+
+	if (!skip_blanks(&p, end) || !parse_hex(&p, end, &offset) ||
+	    !skip_blanks(&p, end) || !parse_hex(&p, end, &major) ||
+	    p >= end || *p++ != ':' || !parse_hex(&p, end, &minor) ||
+	    !skip_blanks(&p, end) || !parse_dec(&p, end, &inode))
+		return 0;
+	if (major > 0xffffffffu || minor > 0xffffffffu)
+		return 0;
+	/* The inode must be followed by the padding or the end of line, not
+	 * by stray characters ("123abc" is not an inode). */
+	if (p < end && *p != ' ' && *p != '\t')
+		return 0;
+	if (!exec)
+		return 0;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+
+	memset(m, 0, sizeof(*m));
+	m->start = start;
+	m->end = stop;
+	m->offset = offset;
+	m->dev = makedev((unsigned int)major, (unsigned int)minor);
+	m->inode = inode;
+	if (p < end) {
+		/* Keep the path exactly as written, " (deleted)" included:
+		 * callers decide whether to go through map_files instead. */
+		m->path = strndup(p, (size_t)(end - p));
+		if (!m->path)
+			return -ENOMEM;
+	}
+	return 1;
+}
+
+static int cmp_map(const void *a, const void *b)
+{
+	const struct procmap *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+int procmaps__parse(const char *text, size_t len, struct procmaps *out)
+{
+	struct procmap *maps = NULL, *tmp;
+	size_t nr = 0, cap = 0, i;
+	const char *p = text, *end, *eol;
+	int err = 0;
+
+	if (!out || (!text && len)) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	end = len ? text + len : text;
+
+	while (p < end) {
+		struct procmap m;
+		int ret;
+
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		ret = parse_line(p, eol, &m);
+		p = eol < end ? eol + 1 : end;
+		if (ret < 0) {
+			err = ret;
+			goto cleanup;
+		}
+		if (ret == 0)
+			continue;
+		if (nr == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+
+			tmp = realloc(maps, ncap * sizeof(*maps));
+			if (!tmp) {
+				free(m.path);
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			maps = tmp;
+			cap = ncap;
+		}
+		maps[nr++] = m;
+	}
+
+	/* The kernel prints in address order, but sorting costs little and
+	 * keeps find() correct for text from elsewhere. */
+	if (nr > 1)
+		qsort(maps, nr, sizeof(*maps), cmp_map);
+
+	/* Hand back only what is used; tables live as long as the process. */
+	if (nr && nr < cap) {
+		tmp = realloc(maps, nr * sizeof(*maps));
+		if (tmp)
+			maps = tmp;
+	}
+	out->maps = maps;
+	out->nr = nr;
+	maps = NULL;
+	nr = 0;
+
+cleanup:
+	for (i = 0; i < nr; i++)
+		free(maps[i].path);
+	free(maps);
+	if (err && out) {
+		out->maps = NULL;
+		out->nr = 0;
+	}
+	return err;
+}
+
+int procmaps__read(int pid, struct procmaps *out)
+{
+	char path[64], *buf = NULL, *tmp;
+	size_t len = 0, cap = 0;
+	int fd = -1, err = 0;
+	ssize_t n;
+
+	if (!out || pid <= 0) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+
+	/* st_size is 0 for proc files and the kernel hands out about a page
+	 * per read: loop until EOF, growing the buffer. */
+	for (;;) {
+		if (cap - len < MAPS_READ_CHUNK / 4) {
+			size_t ncap = cap ? cap * 2 : MAPS_READ_CHUNK;
+
+			if (ncap > MAPS_MAX_BYTES) {
+				err = -EFBIG;
+				goto cleanup;
+			}
+			tmp = realloc(buf, ncap);
+			if (!tmp) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buf = tmp;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+
+	err = procmaps__parse(buf, len, out);
+
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (err && out) {
+		out->maps = NULL;
+		out->nr = 0;
+	}
+	return err;
+}
+
+const struct procmap *procmaps__find(const struct procmaps *m, uint64_t addr)
+{
+	size_t lo = 0, hi;
+	const struct procmap *found = NULL;
+
+	if (!m || !m->nr)
+		return NULL;
+
+	/* Last mapping whose start <= addr. */
+	hi = m->nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->maps[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	found = &m->maps[lo - 1];
+	return addr < found->end ? found : NULL;
+}
+
+void procmaps__clear(struct procmaps *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->nr; i++)
+		free(m->maps[i].path);
+	free(m->maps);
+	m->maps = NULL;
+	m->nr = 0;
+}

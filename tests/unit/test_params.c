@@ -1,0 +1,246 @@
+/* Unit test of daemon/params.c: every accepted and refused form of the
+ * profile endpoints' query parameters, with the exact reason text. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "params.h"
+
+#define P(k, v) { .key = (k), .value = (v) }
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static char err[256];
+
+/* Parse one key=value; return the result and leave the reason in err. */
+static int parse1(const char *key, const char *value, struct profile_request *req)
+{
+	struct param p = P(key, value);
+
+	memset(req, 0x55, sizeof(*req));	/* parse must reset it */
+	return params__parse(&p, 1, req, err, sizeof(err));
+}
+
+/* key=value must be accepted, setting *field (through req) to want. */
+static void accept1(const char *name, const char *key, const char *value,
+		    const int *field, int want, struct profile_request *req)
+{
+	int ret = parse1(key, value, req);
+
+	CHECK(ret == 0 && *field == want, name, "ret %d, value %d, want %d (err \"%s\")",
+	      ret, *field, want, err);
+}
+
+/* key=value must be refused with exactly want_err. */
+static void refuse1(const char *name, const char *key, const char *value, const char *want_err)
+{
+	struct profile_request req;
+	int ret = parse1(key, value, &req);
+
+	CHECK(ret == -EINVAL && !strcmp(err, want_err), name, "ret %d, err \"%s\", want \"%s\"",
+	      ret, err, want_err);
+}
+
+#define SECONDS_ERR(q) "seconds: must be a whole number from 1 to 3600, not " q
+#define HZ_ERR(q) "hz: must be a whole number from 1 to 1000, not " q
+#define PID_ERR(q) "pid: must be a whole number from 1 to 4194304, not " q
+
+static void test_seconds(void)
+{
+	struct profile_request r = { 0 };
+
+	accept1("seconds=1", "seconds", "1", &r.seconds, 1, &r);
+	accept1("seconds=30", "seconds", "30", &r.seconds, 30, &r);
+	accept1("seconds=3600", "seconds", "3600", &r.seconds, 3600, &r);
+	accept1("seconds=007 (leading zeros, as Go)", "seconds", "007", &r.seconds, 7, &r);
+
+	refuse1("seconds=\"\"", "seconds", "", SECONDS_ERR("\"\""));
+	refuse1("seconds=abc", "seconds", "abc", SECONDS_ERR("\"abc\""));
+	refuse1("seconds=5x", "seconds", "5x", SECONDS_ERR("\"5x\""));
+	refuse1("seconds=-1", "seconds", "-1", SECONDS_ERR("\"-1\""));
+	refuse1("seconds=+5", "seconds", "+5", SECONDS_ERR("\"+5\""));
+	refuse1("seconds=0", "seconds", "0", SECONDS_ERR("\"0\""));
+	refuse1("seconds=3601", "seconds", "3601", SECONDS_ERR("\"3601\""));
+	refuse1("seconds=1e3", "seconds", "1e3", SECONDS_ERR("\"1e3\""));
+	refuse1("seconds=1.5", "seconds", "1.5", SECONDS_ERR("\"1.5\""));
+	refuse1("seconds=0x10", "seconds", "0x10", SECONDS_ERR("\"0x10\""));
+	refuse1("seconds overflow", "seconds", "99999999999999999999",
+		SECONDS_ERR("\"99999999999999999999\""));
+	refuse1("seconds leading space", "seconds", " 5", SECONDS_ERR("\" 5\""));
+	refuse1("seconds trailing space", "seconds", "5 ", SECONDS_ERR("\"5 \""));
+	refuse1("seconds without value", "seconds", NULL,
+		"seconds: must be a whole number from 1 to 3600, but no value was given");
+}
+
+static void test_hz(void)
+{
+	struct profile_request r = { 0 };
+
+	accept1("hz=1", "hz", "1", &r.hz, 1, &r);
+	accept1("hz=99", "hz", "99", &r.hz, 99, &r);
+	accept1("hz=1000", "hz", "1000", &r.hz, 1000, &r);
+	refuse1("hz=0", "hz", "0", HZ_ERR("\"0\""));
+	refuse1("hz=1001", "hz", "1001", HZ_ERR("\"1001\""));
+	refuse1("hz=\"\"", "hz", "", HZ_ERR("\"\""));
+	refuse1("hz=-5", "hz", "-5", HZ_ERR("\"-5\""));
+	refuse1("hz=ten", "hz", "ten", HZ_ERR("\"ten\""));
+	refuse1("hz without value", "hz", NULL,
+		"hz: must be a whole number from 1 to 1000, but no value was given");
+}
+
+static void test_pid(void)
+{
+	struct profile_request r = { 0 };
+	struct param many[PARAMS_MAX_PIDS + 1];
+	char values[PARAMS_MAX_PIDS + 1][16];
+	int i, ret;
+
+	accept1("pid=1", "pid", "1", &r.pids[0], 1, &r);
+	CHECK(r.nr_pids == 1, "pid=1 gives one pid", "nr_pids %d", r.nr_pids);
+	accept1("pid=4194304", "pid", "4194304", &r.pids[0], 4194304, &r);
+	refuse1("pid=4194305", "pid", "4194305", PID_ERR("\"4194305\""));
+	refuse1("pid=2147483648", "pid", "2147483648", PID_ERR("\"2147483648\""));
+	refuse1("pid=0", "pid", "0", PID_ERR("\"0\""));
+	refuse1("pid=-1", "pid", "-1", PID_ERR("\"-1\""));
+	refuse1("pid=\"\"", "pid", "", PID_ERR("\"\""));
+	refuse1("pid=12a", "pid", "12a", PID_ERR("\"12a\""));
+	refuse1("pid without value", "pid", NULL,
+		"pid: must be a whole number from 1 to 4194304, but no value was given");
+
+	{
+		struct param p[] = { P("pid", "10"), P("pid", "20"), P("pid", "10"),
+				     P("pid", "30"), P("pid", "20") };
+
+		ret = params__parse(p, N(p), &r, err, sizeof(err));
+		CHECK(ret == 0 && r.nr_pids == 3 && r.pids[0] == 10 && r.pids[1] == 20 &&
+		      r.pids[2] == 30, "pid repeated, duplicates collapse",
+		      "ret %d nr %d pids %d %d %d", ret, r.nr_pids, r.pids[0], r.pids[1], r.pids[2]);
+	}
+
+	/* PARAMS_MAX_PIDS different pids pass, one more is refused... */
+	for (i = 0; i <= PARAMS_MAX_PIDS; i++) {
+		snprintf(values[i], sizeof(values[i]), "%d", 100 + i);
+		many[i].key = "pid";
+		many[i].value = values[i];
+	}
+	ret = params__parse(many, PARAMS_MAX_PIDS, &r, err, sizeof(err));
+	CHECK(ret == 0 && r.nr_pids == PARAMS_MAX_PIDS && r.pids[PARAMS_MAX_PIDS - 1] ==
+	      100 + PARAMS_MAX_PIDS - 1, "pid: PARAMS_MAX_PIDS accepted", "ret %d nr %d (%s)",
+	      ret, r.nr_pids, err);
+	ret = params__parse(many, PARAMS_MAX_PIDS + 1, &r, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, "pid: at most 64 different processes may be given, not more"),
+	      "pid: PARAMS_MAX_PIDS + 1 refused", "ret %d err \"%s\"", ret, err);
+
+	/* ...but a repeat of one already given does not count. */
+	many[PARAMS_MAX_PIDS].value = values[0];
+	ret = params__parse(many, PARAMS_MAX_PIDS + 1, &r, err, sizeof(err));
+	CHECK(ret == 0 && r.nr_pids == PARAMS_MAX_PIDS, "pid: duplicate past the limit collapses",
+	      "ret %d nr %d (%s)", ret, r.nr_pids, err);
+}
+
+static void test_debug_gc(void)
+{
+	struct profile_request r = { 0 };
+
+	accept1("debug=0", "debug", "0", &r.debug, 0, &r);
+	accept1("debug=1", "debug", "1", &r.debug, 1, &r);
+	accept1("debug=2", "debug", "2", &r.debug, 2, &r);
+	accept1("debug=\"\" is 0, as Go", "debug", "", &r.debug, 0, &r);
+	accept1("debug without value is 0, as Go", "debug", NULL, &r.debug, 0, &r);
+	refuse1("debug=3", "debug", "3", "debug: must be a whole number from 0 to 2, not \"3\"");
+	refuse1("debug=yes", "debug", "yes", "debug: must be a whole number from 0 to 2, not \"yes\"");
+
+	accept1("gc=0", "gc", "0", &r.gc, 0, &r);
+	accept1("gc=1", "gc", "1", &r.gc, 1, &r);
+	accept1("gc without value is 0", "gc", NULL, &r.gc, 0, &r);
+	refuse1("gc=2", "gc", "2", "gc: must be a whole number from 0 to 1, not \"2\"");
+}
+
+static void test_request(void)
+{
+	struct profile_request r = { 0 };
+	struct param all[] = { P("seconds", "10"), P("hz", "49"), P("pid", "42"),
+			       P("debug", "1"), P("gc", "1"), P("unknown", "zzz"),
+			       P("flag", NULL), P(NULL, "x") };
+	struct param first[] = { P("seconds", "10"), P("seconds", "20") };
+	struct param later_bad[] = { P("seconds", "10"), P("seconds", "x") };
+	struct param bad_after_good[] = { P("hz", "10"), P("pid", "7"), P("seconds", "0") };
+	struct profile_request zero;
+	int ret;
+
+	ret = params__parse(NULL, 0, &r, err, sizeof(err));
+	memset(&zero, 0, sizeof(zero));
+	CHECK(ret == 0 && !memcmp(&r, &zero, sizeof(r)), "no parameters: all zero", "ret %d", ret);
+
+	ret = params__parse(all, N(all), &r, err, sizeof(err));
+	CHECK(ret == 0 && r.seconds == 10 && r.hz == 49 && r.nr_pids == 1 && r.pids[0] == 42 &&
+	      r.debug == 1 && r.gc == 1, "all keys, unknown ones ignored",
+	      "ret %d (%s) seconds %d hz %d nr_pids %d debug %d gc %d", ret, err,
+	      r.seconds, r.hz, r.nr_pids, r.debug, r.gc);
+
+	ret = params__parse(first, N(first), &r, err, sizeof(err));
+	CHECK(ret == 0 && r.seconds == 10, "repeated seconds: first wins, as Go",
+	      "ret %d seconds %d", ret, r.seconds);
+	ret = params__parse(later_bad, N(later_bad), &r, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, SECONDS_ERR("\"x\"")),
+	      "repeated seconds: a bad later one is still refused", "ret %d err \"%s\"", ret, err);
+
+	memset(&r, 0x55, sizeof(r));
+	ret = params__parse(bad_after_good, N(bad_after_good), &r, err, sizeof(err));
+	CHECK(ret == -EINVAL && r.seconds == 0x55555555 && !strcmp(err, SECONDS_ERR("\"0\"")),
+	      "refusal leaves the request untouched", "ret %d seconds %#x err \"%s\"",
+	      ret, r.seconds, err);
+
+	{
+		struct param key_case = P("Seconds", "abc");
+
+		ret = params__parse(&key_case, 1, &r, err, sizeof(err));
+		CHECK(ret == 0 && r.seconds == 0, "keys are case-sensitive, as Go",
+		      "ret %d seconds %d", ret, r.seconds);
+	}
+}
+
+static void test_error_text(void)
+{
+	struct profile_request r = { 0 };
+	char longv[4096], small[24];
+	struct param p;
+	int ret;
+
+	memset(longv, '7', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	refuse1("long value truncated", "seconds", longv,
+		SECONDS_ERR("\"77777777777777777777777777777777\"..."));
+
+	refuse1("control characters escaped", "seconds", "1\n2\r\t\x1b[31m",
+		SECONDS_ERR("\"1\\x0a2\\x0d\\x09\\x1b[31m\""));
+	refuse1("quote and backslash escaped", "hz", "a\"b\\c", HZ_ERR("\"a\\\"b\\\\c\""));
+	refuse1("non-ASCII escaped", "pid", "\xc3\xa9\x7f", PID_ERR("\"\\xc3\\xa9\\x7f\""));
+
+	/* 32 bytes that each take 4: the worst case still fits. */
+	memset(longv, '\x01', 40);
+	longv[40] = '\0';
+	ret = parse1("seconds", longv, &r);
+	CHECK(ret == -EINVAL && strlen(err) == strlen(SECONDS_ERR("")) + 2 + 32 * 4 + 3 &&
+	      !strchr(err, '\x01'), "worst-case escaping", "ret %d len %zu \"%s\"",
+	      ret, strlen(err), err);
+
+	p = (struct param)P("seconds", "abc");
+	ret = params__parse(&p, 1, &r, small, sizeof(small));
+	CHECK(ret == -EINVAL && strlen(small) == sizeof(small) - 1 &&
+	      !strncmp(small, "seconds: must be a whole", sizeof(small) - 1),
+	      "small err buffer: truncated, terminated", "ret %d \"%s\"", ret, small);
+	ret = params__parse(&p, 1, &r, NULL, 0);
+	CHECK(ret == -EINVAL, "NULL err buffer", "ret %d", ret);
+}
+
+int main(void)
+{
+	test_seconds();
+	test_hz();
+	test_pid();
+	test_debug_gc();
+	test_request();
+	test_error_text();
+	return CHECK_EXIT();
+}
