@@ -34,10 +34,11 @@ LIB := $(BUILD)/libcprof.a
 CLI_OBJS := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps deps-check run check test unit bench clean
+.PHONY: all deps deps-check run check bench clean
 
 all: deps $(BUILD)/cprofd $(BUILD)/cprof-ctl
 
@@ -92,10 +93,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(DAEMON_LIBS) $(CLI_LIBS) -o $@
 
+$(BUILD)/tests/%: tests/tools/%.c $(LIB) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(CLI_LIBS) -o $@
+
 # Test workloads: built with frame pointers; *_nofp variants come with issue 3.
 $(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fno-inline -pthread $< -o $@
+	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@
 
 $(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/workloads:
 	$(Q)mkdir -p $@
@@ -103,11 +108,11 @@ $(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/w
 run: all
 	./$(BUILD)/cprofd
 
-unit: all $(UNIT_TESTS) $(WORKLOADS)
-check: deps-check all $(UNIT_TESTS) $(WORKLOADS)
+TESTS_BUILT := $(UNIT_TESTS) $(TEST_TOOLS) $(WORKLOADS)
+check: deps-check all $(TESTS_BUILT)
 	$(Q)tests/run.sh
 
-bench: all $(WORKLOADS)
+bench: all $(TESTS_BUILT)
 	$(Q)scripts/deps.sh bench
 	$(Q)tests/bench/run.sh
 

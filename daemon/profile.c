@@ -65,10 +65,27 @@ static struct elfobj *open_object(struct build *bd, const struct proc_instance *
 	return symcache__get(bd->ctx->symcache, m->dev, m->inode, paths, n);
 }
 
+/* The pprof mapping of m, and its object when it can be opened. */
+static uint64_t mapping_of(struct build *bd, const struct proc_instance *in,
+			   const struct procmap *m, struct elfobj **objp)
+{
+	struct elfobj *obj = open_object(bd, in, m);
+	struct pprof_mapping pm = {
+		.start = m->start,
+		.limit = m->end,
+		.offset = m->offset,
+		.file = m->path ? m->path : "//anon",	/* pprof skips these, as perf names them */
+		.build_id = obj ? elfobj__build_id(obj) : NULL,
+		.has_functions = obj && elfobj__nr_symbols(obj) > 0,
+	};
+
+	*objp = obj;
+	return pprof_builder__mapping(bd->b, &pm);
+}
+
 static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64_t addr)
 {
 	const struct procmap *m = in ? procmaps__find(&in->maps, addr) : NULL;
-	struct pprof_mapping pm = { 0 };
 	struct pprof_line line = { 0 };
 	struct elfobj *obj;
 	uint64_t mapping, vaddr;
@@ -82,14 +99,7 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 		bd->ctx->stats->unmapped++;
 		return pprof_builder__location(bd->b, 0, addr, NULL, 0);
 	}
-	obj = open_object(bd, in, m);
-	pm.start = m->start;
-	pm.limit = m->end;
-	pm.offset = m->offset;
-	pm.file = m->path ? m->path : "//anon";	/* pprof skips these, as perf names them */
-	pm.build_id = obj ? elfobj__build_id(obj) : NULL;
-	pm.has_functions = obj && elfobj__nr_symbols(obj) > 0;
-	mapping = pprof_builder__mapping(bd->b, &pm);
+	mapping = mapping_of(bd, in, m, &obj);
 	if (!mapping)
 		return 0;
 	if (obj && !elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
@@ -129,6 +139,31 @@ static bool pid_wanted(const struct profile_request *req, uint32_t pid)
 		if ((uint32_t)req->pids[i] == pid)
 			return true;
 	return false;
+}
+
+/* pprof takes the first mapping for the main binary: make it the executable
+ * of the process with the most samples, not whatever a stack held first. */
+static void add_main_mapping(struct build *bd, const struct window *w,
+			     const struct profile_request *req)
+{
+	const struct cpu_key *best = NULL;
+	struct proc_instance *in;
+	struct elfobj *obj;
+	uint64_t *count, most = 0;
+	struct cpu_key *k;
+	size_t it = 0;
+
+	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count))
+		if (k->k.ustack && *count > most && pid_wanted(req, k->k.pid)) {
+			most = *count;
+			best = k;
+		}
+	in = best ? proctab__get(bd->ctx->proctab, best->k.pid, best->k.start_ns, best->k.exec_id) : NULL;
+	for (size_t i = 0; in && i < in->maps.nr; i++)
+		if (in->maps.maps[i].path && in->maps.maps[i].path[0] == '/') {
+			mapping_of(bd, in, &in->maps.maps[i], &obj);
+			return;
+		}
 }
 
 /* Kernel addresses all go into one mapping spanning those the profile holds. */
@@ -258,11 +293,10 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = add_kernel_mapping(&bd, w);
-	if (err)
-		goto cleanup;
 	proctab__lock(ctx->proctab);
-	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
+	add_main_mapping(&bd, w, req);
+	err = add_kernel_mapping(&bd, w);
+	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
 		if (!pid_wanted(req, k->k.pid))
 			continue;
 		err = add_sample(&bd, w, k, *count, locs);
