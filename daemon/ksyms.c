@@ -19,11 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "ksyms.h"
 
 #define KSYM_TAIL_MAX		(1ull << 20)
 #define KALLSYMS_MAX_BYTES	(512u << 20)
-#define KALLSYMS_READ_CHUNK	(256u << 10)
 
 struct ksym {
 	uint64_t addr;
@@ -311,52 +311,16 @@ cleanup:
 struct ksyms *ksyms__load(void)
 {
 	struct ksyms *k = NULL;
-	char *buf = NULL, *tmp;
-	size_t len = 0, cap = 0;
-	int fd = -1, err = 0;
-	ssize_t n;
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
 
-	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	/* Several MiB, st_size 0, handed out a bit at a time: read to EOF. */
-	for (;;) {
-		if (cap - len < KALLSYMS_READ_CHUNK / 4) {
-			size_t ncap = cap ? cap * 2 : KALLSYMS_READ_CHUNK * 32;
-
-			if (ncap > KALLSYMS_MAX_BYTES) {
-				err = -EFBIG;
-				goto cleanup;
-			}
-			tmp = realloc(buf, ncap);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			buf = tmp;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	err = read_file("/proc/kallsyms", KALLSYMS_MAX_BYTES, &buf, &len);
+	if (!err) {
+		k = ksyms__parse(buf, len);
+		if (!k)
 			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
 	}
-
-	k = ksyms__parse(buf, len);
-	if (!k)
-		err = -errno;
-
-cleanup:
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	if (err) {
 		errno = -err;

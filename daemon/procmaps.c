@@ -20,12 +20,12 @@
 #include <unistd.h>
 #include <sys/sysmacros.h>
 
+#include "fileio.h"
 #include "procmaps.h"
 
 /* A maps file bigger than this is not something we want to hold in memory;
  * the largest real ones (JVMs) are a few MiB. */
 #define MAPS_MAX_BYTES		(256u << 20)
-#define MAPS_READ_CHUNK		(64u << 10)
 
 static int hexval(char ch)
 {
@@ -228,59 +228,18 @@ cleanup:
 
 int procmaps__read(int pid, struct procmaps *out)
 {
-	char path[64], *buf = NULL, *tmp;
-	size_t len = 0, cap = 0;
-	int fd = -1, err = 0;
-	ssize_t n;
+	char path[64], *buf = NULL;
+	size_t len = 0;
+	int err;
 
-	if (!out || pid <= 0) {
-		err = -EINVAL;
-		goto cleanup;
-	}
+	if (!out || pid <= 0)
+		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-
-	/* st_size is 0 for proc files and the kernel hands out about a page
-	 * per read: loop until EOF, growing the buffer. */
-	for (;;) {
-		if (cap - len < MAPS_READ_CHUNK / 4) {
-			size_t ncap = cap ? cap * 2 : MAPS_READ_CHUNK;
-
-			if (ncap > MAPS_MAX_BYTES) {
-				err = -EFBIG;
-				goto cleanup;
-			}
-			tmp = realloc(buf, ncap);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			buf = tmp;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-
-	err = procmaps__parse(buf, len, out);
-
-cleanup:
-	if (fd >= 0)
-		close(fd);
+	err = read_file(path, MAPS_MAX_BYTES, &buf, &len);
+	if (!err)
+		err = procmaps__parse(buf, len, out);
 	free(buf);
-	if (err && out) {
+	if (err) {
 		out->maps = NULL;
 		out->nr = 0;
 	}
