@@ -610,6 +610,30 @@ cleanup:
 	return ret;
 }
 
+/* "wrote FILE (N bytes, M samples)": M counts samples, not the sample
+ * records (one per distinct stack) the file holds, when the profile has a
+ * samples/count or count-unit value to count them by. */
+static void print_written(const char *file, size_t bytes, const Perftools__Profiles__Profile *p)
+{
+	int idx = pprof__sample_index(p, "samples");
+	int64_t n = 0;
+
+	if (idx < 0) {
+		for (size_t i = 0; i < p->n_sample_type && idx < 0; i++)
+			if (p->sample_type[i]->unit >= 0 && p->sample_type[i]->unit < (int64_t)p->n_string_table &&
+			    !strcmp(p->string_table[p->sample_type[i]->unit], "count"))
+				idx = (int)i;
+	}
+	if (idx < 0) {
+		printf("wrote %s (%zu bytes, %zu stacks)\n", file, bytes, p->n_sample);
+		return;
+	}
+	for (size_t i = 0; i < p->n_sample; i++)
+		if ((size_t)idx < p->sample[i]->n_value)
+			n += p->sample[i]->value[idx];
+	printf("wrote %s (%zu bytes, %lld samples)\n", file, bytes, (long long)n);
+}
+
 static int cmd_collect(const struct args *a)
 {
 	struct progress pr = { .view = a->view->name, .seconds = a->seconds };
@@ -665,7 +689,7 @@ static int cmd_collect(const struct args *a)
 		print_err("cannot write %s: %s", file, errstr(-ret));
 		goto cleanup;
 	}
-	printf("wrote %s (%zu bytes, %zu samples)\n", file, body.len, prof->n_sample);
+	print_written(file, body.len, prof);
 	fflush(stdout);
 	ret = pprof__top(prof, NULL, COLLECT_TOP_ROWS, stdout);
 	if (ret) {

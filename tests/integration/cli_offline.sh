@@ -96,7 +96,8 @@ if ! command -v python3 >/dev/null; then
 	exit 0
 fi
 
-# A small valid profile, protobuf encoded by hand: two samples of type
+# A small valid profile, protobuf encoded by hand: two sample records (3 + 1
+# samples, so collect reports 4) of type
 # samples/count and cpu/nanoseconds over one function "main".
 cat >"$T/fake.py" <<'EOF'
 import gzip, http.server, os, socketserver, sys
@@ -224,7 +225,7 @@ elif [ "$req" != "/debug/pprof/profile?seconds=90&hz=99&pid=7&pid=8" ]; then
 	fail "collect over the socket" "asked $req"
 elif ! cmp -s "$T/out.pb.gz" "$T/want.pb.gz"; then
 	fail "collect over the socket" "the file differs from what cprofd sent"
-elif ! head -n 1 "$T/stdout" | grep -Eq "^wrote $T/out\.pb\.gz \([0-9]+ bytes, 2 samples\)$"; then
+elif ! head -n 1 "$T/stdout" | grep -Eq "^wrote $T/out\.pb\.gz \([0-9]+ bytes, 4 samples\)$"; then
 	fail "collect over the socket" "stdout: $out"
 elif [ -n "$(ls -A "$T" | grep '^\.out')" ]; then
 	fail "collect over the socket" "a temporary file was left"
