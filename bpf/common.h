@@ -110,11 +110,18 @@ static __always_inline void announce(const struct sample_key *key)
 	};
 	struct cprof_event *e;
 	__u8 one = 1;
+	long err;
 
 	if (key->pid == 0 || bpf_map_lookup_elem(&seen, &in))
 		return;
-	if (bpf_map_update_elem(&seen, &in, &one, BPF_NOEXIST) == -17 /* EEXIST */)
+	err = bpf_map_update_elem(&seen, &in, &one, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */)
 		return;		/* another CPU announced it just now */
+	if (err) {
+		/* cannot remember it: announcing on every sample would flood */
+		count(CPROF_CNT_SEEN_FULL);
+		return;
+	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		bpf_map_delete_elem(&seen, &in);	/* try again next sample */
@@ -178,9 +185,9 @@ static __always_inline __u64 store_stack(struct stack_trace *st, __u32 g)
 	return h;
 }
 
-/* The one stack-capture path every view calls. Frame pointers for now, via
- * bpf_get_stack(); a better user-space unwinder replaces capture_user() only. */
-static __always_inline __u64 capture_user(void *ctx, __u32 g)
+/* Read one stack with bpf_get_stack() (user or kernel by flags) into the
+ * per-CPU scratch and store it; 0 when empty, unreadable (counted) or not kept. */
+static __always_inline __u64 capture(void *ctx, __u32 g, __u64 flags, enum cprof_counter lost)
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
@@ -188,43 +195,29 @@ static __always_inline __u64 capture_user(void *ctx, __u32 g)
 
 	if (!st)
 		return 0;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (n <= 0) {
-		count(CPROF_CNT_USTACK_LOST);
-		return 0;
-	}
-	st->len = n / sizeof(__u64);
-	return store_stack(st, g);
-}
-
-static __always_inline __u64 capture_kernel(void *ctx, __u32 g)
-{
-	__u32 zero = 0;
-	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
-	long n;
-
-	if (!st)
-		return 0;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), flags);
 	if (n < 0) {
-		count(CPROF_CNT_KSTACK_LOST);
+		count(lost);
 		return 0;
 	}
 	if (n == 0)
-		return 0;	/* sampled in user mode: no kernel frames */
+		return 0;	/* e.g. no kernel frames: sampled in user mode */
 	st->len = n / sizeof(__u64);
 	return store_stack(st, g);
 }
 
-/* Fill key's stacks for the current task. Kernel threads have no user stack. */
+/* The one stack-capture path every view calls: fill key's stacks for the
+ * current task. Frame pointers for now, through bpf_get_stack(); a better
+ * user-space unwinder replaces only the user half. Kernel threads have no
+ * user stack. */
 static __always_inline void capture_stacks(void *ctx, struct sample_key *key, __u32 g)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD))
-		key->ustack = capture_user(ctx, g);
+		key->ustack = capture(ctx, g, BPF_F_USER_STACK, CPROF_CNT_USTACK_LOST);
 	if (kernel_stacks)
-		key->kstack = capture_kernel(ctx, g);
+		key->kstack = capture(ctx, g, 0, CPROF_CNT_KSTACK_LOST);
 }
 
 #endif /* CPROF_BPF_COMMON_H */

@@ -41,7 +41,6 @@ struct sample_key {
  * lives. Sent on the events ring buffer the first time a generation sees one. */
 enum cprof_event_type {
 	CPROF_EV_NEW_PROC = 1,
-	CPROF_EV_EXIT = 2,
 };
 
 struct cprof_event {
@@ -62,7 +61,7 @@ enum cprof_counter {
 	CPROF_CNT_STACKS_FULL,		/* stacks map full: stack dropped */
 	CPROF_CNT_COUNTS_FULL,		/* counts map full: sample dropped */
 	CPROF_CNT_EVENTS_LOST,		/* events ring buffer full */
-	CPROF_CNT_SEEN_FULL,		/* process-instance map could not be updated */
+	CPROF_CNT_SEEN_FULL,		/* process-instance map refused an update */
 	CPROF_CNT_MAX,
 };
 
