@@ -14,8 +14,9 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# CFLAGS is the user's (make CFLAGS=...); what the build needs is in CPROF_CFLAGS.
 CFLAGS ?= -g -O2
-CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I$(BUILD)/gen
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
@@ -67,15 +68,15 @@ $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h &: proto/profile.proto |
 
 $(BUILD)/gen/profile.pb-c.o: $(BUILD)/gen/profile.pb-c.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -c $< -o $@
 
 $(BUILD)/daemon/%.o: daemon/%.c $(SKELS) $(GEN) | $(BUILD)/daemon
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/cli/%.o: cli/%.c $(GEN) | $(BUILD)/cli
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -83,19 +84,19 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/cprofd: $(BUILD)/daemon/main.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $^ $(DAEMON_LIBS) -o $@
 
 $(BUILD)/cprof-ctl: $(CLI_OBJS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(CLI_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $^ $(CLI_LIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(DAEMON_LIBS) $(CLI_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -Itests/unit $< $(LIB) $(DAEMON_LIBS) $(CLI_LIBS) -o $@
 
 $(BUILD)/tests/%: tests/tools/%.c $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(CLI_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< $(LIB) $(CLI_LIBS) -o $@
 
 # Test workloads: built with frame pointers; *_nofp variants come with issue 3.
 $(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads

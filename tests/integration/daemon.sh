@@ -61,7 +61,7 @@ check "hang-up: the next request is served" test "$code" = 200 "got $code"
 
 # cprof-ctl against the daemon, over the Unix socket.
 start_workload "$TMP/w.out" "$B/workloads/split" 4
-(cd "$TMP" && "$OLDPWD/$B/cprof-ctl" --socket "$SOCK" collect cpu 2s --pid "$WPID") >"$TMP/collect.out" 2>&1
+(cd "$TMP" && "$B/cprof-ctl" --socket "$SOCK" collect cpu 2s --pid "$WPID") >"$TMP/collect.out" 2>&1
 rc=$?
 wait "$WPID"
 file=$(ls "$TMP"/cpu-*.pb.gz 2>/dev/null | head -1)

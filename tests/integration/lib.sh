@@ -1,6 +1,6 @@
 # Shared by the integration tests: a private cprofd, checks that print
 # PASS/FAIL lines, and go tool pprof as an independent reader.
-B=${B:-build}
+B=$(realpath -m "${B:-build}")	# absolute: some tests change directory
 PORT=${CPROF_TEST_PORT:-16070}
 SOCK=/tmp/cprofd-test.$$.sock
 URL=http://127.0.0.1:$PORT
