@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bsearch.h"
 #include "elfobj.h"
 
 /* SHA-1 build ids are 20 bytes; leave room for longer hashes. */
@@ -422,21 +423,13 @@ int elfobj__offset_to_vaddr(const struct elfobj *o, uint64_t offset, uint64_t *v
 const char *elfobj__lookup(const struct elfobj *o, uint64_t vaddr, uint64_t *start)
 {
 	const struct elf_sym *s;
-	size_t lo = 0, hi;
+	size_t lo;
 
 	if (!o || !o->nr_syms)
 		return NULL;
 
 	/* Greatest start <= vaddr. */
-	hi = o->nr_syms;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (o->syms[mid].start <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = upper_bound_u64(o->syms, o->nr_syms, sizeof(o->syms[0]), offsetof(struct elf_sym, start), vaddr);
 	if (lo == 0)
 		return NULL;
 	s = &o->syms[lo - 1];

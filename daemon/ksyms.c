@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bsearch.h"
 #include "fileio.h"
 #include "ksyms.h"
 
@@ -332,22 +333,14 @@ struct ksyms *ksyms__load(void)
 const char *ksyms__lookup(const struct ksyms *k, uint64_t addr, uint64_t *start, const char **module)
 {
 	const struct ksym *s;
-	size_t lo = 0, hi;
+	size_t lo;
 
 	if (module)
 		*module = NULL;
 	if (!k || !k->nr)
 		return NULL;
 
-	hi = k->nr;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (k->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = upper_bound_u64(k->syms, k->nr, sizeof(k->syms[0]), offsetof(struct ksym, addr), addr);
 	if (lo == 0)
 		return NULL;
 	s = &k->syms[lo - 1];

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <sys/sysmacros.h>
 
+#include "bsearch.h"
 #include "fileio.h"
 #include "procmaps.h"
 
@@ -248,22 +249,14 @@ int procmaps__read(int pid, struct procmaps *out)
 
 const struct procmap *procmaps__find(const struct procmaps *m, uint64_t addr)
 {
-	size_t lo = 0, hi;
+	size_t lo;
 	const struct procmap *found = NULL;
 
 	if (!m || !m->nr)
 		return NULL;
 
 	/* Last mapping whose start <= addr. */
-	hi = m->nr;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = upper_bound_u64(m->maps, m->nr, sizeof(m->maps[0]), offsetof(struct procmap, start), addr);
 	if (lo == 0)
 		return NULL;
 	found = &m->maps[lo - 1];
