@@ -152,10 +152,19 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static void set_entries(struct bpf_map *a, struct bpf_map *b, uint32_t n)
 {
-	if (!n)
-		return;
 	bpf_map__set_max_entries(a, n);
 	bpf_map__set_max_entries(b, n);
+}
+
+/* Entries a generation needs: at worst every sample of a drain interval
+ * (one second) is a new key with two new stacks. Sized for the always-on
+ * rate on every CPU with room to spare, within bounds; beyond them drops are
+ * counted (counts_map_full, stacks_map_full). */
+static uint32_t entries_for(int nr_cpus, int hz, uint32_t lo, uint32_t hi)
+{
+	uint64_t n = (uint64_t)nr_cpus * hz * 2;
+
+	return n < lo ? lo : n > hi ? hi : (uint32_t)n;
 }
 
 struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt,
@@ -184,8 +193,11 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	}
 	v->skel->rodata->filter_pids = opts->pids != NULL;
 	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
-	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, opts->counts_entries);
-	set_entries(v->skel->maps.stacks0, v->skel->maps.stacks1, opts->stacks_entries);
+	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, opts->counts_entries ?:
+		    entries_for(v->nr_cpus, opts->hz, 16384, 262144));
+	/* a stack is 1 KiB: these bound the kernel memory at 2 x 64 MiB */
+	set_entries(v->skel->maps.stacks0, v->skel->maps.stacks1, opts->stacks_entries ?:
+		    entries_for(v->nr_cpus, opts->hz, 8192, 65536));
 	e = cpu__load(v->skel);
 	if (e) {
 		snprintf(err, errlen, "the kernel refused the cpu BPF program: %s; run with -v to see the verifier's log",

@@ -168,6 +168,9 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	fprintf(f, "# HELP cprofd_view_running Whether a view is sampling.\n"
 		   "# TYPE cprofd_view_running gauge\n"
 		   "cprofd_view_running{view=\"cpu\"} 1\n");
+	fprintf(f, "# HELP process_start_time_seconds When cprofd started, in seconds since the epoch.\n"
+		   "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n",
+		(long long)(d->started_ns / 1000000000LL));
 	fprintf(f, "# HELP cprofd_cpu_hz The always-on CPU sampling rate.\n# TYPE cprofd_cpu_hz gauge\n"
 		   "cprofd_cpu_hz %d\n", cs.hz);
 	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included.\n"
