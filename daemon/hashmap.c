@@ -143,6 +143,38 @@ void *hashmap__insert(struct hashmap *h, const void *key, bool *added)
 	return slot_value(h, s);
 }
 
+bool hashmap__delete(struct hashmap *h, const void *key)
+{
+	size_t mask = h->cap - 1, i = probe(h, key), j = i;
+
+	if (!slot(h, i)[0])
+		return false;
+	/* Backward-shift deletion: move later entries of the probe run into
+	 * the hole when their home slot does not lie between the hole and
+	 * them, so every remaining key is still found by probing. */
+	for (;;) {
+		unsigned char *s;
+		size_t home;
+
+		slot(h, i)[0] = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			s = slot(h, j);
+			if (!s[0])
+				goto done;
+			home = hash_bytes(slot_key(h, s), h->key_size) & mask;
+			/* is home cyclically in (i, j]? then it stays */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		memcpy(slot(h, i), s, h->slot_size);
+		i = j;
+	}
+done:
+	h->count--;
+	return true;
+}
+
 size_t hashmap__count(const struct hashmap *h)
 {
 	return h ? h->count : 0;

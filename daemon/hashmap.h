@@ -16,6 +16,8 @@ void *hashmap__find(const struct hashmap *h, const void *key);
 /* The value for key, inserted zeroed when new (*added set to true); NULL and
  * errno ENOMEM when the map cannot grow. */
 void *hashmap__insert(struct hashmap *h, const void *key, bool *added);
+/* Remove key; true when it was there. Invalidates pointers into the map. */
+bool hashmap__delete(struct hashmap *h, const void *key);
 size_t hashmap__count(const struct hashmap *h);
 /* Iterate: size_t it = 0; while (hashmap__next(h, &it, &k, &v)) ... */
 bool hashmap__next(const struct hashmap *h, size_t *iter, void **key, void **value);
