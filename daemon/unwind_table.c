@@ -1,0 +1,869 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unwind tables from call-frame information, read through libdw.
+ *
+ * libdw interprets the CFI programs: for a pc, dwarf_cfi_addrframe() plays
+ * the FDE up to it and says which rules hold and over which [start, end)
+ * they hold. What libdw does not offer is a list of the FDEs, so we walk
+ * the section's entries with dwarf_next_cfi() and decode each FDE's
+ * initial_location and address_range ourselves: that needs only the
+ * pointer encoding of the CIE ('R' augmentation, DW_EH_PE_pcrel|sdata4 in
+ * practice, absolute 8-byte addresses in .debug_frame). We chose this over
+ * the .eh_frame_hdr search table because the same walk serves .debug_frame
+ * (which has no such table) and because .eh_frame_hdr is optional. Each FDE
+ * is then covered row by row: start at its first byte, ask libdw for the
+ * row, continue at the row's end.
+ *
+ * Rows are reduced to what bpf/unwind_step.h can follow (CFA from rsp or
+ * rbp plus a 16-bit offset, the PLT expression, the outermost frame, the
+ * caller's rbp unchanged or saved next to the CFA) and everything else is
+ * UNW_CFA_UNSUPPORTED, so the walker falls back to frame pointers there.
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unwind_table.h"
+
+/* DWARF register numbers on x86-64. */
+#define REG_RBP		6
+#define REG_RSP		7
+#define REG_RA		16
+
+/* The binutils PLT CFA expression compares pc & 15 with this: the lazy
+ * stub's push ends 11 bytes into a 16-byte entry. The IBT PLT says 9; the
+ * walker knows only 11 (UNW_CFA_PLT), so that one stays unsupported. */
+#define PLT_THRESHOLD	11
+
+/* Rows hold 32-bit pcs; the end marker of the last FDE must fit too. */
+#define PC_LIMIT	UINT32_MAX
+
+struct rule {
+	__u8 cfa_type;
+	__u8 rbp_type;
+	__s16 cfa_off;
+	__s16 rbp_off;
+};
+
+/* Rules over [start, end), before gaps are marked and neighbours merged. */
+struct seg {
+	uint64_t start, end;
+	struct rule r;
+	uint32_t seq;			/* insertion order: ties sort stably */
+};
+
+struct range {
+	uint64_t lo, hi;
+};
+
+struct builder {
+	Elf *elf;
+	const unsigned char *e_ident;
+	struct range *exec;		/* executable PT_LOAD segments */
+	size_t nr_exec;
+	struct range *eh;		/* .eh_frame FDEs kept, then sorted and merged */
+	size_t nr_eh, cap_eh;
+	struct seg *segs;
+	size_t nr_segs, cap_segs;
+	size_t nr_fdes;
+	bool used_debug_frame;
+};
+
+static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
+static bool elf_ok;
+
+static void elf_init(void)
+{
+	elf_ok = elf_version(EV_CURRENT) != EV_NONE;
+}
+
+static bool fits_s16(int64_t v)
+{
+	return v >= INT16_MIN && v <= INT16_MAX;
+}
+
+/* arr with room for one more element (nr in use), or NULL (arr intact). */
+static void *grow(void *arr, size_t *cap, size_t nr, size_t size)
+{
+	size_t ncap;
+	void *tmp;
+
+	if (nr < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : 1024;
+	tmp = realloc(arr, ncap * size);
+	if (tmp)
+		*cap = ncap;
+	return tmp;
+}
+
+/* ---- Pointer encodings (only what FDE headers use) ---- */
+
+static int read_leb128(const uint8_t **pp, const uint8_t *end, uint64_t *val, bool is_signed)
+{
+	const uint8_t *p = *pp;
+	uint64_t v = 0;
+	unsigned int shift = 0;
+	uint8_t byte;
+
+	do {
+		if (p >= end || shift >= 64)
+			return -EINVAL;
+		byte = *p++;
+		v |= (uint64_t)(byte & 0x7f) << shift;
+		shift += 7;
+	} while (byte & 0x80);
+	if (is_signed && shift < 64 && (byte & 0x40))
+		v |= ~(uint64_t)0 << shift;
+	*pp = p;
+	*val = v;
+	return 0;
+}
+
+/* A value in the format part (low 4 bits) of a DW_EH_PE encoding. */
+static int read_format(uint8_t enc, const uint8_t **pp, const uint8_t *end, uint64_t *val)
+{
+	const uint8_t *p = *pp;
+	uint16_t u16;
+	uint32_t u32;
+	uint64_t u64;
+	size_t size;
+
+	switch (enc & 0x0f) {
+	case DW_EH_PE_uleb128:
+		return read_leb128(pp, end, val, false);
+	case DW_EH_PE_sleb128:
+		return read_leb128(pp, end, val, true);
+	case DW_EH_PE_udata2:
+	case DW_EH_PE_sdata2:
+		size = 2;
+		break;
+	case DW_EH_PE_udata4:
+	case DW_EH_PE_sdata4:
+		size = 4;
+		break;
+	case DW_EH_PE_absptr:	/* an address: 8 bytes in an ELF64 file */
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+		size = 8;
+		break;
+	default:
+		return -ENOTSUP;
+	}
+	if ((size_t)(end - p) < size)
+		return -EINVAL;
+	switch (enc & 0x0f) {
+	case DW_EH_PE_udata2:
+		memcpy(&u16, p, 2);
+		*val = le16toh(u16);
+		break;
+	case DW_EH_PE_sdata2:
+		memcpy(&u16, p, 2);
+		*val = (uint64_t)(int64_t)(int16_t)le16toh(u16);
+		break;
+	case DW_EH_PE_udata4:
+		memcpy(&u32, p, 4);
+		*val = le32toh(u32);
+		break;
+	case DW_EH_PE_sdata4:
+		memcpy(&u32, p, 4);
+		*val = (uint64_t)(int64_t)(int32_t)le32toh(u32);
+		break;
+	default:
+		memcpy(&u64, p, 8);
+		*val = le64toh(u64);
+		break;
+	}
+	*pp = p + size;
+	return 0;
+}
+
+/*
+ * The encoding of the FDE addresses of a CIE: its 'R' augmentation, found by
+ * stepping over the entries that precede it (the augmentation data is in
+ * the order of the letters). DW_EH_PE_absptr when there is no 'R' (always
+ * so in .debug_frame). -1 when an unknown letter hides what follows.
+ */
+static int cie_fde_encoding(const Dwarf_CIE *cie)
+{
+	const uint8_t *p = cie->augmentation_data;
+	const uint8_t *end = p + cie->augmentation_data_size;
+	const char *aug = cie->augmentation;
+	uint64_t skip;
+
+	if (*aug == 'z')
+		aug++;
+	for (; *aug; aug++) {
+		switch (*aug) {
+		case 'R':
+			return p < end ? *p : -1;
+		case 'L':		/* LSDA encoding byte */
+			p++;
+			break;
+		case 'P':		/* personality: encoding, then a pointer */
+			if (p >= end || (*p & 0x70) == DW_EH_PE_aligned)
+				return -1;
+			p++;
+			if (read_format(p[-1], &p, end, &skip))
+				return -1;
+			break;
+		case 'S':		/* signal frame: libdw reports it per row */
+		case 'B':
+		case 'G':
+			break;
+		default:
+			return -1;
+		}
+	}
+	return DW_EH_PE_absptr;
+}
+
+/* An FDE's [lo, hi). field_addr: the vaddr of initial_location, for pcrel. */
+static int fde_range(const Dwarf_FDE *fde, uint8_t enc, uint64_t field_addr, uint64_t *lo,
+		     uint64_t *hi)
+{
+	const uint8_t *p = fde->start;
+	uint64_t start, len;
+
+	if ((enc & DW_EH_PE_indirect) || read_format(enc, &p, fde->end, &start))
+		return -EINVAL;
+	switch (enc & 0x70) {
+	case DW_EH_PE_absptr:
+		break;
+	case DW_EH_PE_pcrel:
+		start += field_addr;
+		break;
+	default:		/* textrel, datarel, ...: not used for x86-64 code */
+		return -ENOTSUP;
+	}
+	/* The range has the same format but is a length, never relative. */
+	if (read_format(enc & 0x0f, &p, fde->end, &len))
+		return -EINVAL;
+	if (start + len < start)
+		return -EINVAL;
+	*lo = start;
+	*hi = start + len;
+	return 0;
+}
+
+/* ---- Rules of one row ---- */
+
+/* "Saved at CFA + off": libdw spells the offset rule DW_OP_call_frame_cfa,
+ * then DW_OP_plus_uconst (two's complement) unless the offset is 0. */
+static bool cfa_offset_rule(const Dwarf_Op *ops, size_t nops, int64_t *off)
+{
+	if (nops == 1 && ops[0].atom == DW_OP_call_frame_cfa) {
+		*off = 0;
+		return true;
+	}
+	if (nops == 2 && ops[0].atom == DW_OP_call_frame_cfa && ops[1].atom == DW_OP_plus_uconst) {
+		*off = (int64_t)ops[1].number;
+		return true;
+	}
+	return false;
+}
+
+/* DW_OP_breg7 8; DW_OP_breg16 0; DW_OP_lit15; DW_OP_and; DW_OP_lit11;
+ * DW_OP_ge; DW_OP_lit3; DW_OP_shl; DW_OP_plus: what binutils writes for the
+ * lazy .plt, where the stub pushes a word 11 bytes into each entry. */
+static bool is_plt_expr(const Dwarf_Op *ops, size_t nops)
+{
+	static const uint8_t atoms[] = {
+		DW_OP_breg7, DW_OP_breg16, DW_OP_lit15, DW_OP_and, DW_OP_lit0 + PLT_THRESHOLD,
+		DW_OP_ge, DW_OP_lit3, DW_OP_shl, DW_OP_plus,
+	};
+	size_t i;
+
+	if (nops != sizeof(atoms))
+		return false;
+	for (i = 0; i < nops; i++)
+		if (ops[i].atom != atoms[i])
+			return false;
+	return ops[0].number == 8 && ops[1].number == 0;
+}
+
+static void cfa_rule(Dwarf_Frame *frame, struct rule *r)
+{
+	Dwarf_Op *ops;
+	size_t nops;
+	uint64_t reg;
+	int64_t off;
+
+	r->cfa_type = UNW_CFA_UNSUPPORTED;
+	if (dwarf_frame_cfa(frame, &ops, &nops) || nops == 0)
+		return;
+	if (is_plt_expr(ops, nops)) {
+		r->cfa_type = UNW_CFA_PLT;
+		return;
+	}
+	if (nops != 1)
+		return;
+	/* DW_CFA_def_cfa reg, off comes back as DW_OP_bregx reg, off; an
+	 * expression of one DW_OP_bregN off means the same. */
+	if (ops[0].atom == DW_OP_bregx) {
+		reg = ops[0].number;
+		off = (int64_t)ops[0].number2;
+	} else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
+		reg = ops[0].atom - DW_OP_breg0;
+		off = (int64_t)ops[0].number;
+	} else {
+		return;
+	}
+	if (!fits_s16(off) || (reg != REG_RSP && reg != REG_RBP))
+		return;
+	r->cfa_type = reg == REG_RSP ? UNW_CFA_RSP : UNW_CFA_RBP;
+	r->cfa_off = (__s16)off;
+}
+
+static void rbp_rule(Dwarf_Frame *frame, struct rule *r)
+{
+	Dwarf_Op ops_mem[3], *ops;
+	size_t nops;
+	int64_t off;
+
+	r->rbp_type = UNW_RBP_UNSUPPORTED;
+	if (dwarf_frame_register(frame, REG_RBP, ops_mem, &ops, &nops))
+		return;
+	/* nops 0 and ops NULL: same value (libdw also reports a register the
+	 * CFI never mentions this way, from the x86-64 ABI defaults). nops 0
+	 * and ops == ops_mem: undefined, the caller's rbp is lost. */
+	if (nops == 0) {
+		if (!ops)
+			r->rbp_type = UNW_RBP_SAME;
+		return;
+	}
+	if (cfa_offset_rule(ops, nops, &off) && fits_s16(off)) {
+		r->rbp_type = UNW_RBP_CFA;
+		r->rbp_off = (__s16)off;
+	}
+}
+
+/* The rules of one row, reduced to what the walker can follow. */
+static void classify(Dwarf_Frame *frame, int ra_reg, bool signalp, struct rule *r)
+{
+	Dwarf_Op ops_mem[3], *ops;
+	size_t nops;
+	int64_t off;
+
+	memset(r, 0, sizeof(*r));
+	r->cfa_type = UNW_CFA_UNSUPPORTED;
+	/* A signal frame's caller is the interrupted context, restored from
+	 * the sigcontext, not from a return address. */
+	if (signalp || ra_reg != REG_RA)
+		return;
+	if (dwarf_frame_register(frame, REG_RA, ops_mem, &ops, &nops))
+		return;
+	if (nops == 0 && ops == ops_mem) {
+		/* Undefined return address: _start, start_thread and clone3
+		 * mark the outermost frame so. */
+		r->cfa_type = UNW_CFA_END;
+		return;
+	}
+	if (!cfa_offset_rule(ops, nops, &off) || off != -8)
+		return;
+	cfa_rule(frame, r);
+	if (r->cfa_type == UNW_CFA_UNSUPPORTED) {
+		r->cfa_off = 0;
+		return;
+	}
+	rbp_rule(frame, r);
+}
+
+/* ---- Building ---- */
+
+static int add_seg(struct builder *b, uint64_t start, uint64_t end, const struct rule *r)
+{
+	struct seg *s = grow(b->segs, &b->cap_segs, b->nr_segs, sizeof(*b->segs));
+
+	if (!s)
+		return -ENOMEM;
+	b->segs = s;
+	s = &b->segs[b->nr_segs];
+	s->start = start;
+	s->end = end;
+	s->r = *r;
+	s->seq = (uint32_t)b->nr_segs;
+	b->nr_segs++;
+	return 0;
+}
+
+/* Rows of [lo, hi), which lies in one FDE, one libdw row at a time. libdw
+ * replays the FDE from its start for every row: quadratic in the rows of an
+ * FDE, but FDEs are short and this keeps us out of CFI interpretation. */
+static int add_rows(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi)
+{
+	uint64_t pc = lo, end;
+	int err = 0;
+
+	while (pc < hi) {
+		Dwarf_Frame *frame = NULL;
+		Dwarf_Addr fstart, fend;
+		struct rule r;
+		bool signalp = false;
+		int ra_reg;
+
+		if (dwarf_cfi_addrframe(cfi, pc, &frame)) {
+			/* There is an FDE here but libdw cannot play it
+			 * (bad opcodes, or not in the .eh_frame_hdr table it
+			 * searches): nothing here can be followed. */
+			memset(&r, 0, sizeof(r));
+			r.cfa_type = UNW_CFA_UNSUPPORTED;
+			end = hi;
+		} else {
+			ra_reg = dwarf_frame_info(frame, &fstart, &fend, &signalp);
+			end = fend;
+			/* An advance past the FDE's end, or an FDE other
+			 * than ours found for pc: stay within ours, and
+			 * always move on. */
+			if (end <= pc || end > hi)
+				end = hi;
+			classify(frame, ra_reg, signalp, &r);
+			free(frame);
+		}
+		err = add_seg(b, pc, end, &r);
+		if (err)
+			break;
+		pc = end;
+	}
+	return err;
+}
+
+/* The executable segment holding pc, or NULL. */
+static const struct range *exec_range(const struct builder *b, uint64_t pc)
+{
+	size_t i;
+
+	for (i = 0; i < b->nr_exec; i++)
+		if (pc >= b->exec[i].lo && pc < b->exec[i].hi)
+			return &b->exec[i];
+	return NULL;
+}
+
+/* Index of the first .eh_frame range ending after pc. */
+static size_t eh_after(const struct builder *b, uint64_t pc)
+{
+	size_t lo = 0, hi = b->nr_eh;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->eh[mid].hi <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Rows of one FDE. A .debug_frame FDE gets rows only where no .eh_frame FDE
+ * has them: .eh_frame is what the running code was built with (and what the
+ * C++ runtime trusts), while .debug_frame may come from other options.
+ */
+static int add_fde(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi, bool eh_frame)
+{
+	size_t before = b->nr_segs, i;
+	struct range *eh;
+	int err = 0;
+
+	if (eh_frame) {
+		eh = grow(b->eh, &b->cap_eh, b->nr_eh, sizeof(*b->eh));
+		if (!eh)
+			return -ENOMEM;
+		b->eh = eh;
+		b->eh[b->nr_eh++] = (struct range){ lo, hi };
+		err = add_rows(b, cfi, lo, hi);
+		goto cleanup;
+	}
+
+	i = eh_after(b, lo);
+	while (lo < hi) {
+		uint64_t piece_end = hi;
+
+		if (i < b->nr_eh && b->eh[i].lo <= lo) {
+			lo = b->eh[i++].hi;	/* .eh_frame has it */
+			continue;
+		}
+		if (i < b->nr_eh && b->eh[i].lo < hi)
+			piece_end = b->eh[i].lo;
+		err = add_rows(b, cfi, lo, piece_end);
+		if (err)
+			goto cleanup;
+		lo = piece_end;
+	}
+	if (b->nr_segs > before)
+		b->used_debug_frame = true;
+
+cleanup:
+	if (b->nr_segs > before)
+		b->nr_fdes++;
+	return err;
+}
+
+/*
+ * Every FDE of one CFI section. An entry libdw cannot read ends the walk
+ * (its own lookups parse the same bytes). FDEs we cannot place are skipped:
+ * unknown pointer encodings, and FDEs outside the executable segments (the
+ * linker points FDEs of discarded code at 0 or -1 in .debug_frame).
+ */
+static int add_section(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t sh_addr,
+		       bool eh_frame)
+{
+	Dwarf_Off off = 0, next, cie_off = (Dwarf_Off)-1;
+	Dwarf_CFI_Entry entry;
+	int enc = -1, err = 0;
+
+	for (; dwarf_next_cfi(b->e_ident, data, eh_frame, off, &next, &entry) == 0; off = next) {
+		const struct range *seg;
+		uint64_t lo, hi, field;
+
+		if (dwarf_cfi_cie_p(&entry))
+			continue;
+		/* FDEs of one CIE come in runs: decode it once per run. */
+		if (entry.fde.CIE_pointer != cie_off) {
+			Dwarf_CFI_Entry cie;
+			Dwarf_Off cie_next;
+
+			cie_off = entry.fde.CIE_pointer;
+			enc = -1;
+			if (dwarf_next_cfi(b->e_ident, data, eh_frame, cie_off, &cie_next, &cie) == 0 &&
+			    dwarf_cfi_cie_p(&cie))
+				enc = cie_fde_encoding(&cie.cie);
+		}
+		if (enc < 0)
+			continue;
+		field = sh_addr + (uint64_t)(entry.fde.start - (const uint8_t *)data->d_buf);
+		if (fde_range(&entry.fde, (uint8_t)enc, field, &lo, &hi) || lo == hi)
+			continue;
+		seg = exec_range(b, lo);
+		if (!seg)
+			continue;
+		if (hi > seg->hi)
+			hi = seg->hi;
+		err = add_fde(b, cfi, lo, hi, eh_frame);
+		if (err)
+			break;
+	}
+	return err;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return 0;
+}
+
+/* Sort the .eh_frame FDE ranges and merge touching ones, so that the
+ * .debug_frame pass can cut its FDEs against them. */
+static void merge_eh(struct builder *b)
+{
+	size_t i, n = 0;
+
+	if (!b->nr_eh)
+		return;
+	qsort(b->eh, b->nr_eh, sizeof(*b->eh), cmp_range);
+	for (i = 1; i < b->nr_eh; i++) {
+		if (b->eh[i].lo <= b->eh[n].hi) {
+			if (b->eh[i].hi > b->eh[n].hi)
+				b->eh[n].hi = b->eh[i].hi;
+		} else {
+			b->eh[++n] = b->eh[i];
+		}
+	}
+	b->nr_eh = n + 1;
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool same_rule(const struct rule *a, const struct rule *b)
+{
+	return a->cfa_type == b->cfa_type && a->rbp_type == b->rbp_type &&
+	       a->cfa_off == b->cfa_off && a->rbp_off == b->rbp_off;
+}
+
+/* Append a row, or only count it while t->rows is NULL. */
+static void put_row(struct unwind_table *t, uint64_t pc, const struct rule *r)
+{
+	struct unwind_row *row;
+
+	if (t->rows) {
+		row = &t->rows[t->nr];
+		memset(row, 0, sizeof(*row));
+		row->pc = (__u32)pc;
+		row->cfa_type = r->cfa_type;
+		row->rbp_type = r->rbp_type;
+		row->cfa_off = r->cfa_off;
+		row->rbp_off = r->rbp_off;
+	}
+	t->nr++;
+}
+
+/* One pass over the sorted segments: gaps closed with UNW_CFA_NONE,
+ * neighbours with the same rules merged. Where FDEs of one section overlap
+ * (malformed), the first one read keeps the overlap; clipping is repeated
+ * identically on the second pass. */
+static void put_rows(struct builder *b, struct unwind_table *t)
+{
+	static const struct rule none = { .cfa_type = UNW_CFA_NONE };
+	const struct rule *last = NULL;
+	uint64_t prev_end = 0;
+	size_t i;
+
+	for (i = 0; i < b->nr_segs; i++) {
+		struct seg *s = &b->segs[i];
+
+		if (last && s->start < prev_end)
+			s->start = prev_end;
+		if (s->start >= s->end)
+			continue;
+		if (last && s->start > prev_end) {
+			put_row(t, prev_end, &none);
+			last = &none;
+		}
+		if (!last || !same_rule(last, &s->r))
+			put_row(t, s->start, &s->r);
+		last = &s->r;
+		prev_end = s->end;
+	}
+	put_row(t, prev_end, &none);
+}
+
+/* Segments to rows: counted first so that the table is allocated once at
+ * its final size (the daemon keeps tables of many objects). */
+static int emit_rows(struct builder *b, struct unwind_table *t)
+{
+	size_t i, nr;
+
+	if (!b->nr_segs)
+		return -ENOENT;
+	qsort(b->segs, b->nr_segs, sizeof(*b->segs), cmp_seg);
+	t->nr = 0;
+	put_rows(b, t);
+	nr = t->nr;
+	t->rows = calloc(nr, sizeof(*t->rows));
+	if (!t->rows)
+		return -ENOMEM;
+	t->nr = 0;
+	put_rows(b, t);
+	for (i = 0; i < t->nr; i++) {
+		if (t->rows[i].cfa_type == UNW_CFA_PLT)
+			t->nr_plt++;
+		if (t->rows[i].cfa_type == UNW_CFA_UNSUPPORTED ||
+		    t->rows[i].rbp_type == UNW_RBP_UNSUPPORTED)
+			t->nr_unsupported++;
+	}
+	return 0;
+}
+
+/* The executable PT_LOAD segments: code lives there, and the walker only
+ * looks up pcs of executable mappings. */
+static int read_segments(struct builder *b)
+{
+	size_t phnum, i;
+
+	if (elf_getphdrnum(b->elf, &phnum))
+		return -ENOEXEC;
+	b->exec = calloc(phnum ? phnum : 1, sizeof(*b->exec));
+	if (!b->exec)
+		return -ENOMEM;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(b->elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+		    !(ph.p_flags & PF_X) || !ph.p_memsz)
+			continue;
+		/* Rows hold 32-bit pcs and the walker truncates to 32 bits:
+		 * a pc beyond would alias a low row. */
+		if (ph.p_vaddr + ph.p_memsz > (uint64_t)PC_LIMIT)
+			return -ERANGE;
+		b->exec[b->nr_exec++] = (struct range){ ph.p_vaddr, ph.p_vaddr + ph.p_memsz };
+	}
+	return 0;
+}
+
+/* A section by name, with its data; NULL when absent or without contents
+ * (NOBITS in a separate debug file). */
+static Elf_Data *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *s;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, shdr) || shdr->sh_type == SHT_NOBITS)
+			continue;
+		s = elf_strptr(elf, shstrndx, shdr->sh_name);
+		if (!s || strcmp(s, name))
+			continue;
+		data = elf_getdata(scn, NULL);
+		return data && data->d_size ? data : NULL;
+	}
+	return NULL;
+}
+
+static bool has_section(Elf *elf, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr shdr;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *s;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			continue;
+		s = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (s && !strcmp(s, name))
+			return true;
+	}
+	return false;
+}
+
+/* Read the file's CFI into b->segs; libdw and the file are released before
+ * the rows are made, which keeps the peak memory down. */
+static int collect(const char *path, struct builder *b)
+{
+	Dwarf_CFI *eh_cfi = NULL, *dbg_cfi;
+	Dwarf *dw = NULL;
+	Elf_Data *data;
+	GElf_Ehdr ehdr;
+	GElf_Shdr shdr;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	b->elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!b->elf || elf_kind(b->elf) != ELF_K_ELF || !gelf_getehdr(b->elf, &ehdr)) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	/* The rows describe x86-64 registers; FDE decoding assumes ELF64 LE. */
+	b->e_ident = (const unsigned char *)elf_getident(b->elf, NULL);
+	if (!b->e_ident || b->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    b->e_ident[EI_DATA] != ELFDATA2LSB || ehdr.e_machine != EM_X86_64 ||
+	    (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN)) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	err = read_segments(b);
+	if (err)
+		goto cleanup;
+
+	data = find_section(b->elf, ".eh_frame", &shdr);
+	if (data) {
+		eh_cfi = dwarf_getcfi_elf(b->elf);
+		if (eh_cfi) {
+			err = add_section(b, eh_cfi, data, shdr.sh_addr, true);
+			if (err)
+				goto cleanup;
+		}
+	}
+	merge_eh(b);
+
+	/* .debug_frame is read through a Dwarf handle; its data is looked up
+	 * only afterwards because dwarf_begin_elf decompresses it in place. */
+	if (has_section(b->elf, ".debug_frame")) {
+		dw = dwarf_begin_elf(b->elf, DWARF_C_READ, NULL);
+		dbg_cfi = dw ? dwarf_getcfi(dw) : NULL;
+		data = dbg_cfi ? find_section(b->elf, ".debug_frame", &shdr) : NULL;
+		if (data)
+			err = add_section(b, dbg_cfi, data, 0, false);
+	}
+
+cleanup:
+	if (eh_cfi)
+		dwarf_cfi_end(eh_cfi);
+	if (dw)
+		dwarf_end(dw);
+	if (b->elf)
+		elf_end(b->elf);
+	b->elf = NULL;
+	b->e_ident = NULL;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int unwind_table__build(const char *path, struct unwind_table *t)
+{
+	struct builder b = { 0 };
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	pthread_once(&elf_once, elf_init);
+	if (!elf_ok) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	err = collect(path, &b);
+	if (err)
+		goto cleanup;
+	free(b.eh);
+	b.eh = NULL;
+	err = emit_rows(&b, t);
+	if (err)
+		goto cleanup;
+	t->nr_fdes = b.nr_fdes;
+	t->from_debug_frame = b.used_debug_frame;
+
+cleanup:
+	if (err)
+		unwind_table__clear(t);
+	free(b.segs);
+	free(b.eh);
+	free(b.exec);
+	return err;
+}
+
+const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint64_t pc)
+{
+	size_t lo = 0, hi = t->nr;
+
+	/* Above 4 GiB there are no rows; the last one (a gap marker) holds. */
+	if (pc > UINT32_MAX)
+		pc = UINT32_MAX;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &t->rows[lo - 1] : NULL;
+}
+
+void unwind_table__clear(struct unwind_table *t)
+{
+	if (!t)
+		return;
+	free(t->rows);
+	memset(t, 0, sizeof(*t));
+}

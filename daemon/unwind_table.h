@@ -1,0 +1,28 @@
+/* Unwind tables of one ELF object, built from its call-frame information
+ * (.eh_frame, and .debug_frame where present) through libdw. */
+#ifndef CPROF_UNWIND_TABLE_H
+#define CPROF_UNWIND_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "unwind.h"
+
+struct unwind_table {
+	struct unwind_row *rows;	/* sorted by pc; gaps marked UNW_CFA_NONE */
+	size_t nr;
+	/* what was seen, for counters and tests */
+	size_t nr_fdes;			/* FDEs that produced rows */
+	size_t nr_unsupported;		/* rows whose CFA or rbp rule cannot be followed */
+	size_t nr_plt;			/* rows recognised as PLT stubs */
+	int from_debug_frame;		/* 1: .debug_frame was used */
+};
+
+/* Build the table of the ELF file at path. 0, -ENOENT (no call-frame
+ * information at all: the object gets frame pointers), -ERANGE (addresses
+ * beyond 4 GiB), or -errno. */
+int unwind_table__build(const char *path, struct unwind_table *t);
+/* The row for an ELF vaddr, or NULL (before the first row). */
+const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint64_t pc);
+void unwind_table__clear(struct unwind_table *t);
+
+#endif /* CPROF_UNWIND_TABLE_H */

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Unwind tables shared by user space (which builds them from .eh_frame and
+ * .debug_frame) and BPF (which walks user stacks with them). x86-64. */
+#ifndef CPROF_UNWIND_H
+#define CPROF_UNWIND_H
+
+#ifndef __BPF__
+#include <linux/types.h>
+#endif
+
+/* How to find the canonical frame address (CFA) at a pc. The return
+ * address is always at CFA - 8 on x86-64 (the call pushed it there); an FDE
+ * that says otherwise is UNW_CFA_UNSUPPORTED. */
+enum unwind_cfa {
+	UNW_CFA_NONE = 0,		/* no call-frame information here */
+	UNW_CFA_RSP = 1,		/* CFA = rsp + cfa_off */
+	UNW_CFA_RBP = 2,		/* CFA = rbp + cfa_off */
+	UNW_CFA_PLT = 3,		/* PLT stub: CFA = rsp + 8, + 8 if (pc & 15) >= 11 */
+	UNW_CFA_END = 4,		/* outermost frame: the return address is undefined */
+	UNW_CFA_UNSUPPORTED = 5,	/* a rule we cannot follow (expressions, other registers) */
+};
+
+/* Where the caller's rbp is. */
+enum unwind_rbp {
+	UNW_RBP_SAME = 0,		/* unchanged by this frame */
+	UNW_RBP_CFA = 1,		/* saved at CFA + rbp_off */
+	UNW_RBP_UNSUPPORTED = 2,	/* some other rule: rbp is unknown after this frame */
+};
+
+/* One row: from pc up to the next row's pc, these rules hold. pc is the ELF
+ * virtual address (what the symbol table uses), so rows do not depend on
+ * where the object is loaded and are shared by every process mapping it. */
+struct unwind_row {
+	__u32 pc;
+	__u8 cfa_type;			/* enum unwind_cfa */
+	__u8 rbp_type;			/* enum unwind_rbp */
+	__s16 cfa_off;
+	__s16 rbp_off;
+	__u16 _pad;
+	__u32 _reserved;		/* array map elements are 8-byte aligned anyway */
+};
+
+/* Rows of all objects are elements of one array map (the row space); an
+ * object's rows are contiguous in it, sorted by pc. One element per row,
+ * looked up by index: indexing into a big map value instead makes the
+ * verifier track the search bounds precisely and never prune its states. */
+#define UNWIND_DEFAULT_ROWS	(1u << 20)	/* 16 MiB */
+
+/* One executable mapping of a process; a process's mappings are contiguous
+ * elements of another array map, sorted by start. */
+struct unwind_mapping {
+	__u64 start, end;		/* [start, end) runtime addresses */
+	__u64 bias;			/* ELF vaddr = runtime address - bias */
+	__u32 first_row;		/* in the row space */
+	__u32 nr_rows;			/* 0: no table for it: frame pointers */
+};
+
+#define UNWIND_DEFAULT_MAPPINGS	(1u << 16)
+#define UNWIND_MAX_MAPPINGS	256	/* per process */
+
+/* A process's mappings, for the instance (start_ns, exec_id) they were read
+ * from: a table left from before an exec is not used. */
+struct unwind_proc {
+	__u64 start_ns;
+	__u32 exec_id;
+	__u32 first_map;
+	__u32 nr_maps;
+	__u32 _pad;
+};
+
+#define UNWIND_MAX_FRAMES	127	/* CPROF_MAX_STACK_DEPTH */
+
+#ifndef __BPF__
+_Static_assert(sizeof(struct unwind_row) == 16, "unwind_row layout");
+_Static_assert(sizeof(struct unwind_mapping) == 32, "unwind_mapping layout");
+_Static_assert(sizeof(struct unwind_proc) == 24, "unwind_proc layout");
+#endif
+
+#endif /* CPROF_UNWIND_H */
