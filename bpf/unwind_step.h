@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* One step of a user-stack walk with unwind tables: find the mapping and the
+ * row for a pc, compute the caller's pc, sp and rbp. Compiled into the BPF
+ * programs and into a user-space unit test, so it is tested without a kernel.
+ *
+ * The includer defines, before including:
+ *   UNW_READ(dst, size, addr)	read size bytes of the target's memory; 0 on success
+ *   UNW_ROW(idx)		const struct unwind_row * for a row-space index, or NULL
+ *   UNW_MAP(idx)		const struct unwind_mapping * for a mapping index, or NULL
+ *   UNW_INLINE			the inline attribute to use
+ */
+#ifndef CPROF_UNWIND_STEP_H
+#define CPROF_UNWIND_STEP_H
+
+#include "unwind.h"
+
+struct unwind_regs {
+	__u64 ip, sp, bp;
+};
+
+enum unwind_result {
+	UNW_CONTINUE = 0,
+	UNW_DONE = 1,			/* reached the outermost frame */
+	UNW_ERR_READ = -1,		/* the stack could not be read */
+	UNW_ERR_BAD_FRAME = -2,		/* the frame does not make sense (sp did not grow) */
+	UNW_ERR_FP_END = -3,		/* frame-pointer walk reached rbp 0 or garbage */
+};
+
+/* How the step was taken, for counters. */
+enum unwind_how {
+	UNW_HOW_TABLE = 0,		/* with the object's row */
+	UNW_HOW_FP_NO_MAPPING = 1,	/* pc in no known mapping (JIT, vdso, unknown) */
+	UNW_HOW_FP_NO_TABLE = 2,	/* mapping without a table */
+	UNW_HOW_FP_NO_ROW = 3,		/* pc outside every FDE of its object */
+	UNW_HOW_FP_UNSUPPORTED = 4,	/* a rule we cannot follow */
+	UNW_HOW_NR = 5,
+};
+
+/* The mapping holding ip: binary search, 9 steps cover UNWIND_MAX_MAPPINGS. */
+static UNW_INLINE const struct unwind_mapping *
+unwind_find_mapping(const struct unwind_proc *p, __u64 ip)
+{
+	const struct unwind_mapping *m;
+	__u32 first = p->first_map, lo = 0, hi = p->nr_maps, mid;
+
+	for (int i = 0; i < 10 && lo < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		m = UNW_MAP(first + mid);
+		if (!m)
+			return 0;
+		if (m->start <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return 0;
+	m = UNW_MAP(first + lo - 1);
+	return m && ip < m->end ? m : 0;
+}
+
+/* The last row of [first, first + nr) whose pc <= pc: 21 steps cover the
+ * whole row space (2^20 rows). */
+static UNW_INLINE const struct unwind_row *unwind_find_row(__u32 first, __u32 nr, __u32 pc)
+{
+	const struct unwind_row *row;
+	__u32 lo = 0, hi = nr, mid;
+
+	for (int i = 0; i < 22 && lo < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		row = UNW_ROW(first + mid);
+		if (!row)
+			return 0;
+		if (row->pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return 0;
+	return UNW_ROW(first + lo - 1);
+}
+
+/* The frame-pointer step: [rbp] is the caller's rbp, [rbp + 8] the return
+ * address. Used where there is no table (Go keeps frame pointers; for the
+ * rest it is the last resort). */
+static UNW_INLINE int unwind_fp_step(struct unwind_regs *r)
+{
+	__u64 frame[2];
+
+	if (r->bp == 0 || r->bp < r->sp || (r->bp & 7))
+		return UNW_ERR_FP_END;
+	if (UNW_READ(frame, sizeof(frame), r->bp))
+		return UNW_ERR_READ;
+	r->sp = r->bp + 16;
+	r->bp = frame[0];
+	r->ip = frame[1];
+	return r->ip ? UNW_CONTINUE : UNW_DONE;
+}
+
+/* Step from the frame in r to its caller. leaf: r->ip is where the thread
+ * was, not a return address (which points after its call, so is looked up
+ * one byte back). *how says which way the step went. */
+static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_proc *p, int leaf,
+				  int *how)
+{
+	const struct unwind_mapping *m = p ? unwind_find_mapping(p, r->ip) : 0;
+	const struct unwind_row *row;
+	__u64 cfa, pc, frame[2];
+
+	if (!m) {
+		*how = UNW_HOW_FP_NO_MAPPING;
+		return unwind_fp_step(r);
+	}
+	if (!m->nr_rows) {
+		*how = UNW_HOW_FP_NO_TABLE;
+		return unwind_fp_step(r);
+	}
+	pc = r->ip - m->bias - (leaf ? 0 : 1);
+	row = unwind_find_row(m->first_row, m->nr_rows, (__u32)pc);
+	if (!row || row->cfa_type == UNW_CFA_NONE) {
+		*how = UNW_HOW_FP_NO_ROW;
+		return unwind_fp_step(r);
+	}
+	*how = UNW_HOW_TABLE;
+	switch (row->cfa_type) {
+	case UNW_CFA_RSP:
+		cfa = r->sp + row->cfa_off;
+		break;
+	case UNW_CFA_RBP:
+		cfa = r->bp + row->cfa_off;
+		break;
+	case UNW_CFA_PLT:
+		cfa = r->sp + 8 + ((r->ip & 15) >= 11 ? 8 : 0);
+		break;
+	case UNW_CFA_END:
+		return UNW_DONE;
+	default:
+		*how = UNW_HOW_FP_UNSUPPORTED;
+		return unwind_fp_step(r);
+	}
+	if (cfa <= r->sp)
+		return UNW_ERR_BAD_FRAME;
+	if (row->rbp_type == UNW_RBP_CFA && row->rbp_off == -16) {
+		/* the usual prologue: saved rbp and return address side by
+		 * side, one read for both (reads are the walk's main cost) */
+		if (UNW_READ(frame, 16, cfa - 16))
+			return UNW_ERR_READ;
+		r->bp = frame[0];
+	} else {
+		if (UNW_READ(&frame[1], 8, cfa - 8))
+			return UNW_ERR_READ;
+		if (row->rbp_type == UNW_RBP_CFA) {
+			if (UNW_READ(&frame[0], 8, cfa + row->rbp_off))
+				return UNW_ERR_READ;
+			r->bp = frame[0];
+		} else if (row->rbp_type == UNW_RBP_UNSUPPORTED) {
+			r->bp = 0;
+		}
+	}
+	r->ip = frame[1];
+	r->sp = cfa;
+	return r->ip ? UNW_CONTINUE : UNW_DONE;
+}
+
+#endif /* CPROF_UNWIND_STEP_H */
