@@ -185,6 +185,8 @@ static __always_inline __u64 store_stack(struct stack_trace *st, __u32 g)
 	return h;
 }
 
+#include "unwinder.h"
+
 /* Read one stack with bpf_get_stack() (user or kernel by flags) into the
  * per-CPU scratch and store it; 0 when empty, unreadable (counted) or not kept. */
 static __always_inline __u64 capture(void *ctx, __u32 g, __u64 flags, enum cprof_counter lost)
@@ -206,16 +208,29 @@ static __always_inline __u64 capture(void *ctx, __u32 g, __u64 flags, enum cprof
 	return store_stack(st, g);
 }
 
+/* The user stack: walked with the unwind tables when the kernel can and the
+ * process has them, else by frame pointers through bpf_get_stack(). */
+static __always_inline __u64 capture_user(void *ctx, const struct sample_key *key, __u32 g)
+{
+	__u32 zero = 0;
+	struct stack_trace *st;
+
+	if (dwarf_unwind) {
+		st = bpf_map_lookup_elem(&stack_scratch, &zero);
+		if (st && unwind_user(key, st))
+			return store_stack(st, g);
+	}
+	return capture(ctx, g, BPF_F_USER_STACK, CPROF_CNT_USTACK_LOST);
+}
+
 /* The one stack-capture path every view calls: fill key's stacks for the
- * current task. Frame pointers for now, through bpf_get_stack(); a better
- * user-space unwinder replaces only the user half. Kernel threads have no
- * user stack. */
+ * current task. Kernel threads have no user stack. */
 static __always_inline void capture_stacks(void *ctx, struct sample_key *key, __u32 g)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD))
-		key->ustack = capture(ctx, g, BPF_F_USER_STACK, CPROF_CNT_USTACK_LOST);
+		key->ustack = capture_user(ctx, key, g);
 	if (kernel_stacks)
 		key->kstack = capture(ctx, g, 0, CPROF_CNT_KSTACK_LOST);
 }

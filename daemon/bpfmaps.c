@@ -17,6 +17,17 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_COUNTS_FULL] = "counts_map_full",
 	[CPROF_CNT_EVENTS_LOST] = "events_lost",
 	[CPROF_CNT_SEEN_FULL] = "seen_map_full",
+	[CPROF_CNT_UNW_WALKS] = "unwind_walks",
+	[CPROF_CNT_UNW_NO_PROC] = "unwind_no_tables_yet",
+	[CPROF_CNT_UNW_DONE] = "unwind_end_outermost",
+	[CPROF_CNT_UNW_END_FP] = "unwind_end_frame_pointer",
+	[CPROF_CNT_UNW_END_READ] = "unwind_end_bad_read",
+	[CPROF_CNT_UNW_END_BAD_FRAME] = "unwind_end_bad_frame",
+	[CPROF_CNT_UNW_END_DEPTH] = "unwind_end_depth_limit",
+	[CPROF_CNT_UNW_FP_NO_MAPPING] = "unwind_fp_step_no_mapping",
+	[CPROF_CNT_UNW_FP_NO_TABLE] = "unwind_fp_step_no_table",
+	[CPROF_CNT_UNW_FP_NO_ROW] = "unwind_fp_step_no_row",
+	[CPROF_CNT_UNW_FP_UNSUPPORTED] = "unwind_fp_step_unsupported",
 };
 
 int bpfmap__drain(int fd, size_t key_size, size_t value_size,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,9 @@ struct cpuview {
 	struct perfset sets[MAX_SETS];
 	int *cpus, nr_cpus;
 	int counts_fd[CPROF_NR_GENS], stacks_fd[CPROF_NR_GENS];
+	struct unwinder *unwinder;	/* NULL: frame pointers only */
+	void *rows, *maps;		/* the mmap'd row space and mapping slots */
+	size_t rows_len, maps_len;
 	struct cpuview_stats stats;
 };
 
@@ -139,14 +143,70 @@ cleanup:
 	return err;
 }
 
+/* A new process instance (read its maps, build its tables), or one whose
+ * walk met a pc in no known mapping (read them again: a library came). */
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct cpuview *v = ctx;
 	const struct cprof_event *e = data;
+	struct proc_instance *in;
 
-	if (size < sizeof(*e) || e->type != CPROF_EV_NEW_PROC)
+	if (size < sizeof(*e))
 		return 0;
-	proctab__add(v->proctab, e->pid, e->start_ns, e->exec_id);
+	if (e->type == CPROF_EV_NEW_PROC)
+		proctab__add(v->proctab, e->pid, e->start_ns, e->exec_id);
+	else if (e->type != CPROF_EV_MAPS_STALE)
+		return 0;
+	if (!v->unwinder)
+		return 0;
+	proctab__lock(v->proctab);
+	in = proctab__get(v->proctab, e->pid, e->start_ns, e->exec_id);
+	if (in && e->type == CPROF_EV_MAPS_STALE)
+		proctab__refresh(v->proctab, in);
+	if (in && !in->maps_err)
+		unwinder__add(v->unwinder, in);
+	proctab__unlock(v->proctab);
+	return 0;
+}
+
+void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in)
+{
+	if (v->unwinder)
+		unwinder__remove(v->unwinder, in->pid, in->start_ns, in->exec_id);
+}
+
+/* Walking with unwind tables needs bpf_loop (5.17) and bpf_task_pt_regs
+ * (5.15); without them user stacks are walked by frame pointers. */
+static bool can_unwind(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_loop, NULL) > 0 &&
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs, NULL) > 0;
+}
+
+static void *map_array(struct bpf_map *m, size_t elem, size_t *len)
+{
+	void *p;
+
+	*len = (size_t)bpf_map__max_entries(m) * elem;
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int unwinder_start(struct cpuview *v, char *err, size_t errlen)
+{
+	v->rows = map_array(v->skel->maps.unwind_rows, sizeof(struct unwind_row), &v->rows_len);
+	v->maps = map_array(v->skel->maps.unwind_maps, sizeof(struct unwind_mapping), &v->maps_len);
+	if (!v->rows || !v->maps) {
+		snprintf(err, errlen, "cannot map the unwind tables: %s", strerror(errno));
+		return -errno;
+	}
+	v->unwinder = unwinder__new(v->rows, bpf_map__max_entries(v->skel->maps.unwind_rows),
+				    v->maps, bpf_map__max_entries(v->skel->maps.unwind_maps),
+				    bpf_map__fd(v->skel->maps.unwind_procs));
+	if (!v->unwinder) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -192,6 +252,13 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		goto fail;
 	}
 	v->skel->rodata->filter_pids = opts->pids != NULL;
+	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
+	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
+	if (!v->stats.dwarf_unwind) {	/* no tables: keep the maps minimal */
+		bpf_map__set_max_entries(v->skel->maps.unwind_rows, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_maps, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 1);
+	}
 	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
 	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, opts->counts_entries ?:
 		    entries_for(v->nr_cpus, opts->hz, 16384, 262144));
@@ -221,6 +288,8 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->stacks_fd[0] = bpf_map__fd(v->skel->maps.stacks0);
 	v->stacks_fd[1] = bpf_map__fd(v->skel->maps.stacks1);
 
+	if (v->stats.dwarf_unwind && unwinder_start(v, err, errlen))
+		goto fail;
 	v->events = ring_buffer__new(bpf_map__fd(v->skel->maps.events), on_event, v, NULL);
 	if (!v->events) {
 		snprintf(err, errlen, "cannot open the events ring buffer: %s", strerror(errno));
@@ -371,6 +440,8 @@ void cpuview__stats(struct cpuview *v, struct cpuview_stats *st)
 	*st = v->stats;
 	pthread_mutex_unlock(&v->lock);
 	counters__read(bpf_map__fd(v->skel->maps.counters), st->bpf);
+	if (v->unwinder)
+		unwinder__stats(v->unwinder, &st->unwind);
 }
 
 void cpuview__free(struct cpuview *v)
@@ -381,6 +452,11 @@ void cpuview__free(struct cpuview *v)
 		if (v->sets[i].refs)
 			perfset_close(v, &v->sets[i]);
 	ring_buffer__free(v->events);
+	unwinder__free(v->unwinder);
+	if (v->rows)
+		munmap(v->rows, v->rows_len);
+	if (v->maps)
+		munmap(v->maps, v->maps_len);
 	cpu__destroy(v->skel);
 	free(v->cpus);
 	pthread_mutex_destroy(&v->lock);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "cprof.h"
 #include "cpu.h"
+#include "unwinder.h"
 #include "window.h"
 
 struct proctab;
@@ -17,6 +18,7 @@ struct cpuview_opts {
 	bool kernel_stacks;
 	const int *pids;		/* NULL: every process */
 	int nr_pids;
+	bool frame_pointers_only;	/* never walk with unwind tables */
 	uint32_t counts_entries;	/* per generation; 0: default */
 	uint32_t stacks_entries;
 };
@@ -26,6 +28,8 @@ struct cpuview_stats {
 	uint64_t drains, drained_records, drained_stacks, window_errors;
 	uint64_t last_drain_ns;
 	int open_windows, hz, nr_cpus;
+	bool dwarf_unwind;		/* user stacks walked with unwind tables */
+	struct unwinder_stats unwind;
 	uint32_t insns;			/* the sampling program's instructions */
 };
 
@@ -41,6 +45,8 @@ void cpuview__close_window(struct cpuview *v, struct window *w);
 /* Handle process announcements; wait up to timeout_ms for them. */
 int cpuview__poll_events(struct cpuview *v, int timeout_ms);
 void cpuview__stats(struct cpuview *v, struct cpuview_stats *st);
+/* A process is gone: drop what the kernel holds for it. */
+void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in);
 void cpuview__free(struct cpuview *v);
 
 #endif /* CPROF_CPUVIEW_H */

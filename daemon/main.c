@@ -31,18 +31,20 @@ struct options {
 	const char *listen;
 	const char *socket;
 	int hz;
+	bool frame_pointers;
 	bool verbose;
 };
 
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
-	"              [--hz N] [--views cpu] [-v]\n"
+	"              [--hz N] [--views cpu] [--frame-pointers] [-v]\n"
 	"Serve pprof profiles of this host's processes at http://127.0.0.1:6070/debug/pprof/.\n"
 	"  --pid N          profile only process N and its threads (repeatable); default: every process\n"
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
 	"  --views LIST     views to run; this version has: cpu\n"
+	"  --frame-pointers walk user stacks by frame pointers only, not with .eh_frame tables\n"
 	"  -v               verbose: debug messages and libbpf's log\n";
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -88,7 +90,7 @@ static int parse_views(const char *list, const char *opt)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
-	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION };
+	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -98,6 +100,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "continuous", required_argument, NULL, OPT_CONTINUOUS },
 		{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 		{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
+		{ "frame-pointers", no_argument, NULL, OPT_FP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -145,6 +148,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				c == OPT_HEAP_RATE ? "--heap-rate" : "--offcpu-min",
 				c == OPT_HEAP_RATE ? "heap" : "offcpu");
 			return 2;
+		case OPT_FP:
+			o->frame_pointers = true;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -175,7 +181,12 @@ static void *event_loop(void *arg)
 	return NULL;
 }
 
-static void print_start(const struct options *o)
+static void on_process_exit(void *arg, const struct proc_instance *in)
+{
+	cpuview__process_exited(arg, in);
+}
+
+static void print_start(const struct options *o, bool dwarf)
 {
 	char who[256] = "every process";
 	int n = 0;
@@ -185,8 +196,9 @@ static void print_start(const struct options *o)
 		for (int i = 0; i < o->nr_pids && n < (int)sizeof(who) - 16; i++)
 			n += snprintf(who + n, sizeof(who) - n, "%s%d", i ? "," : " ", o->pids[i]);
 	}
-	log_info("profiling %s: cpu at %d Hz; serving http://%s/debug/pprof/%s%s",
-		 who, o->hz, strcmp(o->listen, "none") ? o->listen : "(no tcp)",
+	log_info("profiling %s: cpu at %d Hz, user stacks by %s; serving http://%s/debug/pprof/%s%s",
+		 who, o->hz, dwarf ? "unwind tables (.eh_frame)" :
+		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
 }
 
@@ -267,11 +279,13 @@ int main(int argc, char **argv)
 	co.kernel_stacks = true;
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;
+	co.frame_pointers_only = o.frame_pointers;
 	d.cpu = cpuview__new(&co, d.proctab, err, sizeof(err));
 	if (!d.cpu) {
 		log_error("%s", err);
 		goto cleanup;
 	}
+	proctab__set_exit_hook(d.proctab, on_process_exit, d.cpu);
 	if (pthread_create(&events_thread, NULL, event_loop, &d)) {
 		log_error("cannot start a thread: %s", strerror(errno));
 		goto cleanup;
@@ -282,7 +296,12 @@ int main(int argc, char **argv)
 		log_error("cannot start the HTTP server");
 		goto cleanup;
 	}
-	print_start(&o);
+	{
+		struct cpuview_stats cs;
+
+		cpuview__stats(d.cpu, &cs);
+		print_start(&o, cs.dwarf_unwind);
+	}
 
 	for (;;) {
 		sig = sigtimedwait(&sigs, NULL, &interval);
@@ -300,6 +319,8 @@ cleanup:
 	http__stop(http);
 	if (events_started)
 		pthread_join(events_thread, NULL);
+	if (d.proctab)
+		proctab__set_exit_hook(d.proctab, NULL, NULL);
 	cpuview__free(d.cpu);
 	if (unix_fd >= 0) {
 		close(unix_fd);

@@ -21,6 +21,8 @@ struct proctab {
 	int64_t retention_ns;
 	size_t max;
 	struct proctab_stats stats;
+	proctab_exit_fn on_exit;
+	void *on_exit_arg;
 };
 
 static int64_t now_mono(void)
@@ -153,6 +155,14 @@ cleanup:
 	return err;
 }
 
+void proctab__set_exit_hook(struct proctab *t, proctab_exit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&t->lock);
+	t->on_exit = fn;
+	t->on_exit_arg = arg;
+	pthread_mutex_unlock(&t->lock);
+}
+
 void proctab__lock(struct proctab *t)
 {
 	pthread_mutex_lock(&t->lock);
@@ -202,6 +212,8 @@ void proctab__gc(struct proctab *t)
 		if (in && !in->exited_ns && !same_process(in)) {
 			in->exited_ns = now;
 			t->stats.exited++;
+			if (t->on_exit)
+				t->on_exit(t->on_exit_arg, in);
 		}
 	}
 	/* Over the bound, exited instances go at once. */

@@ -38,6 +38,9 @@ void proctab__refresh(struct proctab *t, struct proc_instance *in);
 /* Mark instances whose process has gone; forget those exited longer ago than
  * the retention or beyond the bound, oldest first. */
 void proctab__gc(struct proctab *t);
+/* Called (under the table's lock) for each instance when it is found gone. */
+typedef void (*proctab_exit_fn)(void *arg, const struct proc_instance *in);
+void proctab__set_exit_hook(struct proctab *t, proctab_exit_fn fn, void *arg);
 /* Whether pid is a live process now. */
 bool proc_alive(int pid);
 void proctab__stats(struct proctab *t, struct proctab_stats *st);

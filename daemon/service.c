@@ -180,6 +180,26 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			cprof_counter_names[i], cs.bpf[i]);
 	fprintf(f, "# TYPE cprofd_bpf_program_instructions gauge\n"
 		   "cprofd_bpf_program_instructions{program=\"cpu_sample\"} %u\n", cs.insns);
+	fprintf(f, "# HELP cprofd_unwind_tables Whether user stacks are walked with .eh_frame tables.\n"
+		   "# TYPE cprofd_unwind_tables gauge\ncprofd_unwind_tables %d\n", cs.dwarf_unwind);
+	if (cs.dwarf_unwind)
+		fprintf(f, "# TYPE cprofd_unwind_processes gauge\ncprofd_unwind_processes %" PRIu64 "\n"
+			   "# TYPE cprofd_unwind_objects gauge\ncprofd_unwind_objects %" PRIu64 "\n"
+			   "# TYPE cprofd_unwind_objects_without_cfi gauge\ncprofd_unwind_objects_without_cfi %" PRIu64 "\n"
+			   "# TYPE cprofd_unwind_rows gauge\ncprofd_unwind_rows{state=\"used\"} %" PRIu64 "\n"
+			   "cprofd_unwind_rows{state=\"total\"} %" PRIu64 "\n"
+			   "# HELP cprofd_unwind_drops_total Objects, mappings and processes left to frame pointers.\n"
+			   "# TYPE cprofd_unwind_drops_total counter\n"
+			   "cprofd_unwind_drops_total{reason=\"table_full\"} %" PRIu64 "\n"
+			   "cprofd_unwind_drops_total{reason=\"build_error\"} %" PRIu64 "\n"
+			   "cprofd_unwind_drops_total{reason=\"too_many_mappings\"} %" PRIu64 "\n"
+			   "cprofd_unwind_drops_total{reason=\"processes_map_full\"} %" PRIu64 "\n"
+			   "# TYPE cprofd_unwind_build_seconds_total counter\n"
+			   "cprofd_unwind_build_seconds_total %.6f\n",
+			cs.unwind.processes, cs.unwind.objects, cs.unwind.objects_without_cfi,
+			cs.unwind.rows_used, cs.unwind.rows_total, cs.unwind.table_full,
+			cs.unwind.build_errors, cs.unwind.mappings_dropped, cs.unwind.procs_full,
+			cs.unwind.build_ns / 1e9);
 	fprintf(f, "# TYPE cprofd_drains_total counter\ncprofd_drains_total %" PRIu64 "\n"
 		   "# TYPE cprofd_drained_records_total counter\ncprofd_drained_records_total %" PRIu64 "\n"
 		   "# TYPE cprofd_drained_stacks_total counter\ncprofd_drained_stacks_total %" PRIu64 "\n"

@@ -41,6 +41,7 @@ struct sample_key {
  * lives. Sent on the events ring buffer the first time a generation sees one. */
 enum cprof_event_type {
 	CPROF_EV_NEW_PROC = 1,
+	CPROF_EV_MAPS_STALE = 2,	/* a walk met a pc in no known mapping */
 };
 
 struct cprof_event {
@@ -62,6 +63,19 @@ enum cprof_counter {
 	CPROF_CNT_COUNTS_FULL,		/* counts map full: sample dropped */
 	CPROF_CNT_EVENTS_LOST,		/* events ring buffer full */
 	CPROF_CNT_SEEN_FULL,		/* process-instance map refused an update */
+	/* the unwinder: how walks ended */
+	CPROF_CNT_UNW_WALKS,		/* user stacks walked with unwind tables */
+	CPROF_CNT_UNW_NO_PROC,		/* process had no tables yet: frame pointers used */
+	CPROF_CNT_UNW_DONE,		/* reached the outermost frame */
+	CPROF_CNT_UNW_END_FP,		/* ended in a frame-pointer step (rbp 0 or not a frame) */
+	CPROF_CNT_UNW_END_READ,		/* ended on a stack read that failed */
+	CPROF_CNT_UNW_END_BAD_FRAME,	/* ended on a frame that made no sense */
+	CPROF_CNT_UNW_END_DEPTH,	/* ended at the frame limit */
+	/* the unwinder: frames stepped by frame pointer, and why */
+	CPROF_CNT_UNW_FP_NO_MAPPING,	/* pc in no known mapping (JIT, vdso, loaded since) */
+	CPROF_CNT_UNW_FP_NO_TABLE,	/* object without call-frame information */
+	CPROF_CNT_UNW_FP_NO_ROW,	/* pc outside every FDE of its object */
+	CPROF_CNT_UNW_FP_UNSUPPORTED,	/* a rule the walker cannot follow */
 	CPROF_CNT_MAX,
 };
 

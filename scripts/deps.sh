@@ -6,7 +6,7 @@ want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
       zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
       libcurl4-openssl-dev)
 case "${1:-build}" in
-  check) want+=(golang-go curl binutils) ;;
+  check) want+=(golang-go curl binutils linux-perf redis-server redis-tools) ;;
   bench) want+=(golang-go curl binutils linux-perf bpfcc-tools) ;;
 esac
 missing=()

@@ -6,6 +6,8 @@
  *   profq FILE labels            number of samples missing pid, tid, comm or thread
  *   profq FILE kernel            % of the value in samples with a [kernel.kallsyms] frame
  *   profq FILE total             sum of the default value, and of samples/count
+ *   profq FILE any FUNC...       % of the value in samples whose stack holds any of FUNCs
+ *   profq FILE top N             the N functions with most flat value: "flat% cum% name"
  * FUNC matches a function name exactly. Output is one number or list. */
 #include <errno.h>
 #include <stdio.h>
@@ -84,6 +86,65 @@ static bool has_label(const Perftools__Profiles__Sample *s, const char *key)
 	return false;
 }
 
+/* Flat and cumulative value per function name, for "top". */
+struct fn_total {
+	const char *name;
+	double flat, cum;
+};
+static struct fn_total *totals;
+static size_t nr_totals;
+
+static struct fn_total *fn_total(const char *name)
+{
+	for (size_t i = 0; i < nr_totals; i++)
+		if (!strcmp(totals[i].name, name))
+			return &totals[i];
+	totals = realloc(totals, (nr_totals + 1) * sizeof(*totals));
+	if (!totals)
+		exit(1);
+	totals[nr_totals] = (struct fn_total){ name, 0, 0 };
+	return &totals[nr_totals++];
+}
+
+static void tally(const Perftools__Profiles__Sample *s, double v)
+{
+	const char *seen[512];
+	size_t nseen = 0;
+
+	for (size_t i = 0; i < s->n_location_id; i++) {
+		Perftools__Profiles__Location *l = location(s->location_id[i]);
+
+		for (size_t j = 0; l && j < l->n_line; j++) {
+			const char *fn = function_name(l->line[j]->function_id);
+			bool dup = false;
+
+			if (i == 0 && j == 0)
+				fn_total(fn)->flat += v;
+			for (size_t k = 0; k < nseen; k++)
+				dup |= !strcmp(seen[k], fn);
+			if (!dup && nseen < 512) {
+				seen[nseen++] = fn;
+				fn_total(fn)->cum += v;
+			}
+		}
+	}
+}
+
+static int by_flat(const void *a, const void *b)
+{
+	const struct fn_total *x = a, *y = b;
+
+	return x->flat < y->flat ? 1 : x->flat > y->flat ? -1 : strcmp(x->name, y->name);
+}
+
+static void print_top(double total, int n)
+{
+	qsort(totals, nr_totals, sizeof(*totals), by_flat);
+	for (size_t i = 0; i < nr_totals && (int)i < n; i++)
+		printf("%.2f %.2f %s\n", 100 * totals[i].flat / total, 100 * totals[i].cum / total,
+		       totals[i].name);
+}
+
 int main(int argc, char **argv)
 {
 	static unsigned char buf[64 << 20];
@@ -93,7 +154,7 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: profq FILE share|reach|depth|pids|labels|kernel|total [FUNC [ROOT]]\n");
+		fprintf(stderr, "usage: profq FILE share|reach|depth|pids|labels|kernel|total|any|top [ARGS]\n");
 		return 2;
 	}
 	f = fopen(argv[1], "rb");
@@ -140,8 +201,18 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(cmd, "total") && s->n_value > 0)
 			base += (double)s->value[0];
+		if (!strcmp(cmd, "any"))
+			for (int a = 3; a < argc; a++)
+				if (count_in(s, argv[a])) {
+					part += v;
+					break;
+				}
+		if (!strcmp(cmd, "top"))
+			tally(s, v);
 	}
-	if (!strcmp(argv[2], "share") || !strcmp(argv[2], "kernel"))
+	if (!strcmp(argv[2], "top"))
+		print_top(total, argc > 3 ? atoi(argv[3]) : 10);
+	if (!strcmp(argv[2], "share") || !strcmp(argv[2], "kernel") || !strcmp(argv[2], "any"))
 		printf("%.2f\n", total ? 100.0 * part / total : 0);
 	else if (!strcmp(argv[2], "reach"))
 		printf("%.2f\n", base ? 100.0 * part / base : 0);

@@ -50,23 +50,29 @@ static long long wall_ns(void)
 		}							\
 	} while (0)
 
-__attribute__((noinline)) void work_a(void)
+__attribute__((noipa)) void work_a(void)
 {
 	DUTY_LOOP(7, 3);
 }
 
-__attribute__((noinline)) void work_b(void)
+__attribute__((noipa)) void work_b(void)
 {
 	DUTY_LOOP(3, 7);
 }
 
-__attribute__((noinline)) int recurse(int depth)
+/* noipa and the volatile store after the call keep gcc -O2 from turning
+ * the recursion into a loop, so the stack really is 40 frames deep. */
+__attribute__((noipa)) int recurse(int depth)
 {
+	int r;
+
 	if (depth == 0) {
 		work_a();
 		return 0;
 	}
-	return recurse(depth - 1) + 1;	/* not a tail call: keeps each frame */
+	r = recurse(depth - 1);
+	sink += r;
+	return r + 1;
 }
 
 static void *thread_b(void *arg)

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The user-stack walker: unwind tables built by user space from .eh_frame,
+ * walked with bpf_loop() from the task's saved user registers. Included by
+ * common.h; the step itself is bpf/unwind_step.h, shared with a unit test. */
+#ifndef CPROF_BPF_UNWINDER_H
+#define CPROF_BPF_UNWINDER_H
+
+#include "unwind.h"
+
+/* Set by user space when the kernel has bpf_loop and bpf_task_pt_regs;
+ * otherwise every stack is walked by frame pointers (bpf_get_stack). */
+const volatile bool dwarf_unwind = false;
+
+/* User space writes rows and mappings in place (mmap), then publishes a
+ * process by updating unwind_procs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, UNWIND_DEFAULT_ROWS);
+	__type(key, __u32);
+	__type(value, struct unwind_row);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, UNWIND_DEFAULT_MAPPINGS);
+	__type(key, __u32);
+	__type(value, struct unwind_mapping);
+} unwind_maps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct unwind_proc);
+} unwind_procs SEC(".maps");
+
+/* Processes recently reported for a pc in no mapping, so the report is
+ * sent about once a second, not on every sample. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_stale SEC(".maps");
+
+static __always_inline const struct unwind_row *unwind_row_at(__u32 idx)
+{
+	return bpf_map_lookup_elem(&unwind_rows, &idx);
+}
+
+static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
+{
+	return bpf_map_lookup_elem(&unwind_maps, &idx);
+}
+
+#define UNW_INLINE __always_inline
+#define UNW_READ(dst, size, addr) bpf_probe_read_user(dst, size, (const void *)(addr))
+#define UNW_ROW(idx) unwind_row_at(idx)
+#define UNW_MAP(idx) unwind_map_at(idx)
+#include "unwind_step.h"
+
+struct unwind_ctx {
+	struct unwind_regs regs;
+	const struct unwind_proc *proc;
+	struct stack_trace *st;
+	__u32 nr;
+	int result;
+	bool no_mapping;		/* some frame's pc was in no mapping */
+};
+
+static const enum cprof_counter how_counter[UNW_HOW_NR] = {
+	[UNW_HOW_FP_NO_MAPPING] = CPROF_CNT_UNW_FP_NO_MAPPING,
+	[UNW_HOW_FP_NO_TABLE] = CPROF_CNT_UNW_FP_NO_TABLE,
+	[UNW_HOW_FP_NO_ROW] = CPROF_CNT_UNW_FP_NO_ROW,
+	[UNW_HOW_FP_UNSUPPORTED] = CPROF_CNT_UNW_FP_UNSUPPORTED,
+};
+
+/* Frame i of the walk. The frame is indexed by i, which the verifier sees
+ * as unknown, not by a count kept in c: a count it tracks exactly makes
+ * every iteration a new state, and the callback never verifies. */
+static long unwind_frame(__u32 i, void *arg)
+{
+	struct unwind_ctx *c = arg;
+	int how = UNW_HOW_TABLE, ret;
+
+	if (i >= CPROF_MAX_STACK_DEPTH) {
+		c->result = 2;		/* depth limit */
+		return 1;
+	}
+	c->st->ips[i] = c->regs.ip;
+	c->nr = i + 1;
+	ret = unwind_step(&c->regs, c->proc, i == 0, &how);
+	if (how > UNW_HOW_TABLE && how < UNW_HOW_NR) {
+		count(how_counter[how]);
+		if (how == UNW_HOW_FP_NO_MAPPING)
+			c->no_mapping = true;
+	}
+	if (ret != UNW_CONTINUE) {
+		c->result = ret;
+		return 1;
+	}
+	return 0;
+}
+
+/* Ask user space to re-read a process's maps (a library was loaded since,
+ * or the pc is JIT code), at most about once a second per process. */
+static __always_inline void report_stale(const struct sample_key *key)
+{
+	__u64 now = bpf_ktime_get_ns(), *last;
+	struct cprof_event *e;
+
+	last = bpf_map_lookup_elem(&unwind_stale, &key->pid);
+	if (last && now - *last < 1000000000ULL)
+		return;
+	bpf_map_update_elem(&unwind_stale, &key->pid, &now, BPF_ANY);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(CPROF_CNT_EVENTS_LOST);
+		return;
+	}
+	e->type = CPROF_EV_MAPS_STALE;
+	e->pid = key->pid;
+	e->start_ns = key->start_ns;
+	e->exec_id = key->exec_id;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Walk the current task's user stack into st with the tables; false when
+ * the process has none (yet), so the caller falls back to frame pointers. */
+static __always_inline bool unwind_user(const struct sample_key *key, struct stack_trace *st)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct unwind_ctx c = { .st = st };
+
+	c.proc = bpf_map_lookup_elem(&unwind_procs, &key->pid);
+	if (!c.proc || c.proc->start_ns != key->start_ns || c.proc->exec_id != key->exec_id) {
+		count(CPROF_CNT_UNW_NO_PROC);
+		return false;
+	}
+	c.regs.ip = BPF_CORE_READ(regs, ip);
+	c.regs.sp = BPF_CORE_READ(regs, sp);
+	c.regs.bp = BPF_CORE_READ(regs, bp);
+	count(CPROF_CNT_UNW_WALKS);
+	bpf_loop(CPROF_MAX_STACK_DEPTH + 1, unwind_frame, &c, 0);
+	switch (c.result) {
+	case UNW_DONE:
+		count(CPROF_CNT_UNW_DONE);
+		break;
+	case UNW_ERR_FP_END:
+		count(CPROF_CNT_UNW_END_FP);
+		break;
+	case UNW_ERR_READ:
+		count(CPROF_CNT_UNW_END_READ);
+		break;
+	case UNW_ERR_BAD_FRAME:
+		count(CPROF_CNT_UNW_END_BAD_FRAME);
+		break;
+	default:
+		count(CPROF_CNT_UNW_END_DEPTH);
+	}
+	if (c.no_mapping)
+		report_stale(key);
+	st->len = c.nr;
+	return c.nr > 0;
+}
+
+#endif /* CPROF_BPF_UNWINDER_H */

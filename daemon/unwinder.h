@@ -1,0 +1,35 @@
+/* Loads unwind tables into the BPF maps: one table per object, shared by
+ * every process that maps it, and per process its executable mappings. */
+#ifndef CPROF_UNWINDER_H
+#define CPROF_UNWINDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "unwind.h"
+
+struct proc_instance;
+
+struct unwinder_stats {
+	uint64_t processes;		/* with a table in the kernel now */
+	uint64_t objects;		/* objects with rows loaded */
+	uint64_t objects_without_cfi;	/* no call-frame information: frame pointers */
+	uint64_t rows_used, rows_total;
+	uint64_t table_full;		/* objects left without rows: no room */
+	uint64_t build_errors;		/* objects whose table could not be built */
+	uint64_t mappings_dropped;	/* beyond UNWIND_MAX_MAPPINGS in a process */
+	uint64_t procs_full;		/* processes left to frame pointers: map full */
+	uint64_t build_ns;		/* time spent building tables */
+};
+
+/* rows, maps: the memory-mapped row space and mapping slots (array maps);
+ * procs_fd: the per-process map. NULL and errno on failure. */
+struct unwinder *unwinder__new(void *rows, uint32_t nr_rows, void *maps, uint32_t nr_maps,
+			       int procs_fd);
+/* Publish in's mappings, building tables for objects not seen before. */
+int unwinder__add(struct unwinder *u, const struct proc_instance *in);
+/* The process is gone: drop its mappings and unreferenced objects' rows. */
+void unwinder__remove(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint32_t exec_id);
+void unwinder__stats(struct unwinder *u, struct unwinder_stats *st);
+void unwinder__free(struct unwinder *u);
+
+#endif /* CPROF_UNWINDER_H */

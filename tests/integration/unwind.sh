@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The .eh_frame unwinder end to end: programs built without frame pointers,
+# and Debian's python3 and redis-server as they ship, checked against the
+# workloads' own CPU clocks and against perf record --call-graph dwarf.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+need_root "unwinder"
+
+# ev NAME [FILE]: a BPF counter, from FILE (one /metrics fetch) or a new fetch
+ev() {
+	local k="cprofd_bpf_events_total{view=\"cpu\",event=\"$1\"}"
+	if [ -n "${2:-}" ]; then awk -v k="$k" '$1 == k { print $2 }' "$2"
+	else curl -sf "$URL/metrics" | awk -v k="$k" '$1 == k { print $2 }'; fi
+}
+
+# outermost NAME: the share of walks that reached the outermost frame
+outermost() {
+	curl -sf "$URL/metrics" >"$TMP/m"
+	local walks done_ pct
+	walks=$(ev unwind_walks "$TMP/m"); done_=$(ev unwind_end_outermost "$TMP/m")
+	pct=$(awk -v d="$done_" -v w="$walks" 'BEGIN { printf "%.1f", w ? 100 * d / w : 0 }')
+	check "$1: $pct% of walks reach the outermost frame ($done_ of $walks)" ge "$pct" 95 \
+		"only $pct%; $(grep unwind_ "$TMP/m" | grep -v '^#' | tr '\n' ' ')"
+}
+
+# Both profilers sample the same process over the same 6 s at 499 Hz: about
+# 1,400 samples each for a busy process, so two independent samplings differ
+# by about 1.6 points (one sigma) and 5 points means a real disagreement.
+HZ=499
+SECS=6
+
+# Compare user-space functions with perf's, for the functions perf names
+# among its top by children (cumulative) share: cum and self shares within
+# TOLERANCE points, for the functions both name: perf names libc internals
+# from debug info, which cprofd does not read yet, and --no-inline keeps it
+# from naming a frame after a function inlined into it, as cprofd does not yet.
+# User space is what the unwinder walks; kernel leaves are
+# left out because perf -p samples with a per-task clock, which restarts in
+# the scheduler and lands samples there, while cprofd samples per CPU.
+# NAME OURS PERFDATA TOLERANCE
+compare_perf() {
+	local name=$1 ours=$2 data=$3 tol=$4 n=0 unnamed=0 bad="" pcum pself cum flat
+	perf report -i "$data" --no-inline --stdio --children --sort symbol -q -g none 2>/dev/null |
+		awk '$3 == "[.]" && $4 !~ /^0x/ { sub("%", "", $1); sub("%", "", $2); print $1, $2, $4 }' |
+		awk '!seen[$3]++' | head -16 >"$TMP/perf.top"
+	q "$ours" top 100000 >"$TMP/ours.top"
+	while read -r pcum pself fn; do
+		flat=$(awk -v f="$fn" '$3 == f { print $1; exit }' "$TMP/ours.top")
+		if [ -z "$flat" ]; then
+			unnamed=$((unnamed + 1))
+			continue
+		fi
+		cum=$(awk -v f="$fn" '$3 == f { print $2; exit }' "$TMP/ours.top")
+		n=$((n + 1))
+		near "$cum" "$pcum" "$tol" || bad+=" $fn cum $cum vs perf $pcum;"
+		near "$flat" "$pself" "$tol" || bad+=" $fn self $flat vs perf $pself;"
+		echo "# $name: $fn: cum $cum% (perf $pcum%), self $flat% (perf $pself%)"
+	done <"$TMP/perf.top"
+	echo "# $name: $unnamed of perf's top functions are not named by cprofd (inlined or debug-info only)"
+	check "$name: user-space functions agree with perf --call-graph dwarf within $tol points ($n compared)" \
+		test "$n" -ge 5 -a -z "$bad" "${bad:-both named only $n functions}"
+}
+
+# 1. The known split, built with -O2 -fomit-frame-pointer.
+start_daemon
+start_workload "$TMP/split.out" "$B/workloads/split-nofp" 7
+sleep 1		# let the daemon build the process's tables
+curl -sf -o "$TMP/nofp.pb.gz" "$URL/debug/pprof/profile?seconds=5&pid=$WPID"
+wait "$WPID"
+read -r _ _ ta _ tb < <(grep cpu_ns "$TMP/split.out")
+truth_a=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
+share_a=$(q "$TMP/nofp.pb.gz" share work_a)
+check "-fomit-frame-pointer: work_a's share ($share_a%) within 5 points of its CPU time ($truth_a%)" \
+	near "$share_a" "$truth_a" 5 "profile says $share_a%"
+reach=$(q "$TMP/nofp.pb.gz" any main thread_b)
+check "-fomit-frame-pointer: $reach% of samples reach main or the thread's start routine" \
+	ge "$reach" 99 "only $reach%"
+depth=$(q "$TMP/nofp.pb.gz" depth recurse)
+check "-fomit-frame-pointer: the 40-deep recursion is whole" test "$depth" = 40 "recurse $depth times"
+pprof_reads "-fomit-frame-pointer: go tool pprof reads it without warnings" "$TMP/nofp.pb.gz"
+walks=$(ev unwind_walks)
+check "counters: walks with unwind tables are counted ($walks)" test "${walks:-0}" -gt 0 "none"
+stop_daemon
+
+# The same workload by frame pointers only: the test must be able to fail.
+start_daemon --frame-pointers
+start_workload "$TMP/fp.out" "$B/workloads/split-nofp" 4
+curl -sf -o "$TMP/fp.pb.gz" "$URL/debug/pprof/profile?seconds=3&pid=$WPID"
+wait "$WPID"
+fp_reach=$(q "$TMP/fp.pb.gz" depth recurse)
+check "control: frame pointers alone do not recover the recursion (depth $fp_reach)" \
+	test "$fp_reach" -lt 40 "frame pointers found all 40 frames: the check above proves nothing"
+stop_daemon
+
+# 2. Real Debian programs, as they ship.
+if ! command -v perf >/dev/null; then
+	skip "python3 and redis-server against perf" "perf not installed (apt-get install linux-perf)"
+	exit 0
+fi
+python3 -c '
+import time
+def leaf(n):
+    s = 0
+    for i in range(n):
+        s += i * i
+    return s
+def middle(n):
+    return leaf(n) + leaf(n // 2)
+end = time.time() + 10
+while time.time() < end:
+    middle(20000)
+' &
+PY=$!
+sleep 0.5
+start_daemon --pid "$PY"
+sleep 1
+perf record -q --call-graph dwarf -F "$HZ" -p "$PY" -o "$TMP/py.data" -- sleep "$SECS" >/dev/null 2>&1 &
+perfpid=$!
+curl -sf -o "$TMP/py.pb.gz" "$URL/debug/pprof/profile?seconds=$SECS&hz=$HZ"
+wait "$perfpid"
+outermost python3
+compare_perf "python3" "$TMP/py.pb.gz" "$TMP/py.data" 5
+pprof_reads "python3: go tool pprof reads it without warnings" "$TMP/py.pb.gz"
+stop_daemon
+kill "$PY" 2>/dev/null; wait "$PY" 2>/dev/null
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+	skip "redis-server against perf" "redis not installed (apt-get install redis-server redis-tools)"
+	exit 0
+fi
+RPORT=16379
+redis-server --port "$RPORT" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
+RS=$!
+for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-benchmark -p "$RPORT" -q -n 100000000 -c 20 -t set,get,lpush,lpop >/dev/null 2>&1 &
+RB=$!
+sleep 0.5
+start_daemon --pid "$RS"
+sleep 1
+perf record -q --call-graph dwarf -F "$HZ" -p "$RS" -o "$TMP/redis.data" -- sleep "$SECS" >/dev/null 2>&1 &
+perfpid=$!
+curl -sf -o "$TMP/redis.pb.gz" "$URL/debug/pprof/profile?seconds=$SECS&hz=$HZ"
+wait "$perfpid"
+outermost redis-server
+compare_perf "redis-server" "$TMP/redis.pb.gz" "$TMP/redis.data" 5
+pprof_reads "redis-server: go tool pprof reads it without warnings" "$TMP/redis.pb.gz"
+stop_daemon
+kill "$RB" "$RS" 2>/dev/null; wait "$RB" "$RS" 2>/dev/null
