@@ -36,6 +36,7 @@ CLI_OBJS := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
 WORKLOADS += $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%-nofp,$(wildcard tests/workloads/*.c))
+WORKLOADS += $(patsubst tests/workloads/lib/%.c,$(BUILD)/workloads/lib%.so,$(wildcard tests/workloads/lib/*.c))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
 
 .DELETE_ON_ERROR:
@@ -101,13 +102,17 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB) | $(BUILD)/tests
 
 # Test workloads, with frame pointers and (-nofp) without: how Debian builds
 # its programs, so only call-frame information can unwind them.
+$(BUILD)/workloads/lib%.so: tests/workloads/lib/%.c | $(BUILD)/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer -shared -fPIC $< -o $@
+
 $(BUILD)/workloads/%-nofp: tests/workloads/%.c | $(BUILD)/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O2 -fomit-frame-pointer -fno-inline -pthread $< -o $@
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer -fno-inline -pthread $< -o $@ -ldl
 
 $(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@
+	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@ -ldl
 
 $(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/workloads:
 	$(Q)mkdir -p $@

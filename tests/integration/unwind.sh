@@ -92,6 +92,24 @@ check "control: frame pointers alone do not recover the recursion (depth $fp_rea
 	test "$fp_reach" -lt 40 "frame pointers found all 40 frames: the check above proves nothing"
 stop_daemon
 
+# A library loaded with dlopen after the process started (and after its
+# tables were built): its frames must unwind too, the samples taken before
+# its table exists counted rather than silently truncated.
+start_daemon
+start_workload "$TMP/dl.out" "$B/workloads/dlopen-nofp" "$B/workloads/libburn.so" 4
+for _ in $(seq 30); do grep -q loaded "$TMP/dl.out" && break; sleep 0.1; done
+curl -sf -o "$TMP/dl.pb.gz" "$URL/debug/pprof/profile?seconds=3&pid=$WPID"
+wait "$WPID"
+reach=$(q "$TMP/dl.pb.gz" reach lib_leaf main)
+check "dlopen: $reach% of the loaded library's samples reach main" ge "$reach" 95 "only $reach%"
+middle=$(q "$TMP/dl.pb.gz" reach lib_leaf lib_middle)
+check "dlopen: frames inside the library unwind ($middle% of lib_leaf's samples show lib_middle)" \
+	ge "$middle" 95 "only $middle%"
+early=$(ev unwind_fp_step_no_mapping)
+check "dlopen: the frames met before its table existed are counted ($early)" test "${early:-0}" -gt 0 \
+	"no frame-pointer step for an unknown mapping was counted"
+stop_daemon
+
 # 2. Real Debian programs, as they ship.
 if ! command -v perf >/dev/null; then
 	skip "python3 and redis-server against perf" "perf not installed (apt-get install linux-perf)"
