@@ -22,6 +22,7 @@
 struct uobj {
 	uint32_t first_row, nr_rows;	/* nr_rows 0: no table */
 	uint32_t refs;			/* processes mapping it */
+	uint64_t idle_since;		/* refs fell to 0 then (an eviction order) */
 	int nr_loads;
 	struct { uint64_t offset, vaddr, filesz; } loads[MAX_LOADS];
 };
@@ -181,6 +182,58 @@ cleanup:
 	return err;
 }
 
+/* An object no process maps keeps its rows: the next process to map it
+ * (the next cc1 of a build, say) finds them ready instead of spending
+ * hundreds of milliseconds rebuilding. Idle objects are evicted, oldest
+ * first, only when the row space is needed. */
+static void object_put(struct unwinder *u, const struct objkey *key)
+{
+	struct uobj **slot = hashmap__find(u->objs, key);
+
+	if (slot && *slot && (*slot)->refs && --(*slot)->refs == 0)
+		(*slot)->idle_since = (uint64_t)now_ns();
+}
+
+/* Free the rows of the longest idle object with rows; false when none is
+ * idle. No process's published table refers to them any more; the caller
+ * waits out walks that may still read them before reusing the space. */
+static bool evict_idle(struct unwinder *u)
+{
+	struct uobj **slot, *oldest = NULL;
+	struct objkey *k, oldest_key = { 0 };
+	size_t it = 0;
+
+	while (hashmap__next(u->objs, &it, (void **)&k, (void **)&slot))
+		if (*slot && !(*slot)->refs && (*slot)->nr_rows &&
+		    (!oldest || (*slot)->idle_since < oldest->idle_since)) {
+			oldest = *slot;
+			oldest_key = *k;
+		}
+	if (!oldest)
+		return false;
+	ranges_free(&u->row_space, oldest->first_row, oldest->nr_rows);
+	u->stats.objects--;
+	u->stats.evicted++;
+	free(oldest);
+	hashmap__delete(u->objs, &oldest_key);
+	return true;
+}
+
+/* Rows for n, evicting idle objects while that makes room. */
+static int rows_alloc(struct unwinder *u, uint32_t n, uint32_t *start)
+{
+	bool evicted = false;
+
+	while (ranges_alloc(&u->row_space, n, start)) {
+		if (!evict_idle(u))
+			return -ENOSPC;
+		evicted = true;
+	}
+	if (evicted)
+		bpf__sync();	/* walks that began before the eviction are done */
+	return 0;
+}
+
 static struct uobj *object_get(struct unwinder *u, const struct proc_instance *in,
 			       const struct procmap *m)
 {
@@ -189,15 +242,14 @@ static struct uobj *object_get(struct unwinder *u, const struct proc_instance *i
 	struct unwind_table t = { 0 };
 	struct uobj **slot, *o;
 	int64_t t0;
-	bool added;
 	int err = -ENOENT;
 
-	slot = hashmap__insert(u->objs, &key, &added);
+	slot = hashmap__insert(u->objs, &key, NULL);
 	if (!slot)
 		return NULL;
 	if (*slot)
 		return *slot;
-	(void)added;
+	/* rows_alloc() below may evict and so move entries: keep o, not slot */
 	o = *slot = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
@@ -218,7 +270,7 @@ static struct uobj *object_get(struct unwinder *u, const struct proc_instance *i
 	} else if (err) {
 		u->stats.build_errors++;
 		log_debug("cannot build the unwind table of %s: %s", m->path, strerror(-err));
-	} else if (t.nr > UINT32_MAX || ranges_alloc(&u->row_space, (uint32_t)t.nr, &o->first_row)) {
+	} else if (t.nr > UINT32_MAX || rows_alloc(u, (uint32_t)t.nr, &o->first_row)) {
 		u->stats.table_full++;
 	} else {
 		memcpy(&u->rows[o->first_row], t.rows, t.nr * sizeof(t.rows[0]));
@@ -238,25 +290,6 @@ static bool bias_of(const struct uobj *o, const struct procmap *m, uint64_t *bia
 			return true;
 		}
 	return false;
-}
-
-static void object_put(struct unwinder *u, const struct objkey *key)
-{
-	struct uobj **slot = hashmap__find(u->objs, key);
-
-	if (!slot || !*slot || --(*slot)->refs)
-		return;
-	/* An object without rows stays known (so one without call-frame
-	 * information is not read again). One with rows gives them back:
-	 * they were unpublished with its last process, so wait for walks that
-	 * may still read them first. */
-	if ((*slot)->nr_rows) {
-		bpf__sync();
-		ranges_free(&u->row_space, (*slot)->first_row, (*slot)->nr_rows);
-		u->stats.objects--;
-		free(*slot);
-		hashmap__delete(u->objs, key);
-	}
 }
 
 /* Called once the process's previous table is unpublished and no walk can

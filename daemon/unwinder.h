@@ -15,6 +15,7 @@ struct unwinder_stats {
 	uint64_t objects_without_cfi;	/* no call-frame information: frame pointers */
 	uint64_t rows_used, rows_total;
 	uint64_t table_full;		/* objects left without rows: no room */
+	uint64_t evicted;		/* idle objects' rows given to others */
 	uint64_t build_errors;		/* objects whose table could not be built */
 	uint64_t mappings_dropped;	/* beyond UNWIND_MAX_MAPPINGS in a process */
 	uint64_t procs_full;		/* processes left to frame pointers: map full */
