@@ -56,12 +56,14 @@ kshare=$(q "$TMP/sys.pb.gz" kernel)
 check "syscalls: kernel frames in $kshare% of samples" ge "$kshare" 50 "only $kshare%"
 wshare=$(q "$TMP/sys.pb.gz" share ksys_write)
 check "syscalls: ksys_write named in the kernel part ($wshare%)" ge "$wshare" 30 "ksys_write has $wshare%"
-# Debian's libc has no frame pointers, so a frame-pointer walk from inside
-# write() skips write_loop() itself (the .eh_frame unwinder will keep it);
-# what must hold now is that kernel and user stacks are joined up to main.
+# Debian's libc has no frame pointers: a frame-pointer walk from inside
+# write() would skip write_loop() itself; the .eh_frame unwinder keeps it.
 joined=$(q "$TMP/sys.pb.gz" reach ksys_write main)
 check "syscalls: kernel stacks join user stacks that reach main ($joined%)" ge "$joined" 90 \
 	"only $joined% of ksys_write's samples reach main"
+loop=$(q "$TMP/sys.pb.gz" reach ksys_write write_loop)
+check "syscalls: the caller of libc's write() is kept ($loop% of ksys_write's samples)" ge "$loop" 90 \
+	"only $loop%: a walk through libc lost its caller"
 pprof_reads "syscalls: go tool pprof reads it without warnings" "$TMP/sys.pb.gz"
 
 # 4. Two clients at once, at two rates: both right.
