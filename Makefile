@@ -127,6 +127,7 @@ check: deps-check all $(TESTS_BUILT)
 bench: all $(TESTS_BUILT)
 	$(Q)scripts/deps.sh bench
 	$(Q)tests/bench/run.sh
+	$(Q)tests/bench/unwind.sh
 
 clean:
 	rm -rf $(BUILD)

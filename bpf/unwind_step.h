@@ -24,6 +24,7 @@ enum unwind_result {
 	UNW_ERR_READ = -1,		/* the stack could not be read */
 	UNW_ERR_BAD_FRAME = -2,		/* the frame does not make sense (sp did not grow) */
 	UNW_ERR_FP_END = -3,		/* frame-pointer walk reached rbp 0 or garbage */
+	UNW_ERR_DEPTH = -4,		/* the frame limit came first (set by the loop) */
 };
 
 /* How the step was taken, for counters. */

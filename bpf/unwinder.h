@@ -86,7 +86,7 @@ static long unwind_frame(__u32 i, void *arg)
 	int how = UNW_HOW_TABLE, ret;
 
 	if (i >= CPROF_MAX_STACK_DEPTH) {
-		c->result = 2;		/* depth limit */
+		c->result = UNW_ERR_DEPTH;
 		return 1;
 	}
 	c->st->ips[i] = c->regs.ip;
@@ -134,7 +134,7 @@ static __always_inline bool unwind_user(const struct sample_key *key, struct sta
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct unwind_ctx c = { .st = st };
+	struct unwind_ctx c = { .st = st, .result = UNW_ERR_DEPTH };
 
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &key->pid);
 	if (!c.proc || c.proc->start_ns != key->start_ns || c.proc->exec_id != key->exec_id) {
@@ -159,7 +159,7 @@ static __always_inline bool unwind_user(const struct sample_key *key, struct sta
 	case UNW_ERR_BAD_FRAME:
 		count(CPROF_CNT_UNW_END_BAD_FRAME);
 		break;
-	default:
+	default:		/* UNW_ERR_DEPTH */
 		count(CPROF_CNT_UNW_END_DEPTH);
 	}
 	if (c.no_mapping)

@@ -161,8 +161,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	proctab__lock(v->proctab);
 	in = proctab__get(v->proctab, e->pid, e->start_ns, e->exec_id);
+	/* the BPF side sends these at most once a second per process: a
+	 * skipped re-read would leave the walk without the new mapping that long */
 	if (in && e->type == CPROF_EV_MAPS_STALE)
-		proctab__refresh(v->proctab, in);
+		proctab__refresh(v->proctab, in, true);
 	if (in && !in->maps_err)
 		unwinder__add(v->unwinder, in);
 	proctab__unlock(v->proctab);

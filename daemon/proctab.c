@@ -181,10 +181,10 @@ struct proc_instance *proctab__get(struct proctab *t, uint32_t pid, uint64_t sta
 	return slot ? *slot : NULL;
 }
 
-void proctab__refresh(struct proctab *t, struct proc_instance *in)
+void proctab__refresh(struct proctab *t, struct proc_instance *in, bool force)
 {
 	/* one re-read per instance per 100 ms, however many frames miss */
-	if (in->exited_ns || now_mono() - in->refreshed_ns < 100 * 1000000LL)
+	if (in->exited_ns || (!force && now_mono() - in->refreshed_ns < 100 * 1000000LL))
 		return;
 	read_maps(t, in);
 }

@@ -33,8 +33,8 @@ void proctab__lock(struct proctab *t);
 void proctab__unlock(struct proctab *t);
 struct proc_instance *proctab__get(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id);
 /* Re-read an instance's maps (a library was loaded since), if it is still
- * the same process and was not read in the last few milliseconds. */
-void proctab__refresh(struct proctab *t, struct proc_instance *in);
+ * the same process and, unless force, was not read in the last 100 ms. */
+void proctab__refresh(struct proctab *t, struct proc_instance *in, bool force);
 /* Mark instances whose process has gone; forget those exited longer ago than
  * the retention or beyond the bound, oldest first. */
 void proctab__gc(struct proctab *t);

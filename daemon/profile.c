@@ -92,7 +92,7 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 
 	if (!m && in) {
 		/* a library loaded after we read the maps (dlopen) */
-		proctab__refresh(bd->ctx->proctab, in);
+		proctab__refresh(bd->ctx->proctab, in, false);
 		m = procmaps__find(&in->maps, addr);
 	}
 	if (!m) {

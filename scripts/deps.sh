@@ -7,7 +7,7 @@ want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
       libcurl4-openssl-dev)
 case "${1:-build}" in
   check) want+=(golang-go curl binutils linux-perf redis-server redis-tools) ;;
-  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools) ;;
+  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools redis-server redis-tools) ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -33,108 +33,23 @@ PROCCPU=$OUT/proccpu
 TMP=$(mktemp -d /tmp/cprof-bench.XXXXXX)
 RESULTS=$TMP/results.tsv
 
-PROF_PID=        # the running profiler, if any
-PROF_SIG=TERM    # how to stop it
-CURL_PID=
-WORK_PID=
-BPF_STATS_ORIG=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
-declare -A FAILED   # configuration -> "could not run: reason"
+# shared helpers: measurement, profilers, statistics, the doc
+source tests/bench/lib.sh
 LAST_ALONE_WALL=
-
-die() { echo "bench: $*" >&2; exit 1; }
-
-cleanup() {
-	local pid
-	for pid in $WORK_PID $CURL_PID; do kill -KILL "$pid"; wait "$pid"; done 2>/dev/null
-	if [ -n "$PROF_PID" ]; then
-		kill -"$PROF_SIG" "$PROF_PID" 2>/dev/null
-		# give it a few seconds to detach, then force
-		for _ in $(seq 50); do kill -0 "$PROF_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$PROF_PID" 2>/dev/null
-	fi
-	wait 2>/dev/null
-	sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_ORIG" 2>/dev/null
-	[ -n "${BENCH_KEEP:-}" ] && echo "bench: kept $TMP" >&2 || rm -rf "$TMP"
-	rm -f "$SOCK"
-}
-trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 130' INT TERM HUP
-
-now() { echo "${EPOCHREALTIME/./}"; }             # microseconds
-cpu_ns() { "$PROCCPU" "$1" 2>/dev/null || echo 0; } # a process's CPU so far
-peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-alive() { kill -0 "$1" 2>/dev/null; }
-# Prefix for commands we stop with SIGINT: a non-interactive shell starts
-# background commands with SIGINT ignored, and Python (profile-bpfcc) then
-# never sees it. env execs the command, so $! is the command's pid (a shell
-# function would put a subshell in between).
-SIGINT_OK=(env --default-signal=INT)
-
-# Sets REAPED_US: the CPU (user + sys) of the children this shell has reaped
-# so far, in microseconds, from the second line of bash's `times`. `times`
-# must run in this shell: in a $(...) subshell it would count none.
-reaped_us() {
-	times >"$TMP/times"
-	REAPED_US=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] }
-		printf "%d\n", n * 1e6 }' "$TMP/times")
-}
-
-# Other profilers running, not ours, for the noise report: processes named
-# like ours, and perf_event BPF programs beyond our own (bcc's or cprofd's).
-other_profilers() {
-	local p out= progs ours=0
-	for p in $(pgrep -x 'cprofd|perf|profile-bpfcc' 2>/dev/null); do
-		[ "$p" = "${PROF_PID:-}" ] || out+="$(cat /proc/$p/comm 2>/dev/null)($p) "
-	done
-	if [ -z "$out" ]; then
-		[ -n "${PROF_PID:-}" ] && [ -n "$(perf_prog_id "$PROF_PID")" ] && ours=1
-		progs=$(bpftool prog show 2>/dev/null | grep -c ': perf_event ')
-		[ "$progs" -gt "$ours" ] && out="bpf-perf_event-program($((progs - ours)))"
-	fi
-	echo "${out% }"
-}
 
 # ---- build -----------------------------------------------------------------
 
 build() {
-	[ "$(id -u)" = 0 ] || die "run as root (BPF and system-wide perf events): sudo make bench"
-	[ -x build/cprofd ] || die "build/cprofd missing: run make first"
-	command -v bpftool >/dev/null || die "bpftool missing: scripts/deps.sh bench"
-	mkdir -p "$OUT"
+	build_check
 	gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
 		-pthread -Wall -Wextra tests/bench/cpuburn.c -o "$BURN" || die "cannot build cpuburn"
-	gcc -O2 -Wall -Wextra tests/bench/proccpu.c -o "$PROCCPU" || die "cannot build proccpu"
+	build_proccpu
 }
 
 # ---- profilers: start_X starts X and waits until it is ready (sets PROF_PID
 # and PROF_SIG, the signal that stops it); when X cannot run it returns 1 and
-# sets FAILED[X]. stop_profiler stops whichever runs. ------------------------
-
-start_cprofd() {
-	if curl -s -o /dev/null "$URL/metrics"; then
-		die "something already listens on 127.0.0.1:$PORT; choose another with BENCH_PORT"
-	fi
-	sysctl -qw kernel.bpf_stats_enabled=1
-	build/cprofd --listen "127.0.0.1:$PORT" --socket "$SOCK" --hz "$HZ" >"$TMP/cprofd.log" 2>&1 &
-	PROF_PID=$! PROF_SIG=TERM
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null "$URL/metrics" && return 0
-		alive "$PROF_PID" || break
-		sleep 0.1
-	done
-	FAILED[cprofd]="could not run: $(tail -n 1 "$TMP/cprofd.log")"
-	return 1
-}
-
-start_perf() {
-	command -v perf >/dev/null || { FAILED[perf]="could not run: perf not installed (apt-get install linux-perf)"; return 1; }
-	"${SIGINT_OK[@]}" perf record -F "$HZ" -a -g -o "$TMP/perf.data" >"$TMP/perf.log" 2>&1 &
-	PROF_PID=$! PROF_SIG=INT
-	sleep 1
-	alive "$PROF_PID" && return 0
-	FAILED[perf]="could not run: $(grep -v '^$' "$TMP/perf.log" | head -n 1)"
-	return 1
-}
+# sets FAILED[X]. stop_profiler stops whichever runs. start_cprofd,
+# start_perf and stop_profiler are in lib.sh. --------------------------------
 
 start_bcc() {
 	local tool
@@ -165,39 +80,6 @@ start_bcc() {
 		FAILED[bcc]="could not run: ${exc:-exited}${msg:+: $msg}$why"
 	fi
 	return 1
-}
-
-# stop the running profiler (killed if still there after 60 s); sets
-# STOP_CPU_NS: its CPU from the last snapshot (CPU1_NS) to its exit, from its
-# rusage when this shell reaps it
-stop_profiler() {
-	local before i
-	reaped_us
-	before=$REAPED_US
-	kill -"$PROF_SIG" "$PROF_PID" 2>/dev/null
-	for i in $(seq 600); do alive "$PROF_PID" || break; sleep 0.1; done
-	if alive "$PROF_PID"; then
-		echo "  warning: pid $PROF_PID still running 60 s after SIG$PROF_SIG: killed" >&2
-		kill -KILL "$PROF_PID" 2>/dev/null
-	fi
-	wait "$PROF_PID" 2>/dev/null
-	reaped_us
-	STOP_CPU_NS=$(( (REAPED_US - before) * 1000 - CPU1_NS ))
-	[ "$STOP_CPU_NS" -ge 0 ] || STOP_CPU_NS=0
-	PROF_PID=
-}
-
-# id of the perf_event BPF program PID holds an fd to (bcc's, cprofd's)
-perf_prog_id() {
-	grep -ls '^prog_type:[[:space:]]*7$' /proc/"$1"/fdinfo/* 2>/dev/null | head -n 1 |
-		xargs -r awk '/^prog_id:/ { print $2 }'
-}
-
-# run_time_ns and run_cnt of BPF program ID (kernel.bpf_stats_enabled=1)
-bpf_stats() {
-	bpftool prog show id "$1" 2>/dev/null |
-		awk '{ for (i = 1; i < NF; i++) { if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) } }
-		     END { print (t ? t : 0), (c ? c : 0) }'
 }
 
 # ---- the measurement: one run of the workload under configuration CFG ------
@@ -291,38 +173,7 @@ fetch_result() {
 	fi
 }
 
-# a profiler that failed to start: reap it if it is still there
-cleanup_failed_start() {
-	if [ -n "$PROF_PID" ]; then
-		kill -"$PROF_SIG" "$PROF_PID" 2>/dev/null
-		sleep 0.5
-		kill -KILL "$PROF_PID" 2>/dev/null
-		wait "$PROF_PID" 2>/dev/null
-	fi
-	PROF_PID=
-	sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_ORIG"
-}
-
 # ---- report ----------------------------------------------------------------
-
-# stats: numbers on stdin, one a line -> "median min max" ("- - -" if none)
-stats() {
-	sort -g | awk 'NF { v[++n] = $1 } END {
-		if (!n) { print "- - -"; exit }
-		m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-		print m, v[1], v[n] }'
-}
-
-# col CFG EXPR: an awk expression over the fields of results.tsv, by their
-# names in FIELDS, for each run of CFG ("*": every run): col perf 'hwm_kb / 1024'
-col() {
-	local assign= i=1 f
-	for f in $FIELDS; do assign+="$f = \$$i; "; i=$((i + 1)); done
-	awk -F '\t' -v want="$1" "{ $assign } want == \"*\" || cfg == want { print ($2) }" "$RESULTS"
-}
-
-med() { stats | awk '{ print $1 }'; }
-fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "-" || v == "") print "–"; else printf f, v }'; }
 
 # paired ratios: each run's wall / the wall of the 'alone' run of its round
 paired() {
@@ -337,8 +188,7 @@ report() {
 		echo "<!-- bench:cpu begin -->"
 		echo "## CPU profiling at $HZ Hz: overhead (generated by tests/bench/run.sh)"
 		echo
-		echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs ($(awk -F ': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)),"
-		echo "kernel $(uname -r), Debian $(cat /etc/debian_version 2>/dev/null || echo '?'), $(free -m | awk '/^Mem:/ { print $2 }') MiB RAM."
+		machine_lines
 		echo "Workload: \`cpuburn $ROUNDS 2\` (2 threads, fixed work); $RUNS runs per configuration,"
 		echo "interleaved round-robin. Figures are medians (min–max) over the runs."
 		echo
@@ -376,7 +226,7 @@ report() {
 	} >"$section"
 	echo
 	cat "$section"
-	write_doc "$section"
+	write_doc "$section" cpu
 }
 
 config_label() {
@@ -449,12 +299,9 @@ notes() {
 	fi
 }
 
-write_doc() {
-	local section=$1
-	[ "$DOC" = none ] && return 0
-	if [ ! -f "$DOC" ]; then
-		mkdir -p "$(dirname "$DOC")"
-		cat >"$DOC" <<'EOF'
+# the doc's beginning, when there is no doc yet
+doc_header() {
+	cat <<'EOF'
 # Performance
 
 What cprof costs the processes it profiles, and itself, measured rather than
@@ -477,17 +324,6 @@ virtual machines and noisy: compare configurations within one run, and read
 small differences against the spread of the runs alone.
 
 EOF
-	fi
-	if grep -q '<!-- bench:cpu begin -->' "$DOC" && grep -q '<!-- bench:cpu end -->' "$DOC"; then
-		awk -v sec="$section" '
-			/<!-- bench:cpu begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-			/<!-- bench:cpu end -->/ { skip = 0; next }
-			!skip' "$DOC" >"$TMP/doc" && cat "$TMP/doc" >"$DOC"
-	else
-		cat "$section" >>"$DOC"
-	fi
-	echo
-	echo "bench: wrote $DOC"
 }
 
 # ---- main ------------------------------------------------------------------

@@ -1,19 +1,28 @@
-/* Burns CPU for a second in its own code (so cprofd sees it and builds its
- * tables), then loads LIB with dlopen and burns SECONDS inside it.
+/* Burns CPU in its own code until SIGUSR1 (at most 10 s), so that a test
+ * can first see cprofd walk it with its tables, then loads LIB with dlopen
+ * and burns SECONDS inside it.
  * usage: dlopen LIB SECONDS */
 #include <dlfcn.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 static volatile unsigned long sink;
+static volatile sig_atomic_t go;
 
-__attribute__((noipa)) static void warm_up(void)
+static void on_usr1(int sig)
 {
-	time_t end = time(NULL) + 1;
+	(void)sig;
+	go = 1;
+}
 
-	while (time(NULL) < end)
+__attribute__((noipa)) void warm_up(void)
+{
+	time_t end = time(NULL) + 10;
+
+	while (!go && time(NULL) < end)
 		for (int i = 0; i < 100000; i++)
 			sink += i;
 }
@@ -27,6 +36,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: dlopen LIB SECONDS\n");
 		return 2;
 	}
+	signal(SIGUSR1, on_usr1);
 	printf("pid %d\n", getpid());
 	fflush(stdout);
 	warm_up();

@@ -1,0 +1,565 @@
+#!/usr/bin/env bash
+# The cost of walking user stacks, side by side, in one run: cprofd at 99 Hz
+# system-wide walking with its unwind tables (built from .eh_frame, the
+# default), cprofd --frame-pointers, and `perf record --call-graph dwarf -F 99
+# -a` (which copies 8 KiB of user stack per sample and unwinds later), each
+# over one window of about 10 s while a workload runs, as Debian ships it:
+#   python  /usr/bin/python3 running tests/bench/pydeep.py (a recursion 30
+#           deep doing arithmetic), one process per CPU;
+#   redis   redis-server under redis-benchmark (set and get, looping).
+# For each workload the configurations are interleaved round-robin (tables,
+# fp, perf, tables, ...) so that machine drift hits all alike; the workload is
+# started before each configuration's profiler and stopped after it.
+#
+# Per run it records the profiler's CPU over the window, to start and to
+# stop, and its peak RSS; for cprofd the BPF program's run time per sample
+# (kernel.bpf_stats_enabled) and its unwind counters and table gauges from
+# /metrics, plus the user frames per sample of the workload in the profile
+# fetched over the window; for perf the size of perf.data. Prints a table
+# and writes it into docs/PERFORMANCE.md between the bench:unwind markers.
+#
+# Run as root: `sudo make bench` (after tests/bench/run.sh), or
+# `bash tests/bench/unwind.sh` after `make`. Environment: BENCH_RUNS (runs
+# per configuration and workload, default 5), BENCH_SECONDS (window, default
+# 10), BENCH_WORKLOADS (default "python redis"), BENCH_HZ (default 99),
+# BENCH_PY_DEPTH (default 30), BENCH_PY_PROCS (default: the number of CPUs),
+# BENCH_PORT (cprofd's port, default 16072), BENCH_REDIS_PORT (default
+# 16379), BENCH_DOC (default docs/PERFORMANCE.md; "none" to only print),
+# BENCH_KEEP=1 (keep the raw results in /tmp).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+RUNS=${BENCH_RUNS:-5}
+SECS=${BENCH_SECONDS:-10}
+WORKLOADS=(${BENCH_WORKLOADS:-python redis})
+HZ=${BENCH_HZ:-99}
+DEPTH=${BENCH_PY_DEPTH:-30}
+PY_PROCS=${BENCH_PY_PROCS:-$(nproc)}
+PORT=${BENCH_PORT:-16072}
+REDIS_PORT=${BENCH_REDIS_PORT:-16379}
+DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
+CONFIGS=(tables fp perf)
+SETTLE=1         # seconds between a cprofd ready and its window: first tables built
+SOCK=/tmp/cprofd-bench-unwind.sock
+URL=http://127.0.0.1:$PORT
+OUT=build/bench
+PROCCPU=$OUT/proccpu
+PYTHON=/usr/bin/python3
+TMP=$(mktemp -d /tmp/cprof-bench-unwind.XXXXXX)
+RESULTS=$TMP/results.tsv
+
+# shared helpers: measurement, profilers, statistics, the doc
+source tests/bench/lib.sh
+
+# fields of results.tsv, one line per run; counters are deltas over the
+# window, gauges their value at its end; "-" where it does not apply
+FIELDS="wl cfg round window_us prof_cpu_ns start_cpu_ns stop_cpu_ns hwm_kb bpf_ns bpf_cnt
+	samples walks outermost no_tables end_fp end_read end_bad end_depth fp_steps
+	rows_used rows_total objects procs build_s build_win_s map_slots procs_mapped kmem_bytes
+	perf_bytes perf_samples wl_cpu_ns wl_ops other_cpu_ns frames kframes maps_rss_kb others fetch"
+
+# ---- build and checks --------------------------------------------------------
+
+build() {
+	build_check
+	build_proccpu
+	local wl
+	for wl in "${WORKLOADS[@]}"; do
+		case $wl in
+		python) [ -x "$PYTHON" ] || die "$PYTHON missing (apt-get install python3)" ;;
+		redis) command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null &&
+			command -v redis-cli >/dev/null || die "redis-server or redis-tools missing: scripts/deps.sh bench" ;;
+		*) die "unknown workload $wl (BENCH_WORKLOADS: python redis)" ;;
+		esac
+	done
+	command -v go >/dev/null || echo "bench: go missing: no frames per sample (scripts/deps.sh bench)" >&2
+}
+
+# ---- workloads: start_W starts workload W (sets WORK_PID, the list of its
+# processes); stop_workload stops it. wl_comms W: their names in profiles. ---
+
+wl_comms() {
+	case $1 in
+	python) echo python3 ;;
+	redis) echo redis-server redis-benchmark ;;
+	esac
+}
+
+start_python() {
+	local i
+	for i in $(seq "$PY_PROCS"); do
+		"$PYTHON" tests/bench/pydeep.py "$DEPTH" >/dev/null 2>"$TMP/python.err" &
+		WORK_PID+=" $!"
+	done
+	sleep 0.3
+}
+
+redis_cli() { redis-cli -p "$REDIS_PORT" "$@" 2>/dev/null | tr -d '\r'; }
+
+start_redis() {
+	[ "$(redis_cli ping)" = PONG ] && die "a redis already answers on port $REDIS_PORT; choose another with BENCH_REDIS_PORT"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+		>"$TMP/redis.log" 2>&1 &
+	WORK_PID=$!
+	for _ in $(seq 50); do
+		[ "$(redis_cli ping)" = PONG ] && break
+		alive "$WORK_PID" || die "redis-server did not start: $(tail -n 1 "$TMP/redis.log")"
+		sleep 0.1
+	done
+	[ "$(redis_cli ping)" = PONG ] || die "redis-server does not answer on port $REDIS_PORT"
+	redis-benchmark -p "$REDIS_PORT" -q -l -t set,get >/dev/null 2>"$TMP/redis-benchmark.err" &
+	WORK_PID+=" $!"
+	sleep 0.5
+}
+
+stop_workload() {
+	local pid
+	for pid in $WORK_PID; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in $WORK_PID; do
+		for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	WORK_PID=
+}
+
+# the workload's CPU so far (all its processes), ns
+workload_cpu_ns() {
+	local pid sum=0
+	for pid in $WORK_PID; do sum=$((sum + $(cpu_ns "$pid"))); done
+	echo "$sum"
+}
+
+# redis: commands processed so far; python: -
+workload_ops() {
+	[ "$1" = redis ] || { echo -; return; }
+	redis_cli info stats | awk -F: '$1 == "total_commands_processed" { print $2 + 0; f = 1 } END { if (!f) print 0 }'
+}
+
+# CPU time of the whole machine so far (not idle, not iowait), ns
+busy_ns() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8 + $9) * 1e9 / hz; exit }' /proc/stat
+}
+
+workload_label() {
+	case $1 in
+	python) echo "python3: pydeep.py, $DEPTH deep, ×$PY_PROCS" ;;
+	redis) echo "redis-server + redis-benchmark" ;;
+	esac
+}
+
+# ---- cprofd's metrics and maps --------------------------------------------
+
+# metric FILE NAME: the value of a metric line ("name{labels}") in a saved
+# /metrics, 0 if absent
+metric() { awk -v k="$2" '$1 == k { v = $2 } END { print v == "" ? 0 : v }' "$1"; }
+event() { metric "$1" "cprofd_bpf_events_total{view=\"cpu\",event=\"$2\"}"; }
+# the walk steps made by frame pointer (no mapping, no table, no row, a rule
+# not supported), all reasons
+fp_steps() { awk '$1 ~ /event="unwind_fp_step_/ { s += $2 } END { printf "%.0f\n", s }' "$1"; }
+
+# id of the map called NAME among BPF program PROG's maps
+prog_map_id() {
+	local m
+	for m in $(bpftool prog show id "$1" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "map_ids") print $(i + 1) }' | tr ',' ' '); do
+		bpftool map show id "$m" 2>/dev/null | awk -v n="$2" 'NR == 1 { for (i = 1; i < NF; i++) if ($i == "name" && $(i + 1) == n) f = 1 } END { exit !f }' &&
+			{ echo "$m"; return; }
+	done
+}
+
+# "SLOTS PROCS": the mapping slots published (sum of nr_maps) and the
+# processes holding any, from cprofd's unwind_procs map
+map_slots() {
+	local id
+	id=$(prog_map_id "$1" unwind_procs)
+	[ -n "$id" ] || { echo "- -"; return; }
+	bpftool map dump id "$id" -j 2>/dev/null | grep -o '"nr_maps":[0-9]*' |
+		awk -F: '{ s += $2; if ($2 > 0) p++ } END { print s + 0, p + 0 }'
+}
+
+# kernel memory of the unwind tables' maps (rows and mapping slots; array
+# maps are allocated whole when created), bytes
+tables_kmem() {
+	local id sum=0 b m
+	for m in unwind_rows unwind_maps unwind_procs; do
+		id=$(prog_map_id "$1" "$m")
+		[ -n "$id" ] || continue
+		b=$(bpftool map show id "$id" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "memlock") print $(i + 1) + 0 }')
+		sum=$((sum + ${b:-0}))
+	done
+	echo "$sum"
+}
+
+# the resident part of PID's mappings of BPF maps (cprofd maps the row space
+# and the mapping slots into its memory), KiB
+maps_rss_kb() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { m = ($6 == "anon_inode:bpf-map") } m && $1 == "Rss:" { s += $2 }
+		END { print s + 0 }' "/proc/$1/smaps" 2>/dev/null || echo -
+}
+
+# frames FILE COMMS: "USER KERNEL", the mean user and kernel (at 0xffff...)
+# frames per sample of the processes named COMMS in pprof file FILE
+frames() {
+	command -v go >/dev/null || { echo "- -"; return; }
+	go tool pprof -raw "$1" 2>/dev/null | awk -v comms=" $2 " '
+		/^Samples:/ { sec = "s"; next }
+		/^Locations/ { sec = "l"; next }
+		/^Mappings/ { sec = "m"; next }
+		sec == "s" && $1 ~ /^[0-9]+$/ && $2 ~ /:$/ {
+			n++; cnt[n] = $1; locs[n] = ""
+			for (i = 3; i <= NF; i++) locs[n] = locs[n] " " $i
+			next }
+		sec == "s" && index($0, "comm:[") {
+			r = substr($0, index($0, "comm:[") + 6); comm[n] = substr(r, 1, index(r, "]") - 1); next }
+		sec == "l" && $1 ~ /^[0-9]+:$/ && $2 ~ /^0x/ {
+			kern[$1 + 0] = (length($2) == 18 && substr($2, 1, 6) == "0xffff") }
+		END {
+			for (k = 1; k <= n; k++) {
+				if (!index(comms, " " comm[k] " ")) continue
+				m = split(locs[k], l, " "); u = 0
+				for (i = 1; i <= m; i++) if (!kern[l[i] + 0]) u++
+				tot += cnt[k] * u; kt += cnt[k] * (m - u); c += cnt[k]
+			}
+			if (c) printf "%.1f %.1f\n", tot / c, kt / c; else print "- -"
+		}'
+}
+
+# ---- the measurement: one run of workload WL under configuration CFG ---------
+
+measure() {
+	local wl=$1 cfg=$2 round=$3
+	local prog_id= bpf0="0 0" bpf1="0 0" cpu0=0 start_cpu=0 t0 t1 hwm=0 others fetch=- fr=-
+	local wcpu0 wcpu1 ops0 ops1 busy0 busy1 wl_ops=- slots="- -" kmem=- pbytes=- psamples=- kfr=- mrss=-
+	local m0=$TMP/metrics0 m1=$TMP/metrics1 pid
+	CPU1_NS=0 STOP_CPU_NS=0
+
+	"start_$wl"
+	case $cfg in
+	tables) start_cprofd tables ;;
+	fp) start_cprofd fp --frame-pointers ;;
+	perf) start_perf perf --call-graph dwarf ;;
+	esac || {
+		cleanup_failed_start
+		stop_workload
+		echo "  $cfg: ${FAILED[$cfg]}"
+		return 0
+	}
+	if [ "$cfg" != perf ]; then
+		prog_id=$(perf_prog_id "$PROF_PID")
+		sleep "$SETTLE"
+	fi
+	others=$(other_profilers)
+
+	# snapshot, one window (for cprofd: one profile covering it), snapshot
+	: >"$m0"; : >"$m1"
+	[ "$cfg" != perf ] && curl -s -o "$m0" "$URL/metrics"
+	[ -n "$prog_id" ] && bpf0=$(bpf_stats "$prog_id")
+	ops0=$(workload_ops "$wl")
+	# the CPU clocks last, close to the window's start (and first at its end)
+	busy0=$(busy_ns)
+	wcpu0=$(workload_cpu_ns)
+	cpu0=$(cpu_ns "$PROF_PID")
+	start_cpu=$cpu0
+	t0=$(now)
+	if [ "$cfg" = perf ]; then
+		sleep "$SECS" &
+	else
+		rm -f "$TMP/profile.pb.gz"
+		curl -s -o "$TMP/profile.pb.gz" -w '%{http_code} %{size_download}\n' --max-time $((SECS + 30)) \
+			"$URL/debug/pprof/profile?seconds=$SECS" >"$TMP/fetch" 2>&1 &
+	fi
+	CURL_PID=$!
+	wait "$CURL_PID"
+	CURL_PID=
+	t1=$(now)
+	CPU1_NS=$(cpu_ns "$PROF_PID")
+	wcpu1=$(workload_cpu_ns)
+	busy1=$(busy_ns)
+	ops1=$(workload_ops "$wl")
+	[ -n "$prog_id" ] && bpf1=$(bpf_stats "$prog_id")
+	hwm=$(peak_rss_kb "$PROF_PID")
+	[ "$cfg" != perf ] && mrss=$(maps_rss_kb "$PROF_PID")
+	for pid in $WORK_PID; do alive "$pid" || echo "  warning: a $wl process ($pid) exited during the window" >&2; done
+	alive "$PROF_PID" || echo "  warning: $cfg exited during the window" >&2
+	if [ -n "$prog_id" ]; then
+		curl -s -o "$m1" "$URL/metrics"
+		slots=$(map_slots "$prog_id")
+		kmem=$(tables_kmem "$prog_id")
+	fi
+	stop_profiler
+	[ "$cfg" != perf ] && sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_ORIG"
+	if [ "$cfg" = perf ]; then
+		pbytes=$(stat -c %s "$TMP/perf.data" 2>/dev/null || echo -)
+		psamples=$(sed -n 's/.*perf record: Captured and wrote .*(\([0-9]*\) samples).*/\1/p' "$TMP/perf.log" | tail -n 1)
+		rm -f "$TMP/perf.data"
+	fi
+	stop_workload
+	if [ "$cfg" != perf ]; then
+		fetch=$(awk '{ printf "%s:%s", $1, $2 }' "$TMP/fetch")
+		read -r fr kfr <<<"$(frames "$TMP/profile.pb.gz" "$(wl_comms "$wl")")"
+	fi
+	[ "$ops0" != - ] && wl_ops=$((ops1 - ops0))
+
+	read -r bt0 bc0 <<<"$bpf0"
+	read -r bt1 bc1 <<<"$bpf1"
+	local d=() e
+	for e in samples unwind_walks unwind_end_outermost unwind_no_tables_yet unwind_end_frame_pointer \
+		unwind_end_bad_read unwind_end_bad_frame unwind_end_depth_limit; do
+		if [ -n "$prog_id" ]; then d+=("$(awk -v a="$(event "$m0" "$e")" -v b="$(event "$m1" "$e")" 'BEGIN { print b - a }')")
+		else d+=(-); fi
+	done
+	local fps=- rows=- rtot=- objs=- procs=- bs=- bws=-
+	if [ "$cfg" = tables ]; then
+		fps=$(( $(fp_steps "$m1") - $(fp_steps "$m0") ))
+		rows=$(metric "$m1" 'cprofd_unwind_rows{state="used"}')
+		rtot=$(metric "$m1" 'cprofd_unwind_rows{state="total"}')
+		objs=$(metric "$m1" cprofd_unwind_objects)
+		procs=$(metric "$m1" cprofd_unwind_processes)
+		bs=$(metric "$m1" cprofd_unwind_build_seconds_total)
+		bws=$(awk -v a="$(metric "$m0" cprofd_unwind_build_seconds_total)" -v b="$bs" 'BEGIN { printf "%.6f", b - a }')
+	else
+		slots="- -" kmem=-
+	fi
+	read -r nslots nprocs <<<"$slots"
+	local wcpu=$((wcpu1 - wcpu0)) pcpu=$((CPU1_NS - cpu0))
+	local other=$(( busy1 - busy0 - wcpu - pcpu ))
+	printf '%s\t' "$wl" "$cfg" "$round" $((t1 - t0)) "$pcpu" "$start_cpu" "$STOP_CPU_NS" "$hwm" \
+		$((bt1 - bt0)) $((bc1 - bc0)) "${d[@]}" "$fps" "$rows" "$rtot" "$objs" "$procs" "$bs" "$bws" \
+		"$nslots" "$nprocs" "$kmem" "$pbytes" "${psamples:--}" "$wcpu" "$wl_ops" "$other" "$fr" "$kfr" "$mrss" \
+		"${others:--}" >>"$RESULTS"
+	printf '%s\n' "$fetch" >>"$RESULTS"
+
+	awk -v c="$cfg" -v p="$pcpu" -v w=$((t1 - t0)) -v h="$hwm" -v bn=$((bt1 - bt0)) -v bc=$((bc1 - bc0)) \
+	    -v wa="${d[1]}" -v ou="${d[2]}" -v fr="$fr" -v pb="$pbytes" -v wc="$wcpu" -v o="$other" '
+		BEGIN { printf "  %-6s profiler %.3f%% of a core, peak RSS %.1f MiB", c, p / (w * 1e3) * 100, h / 1024
+			if (bc > 0) printf ", BPF %.1f µs/sample", bn / bc / 1e3
+			if (wa > 0) printf ", %.0f%% of walks to the outermost frame", ou / wa * 100
+			if (fr != "-") printf ", %s user frames/sample", fr
+			if (pb != "-") printf ", perf.data %.1f MiB", pb / 1048576
+			printf "; workload %.0f%%, other %.0f%% of a core\n", wc / (w * 1e3) * 100, o / (w * 1e3) * 100 }'
+	[ -n "$others" ] && echo "    (other profilers running: $others)"
+	return 0
+}
+
+# ---- report ----------------------------------------------------------------
+
+# mmm WL CFG EXPR FORMAT: "median (min–max)" of EXPR over WL's runs of CFG
+mmm() {
+	COL_WHERE="wl == \"$1\"" col "$2" "$3" | stats |
+		awk -v f="$4" '$1 == "-" { print "–"; next } { printf f " (" f "–" f ")\n", $1, $2, $3 }'
+}
+# m WL CFG EXPR: the median of EXPR over WL's runs of CFG ("-" if none)
+m() { COL_WHERE="wl == \"$1\"" col "$2" "$3" | med; }
+nruns() { COL_WHERE="wl == \"$1\"" col "$2" 1 | wc -l; }
+
+config_label() {
+	case $1 in
+	tables) echo "cprofd, unwind tables" ;;
+	fp) echo "cprofd --frame-pointers" ;;
+	perf) echo "perf record --call-graph dwarf" ;;
+	esac
+}
+
+pct='/ (window_us * 1e3) * 100'
+
+report() {
+	local section=$TMP/section.md wl cfg label
+	{
+		echo "<!-- bench:unwind begin -->"
+		echo "## Unwinding user stacks at $HZ Hz: cost (generated by tests/bench/unwind.sh)"
+		echo
+		machine_lines
+		echo "Each configuration profiled the whole machine for one window of $SECS s while a workload ran"
+		echo "(started before the profiler, stopped after it); $RUNS runs per configuration and workload,"
+		echo "interleaved round-robin. Figures are medians (min–max) over the runs."
+		echo
+		echo "| workload | configuration | BPF time per sample, µs | profiler CPU in the window, % of one core | profiler CPU to start / to stop, ms | profiler peak RSS, MiB (of which BPF maps) | output | workload CPU, % of one core |"
+		echo "|---|---|---|---|---|---|---|---|"
+		for wl in "${WORKLOADS[@]}"; do
+			for cfg in "${CONFIGS[@]}"; do
+				label=$(config_label "$cfg")
+				if [ "$(nruns "$wl" "$cfg")" = 0 ]; then
+					echo "| $wl | $label | ${FAILED[$cfg]:-not run} | | | | | |"
+					continue
+				fi
+				local bpf=– out wlc mr=
+				[ "$cfg" != perf ] && mr="; BPF maps $(fmt "$(m "$wl" "$cfg" 'maps_rss_kb != "-" ? maps_rss_kb / 1024 : ""')" %.1f)"
+				[ "$cfg" != perf ] && bpf=$(mmm "$wl" "$cfg" 'bpf_cnt > 0 ? bpf_ns / bpf_cnt / 1e3 : ""' %.1f)
+				if [ "$cfg" = perf ]; then
+					out="perf.data $(mmm "$wl" "$cfg" 'perf_bytes / 1048576' %.1f) MiB, $(fmt "$(m "$wl" "$cfg" perf_samples)" %.0f) samples"
+				else
+					out="profile $(fmt "$(m "$wl" "$cfg" 'split(fetch, f, ":") == 2 && f[1] == 200 ? f[2] / 1024 : ""')" %.0f) KiB"
+				fi
+				wlc=$(fmt "$(m "$wl" "$cfg" "wl_cpu_ns $pct")" %.0f)
+				[ "$wl" = redis ] && wlc+=", $(fmt "$(m "$wl" "$cfg" 'wl_ops / (window_us / 1e6) / 1000')" %.1f)k commands/s"
+				echo "| $wl | $label | $bpf | $(mmm "$wl" "$cfg" "prof_cpu_ns $pct" %.3f) |" \
+					"$(fmt "$(m "$wl" "$cfg" 'start_cpu_ns / 1e6')" %.0f) / $(fmt "$(m "$wl" "$cfg" 'stop_cpu_ns / 1e6')" %.0f) |" \
+					"$(mmm "$wl" "$cfg" 'hwm_kb / 1024' %.1f)$mr | $out | $wlc |"
+			done
+		done
+		echo
+		echo "The walks (cprofd, from its /metrics over the window, and the profile it served):"
+		echo
+		echo "| workload | configuration | user frames per workload sample | kernel frames per workload sample | BPF runs per second | walks with tables, % of samples | walks reaching the outermost frame, % | steps by frame pointer per walk | no tables yet, % of samples |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		for wl in "${WORKLOADS[@]}"; do
+			for cfg in tables fp; do
+				[ "$(nruns "$wl" "$cfg")" = 0 ] && continue
+				if [ "$cfg" = fp ]; then
+					echo "| $wl | $(config_label "$cfg") | $(mmm "$wl" "$cfg" 'frames != "-" ? frames : ""' %.1f) |" \
+						"$(mmm "$wl" "$cfg" 'kframes != "-" ? kframes : ""' %.1f) |" \
+						"$(mmm "$wl" "$cfg" 'bpf_cnt / (window_us / 1e6)' %.0f) | – | – | – | – |"
+					continue
+				fi
+				echo "| $wl | $(config_label "$cfg") | $(mmm "$wl" "$cfg" 'frames != "-" ? frames : ""' %.1f) |" \
+					"$(mmm "$wl" "$cfg" 'kframes != "-" ? kframes : ""' %.1f) |" \
+					"$(mmm "$wl" "$cfg" 'bpf_cnt / (window_us / 1e6)' %.0f) |" \
+					"$(mmm "$wl" "$cfg" 'samples > 0 ? walks / samples * 100 : ""' %.1f) |" \
+					"$(mmm "$wl" "$cfg" 'walks > 0 ? outermost / walks * 100 : ""' %.1f) |" \
+					"$(mmm "$wl" "$cfg" 'walks > 0 ? fp_steps / walks : ""' %.2f) |" \
+					"$(mmm "$wl" "$cfg" 'samples > 0 ? no_tables / samples * 100 : ""' %.2f) |"
+			done
+		done
+		echo
+		echo "The tables (cprofd, at the end of each window; build time counted since cprofd started):"
+		echo
+		echo "| workload | rows used (× 16 B) | objects | processes | mapping slots (× 32 B) | table build time, ms: total / in the window | cprofd CPU to start, ms |"
+		echo "|---|---|---|---|---|---|---|"
+		for wl in "${WORKLOADS[@]}"; do
+			[ "$(nruns "$wl" tables)" = 0 ] && continue
+			echo "| $wl | $(fmt "$(m "$wl" tables rows_used)" %.0f) ($(fmt "$(m "$wl" tables 'rows_used * 16 / 1048576')" %.1f) MiB) |" \
+				"$(fmt "$(m "$wl" tables objects)" %.0f) | $(fmt "$(m "$wl" tables procs)" %.0f) |" \
+				"$(fmt "$(m "$wl" tables 'map_slots != "-" ? map_slots : ""')" %.0f) ($(fmt "$(m "$wl" tables 'map_slots != "-" ? map_slots * 32 / 1024 : ""')" %.1f) KiB) |" \
+				"$(mmm "$wl" tables 'build_s * 1e3' %.0f) / $(fmt "$(m "$wl" tables 'build_win_s * 1e3')" %.1f) |" \
+				"$(fmt "$(m "$wl" tables 'start_cpu_ns / 1e6')" %.0f) |"
+		done
+		echo
+		notes
+		echo "<!-- bench:unwind end -->"
+	} >"$section"
+	echo
+	cat "$section"
+	write_doc "$section" unwind
+}
+
+notes() {
+	local wl
+	echo "Commands (port, socket and paths as the script sets them):"
+	echo
+	echo "- cprofd, unwind tables: \`build/cprofd --listen 127.0.0.1:$PORT --socket $SOCK --hz $HZ\`;"
+	echo "  1 s after it answers, \`curl $URL/debug/pprof/profile?seconds=$SECS\` is the window."
+	echo "- cprofd --frame-pointers: the same with \`--frame-pointers\` (the kernel's walk, \`bpf_get_stack\`)."
+	echo "- perf: \`perf record -F $HZ -a --call-graph dwarf -o /tmp/…/perf.data\` (8 KiB of user stack per"
+	echo "  sample; no \`perf report\`); the window starts 1 s after it, and SIGINT ends it."
+	echo "- python: \`$PYTHON tests/bench/pydeep.py $DEPTH\`, $PY_PROCS processes (one per CPU; Debian's $($PYTHON --version 2>&1))."
+	echo "- redis: \`redis-server --port $REDIS_PORT --bind 127.0.0.1 --save '' --appendonly no\` and"
+	echo "  \`redis-benchmark -p $REDIS_PORT -q -l -t set,get\` (Debian's $(redis-server --version 2>/dev/null | awk '{ print $3 }' | tr -d 'v='))."
+	echo
+	echo "Notes:"
+	echo
+	echo "- BPF time per sample is the change of \`cpu_sample\`'s run_time_ns / run_cnt over the window"
+	echo "  (\`kernel.bpf_stats_enabled=1\` during cprofd's runs only). It is the whole program: the pid filter"
+	echo "  (an idle CPU's samples stop there), the key, the kernel stack, the maps and the user stack walk."
+	echo "  It runs in the timer interrupt and is charged to the interrupted task, not to cprofd. cprofd's own"
+	echo "  CPU is its user-space work over the window: reading maps of new processes, building their tables,"
+	echo "  draining, symbolizing and serving the profile. Its CPU to start includes the tables it builds"
+	echo "  for the processes already running."
+	echo "- On this VM a user-memory read from the timer interrupt costs about 1 µs (see \"Where cprofd's BPF"
+	echo "  time per sample goes\" in this file). A walk by tables reads the return address (and a saved rbp"
+	echo "  where one was pushed) at every frame, and looks its rows up. The frame-pointer walk reads two"
+	echo "  words per frame, but it stops at the first frame without a frame pointer. Debian builds"
+	echo "  python3.11 and redis without frame pointers, so their frame-pointer walks end after a frame or"
+	echo "  two, and wrongly. The difference between the two is therefore mostly the cost of the frames only"
+	echo "  the tables reach. It is not the cost of the same walk done two ways."
+	echo "- Frames per sample are counted over the workload's samples in the profile cprofd served. The"
+	echo "  workload's processes are picked by name ($(for wl in "${WORKLOADS[@]}"; do printf '%s: %s; ' "$wl" "$(wl_comms "$wl")"; done | sed 's/; $//'))."
+	echo "  Kernel frames are those at 0xffff…. CPython 3.11 runs a Python-to-Python call inside the same"
+	echo "  C frame of its interpreter loop. So a $DEPTH-deep Python recursion is only a few native frames,"
+	echo "  and the walker never sees the Python stack."
+	echo "- BPF runs per second: $(nproc) CPUs × $HZ Hz, idle time included. In the redis runs the count drops"
+	echo "  at times. A \`perf record -e cpu-clock -a\` run alongside cprofd by hand lost samples in the"
+	echo "  same seconds, so the timer ticks are lost in the VM or the kernel, not in cprofd."
+	echo "- Table memory: rows used × 16 bytes, shared by every process mapping the object. Each process"
+	echo "  with tables also takes one mapping slot (32 bytes) per executable mapping, at most 256. The row"
+	echo "  space (1 Mi rows) and the mapping slots (64 Ki) are array maps, allocated whole when cprofd"
+	echo "  starts: $(fmt "$(m "${WORKLOADS[0]}" tables 'kmem_bytes != "-" ? kmem_bytes / 1048576 : ""')" %.1f) MiB of kernel memory (memlock of unwind_rows, unwind_maps and unwind_procs),"
+	echo "  however much is used. cprofd maps them into its memory whole (to write rows), so its RSS"
+	echo "  counts them: the \"of which BPF maps\" part. That part is this same kernel memory, not more."
+	echo "- perf's CPU in the window is the copying of its ring buffers (with dwarf, 8 KiB per sample) to"
+	echo "  perf.data. At exit it reads the whole file again for build-ids: that is its CPU to stop."
+	goal_check
+	noise
+}
+
+# paired WL EXPR: EXPR for tables minus EXPR for fp, per round of WL
+paired() {
+	local assign= i=1 f
+	for f in $FIELDS; do assign+="$f = \$$i; "; i=$((i + 1)); done
+	awk -F '\t' -v w="$1" "{ $assign } wl == w && cfg == \"tables\" { t[round] = ($2) }
+		wl == w && cfg == \"fp\" { f[round] = ($2) }
+		END { for (r in t) if (r in f && t[r] != \"\" && f[r] != \"\") print t[r] - f[r] }" "$RESULTS"
+}
+
+goal_check() {
+	local wl t f d ft ff cpu bpfpct
+	echo "- Goal check: at $HZ Hz system-wide, the daemon costs under 1% of one core (its own CPU plus its"
+	echo "  BPF time), and a walk costs under 10 µs. A walk is taken here as the whole BPF time per sample"
+	echo "  with tables; its difference from the time with frame pointers is the extra cost of table walking"
+	echo "  (per round, then the median):"
+	for wl in "${WORKLOADS[@]}"; do
+		[ "$(nruns "$wl" tables)" = 0 ] && continue
+		t=$(m "$wl" tables 'bpf_cnt > 0 ? bpf_ns / bpf_cnt : ""')
+		f=$(m "$wl" fp 'bpf_cnt > 0 ? bpf_ns / bpf_cnt : ""')
+		d=$(paired "$wl" 'bpf_cnt > 0 ? bpf_ns / bpf_cnt : ""' | stats)
+		ft=$(m "$wl" tables 'frames != "-" ? frames : ""')
+		ff=$(m "$wl" fp 'frames != "-" ? frames : ""')
+		cpu=$(m "$wl" tables "prof_cpu_ns $pct")
+		bpfpct=$(m "$wl" tables "bpf_ns $pct")
+		awk -v wl="$wl" -v t="$t" -v f="$f" -v d="$d" -v ft="$ft" -v ff="$ff" -v c="$cpu" -v b="$bpfpct" 'BEGIN {
+			printf "  - %s: daemon %.3f%% + BPF %.3f%% = %.3f%% of one core: %s.\n", \
+				wl, c, b, c + b, c + b < 1 ? "met" : "NOT met"
+			printf "    BPF time per sample with tables %.1f µs (%s user frames): %s.\n", \
+				t / 1e3, ft, t < 10000 ? "met" : "NOT met"
+			if (f == "-" || f == "") { printf "    (frame pointers did not run)\n"; exit }
+			split(d, p, " ")
+			printf "    With frame pointers %.1f µs (%s user frames); extra cost of table walking %+.1f µs (%+.1f to %+.1f)", \
+				f / 1e3, ff, p[1] / 1e3, p[2] / 1e3, p[3] / 1e3
+			if (ft != "-" && ff != "-" && ft - ff >= 1)
+				printf ",\n    %.2f µs per frame walked beyond the frame-pointer walk", p[1] / 1e3 / (ft - ff)
+			printf ".\n" }'
+	done
+}
+
+noise() {
+	local contended busy
+	contended=$(col "*" 'others != "-"' | grep -c 1)
+	if [ "$contended" -gt 0 ]; then
+		echo "- Noise: other profilers were running during $contended of the runs:"
+		echo "  $(col "*" 'others != "-" ? others : ""' | grep -v '^$' | tr ' ' '\n' | sed 's/(.*//' | sort | uniq -c |
+			awk '{ printf "%s%s in %d", (NR > 1 ? ", " : ""), $2, $1 }') (counted per process seen)."
+	fi
+	busy=$(col "*" "other_cpu_ns $pct > 10" | grep -c 1)
+	echo "- Other CPU load in the windows: the machine's busy time (/proc/stat, 10 ms ticks) minus the"
+	echo "  workload's and the profiler's. Median $(fmt "$(col "*" "other_cpu_ns $pct" | med)" %.1f)% of one core; above 10% in $busy of the runs."
+}
+
+# ---- main ------------------------------------------------------------------
+
+main() {
+	local wl round cfg
+	build
+	[ -n "$(other_profilers)" ] && echo "bench: warning: other profilers are running: $(other_profilers)"
+	echo "bench: $RUNS runs of $SECS s per configuration (${CONFIGS[*]}) for each workload (${WORKLOADS[*]})"
+	: >"$RESULTS"
+	for wl in "${WORKLOADS[@]}"; do
+		for round in $(seq "$RUNS"); do
+			echo "$wl: round $round/$RUNS"
+			for cfg in "${CONFIGS[@]}"; do
+				measure "$wl" "$cfg" "$round"
+			done
+		done
+	done
+	report
+}
+
+main
