@@ -72,7 +72,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct instance);
-	__type(value, __u8);
+	__type(value, __u32);			/* samples seen */
 } seen SEC(".maps");
 
 struct {
@@ -99,8 +99,25 @@ static __always_inline bool task_wanted(__u32 tgid)
 	return true;
 }
 
+static __always_inline void send_event(__u32 type, const struct instance *in)
+{
+	struct cprof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(CPROF_CNT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->pid = in->pid;
+	e->start_ns = in->start_ns;
+	e->exec_id = in->exec_id;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Tell user space about a process instance the first time it shows up, so
- * it reads /proc/PID/maps while the process still lives. */
+ * it reads /proc/PID/maps while the process still lives, and again once it
+ * has been sampled CPROF_BUSY_SAMPLES times, so it builds unwind tables. */
 static __always_inline void announce(const struct sample_key *key)
 {
 	struct instance in = {
@@ -109,11 +126,25 @@ static __always_inline void announce(const struct sample_key *key)
 		.start_ns = key->start_ns,
 	};
 	struct cprof_event *e;
-	__u8 one = 1;
+	__u32 one = 1, *n;
 	long err;
 
-	if (key->pid == 0 || bpf_map_lookup_elem(&seen, &in))
+	if (key->pid == 0)
 		return;
+	n = bpf_map_lookup_elem(&seen, &in);
+	if (n) {
+		/* Not atomic on purpose: a lost update only delays the count,
+		 * and whichever CPU writes exactly CPROF_BUSY_SAMPLES sends the
+		 * event (twice at worst, which user space takes in its stride). */
+		if (*n < CPROF_BUSY_SAMPLES) {
+			__u32 v = *n + 1;
+
+			*n = v;
+			if (v == CPROF_BUSY_SAMPLES)
+				send_event(CPROF_EV_BUSY, &in);
+		}
+		return;
+	}
 	err = bpf_map_update_elem(&seen, &in, &one, BPF_NOEXIST);
 	if (err == -17 /* EEXIST */)
 		return;		/* another CPU announced it just now */

@@ -108,24 +108,14 @@ static long unwind_frame(__u32 i, void *arg)
  * or the pc is JIT code), at most about once a second per process. */
 static __always_inline void report_stale(const struct sample_key *key)
 {
+	struct instance in = { .pid = key->pid, .exec_id = key->exec_id, .start_ns = key->start_ns };
 	__u64 now = bpf_ktime_get_ns(), *last;
-	struct cprof_event *e;
 
 	last = bpf_map_lookup_elem(&unwind_stale, &key->pid);
 	if (last && now - *last < 1000000000ULL)
 		return;
 	bpf_map_update_elem(&unwind_stale, &key->pid, &now, BPF_ANY);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(CPROF_CNT_EVENTS_LOST);
-		return;
-	}
-	e->type = CPROF_EV_MAPS_STALE;
-	e->pid = key->pid;
-	e->start_ns = key->start_ns;
-	e->exec_id = key->exec_id;
-	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	send_event(CPROF_EV_MAPS_STALE, &in);
 }
 
 /* Walk the current task's user stack into st with the tables; false when

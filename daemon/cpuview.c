@@ -143,8 +143,9 @@ cleanup:
 	return err;
 }
 
-/* A new process instance (read its maps, build its tables), or one whose
- * walk met a pc in no known mapping (read them again: a library came). */
+/* A new process instance (read its maps while it lives), a busy one (build
+ * its unwind tables), or one whose walk met a pc in no known mapping (read
+ * its maps again and republish: a library came). */
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct cpuview *v = ctx;
@@ -153,11 +154,11 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
-	if (e->type == CPROF_EV_NEW_PROC)
+	if (e->type == CPROF_EV_NEW_PROC) {
 		proctab__add(v->proctab, e->pid, e->start_ns, e->exec_id);
-	else if (e->type != CPROF_EV_MAPS_STALE)
 		return 0;
-	if (!v->unwinder)
+	}
+	if ((e->type != CPROF_EV_BUSY && e->type != CPROF_EV_MAPS_STALE) || !v->unwinder)
 		return 0;
 	proctab__lock(v->proctab);
 	in = proctab__get(v->proctab, e->pid, e->start_ns, e->exec_id);

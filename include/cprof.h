@@ -42,7 +42,14 @@ struct sample_key {
 enum cprof_event_type {
 	CPROF_EV_NEW_PROC = 1,
 	CPROF_EV_MAPS_STALE = 2,	/* a walk met a pc in no known mapping */
+	CPROF_EV_BUSY = 3,		/* sampled CPROF_BUSY_SAMPLES times: worth tables */
 };
+
+/* Unwind tables are built for a process once it has been sampled this many
+ * times: a short-lived tool (a shell's awk, curl) would cost more to build
+ * tables for than its few samples are worth; they are walked by frame
+ * pointers and counted. */
+#define CPROF_BUSY_SAMPLES 5
 
 struct cprof_event {
 	__u32 type;
