@@ -21,6 +21,7 @@
 
 #include "bsearch.h"
 #include "fileio.h"
+#include "hexval.h"
 #include "ksyms.h"
 
 #define KSYM_TAIL_MAX		(1ull << 20)
@@ -47,17 +48,6 @@ struct parse_state {
 	size_t syms_cap, names_cap, mods_cap;
 	uint32_t last_mod;		/* lines of one module come together */
 };
-
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {

@@ -22,22 +22,12 @@
 
 #include "bsearch.h"
 #include "fileio.h"
+#include "hexval.h"
 #include "procmaps.h"
 
 /* A maps file bigger than this is not something we want to hold in memory;
  * the largest real ones (JVMs) are a few MiB. */
 #define MAPS_MAX_BYTES		(256u << 20)
-
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 /* Parse a hex number at *pp (no prefix), refusing overflow. */
 static bool parse_hex(const char **pp, const char *end, uint64_t *out)
