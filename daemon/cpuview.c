@@ -166,7 +166,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	 * skipped re-read would leave the walk without the new mapping that long */
 	if (in && e->type == CPROF_EV_MAPS_STALE)
 		proctab__refresh(v->proctab, in, true);
-	if (in && !in->maps_err)
+	/* kernel threads have no mappings, and are never walked */
+	if (in && !in->maps_err && in->maps.nr)
 		unwinder__add(v->unwinder, in);
 	proctab__unlock(v->proctab);
 	return 0;
