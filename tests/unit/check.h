@@ -5,6 +5,7 @@
 #define CPROF_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static int check_failed;
 
@@ -28,5 +29,16 @@ static int check_failed;
 	} while (0)
 
 #define CHECK_EXIT() (check_failed ? 1 : 0)
+
+/* Run a shell command the test needs (a compiler, readelf); say so when it
+ * fails, as a comment line the runner does not count. */
+static inline int sh(const char *cmd)
+{
+	int ret = system(cmd);
+
+	if (ret != 0)
+		printf("# command failed (%d): %s\n", ret, cmd);
+	return ret;
+}
 
 #endif /* CPROF_CHECK_H */

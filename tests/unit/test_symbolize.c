@@ -166,15 +166,6 @@ static int copy_file(const char *from, const char *to)
 	return err;
 }
 
-static int sh(const char *cmd)
-{
-	int ret = system(cmd);
-
-	if (ret != 0)
-		printf("# command failed (%d): %s\n", ret, cmd);
-	return ret;
-}
-
 /* Run a test program; split its output into FUNC lines and maps text. */
 static int run_program(const char *path, struct run *r)
 {

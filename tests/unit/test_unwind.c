@@ -1174,15 +1174,6 @@ static void check_loops(void)
 
 /* ---- driver ---- */
 
-static int sh(const char *cmd)
-{
-	int ret = system(cmd);
-
-	if (ret != 0)
-		printf("# command failed (%d): %s\n", ret, cmd);
-	return ret;
-}
-
 static void cleanup_dir(void)
 {
 	char path[600];

@@ -709,15 +709,6 @@ static int check_file(const char *name, const char *path, struct stats *st)
 	return err;
 }
 
-static int sh(const char *cmd)
-{
-	int ret = system(cmd);
-
-	if (ret != 0)
-		printf("# command failed (%d): %s\n", ret, cmd);
-	return ret;
-}
-
 static int write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
