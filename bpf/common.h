@@ -80,13 +80,18 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-static __always_inline void count(enum cprof_counter c)
+static __always_inline void count_add(enum cprof_counter c, __u64 n)
 {
 	__u32 k = c;
 	__u64 *v = bpf_map_lookup_elem(&counters, &k);
 
 	if (v)
-		*v += 1;	/* per-CPU: no atomic needed */
+		*v += n;	/* per-CPU: no atomic needed */
+}
+
+static __always_inline void count(enum cprof_counter c)
+{
+	count_add(c, 1);
 }
 
 /* First check on every hot path: is this task one we profile? */

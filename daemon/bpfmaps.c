@@ -28,6 +28,7 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_UNW_FP_NO_TABLE] = "unwind_fp_step_no_table",
 	[CPROF_CNT_UNW_FP_NO_ROW] = "unwind_fp_step_no_row",
 	[CPROF_CNT_UNW_FP_UNSUPPORTED] = "unwind_fp_step_unsupported",
+	[CPROF_CNT_UNW_WALK_NS] = "unwind_walk_ns",
 };
 
 int bpfmap__drain(int fd, size_t key_size, size_t value_size,

@@ -83,6 +83,7 @@ enum cprof_counter {
 	CPROF_CNT_UNW_FP_NO_TABLE,	/* object without call-frame information */
 	CPROF_CNT_UNW_FP_NO_ROW,	/* pc outside every FDE of its object */
 	CPROF_CNT_UNW_FP_UNSUPPORTED,	/* a rule the walker cannot follow */
+	CPROF_CNT_UNW_WALK_NS,		/* time spent walking with tables, ns (not an event) */
 	CPROF_CNT_MAX,
 };
 
