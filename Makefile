@@ -21,7 +21,7 @@ CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializ
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
 
-DAEMON_LIBS := -lbpf -lelf -ldw -lz -lprotobuf-c -lmicrohttpd -lpthread
+DAEMON_LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lprotobuf-c -lmicrohttpd -lpthread
 CLI_LIBS := -lcurl -lprotobuf-c -lz
 
 VIEWS := cpu
@@ -41,7 +41,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps deps-check run check bench clean
+.PHONY: all deps deps-check run check bench fuzz clean
 
 all: deps $(BUILD)/cprofd $(BUILD)/cprof-ctl
 
@@ -128,6 +128,20 @@ bench: all $(TESTS_BUILT)
 	$(Q)scripts/deps.sh bench
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/unwind.sh
+	$(Q)tests/bench/symbols.sh
+
+# libFuzzer harnesses for the parsers of files other programs write (each
+# includes the module it fuzzes): make fuzz, then for example
+# build/fuzz/fuzz_perfmap -max_total_time=60
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+fuzz: $(FUZZERS)
+
+# small read chunks make lines cross chunk boundaries with short inputs
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c daemon/%.c daemon/fileio.c
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(BUILD)/fuzz
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DPERFMAP_READ_CHUNK=64 \
+		$(CPROF_CFLAGS) $< daemon/fileio.c -o $@
 
 clean:
 	rm -rf $(BUILD)

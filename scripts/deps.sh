@@ -4,10 +4,12 @@
 set -euo pipefail
 want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
       zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
-      libcurl4-openssl-dev)
+      libcurl4-openssl-dev libdebuginfod-dev libiberty-dev liblzma-dev)
 case "${1:-build}" in
-  check) want+=(golang-go curl binutils linux-perf redis-server redis-tools) ;;
-  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools redis-server redis-tools) ;;
+  check) want+=(golang-go curl binutils linux-perf redis-server redis-tools g++ xz-utils
+                libc6-dbg debuginfod) ;;
+  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools redis-server redis-tools
+                libc6-dbg postgresql-15 time) ;;
 esac
 missing=()
 for p in "${want[@]}"; do

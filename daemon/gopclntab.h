@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Function names of Go binaries from the runtime's own pc/line table
+ * (pclntab), which survives `go build -ldflags='-s -w'` and strip(1). */
+#ifndef CPROF_GOPCLNTAB_H
+#define CPROF_GOPCLNTAB_H
+
+#include <stdint.h>
+#include <gelf.h>
+
+/* Called once per function: [start, end) in the ELF's virtual addresses, name
+ * NUL-terminated and valid only during the call. Non-zero return stops the walk
+ * and is returned by gopclntab__read. */
+typedef int (*gopclntab_cb)(void *ctx, uint64_t start, uint64_t end, const char *name);
+
+/* Walk the functions of a Go binary's pclntab (found in section .gopclntab, or,
+ * for PIE / external-link builds where that section is absent, located inside
+ * .data.rel.ro via a validated header). Returns the number of functions, -ENOENT
+ * when the object has no pclntab (not Go), -EINVAL when it is malformed, never
+ * reads out of bounds on a corrupt file. */
+int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx);
+
+#endif /* CPROF_GOPCLNTAB_H */
