@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Symbol demangling for C++ (Itanium ABI) and Rust, done by libiberty, the
+ * demangler binutils and gcc use, so that our names read exactly like those
+ * of addr2line -C, c++filt -i and perf.
+ *
+ * Only libiberty's callback entry points are used: they allocate nothing
+ * through xmalloc (which exits the process when memory runs out); the text
+ * arrives in pieces that we collect in a buffer of our own. A static link
+ * of libiberty.a then pulls in cp-demangle.o, rust-demangle.o and
+ * safe-ctype.o, all position-independent, so a PIE links fine.
+ *
+ * Rust is tried first: a legacy Rust name is also a valid C++ name
+ * (_ZN...17h<hash>E), and the C++ demangler would keep the hash as a last
+ * path component.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libiberty/demangle.h>
+
+#include "demangle.h"
+
+/* No DMGL_VERBOSE: std::string stays std::string and Rust loses its hash. */
+#define DEMANGLE_OPTS	(DMGL_PARAMS | DMGL_ANSI)
+
+struct dm_buf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void dm_append(const char *piece, size_t n, void *opaque)
+{
+	struct dm_buf *b = opaque;
+	size_t need;
+	char *tmp;
+
+	if (b->oom)
+		return;
+	need = b->len + n + 1;
+	if (need > b->cap) {
+		size_t ncap = b->cap ? b->cap : 64;
+
+		while (ncap < need)
+			ncap *= 2;
+		tmp = realloc(b->s, ncap);
+		if (!tmp) {
+			b->oom = true;
+			return;
+		}
+		b->s = tmp;
+		b->cap = ncap;
+	}
+	memcpy(b->s + b->len, piece, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static bool looks_mangled(const char *name)
+{
+	if (name[0] != '_')
+		return false;
+	return name[1] == 'Z' || name[1] == 'R' || !strncmp(name, "_GLOBAL_", 8);
+}
+
+char *demangle(const char *name)
+{
+	struct dm_buf b = { 0 };
+	int err = 0, ok;
+
+	if (!name || !looks_mangled(name) || strnlen(name, DEMANGLE_MAX_LEN + 1) > DEMANGLE_MAX_LEN) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+
+	ok = rust_demangle_callback(name, DEMANGLE_OPTS, dm_append, &b);
+	if (!ok && !b.oom && name[1] != 'R') {
+		b.len = 0;
+		ok = cplus_demangle_v3_callback(name, DEMANGLE_OPTS, dm_append, &b);
+	}
+	if (b.oom)
+		err = -ENOMEM;
+	else if (!ok || !b.len)
+		err = -EINVAL;
+
+cleanup:
+	if (err) {
+		free(b.s);
+		errno = -err;
+		return NULL;
+	}
+	return b.s;
+}
