@@ -161,7 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "pid=13" in query.split("&"):
             self.reply(400, b"pid: no process 13\n")
         elif path == "/debug/pprof/profile":
-            self.reply(200, gzip.compress(profile()))
+            self.reply(200, gzip.compress(profile(), mtime=0))
         elif path == "/debug/pprof/offcpu":
             self.reply(200, profile())
         elif path == "/debug/pprof/heap":
@@ -186,7 +186,7 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         return conn, ("client", 0)
 
 if sys.argv[1] == "write":
-    open(sys.argv[2], "wb").write(gzip.compress(profile()))
+    open(sys.argv[2], "wb").write(gzip.compress(profile(), mtime=0))
     open(sys.argv[3], "wb").write(profile())
     sys.exit(0)
 unix = UnixServer(sys.argv[1], Handler)
