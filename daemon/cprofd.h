@@ -13,6 +13,7 @@ struct cprofd {
 	struct cpuview *cpu;
 	struct proctab *proctab;
 	struct symcache *symcache;
+	struct debuginfo *debuginfo;
 	struct ksyms *ksyms;
 	pthread_mutex_t sym_lock;	/* symcache, ksyms, symbolize stats */
 	struct symbolize_stats symstats;
@@ -36,9 +37,10 @@ struct reply {
 /* Wait up to ms for the client; true when it has hung up. */
 typedef bool (*hung_up_fn)(void *arg, int ms);
 
-/* Serve a GET of path with its query parameters. On return r is filled;
- * r->status 0 means the client went away and gets nothing. */
+/* Serve a GET (body NULL) or POST of path with its query parameters. On
+ * return r is filled; r->status 0 means the client went away and gets nothing. */
 void cprofd__serve(struct cprofd *d, const char *path, const struct param *params, size_t nr,
-		   hung_up_fn hung_up, void *arg, struct reply *r);
+		   const char *body, size_t body_len, hung_up_fn hung_up, void *arg,
+		   struct reply *r);
 
 #endif /* CPROF_CPROFD_H */

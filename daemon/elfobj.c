@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One ELF object reduced to what symbolization needs: a sorted table of
- * function symbols, the GNU build id and the PT_LOAD segments. Everything
- * is copied out of libelf at open time and the file is closed again, so a
- * cached object holds no descriptor and survives the file being replaced.
+ * function symbols, the GNU build id, the PT_LOAD segments and, when there
+ * is DWARF for it, file, line and inlined frames.
+ *
+ * Symbols come from the object's own .symtab and .dynsym; when it has no
+ * .symtab (stripped), from its separate debug file (build-id path,
+ * .gnu_debuglink, debuginfod), else from its MiniDebugInfo (.gnu_debugdata),
+ * and for Go from .gopclntab. They are copied out at open time, so the
+ * object holds no descriptor for them and survives the file being replaced.
+ * DWARF (the object's own or its debug file's) stays open, through dwarfsrc.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +21,12 @@
 #include <unistd.h>
 
 #include "bsearch.h"
+#include "debuginfo.h"
+#include "demangle.h"
+#include "dwarfsrc.h"
 #include "elfobj.h"
+#include "gopclntab.h"
+#include "hashmap.h"
 
 /* SHA-1 build ids are 20 bytes; leave room for longer hashes. */
 #define BUILD_ID_MAX	64
@@ -39,6 +50,11 @@ struct elfobj {
 	struct elf_seg *segs;
 	size_t nr_segs;
 	char build_id[BUILD_ID_MAX * 2 + 1];	/* "" when none */
+	struct dwarfsrc *dwarf;		/* NULL: no DWARF found */
+	struct hashmap *demangled;	/* symbol index -> char * (NULL: not mangled) */
+	size_t demangled_bytes;
+	enum elfobj_source sym_source;
+	bool debug_pending;		/* debuginfod may still bring a debug file */
 };
 
 /* A symbol as found in a table, before deduplication; its name still
@@ -172,24 +188,29 @@ cleanup:
 	return err;
 }
 
-static int load_symbols(struct elfobj *o, Elf *elf)
+/* Whether elf has a full symbol table (not only .dynsym). */
+static bool has_symtab(Elf *elf)
 {
-	struct sym_cand *cands = NULL;
-	size_t nr = 0, cap = 0, kept = 0, names_len = 0, i;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &shdr) && shdr.sh_type == SHT_SYMTAB)
+			return true;
+	return false;
+}
+
+/* Append the function symbols of every symbol table of elf to cands. */
+static int collect_elf(Elf *elf, struct sym_cand **cands, size_t *nr, size_t *cap)
+{
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr ehdr;
-	bool arm;
-	char *p;
 	int err = 0;
 
-	if (!gelf_getehdr(elf, &ehdr)) {
-		err = -ENOEXEC;
-		goto cleanup;
-	}
-	arm = ehdr.e_machine == EM_ARM;
-
+	if (!gelf_getehdr(elf, &ehdr))
+		return -ENOEXEC;
 	/* Both tables: .symtab has the static functions, .dynsym is all that
-	 * is left in a stripped library. Duplicates are merged below. */
+	 * is left in a stripped library. Duplicates are merged later. */
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr shdr;
 
@@ -197,13 +218,83 @@ static int load_symbols(struct elfobj *o, Elf *elf)
 			continue;
 		if (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM)
 			continue;
-		err = collect_syms(elf, scn, &shdr, arm, &cands, &nr, &cap);
+		err = collect_syms(elf, scn, &shdr, ehdr.e_machine == EM_ARM, cands, nr, cap);
 		if (err)
-			goto cleanup;
+			break;
 	}
-	if (!nr)
-		goto cleanup;
+	return err;
+}
 
+/* Go functions from .gopclntab; their names live in the pclntab, which
+ * libelf frees with the Elf: copied into a block kept until the symbols
+ * are built. */
+struct go_collect {
+	struct sym_cand **cands;
+	size_t *nr, *cap;
+	char **blocks;			/* chained: first word points to the previous */
+	size_t left;
+	char *next;
+};
+
+static int go_add(void *ctx, uint64_t start, uint64_t end, const char *name)
+{
+	struct go_collect *g = ctx;
+	size_t len = strlen(name);
+	struct sym_cand *c;
+
+	if (!len || end <= start)
+		return 0;
+	if (len + 1 > g->left) {
+		size_t size = len + 1 + sizeof(char *) > 65536 ? len + 1 + sizeof(char *) : 65536;
+		char *b = malloc(size), *prev = *g->blocks;
+
+		if (!b)
+			return -ENOMEM;
+		memcpy(b, &prev, sizeof(prev));
+		*g->blocks = b;
+		g->next = b + sizeof(char *);
+		g->left = size - sizeof(char *);
+	}
+	if (*g->nr == *g->cap) {
+		size_t ncap = *g->cap ? *g->cap * 2 : 256;
+		struct sym_cand *tmp = realloc(*g->cands, ncap * sizeof(**g->cands));
+
+		if (!tmp)
+			return -ENOMEM;
+		*g->cands = tmp;
+		*g->cap = ncap;
+	}
+	memcpy(g->next, name, len + 1);
+	c = &(*g->cands)[(*g->nr)++];
+	c->start = start;
+	c->size = end - start;
+	c->name = g->next;
+	c->len = len;
+	c->bind = STB_GLOBAL;
+	g->next += len + 1;
+	g->left -= len + 1;
+	return 0;
+}
+
+static void go_blocks_free(char *b)
+{
+	while (b) {
+		char *prev;
+
+		memcpy(&prev, b, sizeof(prev));
+		free(b);
+		b = prev;
+	}
+}
+
+/* Sort, deduplicate and copy the candidates into o. */
+static int keep_symbols(struct elfobj *o, struct sym_cand *cands, size_t nr)
+{
+	size_t kept = 0, names_len = 0, i;
+	char *p;
+
+	if (!nr)
+		return 0;
 	qsort(cands, nr, sizeof(*cands), cmp_cand);
 	for (i = 0; i < nr; i++) {
 		if (kept && cands[kept - 1].start == cands[i].start)
@@ -211,17 +302,13 @@ static int load_symbols(struct elfobj *o, Elf *elf)
 		cands[kept++] = cands[i];
 		names_len += cands[i].len + 1;
 	}
-	if (names_len > UINT32_MAX) {
-		err = -EFBIG;
-		goto cleanup;
-	}
+	if (names_len > UINT32_MAX)
+		return -EFBIG;
 
 	o->syms = calloc(kept, sizeof(*o->syms));
 	o->names = malloc(names_len);
-	if (!o->syms || !o->names) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
+	if (!o->syms || !o->names)
+		return -ENOMEM;
 	p = o->names;
 	for (i = 0; i < kept; i++) {
 		o->syms[i].start = cands[i].start;
@@ -232,9 +319,103 @@ static int load_symbols(struct elfobj *o, Elf *elf)
 	}
 	o->nr_syms = kept;
 	o->names_len = names_len;
+	return 0;
+}
+
+/* An ELF file opened read-only, closed with close_elf(). */
+static Elf *open_elf(const char *path, int *fd)
+{
+	Elf *elf;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	/* ELF_C_READ, not _MMAP: libelf then pread()s only the sections we
+	 * ask for, and a file truncated under us gives an error, not SIGBUS. */
+	elf = elf_begin(*fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(*fd);
+		*fd = -1;
+		errno = ENOEXEC;
+		return NULL;
+	}
+	return elf;
+}
+
+static void close_elf(Elf *elf, int fd)
+{
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The symbols of the object elf (opened from path) and, when there is one,
+ * its DWARF. A stripped object's full symbol table is taken from the first
+ * of: its separate debug file, its MiniDebugInfo, its Go pclntab.
+ */
+static int load_symbols(struct elfobj *o, Elf *elf, const char *path,
+			const struct elfobj_debug *dbg)
+{
+	struct sym_cand *cands = NULL;
+	size_t nr = 0, cap = 0;
+	char *debug_path = NULL, *go_names = NULL;
+	Elf *dbg_elf = NULL, *mini = NULL;
+	void *mini_image = NULL;
+	int dbg_fd = -1, err;
+
+	err = collect_elf(elf, &cands, &nr, &cap);
+	if (err)
+		goto cleanup;
+	o->sym_source = nr ? ELFOBJ_SRC_DYNSYM : ELFOBJ_SRC_NONE;
+	if (has_symtab(elf))
+		o->sym_source = ELFOBJ_SRC_SYMTAB;
+
+	o->dwarf = dwarfsrc__open(path);
+	if (dbg && dbg->debuginfo && (!o->dwarf || o->sym_source != ELFOBJ_SRC_SYMTAB)) {
+		debug_path = debuginfo__find(dbg->debuginfo, elf, dbg->path ? dbg->path : path,
+					     dbg->root ? dbg->root : "");
+		o->debug_pending = !debug_path && errno == EAGAIN;
+	}
+	if (debug_path) {
+		if (!o->dwarf)
+			o->dwarf = dwarfsrc__open(debug_path);
+		dbg_elf = o->sym_source != ELFOBJ_SRC_SYMTAB ? open_elf(debug_path, &dbg_fd) : NULL;
+		if (dbg_elf && has_symtab(dbg_elf)) {
+			err = collect_elf(dbg_elf, &cands, &nr, &cap);
+			if (err)
+				goto cleanup;
+			o->sym_source = ELFOBJ_SRC_DEBUG_FILE;
+		}
+	}
+	if (o->sym_source != ELFOBJ_SRC_SYMTAB && o->sym_source != ELFOBJ_SRC_DEBUG_FILE) {
+		mini = debuginfo__minidebuginfo(elf, &mini_image);
+		if (mini) {
+			err = collect_elf(mini, &cands, &nr, &cap);
+			if (err)
+				goto cleanup;
+			o->sym_source = ELFOBJ_SRC_MINIDEBUGINFO;
+		}
+	}
+	if (o->sym_source == ELFOBJ_SRC_NONE || o->sym_source == ELFOBJ_SRC_DYNSYM) {
+		struct go_collect g = { &cands, &nr, &cap, &go_names };
+
+		if (gopclntab__read(elf, go_add, &g) > 0)
+			o->sym_source = ELFOBJ_SRC_GOPCLNTAB;
+	}
+	err = keep_symbols(o, cands, nr);
 
 cleanup:
 	free(cands);
+	free(debug_path);
+	go_blocks_free(go_names);
+	close_elf(dbg_elf, dbg_fd);
+	if (mini)
+		elf_end(mini);
+	free(mini_image);
 	return err;
 }
 
@@ -335,7 +516,7 @@ cleanup:
 	return err;
 }
 
-struct elfobj *elfobj__open(const char *path)
+struct elfobj *elfobj__open(const char *path, const struct elfobj_debug *dbg)
 {
 	struct elfobj *o = NULL;
 	Elf *elf = NULL;
@@ -350,17 +531,9 @@ struct elfobj *elfobj__open(const char *path)
 		err = -ENOTSUP;
 		goto cleanup;
 	}
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	elf = open_elf(path, &fd);
+	if (!elf) {
 		err = -errno;
-		goto cleanup;
-	}
-	/* ELF_C_READ, not _MMAP: libelf then pread()s only the sections we
-	 * ask for, and a file truncated under us gives an error, not SIGBUS. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOEXEC;
 		goto cleanup;
 	}
 
@@ -369,25 +542,43 @@ struct elfobj *elfobj__open(const char *path)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = load_symbols(o, elf);
-	if (err)
-		goto cleanup;
 	err = load_segments(o, elf);
 	if (err)
 		goto cleanup;
 	load_build_id(o, elf);
+	err = load_symbols(o, elf, path, dbg);
 
 cleanup:
-	if (elf)
-		elf_end(elf);
-	if (fd >= 0)
-		close(fd);
+	close_elf(elf, fd);
 	if (err) {
 		elfobj__free(o);
 		errno = -err;
 		return NULL;
 	}
 	return o;
+}
+
+int elfobj__read_build_id(const char *path, char *out, size_t len)
+{
+	struct elfobj tmp = { 0 };
+	Elf *elf;
+	int fd, err = 0;
+
+	pthread_once(&elf_once, elf_init);
+	if (!elf_ok)
+		return -ENOTSUP;
+	elf = open_elf(path, &fd);
+	if (!elf)
+		return -errno;
+	load_build_id(&tmp, elf);
+	close_elf(elf, fd);
+	if (!tmp.build_id[0])
+		err = -ENOENT;
+	else if (strlen(tmp.build_id) >= len)
+		err = -ENOSPC;
+	else
+		strcpy(out, tmp.build_id);
+	return err;
 }
 
 const char *elfobj__build_id(const struct elfobj *o)
@@ -444,6 +635,82 @@ const char *elfobj__lookup(const struct elfobj *o, uint64_t vaddr, uint64_t *sta
 	return o->names + s->name;
 }
 
+/* The readable form of symbol i's name: demangled once, then kept. */
+static const char *readable_name(struct elfobj *o, size_t i, const char **system_name)
+{
+	const char *name = o->names + o->syms[i].name;
+	uint32_t key = (uint32_t)i;
+	char **d;
+	bool added;
+
+	*system_name = NULL;
+	if (name[0] != '_' || (name[1] != 'Z' && name[1] != 'R'))
+		return name;		/* not mangled: no need to ask */
+	if (!o->demangled)
+		o->demangled = hashmap__new(sizeof(uint32_t), sizeof(char *));
+	d = o->demangled ? hashmap__insert(o->demangled, &key, &added) : NULL;
+	if (!d)
+		return name;
+	if (added) {
+		*d = demangle(name);
+		if (*d)
+			o->demangled_bytes += strlen(*d) + 1 + 32;
+	}
+	if (!*d)
+		return name;
+	*system_name = name;
+	return *d;
+}
+
+int elfobj__symbolize(struct elfobj *o, uint64_t vaddr, struct srcline *out, int max)
+{
+	const char *name = NULL, *system_name = NULL;
+	size_t lo;
+	int n = 0;
+
+	if (!o || max <= 0)
+		return 0;
+	lo = o->nr_syms ? upper_bound_u64(o->syms, o->nr_syms, sizeof(o->syms[0]),
+					  offsetof(struct elf_sym, start), vaddr) : 0;
+	if (lo) {
+		const struct elf_sym *s = &o->syms[lo - 1];
+
+		/* see elfobj__lookup */
+		if (!s->size || vaddr - s->start < s->size)
+			name = readable_name(o, lo - 1, &system_name);
+	}
+	if (o->dwarf)
+		n = dwarfsrc__lookup(o->dwarf, vaddr, out, max);
+	if (n <= 0) {
+		if (!name)
+			return 0;
+		out[0] = (struct srcline){ .function = name, .system_name = system_name };
+		return 1;
+	}
+	/* DWARF names every frame but may lack a name; the symbol table
+	 * knows the outermost (real) function. */
+	if (!out[n - 1].function && name) {
+		out[n - 1].function = name;
+		out[n - 1].system_name = system_name;
+	}
+	return n;
+}
+
+bool elfobj__has_dwarf(const struct elfobj *o)
+{
+	return o && o->dwarf;
+}
+
+bool elfobj__debug_pending(const struct elfobj *o)
+{
+	return o && o->debug_pending;
+}
+
+enum elfobj_source elfobj__source(const struct elfobj *o)
+{
+	return o ? o->sym_source : ELFOBJ_SRC_NONE;
+}
+
 int elfobj__nr_symbols(const struct elfobj *o)
 {
 	if (!o)
@@ -456,13 +723,22 @@ size_t elfobj__mem(const struct elfobj *o)
 	if (!o)
 		return 0;
 	return sizeof(*o) + o->nr_syms * sizeof(*o->syms) + o->names_len +
-	       o->nr_segs * sizeof(*o->segs);
+	       o->nr_segs * sizeof(*o->segs) + o->demangled_bytes + dwarfsrc__mem(o->dwarf);
 }
 
 void elfobj__free(struct elfobj *o)
 {
 	if (!o)
 		return;
+	if (o->demangled) {
+		size_t it = 0;
+		char **d;
+
+		while (hashmap__next(o->demangled, &it, NULL, (void **)&d))
+			free(*d);
+		hashmap__free(o->demangled);
+	}
+	dwarfsrc__free(o->dwarf);
 	free(o->syms);
 	free(o->names);
 	free(o->segs);

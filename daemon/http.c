@@ -15,6 +15,8 @@
 
 #define MAX_PARAMS 80
 
+#define HTTP_MAX_BODY	(1u << 20)
+
 struct http_server {
 	struct cprofd *d;
 	struct MHD_Daemon *tcp, *unix_;
@@ -165,6 +167,54 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, int status, const ch
 	return ret;
 }
 
+/* A POST's body, gathered over the calls libmicrohttpd makes as it arrives. */
+struct upload {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+/* Take the next piece of a POST body. true while more is to come. */
+static bool gather_upload(void **req_cls, const char *data, size_t *size)
+{
+	struct upload *u = *req_cls;
+
+	if (!u) {
+		*req_cls = calloc(1, sizeof(struct upload));
+		return *req_cls != NULL;
+	}
+	if (!*size)
+		return false;
+	if (u->len + *size > HTTP_MAX_BODY) {
+		u->too_big = true;
+	} else if (!u->too_big) {
+		char *p = realloc(u->data, u->len + *size + 1);
+
+		if (p) {
+			memcpy(p + u->len, data, *size);
+			u->data = p;
+			u->len += *size;
+			u->data[u->len] = '\0';
+		} else {
+			u->too_big = true;
+		}
+	}
+	*size = 0;
+	return true;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct upload *u = *req_cls;
+
+	if (u) {
+		free(u->data);
+		free(u);
+		*req_cls = NULL;
+	}
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -172,16 +222,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct http_server *s = cls;
 	struct params ps = { .n = 0 };
 	struct MHD_Response *resp;
+	struct upload *body = NULL;
 	struct reply r;
 	enum MHD_Result ret;
 
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return queue_text(c, 405, "only GET is served here\n");
+	if (!strcmp(method, "POST")) {
+		/* pprof's symbol requests: a list of addresses */
+		if (gather_upload(req_cls, upload_data, upload_data_size))
+			return MHD_YES;
+		body = *req_cls;
+		if (!body)
+			return queue_text(c, 500, "out of memory\n");
+		if (body->too_big)
+			return queue_text(c, 413, "request body over 1 MiB\n");
+	} else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		return queue_text(c, 405, "only GET and POST are served here\n");
+	}
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
 	if (ps.too_many)
 		return queue_text(c, 400, "too many query parameters\n");
 
-	cprofd__serve(s->d, url, ps.p, ps.n, connection_hung_up, c, &r);
+	cprofd__serve(s->d, url, ps.p, ps.n, body ? body->data : NULL, body ? body->len : 0,
+		      connection_hung_up, c, &r);
 	if (r.status == 0) {
 		free(r.body);
 		return MHD_NO;		/* the client left: close */
@@ -209,6 +271,7 @@ static struct MHD_Daemon *start_one(struct http_server *s, int fd)
 				MHD_USE_POLL,
 				0, NULL, NULL, on_request, s,
 				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				MHD_OPTION_CONNECTION_LIMIT, 64,
 				MHD_OPTION_END);
 }

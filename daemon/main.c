@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <bpf/libbpf.h>
 #include "cpuview.h"
 #include "cprofd.h"
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
+#include "debuginfo.h"
 #include "symcache.h"
 
 #define CPROFD_VERSION "0.1.0"
@@ -186,6 +188,19 @@ static void on_process_exit(void *arg, const struct proc_instance *in)
 	cpuview__process_exited(arg, in);
 }
 
+/* Objects with DWARF keep their file open (up to the symbol cache's 1024):
+ * take the hard limit on descriptors rather than the usual 1024. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_debug("cannot raise the open-file limit: %s", strerror(errno));
+}
+
 static void print_start(const struct options *o, bool dwarf)
 {
 	char who[256] = "every process";
@@ -265,8 +280,10 @@ int main(int argc, char **argv)
 	d.started_ns = time(NULL) * 1000000000LL;
 	pthread_mutex_init(&d.sym_lock, NULL);
 	d.proctab = proctab__new((PARAMS_MAX_SECONDS + 60) * 1000000000LL, MAX_PROCESSES);
-	d.symcache = symcache__new(&(struct symcache_opts){ 0 });
-	if (!d.proctab || !d.symcache) {
+	raise_fd_limit();
+	d.debuginfo = debuginfo__new(&(struct debuginfo_opts){ .debuginfod = true });
+	d.symcache = symcache__new(&(struct symcache_opts){ .debuginfo = d.debuginfo });
+	if (!d.proctab || !d.debuginfo || !d.symcache) {
 		log_error("out of memory");
 		goto cleanup;
 	}
@@ -330,6 +347,7 @@ cleanup:
 		close(tcp_fd);
 	ksyms__free(d.ksyms);
 	symcache__free(d.symcache);
+	debuginfo__free(d.debuginfo);
 	proctab__free(d.proctab);
 	return ret;
 }

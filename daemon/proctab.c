@@ -5,8 +5,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "container.h"
 #include "hashmap.h"
 #include "log.h"
+#include "perfmap.h"
 #include "proctab.h"
 
 struct instance_key {
@@ -150,6 +152,8 @@ int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t ex
 	read_maps(t, in);
 	if (in->maps_err)
 		log_debug("cannot read the maps of pid %u: %s", pid, strerror(-in->maps_err));
+	else if (container__id(pid, in->container, sizeof(in->container)) || !same_process(in))
+		in->container[0] = '\0';	/* gone, or an id too long to be one */
 cleanup:
 	pthread_mutex_unlock(&t->lock);
 	return err;
@@ -194,6 +198,7 @@ static void instance_free(struct proc_instance *in)
 	if (!in)
 		return;
 	procmaps__clear(&in->maps);
+	perfmap__free(in->perfmap);
 	free(in);
 }
 

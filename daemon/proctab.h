@@ -18,6 +18,9 @@ struct proc_instance {
 	int maps_err;			/* 0, or -errno of the last read */
 	int64_t exited_ns;		/* CLOCK_MONOTONIC when seen gone; 0: alive */
 	int64_t refreshed_ns;		/* last read of the maps */
+	char container[80];		/* container id from its cgroup, "" when none */
+	struct perfmap *perfmap;	/* its JIT's /tmp/perf-PID.map, once needed */
+	int64_t perfmap_checked_ns;	/* when that file was last looked at */
 };
 
 struct proctab_stats {

@@ -1,16 +1,30 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cpu.h"
 #include "elfobj.h"
 #include "hashmap.h"
 #include "ksyms.h"
+#include "perfmap.h"
 #include "pprof.h"
 #include "proctab.h"
 #include "profile.h"
 #include "symcache.h"
+
+static int64_t now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* x86-64: the kernel's half of the address space. */
+#define KERNEL_ADDR_MIN		0xffff800000000000ull
 
 /* Locations already made, by (process instance, address, leaf or not): each
  * distinct frame is symbolized once per profile, however many samples hold it. */
@@ -45,50 +59,91 @@ static uint64_t kernel_location(struct build *bd, uint64_t addr)
 	return pprof_builder__location(bd->b, bd->kernel_mapping, addr, &line, 1);
 }
 
-static struct elfobj *open_object(struct build *bd, const struct proc_instance *in,
+static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
 				  const struct procmap *m)
 {
-	char map_file[96], root_path[PATH_MAX];
+	char map_file[96], root_path[PATH_MAX], root[48];
 	const char *paths[3];
-	size_t n = 0;
+	struct symcache_ref ref = { .dev = m->dev, .inode = m->inode, .paths = paths,
+				    .path = m->path, .root = root };
 
 	if (!m->path || m->path[0] == '[')
 		return NULL;
 	/* map_files reaches the very file mapped, even when deleted or in
 	 * another mount namespace; root/ the process's view of its path. */
-	snprintf(map_file, sizeof(map_file), "/proc/%u/map_files/%lx-%lx", in->pid,
+	snprintf(map_file, sizeof(map_file), "/proc/%u/map_files/%lx-%lx", pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
-	paths[n++] = map_file;
-	snprintf(root_path, sizeof(root_path), "/proc/%u/root%s", in->pid, m->path);
-	paths[n++] = root_path;
-	paths[n++] = m->path;
-	return symcache__get(bd->ctx->symcache, m->dev, m->inode, paths, n);
+	paths[ref.nr_paths++] = map_file;
+	snprintf(root, sizeof(root), "/proc/%u/root", pid);
+	snprintf(root_path, sizeof(root_path), "%s%s", root, m->path);
+	paths[ref.nr_paths++] = root_path;
+	paths[ref.nr_paths++] = m->path;
+	return symcache__find(ctx->symcache, &ref);
 }
 
 /* The pprof mapping of m, and its object when it can be opened. */
 static uint64_t mapping_of(struct build *bd, const struct proc_instance *in,
 			   const struct procmap *m, struct elfobj **objp)
 {
-	struct elfobj *obj = open_object(bd, in, m);
+	struct elfobj *obj = open_object(bd->ctx, in->pid, m);
 	struct pprof_mapping pm = {
 		.start = m->start,
 		.limit = m->end,
 		.offset = m->offset,
 		.file = m->path ? m->path : "//anon",	/* pprof skips these, as perf names them */
 		.build_id = obj ? elfobj__build_id(obj) : NULL,
-		.has_functions = obj && elfobj__nr_symbols(obj) > 0,
+		.has_functions = obj && (elfobj__nr_symbols(obj) > 0 || elfobj__has_dwarf(obj)),
+		.has_filenames = elfobj__has_dwarf(obj),
+		.has_line_numbers = elfobj__has_dwarf(obj),
+		.has_inline_frames = elfobj__has_dwarf(obj),
 	};
 
 	*objp = obj;
 	return pprof_builder__mapping(bd->b, &pm);
 }
 
+/* The JIT's name for addr, from the process's perf map (read when first
+ * needed, and again when it changed, at most once a second). */
+static const char *jit_name(struct proc_instance *in, uint64_t addr)
+{
+	int64_t now = now_mono_ns();
+	char path[128];
+
+	if (!in)
+		return NULL;
+	if (now - in->perfmap_checked_ns >= 1000000000LL) {
+		in->perfmap_checked_ns = now;
+		/* through its root (containers, its own pid namespace); the
+		 * host's /tmp when it has exited */
+		if (perfmap__path(in->pid, path, sizeof(path)))
+			snprintf(path, sizeof(path), "/tmp/perf-%u.map", in->pid);
+		perfmap__refresh(&in->perfmap, path);
+	}
+	return in->perfmap ? perfmap__lookup(in->perfmap, addr, NULL) : NULL;
+}
+
+/* A frame in no file: JIT code named by a perf map, or an address. */
+static uint64_t anon_location(struct build *bd, struct proc_instance *in, uint64_t mapping,
+			      uint64_t addr)
+{
+	struct pprof_line line = { .function = jit_name(in, addr) };
+
+	if (!line.function) {
+		bd->ctx->stats->unnamed++;
+		return pprof_builder__location(bd->b, mapping, addr, NULL, 0);
+	}
+	bd->ctx->stats->jit++;
+	return pprof_builder__location(bd->b, mapping, addr, &line, 1);
+}
+
 static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64_t addr)
 {
 	const struct procmap *m = in ? procmaps__find(&in->maps, addr) : NULL;
-	struct pprof_line line = { 0 };
+	struct srcline frames[DWARFSRC_FRAMES_MAX];
+	struct pprof_line lines[DWARFSRC_FRAMES_MAX];
 	struct elfobj *obj;
 	uint64_t mapping, vaddr;
+	int n = 0;
 
 	if (!m && in) {
 		/* a library loaded after we read the maps (dlopen) */
@@ -96,19 +151,32 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 		m = procmaps__find(&in->maps, addr);
 	}
 	if (!m) {
+		/* JIT code lives in anonymous memory our maps may not hold */
+		if (jit_name(in, addr))
+			return anon_location(bd, in, 0, addr);
 		bd->ctx->stats->unmapped++;
 		return pprof_builder__location(bd->b, 0, addr, NULL, 0);
 	}
 	mapping = mapping_of(bd, in, m, &obj);
 	if (!mapping)
 		return 0;
+	if (!m->path || m->path[0] == '[')
+		return anon_location(bd, in, mapping, addr);
 	if (obj && !elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
-		line.function = elfobj__lookup(obj, vaddr, NULL);
-	if (!line.function) {
+		n = elfobj__symbolize(obj, vaddr, frames, DWARFSRC_FRAMES_MAX);
+	if (n <= 0) {
 		bd->ctx->stats->unnamed++;
 		return pprof_builder__location(bd->b, mapping, addr, NULL, 0);
 	}
-	return pprof_builder__location(bd->b, mapping, addr, &line, 1);
+	for (int i = 0; i < n; i++)
+		lines[i] = (struct pprof_line){
+			.function = frames[i].function ? frames[i].function : "??",
+			.system_name = frames[i].system_name,
+			.filename = frames[i].file,
+			.line = frames[i].line,
+		};
+	bd->ctx->stats->inlined += n - 1;
+	return pprof_builder__location(bd->b, mapping, addr, lines, n);
 }
 
 /* The location of one frame. Non-leaf frames hold return addresses, which
@@ -197,7 +265,8 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 	const struct window_stack *us = window__stack(w, k->k.ustack);
 	struct proc_instance *in = NULL;
 	char comm[CPROF_COMM_LEN + 1] = { 0 }, thread[CPROF_COMM_LEN + 1] = { 0 };
-	struct pprof_label labels[4];
+	struct pprof_label labels[5];
+	int nr_labels = 4;
 	int64_t values[2];
 	size_t n = 0;
 
@@ -231,9 +300,13 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 	labels[1] = (struct pprof_label){ .key = "tid", .num = k->k.tid };
 	labels[2] = (struct pprof_label){ .key = "comm", .str = comm };
 	labels[3] = (struct pprof_label){ .key = "thread", .str = thread };
+	if (!in)
+		in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+	if (in && in->container[0])
+		labels[nr_labels++] = (struct pprof_label){ .key = "container", .str = in->container };
 	values[0] = (int64_t)count;
 	values[1] = (int64_t)(count * k->period_ns);
-	return pprof_builder__sample(bd->b, locs, n, values, labels, 4);
+	return pprof_builder__sample(bd->b, locs, n, values, labels, nr_labels);
 }
 
 static int render(struct pprof_builder *b, const struct profile_request *req, uint8_t **out, size_t *len)
@@ -309,5 +382,65 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 cleanup:
 	hashmap__free(bd.frames);
 	pprof_builder__free(bd.b);
+	return err;
+}
+
+/* The name pprof's symbol protocol wants for one user address of pid. */
+static const char *user_symbol(const struct profile_ctx *ctx, uint32_t pid,
+			       const struct procmaps *maps, uint64_t addr)
+{
+	const struct procmap *m = procmaps__find(maps, addr);
+	struct srcline frames[DWARFSRC_FRAMES_MAX];
+	struct elfobj *obj;
+	uint64_t vaddr;
+
+	if (!m)
+		return NULL;
+	obj = open_object(ctx, pid, m);
+	if (!obj || elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
+		return NULL;
+	/* Go's answer for inlined code is the innermost function too. */
+	if (elfobj__symbolize(obj, vaddr, frames, DWARFSRC_FRAMES_MAX) <= 0)
+		return NULL;
+	return frames[0].function;
+}
+
+int profile__symbol(const struct profile_ctx *ctx, uint32_t pid, const char *text, FILE *out)
+{
+	struct procmaps maps = { 0 };
+	bool maps_read = false;
+	const char *p = text;
+	int err = 0;
+
+	while (p && *p) {
+		const char *name = NULL;
+		uint64_t addr;
+		char *end;
+
+		p += strspn(p, "+ \t\r\n,");
+		if (!*p)
+			break;
+		errno = 0;
+		addr = strtoull(p, &end, 16);	/* takes an 0x prefix */
+		if (end == p || errno || (*end && !strchr("+ \t\r\n,", *end))) {
+			err = -EINVAL;
+			break;
+		}
+		p = end;
+		if (addr >= KERNEL_ADDR_MIN) {
+			name = ctx->ksyms ? ksyms__lookup(ctx->ksyms, addr, NULL, NULL) : NULL;
+		} else if (pid) {
+			if (!maps_read) {
+				maps_read = true;
+				err = procmaps__read((int)pid, &maps);
+				if (err)
+					break;
+			}
+			name = user_symbol(ctx, pid, &maps, addr);
+		}
+		if (name)
+			fprintf(out, "%#" PRIx64 " %s\n", addr, name);
+	}
+	procmaps__clear(&maps);
 	return err;
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "params.h"
 #include "window.h"
 
@@ -16,6 +17,9 @@ struct symbolize_stats {
 	uint64_t no_instance;		/* samples of a process whose maps were never read */
 	uint64_t unmapped;		/* user addresses in no known mapping */
 	uint64_t unnamed;		/* addresses with a mapping but no symbol */
+	uint64_t inlined;		/* inlined frames added from DWARF */
+	uint64_t jit;			/* frames named from a perf map */
+	uint64_t profiles, build_ns;	/* profiles built, and the time it took */
 	uint64_t stacks_missing;	/* samples whose stack was dropped */
 };
 
@@ -30,5 +34,12 @@ struct profile_ctx {
  * gzipped profile, or text when req->debug. 0 or -errno. */
 int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		 const struct profile_request *req, uint8_t **out, size_t *len);
+
+/* pprof's remote symbolization: text holds addresses in hex ("0x4a10+0x4b20",
+ * as pprof posts them; spaces and commas also separate). For each one that can
+ * be named, "0xADDR name" is written to out: kernel addresses from kallsyms,
+ * others in process pid (0: none). 0, -EINVAL on a bad address (what was
+ * answered before it stays written), or -errno reading pid's maps. */
+int profile__symbol(const struct profile_ctx *ctx, uint32_t pid, const char *text, FILE *out);
 
 #endif /* CPROF_PROFILE_H */

@@ -8,6 +8,7 @@
 #include "bpfmaps.h"
 #include "cpuview.h"
 #include "cprofd.h"
+#include "debuginfo.h"
 #include "log.h"
 #include "proctab.h"
 #include "symcache.h"
@@ -71,7 +72,7 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
 		.stats = &d->symstats,
 	};
-	struct timespec start, now;
+	struct timespec start, now, t0, t1;
 	struct window *w;
 	int err;
 
@@ -112,8 +113,12 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 		return;
 	}
 	pthread_mutex_lock(&d->sym_lock);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = profile__cpu(&ctx, w, req, (uint8_t **)&r->body, &r->len);
 	symcache__trim(d->symcache);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->symstats.profiles++;
+	d->symstats.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
 	pthread_mutex_unlock(&d->sym_lock);
 	window__free(w);
 	if (err) {
@@ -150,6 +155,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	struct cpuview_stats cs;
 	struct symbolize_stats ss;
 	struct symcache_stats sc;
+	struct debuginfo_stats ds;
 	struct proctab_stats ps;
 	FILE *f;
 
@@ -158,6 +164,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	pthread_mutex_lock(&d->sym_lock);
 	ss = d->symstats;
 	symcache__stats(d->symcache, &sc);
+	debuginfo__stats(d->debuginfo, &ds);
 	pthread_mutex_unlock(&d->sym_lock);
 
 	f = open_memstream(&r->body, &r->len);
@@ -176,8 +183,12 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included.\n"
 		   "# TYPE cprofd_bpf_events_total counter\n");
 	for (int i = 0; i < CPROF_CNT_MAX; i++)
-		fprintf(f, "cprofd_bpf_events_total{view=\"cpu\",event=\"%s\"} %" PRIu64 "\n",
-			cprof_counter_names[i], cs.bpf[i]);
+		if (i != CPROF_CNT_UNW_WALK_NS)
+			fprintf(f, "cprofd_bpf_events_total{view=\"cpu\",event=\"%s\"} %" PRIu64 "\n",
+				cprof_counter_names[i], cs.bpf[i]);
+	fprintf(f, "# HELP cprofd_unwind_walk_seconds_total Time the BPF walker spent in user-stack walks with tables.\n"
+		   "# TYPE cprofd_unwind_walk_seconds_total counter\n"
+		   "cprofd_unwind_walk_seconds_total %.9f\n", cs.bpf[CPROF_CNT_UNW_WALK_NS] / 1e9);
 	fprintf(f, "# TYPE cprofd_bpf_program_instructions gauge\n"
 		   "cprofd_bpf_program_instructions{program=\"cpu_sample\"} %u\n", cs.insns);
 	fprintf(f, "# HELP cprofd_unwind_tables Whether user stacks are walked with .eh_frame tables.\n"
@@ -224,15 +235,32 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "cprofd_symbolize_total{result=\"no_process_maps\"} %" PRIu64 "\n"
 		   "cprofd_symbolize_total{result=\"unmapped\"} %" PRIu64 "\n"
 		   "cprofd_symbolize_total{result=\"no_symbol\"} %" PRIu64 "\n"
-		   "cprofd_symbolize_total{result=\"stack_missing\"} %" PRIu64 "\n",
-		ss.frames, ss.no_instance, ss.unmapped, ss.unnamed, ss.stacks_missing);
+		   "cprofd_symbolize_total{result=\"stack_missing\"} %" PRIu64 "\n"
+		   "cprofd_symbolize_total{result=\"inlined_frames\"} %" PRIu64 "\n"
+		   "cprofd_symbolize_total{result=\"jit\"} %" PRIu64 "\n",
+		ss.frames, ss.no_instance, ss.unmapped, ss.unnamed, ss.stacks_missing, ss.inlined, ss.jit);
+	fprintf(f, "# HELP cprofd_profile_build_seconds_total Time spent turning windows into profiles: symbolizing, building, compressing.\n"
+		   "# TYPE cprofd_profile_build_seconds_total counter\n"
+		   "cprofd_profile_build_seconds_total %.6f\n"
+		   "# TYPE cprofd_profiles_built_total counter\ncprofd_profiles_built_total %" PRIu64 "\n",
+		ss.build_ns / 1e9, ss.profiles);
+	fprintf(f, "# HELP cprofd_debuginfo_total Separate debug files: found on disk, fetched by debuginfod, failed, dropped (queue full).\n"
+		   "# TYPE cprofd_debuginfo_total counter\n"
+		   "cprofd_debuginfo_total{result=\"found_local\"} %" PRIu64 "\n"
+		   "cprofd_debuginfo_total{result=\"fetched\"} %" PRIu64 "\n"
+		   "cprofd_debuginfo_total{result=\"fetch_failed\"} %" PRIu64 "\n"
+		   "cprofd_debuginfo_total{result=\"dropped\"} %" PRIu64 "\n"
+		   "# TYPE cprofd_debuginfo_pending gauge\ncprofd_debuginfo_pending %" PRIu64 "\n",
+		ds.found_local, ds.fetched, ds.fetch_failed, ds.dropped, ds.pending);
 	fprintf(f, "# TYPE cprofd_symcache_objects gauge\ncprofd_symcache_objects %" PRIu64 "\n"
 		   "# TYPE cprofd_symcache_bytes gauge\ncprofd_symcache_bytes %" PRIu64 "\n"
 		   "# TYPE cprofd_symcache_lookups_total counter\n"
 		   "cprofd_symcache_lookups_total{result=\"hit\"} %" PRIu64 "\n"
 		   "cprofd_symcache_lookups_total{result=\"miss\"} %" PRIu64 "\n"
-		   "cprofd_symcache_lookups_total{result=\"open_error\"} %" PRIu64 "\n",
-		sc.objects, sc.bytes, sc.hits, sc.misses, sc.open_errors);
+		   "cprofd_symcache_lookups_total{result=\"open_error\"} %" PRIu64 "\n"
+		   "cprofd_symcache_lookups_total{result=\"same_build_id\"} %" PRIu64 "\n"
+		   "# TYPE cprofd_symcache_evictions_total counter\ncprofd_symcache_evictions_total %" PRIu64 "\n",
+		sc.objects, sc.bytes, sc.hits, sc.misses, sc.open_errors, sc.shared, sc.evictions);
 	fprintf(f, "# TYPE cprofd_http_requests_total counter\ncprofd_http_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_bad_requests_total counter\ncprofd_http_bad_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n",
@@ -247,10 +275,76 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-static const char *const later_views[] = { "heap", "allocs", "offcpu", "block", "mutex", "symbol" };
+/* pprof's remote symbolization (what Go's net/http/pprof serves): a GET says
+ * symbols are available, a POST of addresses gets "0xADDR name" lines. User
+ * addresses are looked up in the process pid= names, or the one --pid. */
+static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr,
+			 const char *body, struct reply *r)
+{
+	struct profile_ctx ctx = {
+		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
+		.stats = &d->symstats,
+	};
+	uint32_t pid = d->nr_pids == 1 ? (uint32_t)d->pids[0] : 0;
+	FILE *f;
+	int err;
+
+	for (size_t i = 0; i < nr; i++) {
+		char *end;
+		long v;
+
+		if (strcmp(params[i].key, "pid"))
+			continue;
+		errno = 0;
+		v = params[i].value ? strtol(params[i].value, &end, 10) : 0;
+		if (!params[i].value || errno || *end || v <= 0 || v > INT32_MAX) {
+			__atomic_add_fetch(&d->bad_requests, 1, __ATOMIC_RELAXED);
+			reply_text(r, 400, "pid must be a process id, as in pid=1234\n");
+			return;
+		}
+		pid = (uint32_t)v;
+	}
+	if (!body) {
+		reply_text(r, 200, "num_symbols: 1\n");
+		return;
+	}
+	f = open_memstream(&r->body, &r->len);
+	if (!f) {
+		reply_text(r, 500, "out of memory\n");
+		return;
+	}
+	/* Go writes this first to a POST too; pprof reads only the lines
+	 * that start with an address. */
+	fputs("num_symbols: 1\n", f);
+	pthread_mutex_lock(&d->sym_lock);
+	err = profile__symbol(&ctx, pid, body, f);
+	symcache__trim(d->symcache);
+	pthread_mutex_unlock(&d->sym_lock);
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (err) {
+		free(r->body);
+		r->body = NULL;
+		r->len = 0;
+		if (err == -EINVAL) {
+			__atomic_add_fetch(&d->bad_requests, 1, __ATOMIC_RELAXED);
+			reply_text(r, 400, "the body must be hex addresses separated by '+', as in 0x4a10+0x4b20\n");
+		} else if (err == -ENOENT || err == -ESRCH) {
+			reply_text(r, 404, "cannot read the maps of pid %u: no such process\n", pid);
+		} else {
+			reply_text(r, 500, "cannot symbolize: %s\n", strerror(-err));
+		}
+		return;
+	}
+	r->status = 200;
+	r->content_type = TEXT;
+}
+
+static const char *const later_views[] = { "heap", "allocs", "offcpu", "block", "mutex" };
 
 void cprofd__serve(struct cprofd *d, const char *path, const struct param *params, size_t nr,
-		   hung_up_fn hung_up, void *arg, struct reply *r)
+		   const char *body, size_t body_len, hung_up_fn hung_up, void *arg,
+		   struct reply *r)
 {
 	struct profile_request req;
 	char err[256];
@@ -259,6 +353,14 @@ void cprofd__serve(struct cprofd *d, const char *path, const struct param *param
 	__atomic_add_fetch(&d->requests, 1, __ATOMIC_RELAXED);
 	if (!strcmp(path, "/metrics")) {
 		serve_metrics(d, r);
+		return;
+	}
+	if (!strcmp(path, "/debug/pprof/symbol")) {
+		serve_symbol(d, params, nr, body, r);
+		return;
+	}
+	if (body) {
+		reply_text(r, 405, "only %s takes a POST\n", "/debug/pprof/symbol");
 		return;
 	}
 	if (!strcmp(path, "/debug/pprof/") || !strcmp(path, "/debug/pprof")) {

@@ -14,22 +14,48 @@
  * not ELF) get a negative entry: a stack has many frames in the same
  * object and retrying open() for each of them would cost a syscall per
  * frame. It expires so that a transient failure is not permanent.
+ *
+ * Objects are shared by build id: the same libc in a dozen containers is a
+ * dozen (dev, inode) entries but is parsed once and held once. A miss reads
+ * only the file's build id first, and opens it fully only when no entry
+ * holds that build id yet.
+ *
+ * An object whose debug file debuginfod was still fetching is opened again,
+ * at most every RETRY_NS, when asked for; the object it replaces is kept
+ * until trim(), since the profile being built may still point into it.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "hashmap.h"
 #include "symcache.h"
 
 #define DEFAULT_MAX_BYTES	(64u << 20)
 #define DEFAULT_MAX_OBJECTS	1024u
 #define NEG_TTL_NS		(30ull * 1000000000ull)
 #define MIN_BUCKETS		64u
+#define RETRY_NS		(2ull * 1000000000ull)
+#define BUILD_ID_HEX_MAX	129
+
+/* One opened object, held by every entry whose file has its build id. */
+struct shared {
+	struct elfobj *obj;
+	int refs;
+	size_t bytes;
+	uint64_t retry_ns;		/* debug info pending: when to open it again */
+	char build_id[BUILD_ID_HEX_MAX];	/* "" when it has none: not shared */
+};
+
+struct build_id_key {
+	char hex[BUILD_ID_HEX_MAX];
+};
 
 struct entry {
 	uint64_t dev, inode;
-	struct elfobj *obj;		/* NULL: negative entry */
+	struct shared *sh;		/* NULL: negative entry */
 	int err;			/* negative: errno of the failed open */
 	uint64_t expires_ns;		/* negative: when to try again */
 	size_t bytes;			/* charged against max_bytes */
@@ -44,6 +70,10 @@ struct symcache {
 	size_t nr_negative;
 	struct entry *head, *tail;
 	size_t max_bytes, max_objects;
+	struct debuginfo *debuginfo;
+	struct hashmap *by_build_id;	/* build_id_key -> struct shared * */
+	struct elfobj **graveyard;	/* replaced objects, freed by trim() */
+	size_t nr_graveyard;
 	struct symcache_stats st;
 };
 
@@ -144,16 +174,53 @@ static struct entry *find(const struct symcache *c, uint64_t dev, uint64_t inode
 	return NULL;
 }
 
-static void set_object(struct symcache *c, struct entry *e, struct elfobj *obj)
+/* A new shared object for obj, indexed by its build id. */
+static struct shared *share(struct symcache *c, struct elfobj *obj)
 {
-	c->st.bytes -= e->bytes;
-	if (!e->obj && obj) {
-		c->nr_negative--;
-		c->st.objects++;
+	const char *id = elfobj__build_id(obj);
+	struct shared *sh = calloc(1, sizeof(*sh)), **slot;
+	struct build_id_key key = { 0 };
+	bool added;
+
+	if (!sh)
+		return NULL;
+	sh->obj = obj;
+	sh->bytes = sizeof(*sh) + elfobj__mem(obj);
+	if (id && strlen(id) < sizeof(key.hex)) {
+		strcpy(key.hex, id);
+		slot = hashmap__insert(c->by_build_id, &key, &added);
+		if (slot && added) {
+			*slot = sh;
+			strcpy(sh->build_id, id);
+		}
 	}
-	e->obj = obj;
-	e->bytes = sizeof(*e) + elfobj__mem(obj);
-	c->st.bytes += e->bytes;
+	c->st.objects++;
+	c->st.bytes += sh->bytes;
+	return sh;
+}
+
+static void unshare(struct symcache *c, struct shared *sh)
+{
+	struct build_id_key key = { 0 };
+
+	if (!sh || --sh->refs > 0)
+		return;
+	if (sh->build_id[0]) {
+		strcpy(key.hex, sh->build_id);
+		hashmap__delete(c->by_build_id, &key);
+	}
+	c->st.objects--;
+	c->st.bytes -= sh->bytes;
+	elfobj__free(sh->obj);
+	free(sh);
+}
+
+static void set_shared(struct symcache *c, struct entry *e, struct shared *sh)
+{
+	if (!e->sh)
+		c->nr_negative--;
+	e->sh = sh;
+	sh->refs++;
 }
 
 static struct entry *insert(struct symcache *c, uint64_t dev, uint64_t inode)
@@ -188,12 +255,10 @@ static void remove_entry(struct symcache *c, struct entry *e)
 	lru_unlink(c, e);
 	c->nr_entries--;
 	c->st.bytes -= e->bytes;
-	if (e->obj) {
-		c->st.objects--;
-		elfobj__free(e->obj);
-	} else {
+	if (e->sh)
+		unshare(c, e->sh);
+	else
 		c->nr_negative--;
-	}
 	free(e);
 }
 
@@ -209,9 +274,11 @@ struct symcache *symcache__new(const struct symcache_opts *opts)
 	}
 	c->max_bytes = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
 	c->max_objects = opts && opts->max_objects ? opts->max_objects : DEFAULT_MAX_OBJECTS;
+	c->debuginfo = opts ? opts->debuginfo : NULL;
 	c->nr_buckets = MIN_BUCKETS;
 	c->buckets = calloc(c->nr_buckets, sizeof(*c->buckets));
-	if (!c->buckets)
+	c->by_build_id = hashmap__new(sizeof(struct build_id_key), sizeof(struct shared *));
+	if (!c->buckets || !c->by_build_id)
 		err = -ENOMEM;
 
 cleanup:
@@ -223,25 +290,78 @@ cleanup:
 	return c;
 }
 
-struct elfobj *symcache__get(struct symcache *c, uint64_t dev, uint64_t inode,
-			     const char *const *paths, size_t nr_paths)
+/* The object already held under the build id of the file at path. */
+static struct shared *find_by_build_id(struct symcache *c, const char *path)
+{
+	struct build_id_key key = { 0 };
+	struct shared **sh;
+
+	if (hashmap__count(c->by_build_id) == 0 ||
+	    elfobj__read_build_id(path, key.hex, sizeof(key.hex)))
+		return NULL;
+	sh = hashmap__find(c->by_build_id, &key);
+	return sh ? *sh : NULL;
+}
+
+static struct elfobj *open_object(struct symcache *c, const struct symcache_ref *ref,
+				  const char *path)
+{
+	struct elfobj_debug dbg = { c->debuginfo, ref->path, ref->root };
+
+	return elfobj__open(path, c->debuginfo ? &dbg : NULL);
+}
+
+/* Debuginfod was still fetching this object's debug file when it was
+ * opened: open it again, now and then, to pick the file up. */
+static void retry_pending(struct symcache *c, struct shared *sh, const struct symcache_ref *ref)
+{
+	struct elfobj *obj = NULL, **g;
+	uint64_t now = now_ns();
+
+	if (!elfobj__debug_pending(sh->obj) || now < sh->retry_ns)
+		return;
+	sh->retry_ns = now + RETRY_NS;
+	for (size_t i = 0; i < ref->nr_paths && !obj; i++)
+		if (ref->paths[i])
+			obj = open_object(c, ref, ref->paths[i]);
+	if (!obj || elfobj__debug_pending(obj)) {
+		elfobj__free(obj);
+		return;
+	}
+	g = realloc(c->graveyard, (c->nr_graveyard + 1) * sizeof(*g));
+	if (!g) {
+		elfobj__free(obj);
+		return;
+	}
+	c->graveyard = g;
+	c->graveyard[c->nr_graveyard++] = sh->obj;
+	c->st.bytes -= sh->bytes;
+	sh->obj = obj;
+	sh->bytes = sizeof(*sh) + elfobj__mem(obj);
+	c->st.bytes += sh->bytes;
+	c->st.debug_reopened++;
+}
+
+struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref)
 {
 	struct elfobj *obj = NULL;
+	struct shared *sh = NULL;
 	struct entry *e;
 	uint64_t now;
 	int err = 0, open_err = 0;
 	size_t i;
 
-	if (!c || (!paths && nr_paths)) {
+	if (!c || !ref || (!ref->paths && ref->nr_paths)) {
 		err = -EINVAL;
 		goto cleanup;
 	}
 
-	e = find(c, dev, inode);
-	if (e && e->obj) {
+	e = find(c, ref->dev, ref->inode);
+	if (e && e->sh) {
 		c->st.hits++;
 		lru_touch(c, e);
-		obj = e->obj;
+		retry_pending(c, e->sh, ref);
+		obj = e->sh->obj;
 		goto cleanup;
 	}
 	now = now_ns();
@@ -254,10 +374,15 @@ struct elfobj *symcache__get(struct symcache *c, uint64_t dev, uint64_t inode,
 	}
 
 	c->st.misses++;
-	for (i = 0; i < nr_paths; i++) {
-		if (!paths[i])
+	for (i = 0; i < ref->nr_paths; i++) {
+		if (!ref->paths[i])
 			continue;
-		obj = elfobj__open(paths[i]);
+		sh = find_by_build_id(c, ref->paths[i]);
+		if (sh) {
+			c->st.shared++;
+			break;
+		}
+		obj = open_object(c, ref, ref->paths[i]);
 		if (obj)
 			break;
 		/* Report the most telling failure: "not ELF" or "permission
@@ -265,14 +390,14 @@ struct elfobj *symcache__get(struct symcache *c, uint64_t dev, uint64_t inode,
 		if (!open_err || open_err == ENOENT)
 			open_err = errno;
 	}
-	if (!obj && !open_err) {
+	if (!obj && !sh && !open_err) {
 		/* No path to try: nothing learned, nothing to remember. */
 		err = -ENOENT;
 		goto cleanup;
 	}
 
 	if (!e) {
-		e = insert(c, dev, inode);
+		e = insert(c, ref->dev, ref->inode);
 		if (!e) {
 			elfobj__free(obj);
 			obj = NULL;
@@ -282,7 +407,18 @@ struct elfobj *symcache__get(struct symcache *c, uint64_t dev, uint64_t inode,
 	}
 	lru_touch(c, e);
 	if (obj) {
-		set_object(c, e, obj);
+		sh = share(c, obj);
+		if (!sh) {
+			elfobj__free(obj);
+			obj = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		sh->retry_ns = now + RETRY_NS;
+	}
+	if (sh) {
+		set_shared(c, e, sh);
+		obj = sh->obj;
 		goto cleanup;
 	}
 	c->st.open_errors++;
@@ -296,6 +432,14 @@ cleanup:
 	return obj;
 }
 
+struct elfobj *symcache__get(struct symcache *c, uint64_t dev, uint64_t inode,
+			     const char *const *paths, size_t nr_paths)
+{
+	struct symcache_ref ref = { dev, inode, paths, nr_paths, NULL, NULL };
+
+	return symcache__find(c, &ref);
+}
+
 void symcache__trim(struct symcache *c)
 {
 	struct entry *e, *prev;
@@ -303,6 +447,23 @@ void symcache__trim(struct symcache *c)
 
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->nr_graveyard; i++)
+		elfobj__free(c->graveyard[i]);
+	free(c->graveyard);
+	c->graveyard = NULL;
+	c->nr_graveyard = 0;
+
+	/* Objects grow as they are used (demangled names, DWARF lookups
+	 * cached): charge what they hold now. */
+	for (e = c->head; e; e = e->next) {
+		size_t bytes;
+
+		if (!e->sh)
+			continue;
+		bytes = sizeof(*e->sh) + elfobj__mem(e->sh->obj);
+		c->st.bytes += bytes - e->sh->bytes;
+		e->sh->bytes = bytes;
+	}
 
 	/* Expired failures go first, wherever they are in the list: they
 	 * would be retried anyway. Then cap how many failures are kept, so
@@ -310,14 +471,14 @@ void symcache__trim(struct symcache *c)
 	now = now_ns();
 	for (e = c->tail; e; e = prev) {
 		prev = e->prev;
-		if (!e->obj && (now >= e->expires_ns || c->nr_negative > c->max_objects))
+		if (!e->sh && (now >= e->expires_ns || c->nr_negative > c->max_objects))
 			remove_entry(c, e);
 	}
 
 	/* Then least recently used objects until within bounds. */
 	while (c->tail && (c->st.objects > c->max_objects || c->st.bytes > c->max_bytes)) {
 		e = c->tail;
-		if (e->obj)
+		if (e->sh)
 			c->st.evictions++;
 		remove_entry(c, e);
 	}
@@ -342,9 +503,12 @@ void symcache__free(struct symcache *c)
 		return;
 	for (e = c->head; e; e = next) {
 		next = e->next;
-		elfobj__free(e->obj);
-		free(e);
+		remove_entry(c, e);
 	}
+	for (size_t i = 0; i < c->nr_graveyard; i++)
+		elfobj__free(c->graveyard[i]);
+	free(c->graveyard);
+	hashmap__free(c->by_build_id);
 	free(c->buckets);
 	free(c);
 }

@@ -49,7 +49,8 @@ compare_perf() {
 		awk -v w="${whole:-100}" '$3 == "[.]" && $4 !~ /^0x/ { sub("%", "", $1); sub("%", "", $2);
 			printf "%.2f %.2f %s\n", 100 * $1 / w, 100 * $2 / w, $4 }' |
 		awk '!seen[$3]++' | head -16 >"$TMP/perf.top"
-	q "$ours" top 100000 >"$TMP/ours.top"
+	# perf report --no-inline: compare the functions code was compiled into
+	q "$ours" top 100000 outer >"$TMP/ours.top"
 	while read -r pcum pself fn; do
 		# perf's unwinding from an 8 KiB stack copy sometimes stops before
 		# the entry stub; whether cprofd reaches it is checked by counters
@@ -152,7 +153,7 @@ if ! command -v perf >/dev/null; then
 	skip "python3 and redis-server against perf" "perf not installed (apt-get install linux-perf)"
 	exit 0
 fi
-python3 -c '
+/usr/bin/python3 -c '
 import time
 def leaf(n):
     s = 0

@@ -7,7 +7,16 @@
  *   profq FILE kernel            % of the value in samples with a [kernel.kallsyms] frame
  *   profq FILE total             sum of the default value, and of samples/count
  *   profq FILE any FUNC...       % of the value in samples whose stack holds any of FUNCs
- *   profq FILE top N             the N functions with most flat value: "flat% cum% name"
+ *   profq FILE top N [outer]     the N functions with most flat value: "flat% cum% name";
+ *                                outer: each location counts as its outermost function only
+ *                                (the one its code was compiled into), as perf --no-inline
+ *   profq FILE locations MAPSUB  locations in mappings whose file holds MAPSUB, one per line:
+ *                                "ADDR MAPSTART MAPOFFSET" then "|function|file|line" per line
+ *                                entry, innermost first (addresses in hex)
+ *   profq FILE flags MAPSUB      has_functions has_filenames has_line_numbers has_inline_frames
+ *                                (0 or 1) of the first mapping whose file holds MAPSUB
+ *   profq FILE sysname FUNC      the system_name of function FUNC
+ *   profq FILE label KEY         distinct string values of label KEY, one per line
  * FUNC matches a function name exactly. Output is one number or list. */
 #include <errno.h>
 #include <stdio.h>
@@ -78,6 +87,76 @@ static int64_t label_num(const Perftools__Profiles__Sample *s, const char *key, 
 	return 0;
 }
 
+static const Perftools__Profiles__Function *function_of(uint64_t id)
+{
+	for (size_t i = 0; i < p->n_function; i++)
+		if (p->function[i]->id == id)
+			return p->function[i];
+	return NULL;
+}
+
+static const Perftools__Profiles__Mapping *mapping_like(const char *sub, uint64_t id)
+{
+	for (size_t m = 0; m < p->n_mapping; m++)
+		if ((!id || p->mapping[m]->id == id) && strstr(str(p->mapping[m]->filename), sub))
+			return p->mapping[m];
+	return NULL;
+}
+
+/* The whole-profile queries: 0 when argv[2] was one of them. */
+static int whole_profile(int argc, char **argv)
+{
+	const char *cmd = argv[2];
+
+	if (!strcmp(cmd, "locations") && argc > 3) {
+		for (size_t i = 0; i < p->n_location; i++) {
+			const Perftools__Profiles__Location *l = p->location[i];
+			const Perftools__Profiles__Mapping *m = mapping_like(argv[3], l->mapping_id);
+
+			if (!m || !l->mapping_id)
+				continue;
+			printf("%llx %llx %llx", (unsigned long long)l->address,
+			       (unsigned long long)m->memory_start, (unsigned long long)m->file_offset);
+			for (size_t j = 0; j < l->n_line; j++) {
+				const Perftools__Profiles__Function *f = function_of(l->line[j]->function_id);
+
+				printf(" |%s|%s|%lld", f ? str(f->name) : "", f ? str(f->filename) : "",
+				       (long long)l->line[j]->line);
+			}
+			printf("\n");
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "flags") && argc > 3) {
+		const Perftools__Profiles__Mapping *m = mapping_like(argv[3], 0);
+
+		if (!m)
+			return 1;
+		printf("%d %d %d %d\n", m->has_functions, m->has_filenames, m->has_line_numbers,
+		       m->has_inline_frames);
+		return 0;
+	}
+	if (!strcmp(cmd, "sysname") && argc > 3) {
+		for (size_t i = 0; i < p->n_function; i++)
+			if (!strcmp(str(p->function[i]->name), argv[3])) {
+				printf("%s\n", str(p->function[i]->system_name));
+				return 0;
+			}
+		return 1;
+	}
+	if (!strcmp(cmd, "label") && argc > 3) {
+		for (size_t i = 0; i < p->n_sample; i++)
+			for (size_t j = 0; j < p->sample[i]->n_label; j++) {
+				const Perftools__Profiles__Label *lb = p->sample[i]->label[j];
+
+				if (!strcmp(str(lb->key), argv[3]) && lb->str)
+					printf("%s\n", str(lb->str));
+			}
+		return 0;
+	}
+	return -1;
+}
+
 static bool has_label(const Perftools__Profiles__Sample *s, const char *key)
 {
 	for (size_t i = 0; i < s->n_label; i++)
@@ -106,6 +185,8 @@ static struct fn_total *fn_total(const char *name)
 	return &totals[nr_totals++];
 }
 
+static bool outer_only;
+
 static void tally(const Perftools__Profiles__Sample *s, double v)
 {
 	const char *seen[512];
@@ -114,11 +195,11 @@ static void tally(const Perftools__Profiles__Sample *s, double v)
 	for (size_t i = 0; i < s->n_location_id; i++) {
 		Perftools__Profiles__Location *l = location(s->location_id[i]);
 
-		for (size_t j = 0; l && j < l->n_line; j++) {
+		for (size_t j = outer_only && l && l->n_line ? l->n_line - 1 : 0; l && j < l->n_line; j++) {
 			const char *fn = function_name(l->line[j]->function_id);
 			bool dup = false;
 
-			if (i == 0 && j == 0)
+			if (i == 0 && (j == 0 || outer_only))
 				fn_total(fn)->flat += v;
 			for (size_t k = 0; k < nseen; k++)
 				dup |= !strcmp(seen[k], fn);
@@ -154,7 +235,8 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: profq FILE share|reach|depth|pids|labels|kernel|total|any|top [ARGS]\n");
+		fprintf(stderr, "usage: profq FILE share|reach|depth|pids|labels|kernel|total|any|top|"
+				"locations|flags|sysname|label [ARGS]\n");
 		return 2;
 	}
 	f = fopen(argv[1], "rb");
@@ -169,6 +251,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "profq: %s: not a pprof profile\n", argv[1]);
 		return 1;
 	}
+	missing = whole_profile(argc, argv);
+	if (missing >= 0) {
+		pprof__free(p);
+		return missing;
+	}
+	missing = 0;
+	outer_only = !strcmp(argv[2], "top") && argc > 4 && !strcmp(argv[4], "outer");
 	vi = pprof__sample_index(p, NULL);
 	if (vi < 0)
 		vi = 0;

@@ -292,7 +292,7 @@ static struct object *object_get(const char *path)
 		return NULL;
 	}
 	objects[nr_objects++] = o;
-	o->elf = elfobj__open(path);
+	o->elf = elfobj__open(path, NULL);
 	o->err = unwind_table__build(path, &o->table);
 	snprintf(name, sizeof(name), "table %s: built", base_name(path));
 	CHECK(o->err == 0, name, "unwind_table__build: %d (%s)", o->err, strerror(-o->err));
