@@ -34,10 +34,23 @@ struct frame_key {
 	uint64_t leaf;
 };
 
+/* Mappings already made, by process instance and mapping: the frames of one
+ * mapping share its pprof mapping and object, found once per profile. */
+struct mapping_key {
+	const struct proc_instance *in;
+	uint64_t start, offset, inode;
+};
+
+struct mapping_val {
+	uint64_t id;
+	struct elfobj *obj;
+};
+
 struct build {
 	const struct profile_ctx *ctx;
 	struct pprof_builder *b;
 	struct hashmap *frames;		/* frame_key -> uint64_t location id */
+	struct hashmap *mappings;	/* mapping_key -> mapping_val */
 	uint64_t kernel_mapping;
 	uint64_t lost_location;
 };
@@ -85,8 +98,19 @@ static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
 static uint64_t mapping_of(struct build *bd, const struct proc_instance *in,
 			   const struct procmap *m, struct elfobj **objp)
 {
-	struct elfobj *obj = open_object(bd->ctx, in->pid, m);
-	struct pprof_mapping pm = {
+	struct mapping_key key = { .in = in, .start = m->start, .offset = m->offset,
+				   .inode = m->inode };
+	struct mapping_val *v = hashmap__find(bd->mappings, &key);
+	struct pprof_mapping pm;
+	struct elfobj *obj;
+	bool added;
+
+	if (v) {
+		*objp = v->obj;
+		return v->id;
+	}
+	obj = open_object(bd->ctx, in->pid, m);
+	pm = (struct pprof_mapping){
 		.start = m->start,
 		.limit = m->end,
 		.offset = m->offset,
@@ -99,7 +123,12 @@ static uint64_t mapping_of(struct build *bd, const struct proc_instance *in,
 	};
 
 	*objp = obj;
-	return pprof_builder__mapping(bd->b, &pm);
+	v = hashmap__insert(bd->mappings, &key, &added);
+	if (!v)
+		return 0;
+	v->obj = obj;
+	v->id = pprof_builder__mapping(bd->b, &pm);
+	return v->id;
 }
 
 /* The JIT's name for addr, from the process's perf map (read when first
@@ -362,7 +391,8 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 
 	bd.b = pprof_builder__new(&opts);
 	bd.frames = hashmap__new(sizeof(struct frame_key), sizeof(uint64_t));
-	if (!bd.b || !bd.frames) {
+	bd.mappings = hashmap__new(sizeof(struct mapping_key), sizeof(struct mapping_val));
+	if (!bd.b || !bd.frames || !bd.mappings) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -381,6 +411,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		err = render(bd.b, req, out, len);
 cleanup:
 	hashmap__free(bd.frames);
+	hashmap__free(bd.mappings);
 	pprof_builder__free(bd.b);
 	return err;
 }
