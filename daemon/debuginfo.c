@@ -30,9 +30,9 @@
 #include <sys/stat.h>
 #include <elfutils/debuginfod.h>
 
+#include "buildid.h"
 #include "debuginfo.h"
 
-#define BUILD_ID_MAX		64
 #define DEFAULT_DEBUG_DIR	"/usr/lib/debug"
 #define QUEUE_MAX		256	/* fetches waiting for the worker */
 #define FETCH_TABLE_MAX		4096	/* build ids remembered (pending, done, failed) */
@@ -43,11 +43,6 @@
 #define LZMA_MEM_MAX		(128u << 20)
 #define CRC_CACHE_SIZE		64
 #define CRC_BUF_SIZE		(256u << 10)
-
-struct build_id {
-	unsigned char bytes[BUILD_ID_MAX];
-	size_t len;			/* 0: none */
-};
 
 enum fetch_state {
 	FETCH_QUEUED,
@@ -170,75 +165,9 @@ fmt_path(char *buf, const char *fmt, ...)
 	return n >= 0 && n < PATH_MAX;
 }
 
-static void build_id__hex(const struct build_id *id, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < id->len; i++) {
-		out[2 * i] = hex[id->bytes[i] >> 4];
-		out[2 * i + 1] = hex[id->bytes[i] & 0xf];
-	}
-	out[2 * i] = '\0';
-}
-
 static bool build_id__eq(const struct build_id *a, const struct build_id *b)
 {
 	return a->len == b->len && !memcmp(a->bytes, b->bytes, a->len);
-}
-
-/* Look for NT_GNU_BUILD_ID in one block of notes. */
-static bool note_build_id(Elf_Data *data, struct build_id *id)
-{
-	size_t off = 0, next, name_off, desc_off;
-	GElf_Nhdr nh;
-
-	if (!data || !data->d_buf)
-		return false;
-	while ((next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-		off = next;
-		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-		    memcmp((const char *)data->d_buf + name_off, "GNU", 4) != 0)
-			continue;
-		if (!nh.n_descsz || nh.n_descsz > BUILD_ID_MAX)
-			continue;
-		memcpy(id->bytes, (const char *)data->d_buf + desc_off, nh.n_descsz);
-		id->len = nh.n_descsz;
-		return true;
-	}
-	return false;
-}
-
-static bool read_build_id(Elf *elf, struct build_id *id)
-{
-	Elf_Scn *scn = NULL;
-	size_t phnum, i;
-
-	id->len = 0;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr shdr;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
-			continue;
-		if (note_build_id(elf_getdata(scn, NULL), id))
-			return true;
-	}
-
-	/* Objects stripped of their section headers still have PT_NOTE. */
-	if (elf_getphdrnum(elf, &phnum) != 0)
-		return false;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr ph;
-		Elf_Data *data;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
-			continue;
-		data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
-					    ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
-		if (note_build_id(data, id))
-			return true;
-	}
-	return false;
 }
 
 static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
@@ -416,7 +345,7 @@ static int check_candidate(struct debuginfo *d, const char *path,
 		err = -ENOEXEC;
 		goto cleanup;
 	}
-	if (want->len && read_build_id(elf, &id) && !build_id__eq(&id, want)) {
+	if (want->len && build_id__read(elf, &id) && !build_id__eq(&id, want)) {
 		err = -ESTALE;
 		goto cleanup;
 	}
@@ -758,7 +687,7 @@ char *debuginfo__find(struct debuginfo *d, Elf *elf, const char *path, const cha
 	}
 	if (!root || !strcmp(root, "/"))
 		root = "";
-	read_build_id(elf, &id);
+	build_id__read(elf, &id);
 	build_id__hex(&id, hex);
 
 	if (id.len >= 2 &&

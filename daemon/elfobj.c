@@ -21,15 +21,13 @@
 #include <unistd.h>
 
 #include "bsearch.h"
+#include "buildid.h"
 #include "debuginfo.h"
 #include "demangle.h"
 #include "dwarfsrc.h"
 #include "elfobj.h"
 #include "gopclntab.h"
 #include "hashmap.h"
-
-/* SHA-1 build ids are 20 bytes; leave room for longer hashes. */
-#define BUILD_ID_MAX	64
 
 struct elf_sym {
 	uint64_t start;
@@ -419,63 +417,12 @@ cleanup:
 	return err;
 }
 
-/* Look for NT_GNU_BUILD_ID in one block of notes. */
-static bool find_build_id(Elf_Data *data, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t off = 0, next, name_off, desc_off, i;
-	GElf_Nhdr nh;
-
-	if (!data || !data->d_buf)
-		return false;
-	while ((next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-		const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
-		const char *name = (const char *)data->d_buf + name_off;
-
-		off = next;
-		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-		    memcmp(name, "GNU", 4) != 0)
-			continue;
-		if (!nh.n_descsz || nh.n_descsz > BUILD_ID_MAX)
-			continue;
-		for (i = 0; i < nh.n_descsz; i++) {
-			out[2 * i] = hex[desc[i] >> 4];
-			out[2 * i + 1] = hex[desc[i] & 0xf];
-		}
-		out[2 * i] = '\0';
-		return true;
-	}
-	return false;
-}
-
 static void load_build_id(struct elfobj *o, Elf *elf)
 {
-	Elf_Scn *scn = NULL;
-	size_t phnum, i;
+	struct build_id id;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr shdr;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
-			continue;
-		if (find_build_id(elf_getdata(scn, NULL), o->build_id))
-			return;
-	}
-
-	/* Objects stripped of their section headers still have PT_NOTE. */
-	if (elf_getphdrnum(elf, &phnum) != 0)
-		return;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr ph;
-		Elf_Data *data;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
-			continue;
-		data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
-					    ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
-		if (find_build_id(data, o->build_id))
-			return;
-	}
+	if (build_id__read(elf, &id))
+		build_id__hex(&id, o->build_id);
 }
 
 static int load_segments(struct elfobj *o, Elf *elf)
