@@ -4,7 +4,8 @@
 # Source it from the repository's root, after setting:
 #   TMP (scratch directory, removed on exit), OUT (build/bench), PROCCPU,
 #   RESULTS and FIELDS (the results table: tab-separated, one run a line, and
-#   its field names), HZ, URL and SOCK (cprofd's), DOC.
+#   its field names), HZ, URL and SOCK (cprofd's), DOC; optionally CPROFD
+#   (the cprofd binary start_cprofd runs, default build/cprofd).
 # It installs the EXIT/INT/TERM/HUP traps. A script may define cleanup_hook,
 # run by cleanup before it stops the profiler.
 
@@ -54,6 +55,17 @@ reaped_us() {
 		printf "%d\n", n * 1e6 }' "$TMP/times")
 }
 
+# stop_pids PID...: TERM them, give each up to 5 s, then KILL, and reap.
+stop_pids() {
+	local pid
+	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "$@"; do
+		for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+}
+
 # Other profilers running, not ours, for the noise report: processes named
 # like ours, and perf_event BPF programs beyond our own (bcc's or cprofd's).
 other_profilers() {
@@ -93,7 +105,7 @@ start_cprofd() {
 		die "something already listens on ${URL#http://}; choose another with BENCH_PORT"
 	fi
 	sysctl -qw kernel.bpf_stats_enabled=1
-	build/cprofd --listen "${URL#http://}" --socket "$SOCK" --hz "$HZ" "$@" >"$TMP/cprofd.log" 2>&1 &
+	"${CPROFD:-build/cprofd}" --listen "${URL#http://}" --socket "$SOCK" --hz "$HZ" "$@" >"$TMP/cprofd.log" 2>&1 &
 	PROF_PID=$! PROF_SIG=TERM
 	for _ in $(seq 100); do
 		curl -sf -o /dev/null "$URL/metrics" && return 0

@@ -39,7 +39,7 @@ PORT=${BENCH_PORT:-16072}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
 CONFIGS=(tables fp perf)
-SETTLE=1         # seconds between a cprofd ready and its window: first tables built
+SETTLE=1         # seconds of a warm-up profile before the window: tables built, symbols read
 SOCK=/tmp/cprofd-bench-unwind.sock
 URL=http://127.0.0.1:$PORT
 OUT=build/bench
@@ -113,13 +113,7 @@ start_redis() {
 }
 
 stop_workload() {
-	local pid
-	for pid in $WORK_PID; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in $WORK_PID; do
-		for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	stop_pids $WORK_PID
 	WORK_PID=
 }
 
@@ -246,7 +240,9 @@ measure() {
 	}
 	if [ "$cfg" != perf ]; then
 		prog_id=$(perf_prog_id "$PROF_PID")
-		sleep "$SETTLE"
+		# a first, short profile opens the objects' symbols and DWARF (the
+		# symbols bench measures that); the window measures walking
+		curl -s -o /dev/null "$URL/debug/pprof/profile?seconds=$SETTLE"
 	fi
 	others=$(other_profilers)
 
@@ -455,7 +451,9 @@ notes() {
 	echo "Commands (port, socket and paths as the script sets them):"
 	echo
 	echo "- cprofd, unwind tables: \`build/cprofd --listen 127.0.0.1:$PORT --socket $SOCK --hz $HZ\`;"
-	echo "  1 s after it answers, \`curl $URL/debug/pprof/profile?seconds=$SECS\` is the window."
+	echo "  once it answers, a first \`curl $URL/debug/pprof/profile?seconds=$SETTLE\` warms it up (tables built,"
+	echo "  symbols and DWARF read: their cost is in the symbols bench), then"
+	echo "  \`curl $URL/debug/pprof/profile?seconds=$SECS\` is the window."
 	echo "- cprofd --frame-pointers: the same with \`--frame-pointers\` (the kernel's walk, \`bpf_get_stack\`)."
 	echo "- perf: \`perf record -F $HZ -a --call-graph dwarf -o /tmp/…/perf.data\` (8 KiB of user stack per"
 	echo "  sample; no \`perf report\`); the window starts 1 s after it, and SIGINT ends it."
@@ -470,8 +468,8 @@ notes() {
 	echo "  (an idle CPU's samples stop there), the key, the kernel stack, the maps and the user stack walk."
 	echo "  It runs in the timer interrupt and is charged to the interrupted task, not to cprofd. cprofd's own"
 	echo "  CPU is its user-space work over the window: reading maps of new processes, building their tables,"
-	echo "  draining, symbolizing and serving the profile. Its CPU to start includes the tables it builds"
-	echo "  for the processes already running."
+	echo "  draining, symbolizing and serving the profile, with its symbol caches warm (after a ${SETTLE} s"
+	echo "  profile). Its CPU to start includes the tables it builds for the processes already running."
 	echo "- A walk by tables reads the return address (and a saved rbp where one was pushed) at every"
 	echo "  frame, and looks its mapping and row up (see \"Where a walk's time goes\" in this file). The"
 	echo "  whole program's time also holds the first user read, the key, the kernel stack and the maps"
