@@ -142,6 +142,8 @@ static void serve_index(struct cprofd *d, struct reply *r)
 		   "<table>\n"
 		   "<tr><td><a href=\"profile?seconds=30\">profile</a></td>"
 		   "<td>CPU: where threads run, sampled at %d Hz (seconds=N, hz=N, pid=N)</td></tr>\n"
+		   "<tr><td><a href=\"symbol\">symbol</a></td>"
+		   "<td>pprof's remote symbolization: POST 0xADDR+0xADDR... (pid=N)</td></tr>\n"
 		   "</table>\n"
 		   "<p>Read them with <code>go tool pprof http://HOST:PORT/debug/pprof/profile</code>, "
 		   "or <code>cprof-ctl collect cpu 30s</code>. Daemon counters: <a href=\"/metrics\">/metrics</a>.</p>\n"
