@@ -31,9 +31,8 @@ SECS=6
 
 # Compare user-space functions with perf's, for the functions perf names
 # among its top by children (cumulative) share: cum and self shares within
-# TOLERANCE points, for the functions both name: perf names libc internals
-# from debug info, which cprofd does not read yet, and --no-inline keeps it
-# from naming a frame after a function inlined into it, as cprofd does not yet.
+# TOLERANCE points, for the functions both name. perf's --no-inline is matched
+# by counting each of cprofd's locations as its outermost function.
 # User space is what the unwinder walks; kernel leaves are
 # left out because perf -p samples with a per-task clock, which restarts in
 # the scheduler and lands samples there, while cprofd samples per CPU.
@@ -45,8 +44,12 @@ compare_perf() {
 	local name=$1 comm=$2 ours=$3 data=$4 tol=$5 n=0 unnamed=0 bad="" pcum pself cum flat whole
 	whole=$(perf report -i "$data" --stdio --sort comm -q -g none 2>/dev/null |
 		awk -v c="$comm" '$NF == c { sub("%", "", $1); print $1; exit }')
-	perf report -i "$data" --no-inline --comm "$comm" --stdio --children --sort symbol -q -g none 2>/dev/null |
-		awk -v w="${whole:-100}" '$3 == "[.]" && $4 !~ /^0x/ { sub("%", "", $1); sub("%", "", $2);
+	# comm in the sort key: with --sort symbol alone perf merges a libc
+	# function's entries of every process into one, and --comm then keeps
+	# or drops the merged whole (redis-benchmark's write() counted as redis's);
+	# with --comm, perf prints the comm as a heading, not as a column
+	perf report -i "$data" --no-inline --comm "$comm" --stdio --children --sort comm,symbol -q -g none 2>/dev/null |
+		awk -v w="${whole:-100}" '$3 == "[.]" && $4 !~ /^0x/ { sub("%", "", $1); sub("%", "", $2)
 			printf "%.2f %.2f %s\n", 100 * $1 / w, 100 * $2 / w, $4 }' |
 		awk '!seen[$3]++' | head -16 >"$TMP/perf.top"
 	# perf report --no-inline: compare the functions code was compiled into
@@ -132,17 +135,45 @@ check "dlopen: the frames met before its table existed are counted ($early)" tes
 	"no frame-pointer step for an unknown mapping was counted"
 stop_daemon
 
+# CPU time of all of pid's threads so far, ns (schedstat: precise, not ticks).
+task_cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ n += $1 } END { printf "%.0f\n", n }'
+}
+
 # against_perf NAME COMM PID TOLERANCE: cprofd --pid PID and perf -a
 # --call-graph dwarf over the same window, then the checks on both.
+# TOLERANCE "lossless": judge within 5 points only when both profilers sampled
+# 90-110% of the process's CPU time (its schedstat); otherwise report. On
+# this VM a CPU that flips between a task and idle every few tens of µs
+# (redis under redis-benchmark) can go without timer interrupts for tens of
+# ms: a profiler then loses samples in bursts, and shares move by more than
+# 5 points from run to run.
 against_perf() {
-	local name=$1 comm=$2 pid=$3 tol=$4 perfpid
-	start_daemon --pid "$pid"
+	local name=$1 comm=$2 pid=$3 tol=$4 perfpid cpu0 cpu1 ours theirs
+	# --hz, not hz=: a second set of perf events at another rate loses
+	# samples on this VM (see the notes of issue 3)
+	start_daemon --pid "$pid" --hz "$HZ"
 	sleep 1
 	perf record -q -a --call-graph dwarf -F "$HZ" -o "$TMP/$comm.data" -- sleep "$SECS" >/dev/null 2>&1 &
 	perfpid=$!
-	curl -sf -o "$TMP/$comm.pb.gz" "$URL/debug/pprof/profile?seconds=$SECS&hz=$HZ"
+	cpu0=$(task_cpu_ns "$pid")
+	curl -sf -o "$TMP/$comm.pb.gz" "$URL/debug/pprof/profile?seconds=$SECS"
+	cpu1=$(task_cpu_ns "$pid")
 	wait "$perfpid"
 	outermost "$name"
+	read -r ours _ < <(q "$TMP/$comm.pb.gz" total)
+	theirs=$(perf script -i "$TMP/$comm.data" -F pid 2>/dev/null | awk -v p="$pid" '$1 == p { n++ } END { print n + 0 }')
+	ours=$(awk -v s="$ours" -v c=$((cpu1 - cpu0)) 'BEGIN { printf "%.0f", (c > 0 ? 100 * s / c : 0) }')
+	theirs=$(awk -v n="$theirs" -v h="$HZ" -v c=$((cpu1 - cpu0)) 'BEGIN { printf "%.0f", (c > 0 ? 100 * n * 1e9 / h / c : 0) }')
+	echo "# $name: sampled CPU time against its own: cprofd $ours%, perf $theirs%"
+	if [ "$tol" = lossless ]; then
+		if [ "$ours" -ge 90 ] && [ "$theirs" -ge 90 ] && [ "$ours" -le 110 ] && [ "$theirs" -le 110 ]; then
+			tol=5
+		else
+			echo "# $name: samples were lost (timer interrupts missing): shares reported, not judged"
+			tol=report
+		fi
+	fi
 	compare_perf "$name" "$comm" "$TMP/$comm.pb.gz" "$TMP/$comm.data" "$tol"
 	pprof_reads "$name: go tool pprof reads it without warnings" "$TMP/$comm.pb.gz"
 	stop_daemon
@@ -182,9 +213,5 @@ for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; slee
 redis-benchmark -p "$RPORT" -q -n 100000000 -c 20 -t set,get,lpush,lpop >/dev/null 2>&1 &
 RB=$!
 sleep 0.5
-# Against perf -a, redis-server's epoll_wait and write path differ by 1 to
-# 15 points from run to run (ours less epoll_wait, more writeToClient),
-# while every walk reaches the outermost frame. The cause is not found (see
-# the notes of issue 3): the shares are reported here, not judged.
-against_perf redis-server redis-server "$RS" report
+against_perf redis-server redis-server "$RS" lossless
 kill "$RB" "$RS" 2>/dev/null; wait "$RB" "$RS" 2>/dev/null
