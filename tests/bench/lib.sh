@@ -66,6 +66,27 @@ stop_pids() {
 	done
 }
 
+redis_cli() { redis-cli -p "$REDIS_PORT" "$@" 2>/dev/null | tr -d '\r'; }
+
+# start_redis: redis-server on REDIS_PORT (private, no persistence) with
+# redis-benchmark looping set and get against it; both pids added to WORK_PID.
+start_redis() {
+	local pid
+	[ "$(redis_cli ping)" = PONG ] && die "a redis already answers on port $REDIS_PORT; choose another with BENCH_REDIS_PORT"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+		>"$TMP/redis.log" 2>&1 &
+	pid=$!
+	WORK_PID+=" $pid"
+	for _ in $(seq 50); do
+		[ "$(redis_cli ping)" = PONG ] && break
+		alive "$pid" || die "redis-server did not start: $(tail -n 1 "$TMP/redis.log")"
+		sleep 0.1
+	done
+	[ "$(redis_cli ping)" = PONG ] || die "redis-server does not answer on port $REDIS_PORT"
+	redis-benchmark -p "$REDIS_PORT" -q -l -t set,get >/dev/null 2>"$TMP/redis-benchmark.err" &
+	WORK_PID+=" $!"
+}
+
 # Other profilers running, not ours, for the noise report: processes named
 # like ours, and perf_event BPF programs beyond our own (bcc's or cprofd's).
 other_profilers() {

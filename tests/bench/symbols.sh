@@ -114,24 +114,7 @@ start_python() {
 	done
 }
 
-redis_cli() { redis-cli -p "$REDIS_PORT" "$@" 2>/dev/null | tr -d '\r'; }
 
-start_redis() {
-	local pid
-	[ "$(redis_cli ping)" = PONG ] && die "a redis already answers on port $REDIS_PORT; choose another with BENCH_REDIS_PORT"
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-		>"$TMP/redis.log" 2>&1 &
-	pid=$!
-	WORK_PID+=" $pid"
-	for _ in $(seq 50); do
-		[ "$(redis_cli ping)" = PONG ] && break
-		alive "$pid" || die "redis-server did not start: $(tail -n 1 "$TMP/redis.log")"
-		sleep 0.1
-	done
-	[ "$(redis_cli ping)" = PONG ] || die "redis-server does not answer on port $REDIS_PORT"
-	redis-benchmark -p "$REDIS_PORT" -q -l -t set,get >/dev/null 2>"$TMP/redis-benchmark.err" &
-	WORK_PID+=" $!"
-}
 
 as_postgres() { runuser -u postgres -- "$@"; }
 

@@ -94,24 +94,6 @@ start_python() {
 	sleep 0.3
 }
 
-redis_cli() { redis-cli -p "$REDIS_PORT" "$@" 2>/dev/null | tr -d '\r'; }
-
-start_redis() {
-	[ "$(redis_cli ping)" = PONG ] && die "a redis already answers on port $REDIS_PORT; choose another with BENCH_REDIS_PORT"
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-		>"$TMP/redis.log" 2>&1 &
-	WORK_PID=$!
-	for _ in $(seq 50); do
-		[ "$(redis_cli ping)" = PONG ] && break
-		alive "$WORK_PID" || die "redis-server did not start: $(tail -n 1 "$TMP/redis.log")"
-		sleep 0.1
-	done
-	[ "$(redis_cli ping)" = PONG ] || die "redis-server does not answer on port $REDIS_PORT"
-	redis-benchmark -p "$REDIS_PORT" -q -l -t set,get >/dev/null 2>"$TMP/redis-benchmark.err" &
-	WORK_PID+=" $!"
-	sleep 0.5
-}
-
 stop_workload() {
 	stop_pids $WORK_PID
 	WORK_PID=
@@ -227,7 +209,8 @@ measure() {
 	local m0=$TMP/metrics0 m1=$TMP/metrics1 pid
 	CPU1_NS=0 STOP_CPU_NS=0
 
-	"start_$wl"
+	"start_$wl"	# start_python here, start_redis in lib.sh
+	sleep 0.5	# let it get going
 	case $cfg in
 	tables) start_cprofd tables ;;
 	fp) start_cprofd fp --frame-pointers ;;
