@@ -94,43 +94,6 @@ static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
 	return symcache__find(ctx->symcache, &ref);
 }
 
-/* The pprof mapping of m, and its object when it can be opened. */
-static uint64_t mapping_of(struct build *bd, const struct proc_instance *in,
-			   const struct procmap *m, struct elfobj **objp)
-{
-	struct mapping_key key = { .in = in, .start = m->start, .offset = m->offset,
-				   .inode = m->inode };
-	struct mapping_val *v = hashmap__find(bd->mappings, &key);
-	struct pprof_mapping pm;
-	struct elfobj *obj;
-	bool added;
-
-	if (v) {
-		*objp = v->obj;
-		return v->id;
-	}
-	obj = open_object(bd->ctx, in->pid, m);
-	pm = (struct pprof_mapping){
-		.start = m->start,
-		.limit = m->end,
-		.offset = m->offset,
-		.file = m->path ? m->path : "//anon",	/* pprof skips these, as perf names them */
-		.build_id = obj ? elfobj__build_id(obj) : NULL,
-		.has_functions = obj && (elfobj__nr_symbols(obj) > 0 || elfobj__has_dwarf(obj)),
-		.has_filenames = elfobj__has_dwarf(obj),
-		.has_line_numbers = elfobj__has_dwarf(obj),
-		.has_inline_frames = elfobj__has_dwarf(obj),
-	};
-
-	*objp = obj;
-	v = hashmap__insert(bd->mappings, &key, &added);
-	if (!v)
-		return 0;
-	v->obj = obj;
-	v->id = pprof_builder__mapping(bd->b, &pm);
-	return v->id;
-}
-
 /* The JIT's name for addr, from the process's perf map (read when first
  * needed, and again when it changed, at most once a second). */
 static const char *jit_name(struct proc_instance *in, uint64_t addr)
@@ -149,6 +112,47 @@ static const char *jit_name(struct proc_instance *in, uint64_t addr)
 		perfmap__refresh(&in->perfmap, path);
 	}
 	return in->perfmap ? perfmap__lookup(in->perfmap, addr, NULL) : NULL;
+}
+
+/* The pprof mapping of m, and its object when it can be opened. */
+static uint64_t mapping_of(struct build *bd, struct proc_instance *in,
+			   const struct procmap *m, struct elfobj **objp)
+{
+	struct mapping_key key = { .in = in, .start = m->start, .offset = m->offset,
+				   .inode = m->inode };
+	struct mapping_val *v = hashmap__find(bd->mappings, &key);
+	struct pprof_mapping pm;
+	struct elfobj *obj;
+	bool added;
+
+	if (v) {
+		*objp = v->obj;
+		return v->id;
+	}
+	obj = open_object(bd->ctx, in->pid, m);
+	if (!m->path || m->path[0] == '[')
+		jit_name(in, m->start);		/* reads its perf map, if any */
+	pm = (struct pprof_mapping){
+		.start = m->start,
+		.limit = m->end,
+		.offset = m->offset,
+		.file = m->path ? m->path : "//anon",	/* pprof skips these, as perf names them */
+		.build_id = obj ? elfobj__build_id(obj) : NULL,
+		/* a perf map names anonymous code: pprof must not look for a file */
+		.has_functions = obj ? elfobj__nr_symbols(obj) > 0 || elfobj__has_dwarf(obj) :
+				 in->perfmap && perfmap__nr(in->perfmap) > 0,
+		.has_filenames = elfobj__has_dwarf(obj),
+		.has_line_numbers = elfobj__has_dwarf(obj),
+		.has_inline_frames = elfobj__has_dwarf(obj),
+	};
+
+	*objp = obj;
+	v = hashmap__insert(bd->mappings, &key, &added);
+	if (!v)
+		return 0;
+	v->obj = obj;
+	v->id = pprof_builder__mapping(bd->b, &pm);
+	return v->id;
 }
 
 /* A frame in no file: JIT code named by a perf map, or an address. */
