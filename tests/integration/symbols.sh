@@ -349,4 +349,11 @@ check "symbol: a bad address gets 400" \
 	test "$(curl -s -o /dev/null -w '%{http_code}' --data-binary 'zzz' "$URL/debug/pprof/symbol")" = 400 "not 400"
 kill "$WPID" 2>/dev/null
 
+# every profile above, with its demangled, Go, JIT and inlined names, read by
+# an independent reader
+for f in "$TMP"/*.pb.gz; do
+	[ "$f" = "$TMP/inline.pb.gz" ] && continue	# read above
+	pprof_reads "$(basename "$f" .pb.gz): go tool pprof reads it" "$f"
+done
+
 echo "# $(curl -s "$URL/metrics" | grep -E '^cprofd_(symbolize|symcache|debuginfo|profile_build)' | tr '\n' ' ')"
