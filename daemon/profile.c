@@ -77,8 +77,8 @@ static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
 {
 	char map_file[96], root_path[PATH_MAX], root[48];
 	const char *paths[3];
-	struct symcache_ref ref = { .dev = m->dev, .inode = m->inode, .paths = paths,
-				    .path = m->path, .root = root };
+	struct symcache_ref ref = { .dev = m->dev, .inode = m->inode, .stamp = m->stamp,
+				    .paths = paths, .path = m->path, .root = root };
 
 	if (!m->path || m->path[0] == '[')
 		return NULL;

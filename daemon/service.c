@@ -204,6 +204,12 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			   "# HELP cprofd_unwind_evictions_total Idle objects whose rows were given to others.\n"
 			   "# TYPE cprofd_unwind_evictions_total counter\n"
 			   "cprofd_unwind_evictions_total %" PRIu64 "\n"
+			   "# HELP cprofd_unwind_expired_total Objects removed after a minute that no process mapped them.\n"
+			   "# TYPE cprofd_unwind_expired_total counter\n"
+			   "cprofd_unwind_expired_total %" PRIu64 "\n"
+			   "# HELP cprofd_unwind_same_build_id_total Files that got the table of another file with their build id.\n"
+			   "# TYPE cprofd_unwind_same_build_id_total counter\n"
+			   "cprofd_unwind_same_build_id_total %" PRIu64 "\n"
 			   "# HELP cprofd_unwind_drops_total Objects, mappings and processes left to frame pointers.\n"
 			   "# TYPE cprofd_unwind_drops_total counter\n"
 			   "cprofd_unwind_drops_total{reason=\"table_full\"} %" PRIu64 "\n"
@@ -213,7 +219,8 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			   "# TYPE cprofd_unwind_build_seconds_total counter\n"
 			   "cprofd_unwind_build_seconds_total %.6f\n",
 			cs.unwind.processes, cs.unwind.objects, cs.unwind.objects_without_cfi,
-			cs.unwind.rows_used, cs.unwind.rows_total, cs.unwind.evicted, cs.unwind.table_full,
+			cs.unwind.rows_used, cs.unwind.rows_total, cs.unwind.evicted, cs.unwind.expired,
+			cs.unwind.shared, cs.unwind.table_full,
 			cs.unwind.build_errors, cs.unwind.mappings_dropped, cs.unwind.procs_full,
 			cs.unwind.build_ns / 1e9);
 	fprintf(f, "# TYPE cprofd_drains_total counter\ncprofd_drains_total %" PRIu64 "\n"

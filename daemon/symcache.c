@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Bounded cache of parsed ELF objects, keyed by the file's identity
- * (device, inode) as /proc/PID/maps reports it, so that libc is parsed once
- * for the whole host rather than once per process, and a file replaced on
- * disk (new inode) is never served from a stale entry.
+ * (device, inode) as /proc/PID/maps reports it, and its change time,
+ * so that libc is parsed once for the whole host rather than once per
+ * process, and a file replaced on disk is never served from a stale entry:
+ * not with a new inode, and not when a rebuilt binary gets the inode its
+ * old version freed, as ext4 hands out.
  *
  * A chained hash table finds entries; a doubly linked list keeps them in
  * recency order for eviction. get() never evicts, so every pointer it hands
@@ -54,7 +56,7 @@ struct build_id_key {
 };
 
 struct entry {
-	uint64_t dev, inode;
+	uint64_t dev, inode, stamp;
 	struct shared *sh;		/* NULL: negative entry */
 	int err;			/* negative: errno of the failed open */
 	uint64_t expires_ns;		/* negative: when to try again */
@@ -164,12 +166,13 @@ static void maybe_grow(struct symcache *c)
 	c->nr_buckets = n;
 }
 
-static struct entry *find(const struct symcache *c, uint64_t dev, uint64_t inode)
+static struct entry *find(const struct symcache *c, uint64_t dev, uint64_t inode,
+			  uint64_t stamp)
 {
 	struct entry *e = *bucket_of(c, dev, inode);
 
 	for (; e; e = e->hnext)
-		if (e->dev == dev && e->inode == inode)
+		if (e->dev == dev && e->inode == inode && e->stamp == stamp)
 			return e;
 	return NULL;
 }
@@ -223,7 +226,8 @@ static void set_shared(struct symcache *c, struct entry *e, struct shared *sh)
 	sh->refs++;
 }
 
-static struct entry *insert(struct symcache *c, uint64_t dev, uint64_t inode)
+static struct entry *insert(struct symcache *c, uint64_t dev, uint64_t inode,
+			    uint64_t stamp)
 {
 	struct entry *e, **b;
 
@@ -233,6 +237,7 @@ static struct entry *insert(struct symcache *c, uint64_t dev, uint64_t inode)
 	maybe_grow(c);
 	e->dev = dev;
 	e->inode = inode;
+	e->stamp = stamp;
 	e->bytes = sizeof(*e);
 	b = bucket_of(c, dev, inode);
 	e->hnext = *b;
@@ -356,7 +361,7 @@ struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref
 		goto cleanup;
 	}
 
-	e = find(c, ref->dev, ref->inode);
+	e = find(c, ref->dev, ref->inode, ref->stamp);
 	if (e && e->sh) {
 		c->st.hits++;
 		lru_touch(c, e);
@@ -397,7 +402,7 @@ struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref
 	}
 
 	if (!e) {
-		e = insert(c, ref->dev, ref->inode);
+		e = insert(c, ref->dev, ref->inode, ref->stamp);
 		if (!e) {
 			elfobj__free(obj);
 			obj = NULL;
@@ -435,7 +440,7 @@ cleanup:
 struct elfobj *symcache__get(struct symcache *c, uint64_t dev, uint64_t inode,
 			     const char *const *paths, size_t nr_paths)
 {
-	struct symcache_ref ref = { dev, inode, paths, nr_paths, NULL, NULL };
+	struct symcache_ref ref = { dev, inode, 0, paths, nr_paths, NULL, NULL };
 
 	return symcache__find(c, &ref);
 }

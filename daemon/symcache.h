@@ -28,6 +28,7 @@ struct symcache_stats {
 /* How to reach one mapped object. */
 struct symcache_ref {
 	uint64_t dev, inode;		/* its identity, as /proc/PID/maps says */
+	uint64_t stamp;		/* and its contents' (struct procmap) */
 	const char *const *paths;	/* where to open it, best first */
 	size_t nr_paths;
 	const char *path;		/* its path as the process sees it (debug links), or NULL */
@@ -35,7 +36,7 @@ struct symcache_ref {
 };
 
 struct symcache *symcache__new(const struct symcache_opts *opts);
-/* The object for ref's (dev, inode); on a miss, opened from the first of paths
+/* The object for ref's (dev, inode, stamp); on a miss, opened from the first of paths
  * that opens (e.g. /proc/PID/map_files/..., /proc/PID/root/PATH, PATH).
  * A miss that could not be opened is remembered for a while, so it is not
  * retried on every frame. Borrowed: valid until symcache__trim(). NULL when

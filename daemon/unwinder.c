@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "bpfmaps.h"
+#include "buildid.h"
 #include "hashmap.h"
 #include "log.h"
 #include "proctab.h"
@@ -17,18 +18,33 @@
 #include "unwinder.h"
 
 #define MAX_LOADS 16
+/* An object no process has mapped for this long is removed. */
+#define IDLE_NS		(60ull * 1000000000ull)
+/* and idle objects are looked for at most this often */
+#define EXPIRE_EVERY_NS	(5ull * 1000000000ull)
 
-/* What the unwinder keeps per object (device, inode). */
+/* What the unwinder keeps per object: per build id, or per file for
+ * objects without one. */
 struct uobj {
 	uint32_t first_row, nr_rows;	/* nr_rows 0: no table */
 	uint32_t refs;			/* processes mapping it */
+	uint32_t names;			/* objkeys naming it */
+	bool no_cfi;			/* counted in objects_without_cfi */
 	uint64_t idle_since;		/* refs fell to 0 then (an eviction order) */
+	char build_id[BUILD_ID_MAX * 2 + 1];	/* "" when it has none */
 	int nr_loads;
 	struct { uint64_t offset, vaddr, filesz; } loads[MAX_LOADS];
 };
 
+/* A file as mapped. With the stamp (change time and size), a rebuilt
+ * binary that got the inode its old version freed (ext4 does that) is not
+ * taken for the old one. */
 struct objkey {
-	uint64_t dev, inode;
+	uint64_t dev, inode, stamp;
+};
+
+struct build_id_key {
+	char hex[BUILD_ID_MAX * 2 + 1];
 };
 
 /* Per process: the objects its published table refers to. */
@@ -58,7 +74,9 @@ struct unwinder {
 	struct ranges row_space, map_space;
 	int procs_fd;
 	struct hashmap *objs;		/* objkey -> struct uobj * */
+	struct hashmap *by_build_id;	/* build_id_key -> struct uobj * */
 	struct hashmap *procs;		/* uint32_t pid -> struct uproc */
+	uint64_t expired_at;		/* when idle objects were last looked for */
 	struct unwinder_stats stats;
 };
 
@@ -140,8 +158,9 @@ struct unwinder *unwinder__new(void *rows, uint32_t nr_rows, void *maps, uint32_
 	u->maps = maps;
 	u->procs_fd = procs_fd;
 	u->objs = hashmap__new(sizeof(struct objkey), sizeof(struct uobj *));
+	u->by_build_id = hashmap__new(sizeof(struct build_id_key), sizeof(struct uobj *));
 	u->procs = hashmap__new(sizeof(uint32_t), sizeof(struct uproc));
-	if (!u->objs || !u->procs || ranges_init(&u->row_space, nr_rows) ||
+	if (!u->objs || !u->by_build_id || !u->procs || ranges_init(&u->row_space, nr_rows) ||
 	    ranges_init(&u->map_space, nr_maps)) {
 		unwinder__free(u);
 		errno = ENOMEM;
@@ -150,11 +169,12 @@ struct unwinder *unwinder__new(void *rows, uint32_t nr_rows, void *maps, uint32_
 	return u;
 }
 
-/* The PT_LOAD segments: what turns a mapping's file offset into the ELF
- * vaddrs the rows use. */
-static int read_loads(const char *path, struct uobj *o)
+/* The build id, and the PT_LOAD segments: what turns a mapping's file
+ * offset into the ELF vaddrs the rows use. */
+static int read_elf(const char *path, struct uobj *o)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	struct build_id id;
 	size_t nr;
 	Elf *elf;
 
@@ -166,6 +186,8 @@ static int read_loads(const char *path, struct uobj *o)
 		err = -ENOEXEC;
 		goto cleanup;
 	}
+	if (build_id__read(elf, &id))
+		build_id__hex(&id, o->build_id);
 	for (size_t i = 0; i < nr && o->nr_loads < MAX_LOADS; i++) {
 		GElf_Phdr ph;
 
@@ -182,10 +204,10 @@ cleanup:
 	return err;
 }
 
-/* An object no process maps keeps its rows: the next process to map it
- * (the next cc1 of a build, say) finds them ready instead of spending
- * hundreds of milliseconds rebuilding. Idle objects are evicted, oldest
- * first, only when the row space is needed. */
+/* An object no process maps keeps its rows for IDLE_NS: the next process
+ * to map it (the next cc1 of a build, say) finds them ready instead of
+ * spending hundreds of milliseconds rebuilding. Before that, idle objects
+ * are evicted, oldest first, when the row space is needed. */
 static void object_put(struct unwinder *u, const struct objkey *key)
 {
 	struct uobj **slot = hashmap__find(u->objs, key);
@@ -194,78 +216,169 @@ static void object_put(struct unwinder *u, const struct objkey *key)
 		(*slot)->idle_since = (uint64_t)now_ns();
 }
 
-/* Free the rows of the longest idle object with rows; false when none is
- * idle. No process's published table refers to them any more; the caller
- * waits out walks that may still read them before reusing the space. */
-static bool evict_idle(struct unwinder *u)
+/* Forget idle o and every name it has; its rows go back to the row space.
+ * No process's published table refers to them: a process's objects are
+ * put only once its table is unpublished and walks are done with it. */
+static void object_drop(struct unwinder *u, struct uobj *o)
+{
+	/* one name at a time: deleting moves entries, so no iterating past it
+	 * (an object has one name unless copies of it share a build id) */
+	while (o->names) {
+		struct objkey *k, key;
+		struct uobj **slot;
+		bool found = false;
+		size_t it = 0;
+
+		while (!found && hashmap__next(u->objs, &it, (void **)&k, (void **)&slot))
+			if (*slot == o) {
+				key = *k;
+				found = true;
+			}
+		if (!found)
+			break;
+		hashmap__delete(u->objs, &key);
+		o->names--;
+	}
+	if (o->build_id[0]) {
+		struct build_id_key bk = { 0 };
+
+		strcpy(bk.hex, o->build_id);
+		hashmap__delete(u->by_build_id, &bk);
+	}
+	if (o->nr_rows) {
+		ranges_free(&u->row_space, o->first_row, o->nr_rows);
+		u->stats.objects--;
+	}
+	if (o->no_cfi)
+		u->stats.objects_without_cfi--;
+	free(o);
+}
+
+/* The longest idle object, with rows when rows is set; NULL when none. */
+static struct uobj *oldest_idle(struct unwinder *u, bool rows)
 {
 	struct uobj **slot, *oldest = NULL;
-	struct objkey *k, oldest_key = { 0 };
 	size_t it = 0;
 
-	while (hashmap__next(u->objs, &it, (void **)&k, (void **)&slot))
-		if (*slot && !(*slot)->refs && (*slot)->nr_rows &&
-		    (!oldest || (*slot)->idle_since < oldest->idle_since)) {
+	while (hashmap__next(u->objs, &it, NULL, (void **)&slot))
+		if (*slot && !(*slot)->refs && (!rows || (*slot)->nr_rows) &&
+		    (!oldest || (*slot)->idle_since < oldest->idle_since))
 			oldest = *slot;
-			oldest_key = *k;
-		}
-	if (!oldest)
-		return false;
-	ranges_free(&u->row_space, oldest->first_row, oldest->nr_rows);
-	u->stats.objects--;
-	u->stats.evicted++;
-	free(oldest);
-	hashmap__delete(u->objs, &oldest_key);
-	return true;
+	return oldest;
+}
+
+/* Remove objects no process has mapped for IDLE_NS. Locked. */
+static void expire(struct unwinder *u, uint64_t now)
+{
+	struct uobj *o;
+
+	u->expired_at = now;
+	while ((o = oldest_idle(u, false)) && o->idle_since + IDLE_NS <= now) {
+		object_drop(u, o);
+		u->stats.expired++;
+	}
+}
+
+void unwinder__expire(struct unwinder *u, uint64_t now)
+{
+	pthread_mutex_lock(&u->lock);
+	expire(u, now);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Locked. */
+static void maybe_expire(struct unwinder *u)
+{
+	uint64_t now = (uint64_t)now_ns();
+
+	if (now - u->expired_at >= EXPIRE_EVERY_NS)
+		expire(u, now);
 }
 
 /* Rows for n, evicting idle objects while that makes room. */
 static int rows_alloc(struct unwinder *u, uint32_t n, uint32_t *start)
 {
-	bool evicted = false;
+	struct uobj *o;
 
 	while (ranges_alloc(&u->row_space, n, start)) {
-		if (!evict_idle(u))
+		o = oldest_idle(u, true);
+		if (!o)
 			return -ENOSPC;
-		evicted = true;
+		object_drop(u, o);
+		u->stats.evicted++;
 	}
-	if (evicted)
-		bpf__sync();	/* walks that began before the eviction are done */
 	return 0;
+}
+
+/* Name o by key too: the same build id in another file (a container's copy
+ * of libc). */
+static struct uobj *object_name(struct unwinder *u, const struct objkey *key, struct uobj *o)
+{
+	struct uobj **slot = hashmap__insert(u->objs, key, NULL);
+
+	if (!slot)
+		return NULL;
+	*slot = o;
+	o->names++;
+	return o;
 }
 
 static struct uobj *object_get(struct unwinder *u, const struct proc_instance *in,
 			       const struct procmap *m)
 {
-	struct objkey key = { m->dev, m->inode };
+	struct objkey key = { m->dev, m->inode, m->stamp };
 	char paths[3][PATH_MAX];
 	struct unwind_table t = { 0 };
 	struct uobj **slot, *o;
 	int64_t t0;
-	int err = -ENOENT;
+	int err = -ENOENT, i;
 
-	slot = hashmap__insert(u->objs, &key, NULL);
-	if (!slot)
-		return NULL;
-	if (*slot)
+	slot = hashmap__find(u->objs, &key);
+	if (slot)
 		return *slot;
-	/* rows_alloc() below may evict and so move entries: keep o, not slot */
-	o = *slot = calloc(1, sizeof(*o));
+	o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
 	snprintf(paths[0], sizeof(paths[0]), "/proc/%u/map_files/%lx-%lx", in->pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
 	snprintf(paths[1], sizeof(paths[1]), "/proc/%u/root%s", in->pid, m->path);
 	snprintf(paths[2], sizeof(paths[2]), "%s", m->path);
-	t0 = now_ns();
-	for (int i = 0; i < 3; i++) {
-		if (read_loads(paths[i], o))
-			continue;
-		err = unwind_table__build(paths[i], &t);
-		break;
+	for (i = 0; i < 3; i++)
+		if (!read_elf(paths[i], o))
+			break;
+	if (i < 3 && o->build_id[0]) {
+		struct build_id_key bk = { 0 };
+		struct uobj **same;
+
+		strcpy(bk.hex, o->build_id);
+		same = hashmap__find(u->by_build_id, &bk);
+		if (same) {
+			free(o);
+			u->stats.shared++;
+			return object_name(u, &key, *same);
+		}
 	}
+	if (!object_name(u, &key, o)) {
+		free(o);
+		return NULL;
+	}
+	if (o->build_id[0]) {
+		struct build_id_key bk = { 0 };
+		struct uobj **bslot;
+
+		strcpy(bk.hex, o->build_id);
+		bslot = hashmap__insert(u->by_build_id, &bk, NULL);
+		if (bslot)
+			*bslot = o;
+		else
+			o->build_id[0] = '\0';
+	}
+	t0 = now_ns();
+	if (i < 3)
+		err = unwind_table__build(paths[i], &t);
 	u->stats.build_ns += now_ns() - t0;
 	if (err == -ENOENT) {
+		o->no_cfi = true;
 		u->stats.objects_without_cfi++;
 	} else if (err) {
 		u->stats.build_errors++;
@@ -317,6 +430,7 @@ int unwinder__add(struct unwinder *u, const struct proc_instance *in)
 	if (!objs)
 		return -ENOMEM;
 	pthread_mutex_lock(&u->lock);
+	maybe_expire(u);
 	u->stats.mappings_dropped += in->maps.nr - want;
 	if (ranges_alloc(&u->map_space, (uint32_t)want, &first_map)) {
 		u->stats.procs_full++;
@@ -339,7 +453,7 @@ int unwinder__add(struct unwinder *u, const struct proc_instance *in)
 		if (!o)
 			continue;
 		o->refs++;
-		objs[nobjs++] = (struct objkey){ m->dev, m->inode };
+		objs[nobjs++] = (struct objkey){ m->dev, m->inode, m->stamp };
 		if (o->nr_rows && bias_of(o, m, &bias)) {
 			um->bias = bias;
 			um->first_row = o->first_row;
@@ -382,6 +496,7 @@ void unwinder__remove(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint3
 	struct uproc *p;
 
 	pthread_mutex_lock(&u->lock);
+	maybe_expire(u);
 	p = hashmap__find(u->procs, &pid);
 	if (p && p->start_ns == start_ns && p->exec_id == exec_id) {
 		struct uproc gone = *p;
@@ -418,8 +533,10 @@ void unwinder__free(struct unwinder *u)
 	it = 0;
 	if (u->objs)
 		while (hashmap__next(u->objs, &it, NULL, (void **)&o))
-			free(*o);
+			if (--(*o)->names == 0)	/* named by each file with its build id */
+				free(*o);
 	hashmap__free(u->objs);
+	hashmap__free(u->by_build_id);
 	hashmap__free(u->procs);
 	free(u->row_space.free);
 	free(u->map_space.free);

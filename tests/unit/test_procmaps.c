@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sys/sysmacros.h>
 
@@ -179,6 +180,18 @@ static void test_self(void)
 	p = procmaps__find(&m, (uint64_t)(uintptr_t)&test_self);
 	CHECK(p && p->path && p->inode, "read: own code mapped from a file", "%s",
 	      p && p->path ? p->path : "(none)");
+	if (p && p->path) {
+		struct stat st;
+		uint64_t want = 0;
+
+		if (!stat(p->path, &st))
+			want = ((uint64_t)st.st_ctim.tv_sec * 1000000000ull +
+				(uint64_t)st.st_ctim.tv_nsec) ^
+			       ((uint64_t)st.st_size * 0x9e3779b97f4a7c15ull);
+		CHECK(p->stamp && p->stamp == want, "read: own file's stamp is its ctime and size",
+		      "%llx, stat gives %llx", (unsigned long long)p->stamp,
+		      (unsigned long long)want);
+	}
 	p = procmaps__find(&m, (uint64_t)(uintptr_t)&getpid);
 	CHECK(p && p->path && strstr(p->path, "libc"), "read: libc code found", "%s",
 	      p && p->path ? p->path : "(none)");

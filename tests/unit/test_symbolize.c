@@ -676,6 +676,27 @@ static void check_symcache(const char *pie, const char *nopie, const char *lib,
 	      "errno %d", errno);
 	symcache__free(small);
 	symcache__free(c);
+
+	/* Another file on pie's (dev, inode) with another stamp, as when a
+	 * rebuilt binary gets the inode its old version freed: its own
+	 * object, not the old file's symbols. */
+	c = symcache__new(NULL);
+	if (c) {
+		struct symcache_ref ref = { .dev = d1, .inode = i1, .stamp = 1, .paths = paths,
+					    .nr_paths = 1 };
+
+		paths[0] = pie;
+		o1 = symcache__get(c, d1, i1, paths, 1);
+		paths[0] = lib;
+		o = symcache__find(c, &ref);
+		CHECK(o1 && o && o != o1 && strcmp(elfobj__build_id(o), elfobj__build_id(o1)),
+		      "symcache: a new file on a reused inode is not served the old file's object",
+		      "%s", o == o1 ? "got the old object" : "no object");
+		paths[0] = pie;
+		CHECK(symcache__get(c, d1, i1, paths, 1) == o1,
+		      "symcache: the old stamp still finds the old object", "another object");
+		symcache__free(c);
+	}
 	symcache__free(NULL);
 }
 

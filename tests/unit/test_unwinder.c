@@ -1,9 +1,12 @@
-/* The unwinder's loader: tables shared between processes, kept while idle,
- * evicted only when the row space is needed, and "full" counted when it
- * cannot be had. Uses a real BPF hash map for the published processes
+/* The unwinder's loader: tables shared between processes and between files
+ * with one build id, kept while idle, evicted when the row space is needed,
+ * removed after a minute unmapped, and "full" counted when it cannot be
+ * had; a rebuilt file on a reused inode gets its own table. Uses a real BPF hash map for the published processes
  * (root), and ordinary memory for the row and mapping spaces. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -33,6 +36,7 @@ static void fake_instance(struct proc_instance *in, uint32_t pid, const char *pa
 	m->offset = 0;
 	m->dev = st.st_dev;
 	m->inode = st.st_ino;
+	m->stamp = (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec;
 	m->path = (char *)path;
 	in->maps.maps = m;
 	in->maps.nr = 1;
@@ -131,6 +135,94 @@ int main(void)
 		CHECK(m->nr_rows == 0, "unwinder: without rows the mapping falls back to frame pointers",
 		      "%u rows", m->nr_rows);
 	}
+	unwinder__free(u);
+	free(rows);
+	free(maps);
+
+	/* A second unwinder with room for both: sharing, reuse and expiry. */
+	rows = calloc(libc_rows + libm_rows, sizeof(struct unwind_row));
+	maps = calloc(64, sizeof(struct unwind_mapping));
+	u = unwinder__new(rows, (uint32_t)(libc_rows + libm_rows), maps, 64, fd);
+	CHECK(u != NULL, "unwinder: new", "%s", strerror(errno));
+	if (!u)
+		return 1;
+	fake_instance(&a, pid_a, LIBC, &ma);
+	unwinder__add(u, &a);
+	unwinder__remove(u, pid_a, a.start_ns, a.exec_id);
+
+	/* libm given libc's (dev, inode) and another mtime: what a rebuilt
+	 * binary looks like when it gets the inode its old version freed */
+	fake_instance(&b, pid_b, LIBM, &mb);
+	mb.dev = ma.dev;
+	mb.inode = ma.inode;
+	mb.stamp = ma.stamp + 1;
+	CHECK(unwinder__add(u, &b) == 0, "unwinder: add a new file on a reused inode", "failed");
+	if (!bpf_map_lookup_elem(fd, &pid_b, &pub)) {
+		const struct unwind_mapping *m = (const struct unwind_mapping *)maps + pub.first_map;
+
+		CHECK(m->nr_rows == libm_rows,
+		      "unwinder: a new file on a reused inode gets its own table, not the old one's",
+		      "%u rows (libc has %zu, libm %zu)", m->nr_rows, libc_rows, libm_rows);
+	}
+	unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
+
+	/* a copy of libc: another inode, the same build id */
+	{
+		char copy[] = "/tmp/cprof-test-libc-XXXXXX", cmd[256];
+		int cfd = mkstemp(copy);
+
+		if (cfd >= 0) {
+			close(cfd);
+			snprintf(cmd, sizeof(cmd), "cp %s %s", LIBC, copy);
+			if (system(cmd) == 0) {
+				struct unwinder_stats before;
+
+				unwinder__stats(u, &before);
+				fake_instance(&b, pid_b, copy, &mb);
+				CHECK(unwinder__add(u, &b) == 0, "unwinder: add a copy of libc", "failed");
+				unwinder__stats(u, &st);
+				CHECK(st.shared == before.shared + 1 && st.rows_used == before.rows_used &&
+				      st.objects == before.objects,
+				      "unwinder: a copy with libc's build id shares libc's table",
+				      "shared %llu, rows %llu -> %llu", (unsigned long long)st.shared,
+				      (unsigned long long)before.rows_used,
+				      (unsigned long long)st.rows_used);
+				if (!bpf_map_lookup_elem(fd, &pid_b, &pub)) {
+					const struct unwind_mapping *m =
+						(const struct unwind_mapping *)maps + pub.first_map;
+
+					CHECK(m->nr_rows == libc_rows, "unwinder: the copy's mapping has libc's rows",
+					      "%u rows", m->nr_rows);
+				}
+				unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
+			}
+			unlink(copy);
+		}
+	}
+
+	/* nothing maps either object now: a minute later both are gone */
+	{
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		unwinder__expire(u, now + 30ull * 1000000000ull);
+		unwinder__stats(u, &st);
+		CHECK(st.expired == 0 && st.objects == 2, "unwinder: idle objects stay for a while",
+		      "expired %llu, objects %llu", (unsigned long long)st.expired,
+		      (unsigned long long)st.objects);
+		unwinder__expire(u, now + 61ull * 1000000000ull);
+		unwinder__stats(u, &st);
+		CHECK(st.expired == 2 && st.objects == 0 && st.rows_used == 0,
+		      "unwinder: objects unmapped for a minute are removed with their rows",
+		      "expired %llu, objects %llu, rows %llu", (unsigned long long)st.expired,
+		      (unsigned long long)st.objects, (unsigned long long)st.rows_used);
+	}
+	fake_instance(&a, pid_a, LIBC, &ma);
+	CHECK(unwinder__add(u, &a) == 0 && !bpf_map_lookup_elem(fd, &pid_a, &pub) &&
+	      ((const struct unwind_mapping *)maps)[pub.first_map].nr_rows == libc_rows,
+	      "unwinder: an expired object is built again when mapped again", "failed");
 	unwinder__free(u);
 	free(rows);
 	free(maps);
