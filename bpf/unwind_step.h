@@ -87,8 +87,8 @@ static UNW_INLINE const struct unwind_row *unwind_find_row(__u32 first, __u32 nr
 }
 
 /* The frame-pointer step: [rbp] is the caller's rbp, [rbp + 8] the return
- * address. Used where there is no table (Go keeps frame pointers; for the
- * rest it is the last resort). */
+ * address. Used where there is no table (JIT code, the vdso): the last
+ * resort. */
 static UNW_INLINE int unwind_fp_step(struct unwind_regs *r)
 {
 	__u64 frame[2];

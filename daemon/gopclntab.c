@@ -76,6 +76,8 @@ struct pcln {
 	uint64_t nfunc;
 	uint64_t hdr_text;		/* 1.18+: the header's textStart */
 	uint64_t nametab;
+	uint64_t pctab;			/* what a _func's pc-value offsets are from */
+	unsigned int quantum;		/* pc quantum: 1 on x86 */
 	uint64_t functab;
 	uint64_t funcdata;
 	uint64_t text;			/* 1.18+: what entries are relative to */
@@ -160,6 +162,7 @@ static int pcln_parse(struct pcln *t, const unsigned char *buf, size_t size, uin
 	    (buf[7] != 4 && buf[7] != 8))
 		goto cleanup;
 	t->ptrsize = buf[7];
+	t->quantum = buf[6];
 
 	t->ver = magic_version((uint32_t)get_uint(buf, 4, false));
 	if (!t->ver) {
@@ -185,18 +188,21 @@ static int pcln_parse(struct pcln *t, const unsigned char *buf, size_t size, uin
 	case VER_116:
 		t->fieldsize = t->ptrsize;
 		t->nametab = w[2];
+		t->pctab = w[5];
 		t->functab = t->funcdata = w[6];
 		break;
 	default:
 		t->fieldsize = 4;
 		t->hdr_text = w[2];
 		t->nametab = w[3];
+		t->pctab = w[6];
 		t->functab = t->funcdata = w[7];
 		break;
 	}
-	if (t->ver != VER_12 && (t->nametab < hdr_size || t->functab < hdr_size))
+	if (t->ver != VER_12 && (t->nametab < hdr_size || t->functab < hdr_size ||
+				 t->pctab < hdr_size))
 		goto cleanup;
-	if (t->nametab >= size || t->functab >= size)
+	if (t->nametab >= size || t->functab >= size || t->pctab >= size)
 		goto cleanup;
 
 	/* nfunc pairs and the end entry must fit; this also bounds nfunc by
@@ -673,6 +679,20 @@ cleanup:
 	return err;
 }
 
+/* Find, check and place the table of elf. */
+static int open_table(Elf *elf, struct obj *o, struct pcln *t)
+{
+	int err = obj_init(o, elf);
+
+	if (!err)
+		err = locate(o, t);
+	if (!err)
+		err = pcln_check(t);
+	if (!err)
+		err = find_text(o, t);
+	return err;
+}
+
 int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx)
 {
 	struct obj o = { .rels = NULL };
@@ -685,16 +705,7 @@ int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx)
 		err = -EINVAL;
 		goto cleanup;
 	}
-	err = obj_init(&o, elf);
-	if (err)
-		goto cleanup;
-	err = locate(&o, &t);
-	if (err)
-		goto cleanup;
-	err = pcln_check(&t);
-	if (err)
-		goto cleanup;
-	err = find_text(&o, &t);
+	err = open_table(elf, &o, &t);
 	if (err)
 		goto cleanup;
 
@@ -707,6 +718,110 @@ int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx)
 			n += t.text;
 		}
 		err = cb(ctx, e, n, name);
+		if (err)
+			goto cleanup;
+	}
+	err = (int)t.nfunc;
+
+cleanup:
+	free(o.rels);
+	return err;
+}
+
+/* An unsigned LEB128 of at most 32 bits at *off, which moves past it. */
+static bool pcln_uvarint(const struct pcln *t, uint64_t *off, uint32_t *v)
+{
+	uint32_t r = 0;
+
+	for (unsigned int shift = 0; shift < 35; shift += 7) {
+		uint8_t b;
+
+		if (*off >= t->size)
+			return false;
+		b = t->buf[(*off)++];
+		r |= (uint32_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The pc-value table of f at off (from pctab) decoded as the runtime's
+ * pcvalue() does: the value starts at -1 and the pc at the entry; each step
+ * adds a zig-zag value delta and then a pc delta (in quanta), and the value
+ * holds from the old pc to the new one. A zero value delta after the first
+ * step ends the table.
+ */
+static int sp_runs(const struct pcln *t, const struct gopclntab_func *f, uint64_t off,
+		   gopclntab_sp_cb cb, void *ctx)
+{
+	uint64_t pc = f->entry, start, steps = 0, limit = f->end - f->entry + 2;
+	int32_t val = -1;
+	int err = 0;
+
+	if (off >= t->size - t->pctab)
+		return -EINVAL;
+	off += t->pctab;
+	while (pc < f->end) {
+		uint32_t uv, pcd;
+		int32_t vd;
+
+		if (++steps > limit || !pcln_uvarint(t, &off, &uv))
+			return -EINVAL;
+		if (uv == 0 && steps > 1)
+			break;
+		vd = (uv & 1) ? (int32_t)~(uv >> 1) : (int32_t)(uv >> 1);
+		if (!pcln_uvarint(t, &off, &pcd))
+			return -EINVAL;
+		start = pc;
+		pc += (uint64_t)pcd * t->quantum;
+		if (pc > f->end)
+			pc = f->end;
+		val += vd;
+		if (pc > start) {
+			err = cb(ctx, f, start, pc, val);
+			if (err)
+				break;
+		}
+	}
+	return err;
+}
+
+int gopclntab__read_sp(Elf *elf, gopclntab_sp_cb cb, void *ctx)
+{
+	struct obj o = { .rels = NULL };
+	struct gopclntab_func f;
+	uint64_t i, e, n, pcsp;
+	unsigned int esz;
+	struct pcln t;
+	int err;
+
+	if (!elf || !cb) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	err = open_table(elf, &o, &t);
+	if (err)
+		goto cleanup;
+	esz = t.ver >= VER_118 ? 4 : t.ptrsize;
+	for (i = 0; i < t.nfunc; i++) {
+		err = pcln_func(&t, i, &e, &n, &f.name);
+		if (err)
+			goto cleanup;
+		/* _func: entry, nameoff, args, frame or deferreturn, pcsp
+		 * in every version from 1.2 on */
+		if (!pcln_get(&t, t.funcdata + ftab_field(&t, i, 1) + esz + 12, 4, &pcsp)) {
+			err = -EINVAL;
+			goto cleanup;
+		}
+		if (!pcsp)
+			continue;	/* no table: the runtime has none either */
+		f.entry = t.ver >= VER_118 ? e + t.text : e;
+		f.end = t.ver >= VER_118 ? n + t.text : n;
+		err = sp_runs(&t, &f, pcsp, cb, ctx);
 		if (err)
 			goto cleanup;
 	}

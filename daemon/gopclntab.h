@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Function names of Go binaries from the runtime's own pc/line table
- * (pclntab), which survives `go build -ldflags='-s -w'` and strip(1). */
+/* Function names and stack-pointer offsets of Go binaries from the
+ * runtime's own pc/line table (pclntab), which survives
+ * `go build -ldflags='-s -w'` and strip(1). */
 #ifndef CPROF_GOPCLNTAB_H
 #define CPROF_GOPCLNTAB_H
 
@@ -18,5 +19,20 @@ typedef int (*gopclntab_cb)(void *ctx, uint64_t start, uint64_t end, const char 
  * when the object has no pclntab (not Go), -EINVAL when it is malformed, never
  * reads out of bounds on a corrupt file. */
 int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx);
+
+struct gopclntab_func {
+	uint64_t entry, end;		/* [entry, end), ELF virtual addresses */
+	const char *name;		/* valid during the callback */
+};
+
+/* Called for each run of pcs [start, end) of f over which the stack pointer
+ * is sp bytes below where it was at f's entry (0 at entry, before any
+ * push; the return address is then at sp + sp bytes). */
+typedef int (*gopclntab_sp_cb)(void *ctx, const struct gopclntab_func *f, uint64_t start,
+			       uint64_t end, int32_t sp);
+
+/* Walk the stack-pointer table (pcsp) of every function that has one, as
+ * gopclntab__read() walks names: the function count, -ENOENT, -EINVAL. */
+int gopclntab__read_sp(Elf *elf, gopclntab_sp_cb cb, void *ctx);
 
 #endif /* CPROF_GOPCLNTAB_H */

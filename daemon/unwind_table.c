@@ -14,6 +14,11 @@
  * is then covered row by row: start at its first byte, ask libdw for the
  * row, continue at the row's end.
  *
+ * Go code has no call-frame information once stripped (-ldflags=-s -w),
+ * and never .eh_frame, but the runtime's own pclntab says, for every pc,
+ * how far the stack pointer is below the function's entry (pcsp): that is
+ * the CFA. Functions no FDE covers get their rows from it.
+ *
  * Rows are reduced to what bpf/unwind_step.h can follow (CFA from rsp or
  * rbp plus a 16-bit offset, the PLT expression, the outermost frame, the
  * caller's rbp unchanged or saved next to the CFA) and everything else is
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gopclntab.h"
 #include "unwind_table.h"
 
 /* DWARF register numbers on x86-64. */
@@ -74,6 +80,7 @@ struct builder {
 	struct seg *segs;
 	size_t nr_segs, cap_segs;
 	size_t nr_fdes;
+	size_t nr_go_funcs;
 	bool used_debug_frame;
 };
 
@@ -564,24 +571,30 @@ static int cmp_range(const void *a, const void *b)
 	return 0;
 }
 
-/* Sort the .eh_frame FDE ranges and merge touching ones, so that the
- * .debug_frame pass can cut its FDEs against them. */
-static void merge_eh(struct builder *b)
+/* Sort ranges and merge touching ones; the new count. */
+static size_t merge_ranges(struct range *r, size_t nr)
 {
 	size_t i, n = 0;
 
-	if (!b->nr_eh)
-		return;
-	qsort(b->eh, b->nr_eh, sizeof(*b->eh), cmp_range);
-	for (i = 1; i < b->nr_eh; i++) {
-		if (b->eh[i].lo <= b->eh[n].hi) {
-			if (b->eh[i].hi > b->eh[n].hi)
-				b->eh[n].hi = b->eh[i].hi;
+	if (!nr)
+		return 0;
+	qsort(r, nr, sizeof(*r), cmp_range);
+	for (i = 1; i < nr; i++) {
+		if (r[i].lo <= r[n].hi) {
+			if (r[i].hi > r[n].hi)
+				r[n].hi = r[i].hi;
 		} else {
-			b->eh[++n] = b->eh[i];
+			r[++n] = r[i];
 		}
 	}
-	b->nr_eh = n + 1;
+	return n + 1;
+}
+
+/* The .eh_frame FDE ranges, merged so that the .debug_frame pass can cut
+ * its FDEs against them. */
+static void merge_eh(struct builder *b)
+{
+	b->nr_eh = merge_ranges(b->eh, b->nr_eh);
 }
 
 static int cmp_seg(const void *a, const void *b)
@@ -743,6 +756,100 @@ static bool has_section(Elf *elf, const char *name)
 	return false;
 }
 
+/* What the Go pass needs while walking the pclntab. */
+struct go_pass {
+	struct builder *b;
+	struct range *cfi;		/* what the CFI covers, sorted and merged */
+	size_t nr_cfi;
+	uint64_t entry;			/* the function last judged */
+	bool skip;			/* ... and whether the CFI has it already */
+};
+
+/* Does the CFI cover any of [lo, hi)? */
+static bool cfi_covers(const struct go_pass *g, uint64_t lo, uint64_t hi)
+{
+	size_t l = 0, h = g->nr_cfi;
+
+	while (l < h) {
+		size_t mid = l + (h - l) / 2;
+
+		if (g->cfi[mid].hi <= lo)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	return l < g->nr_cfi && g->cfi[l].lo < hi;
+}
+
+/* Where the runtime starts a stack: the walk ends there, as Go's own
+ * traceback ends (they are its TOPFRAME functions). */
+static bool go_outermost(const char *name)
+{
+	return !strcmp(name, "runtime.goexit") || !strcmp(name, "runtime.mstart") ||
+	       !strcmp(name, "runtime.rt0_go");
+}
+
+static int go_run(void *ctx, const struct gopclntab_func *f, uint64_t start, uint64_t end,
+		  int32_t sp)
+{
+	struct go_pass *g = ctx;
+	const struct range *seg;
+	struct rule r = { .cfa_type = UNW_CFA_RSP, .rbp_type = UNW_RBP_SAME };
+
+	if (f->entry != g->entry) {
+		g->entry = f->entry;
+		g->skip = cfi_covers(g, f->entry, f->end) || !exec_range(g->b, f->entry);
+		if (!g->skip)
+			g->b->nr_go_funcs++;
+	}
+	if (g->skip)
+		return 0;
+	seg = exec_range(g->b, start);
+	if (!seg)
+		return 0;
+	if (end > seg->hi)
+		end = seg->hi;
+	if (go_outermost(f->name)) {
+		r.cfa_type = UNW_CFA_END;
+	} else if (sp < 0 || !fits_s16((int64_t)sp + 8)) {
+		r.cfa_type = UNW_CFA_UNSUPPORTED;
+	} else {
+		/* the return address is at the entry's sp; a function with a
+		 * frame saves the caller's rbp just below it (Go's amd64
+		 * prologue, compiled or assembled), a frameless one leaves it */
+		r.cfa_off = (__s16)(sp + 8);
+		if (sp > 0) {
+			r.rbp_type = UNW_RBP_CFA;
+			r.rbp_off = -16;
+		}
+	}
+	return add_seg(g->b, start, end, &r);
+}
+
+/* Rows for Go functions the CFI does not cover, from the pclntab. A file
+ * with no pclntab, or a malformed one, adds none. */
+static int add_go(struct builder *b)
+{
+	struct go_pass g = { .b = b, .entry = UINT64_MAX };
+	int ret;
+
+	if (b->nr_segs) {
+		g.cfi = calloc(b->nr_segs, sizeof(*g.cfi));
+		if (!g.cfi)
+			return -ENOMEM;
+		for (size_t i = 0; i < b->nr_segs; i++)
+			g.cfi[i] = (struct range){ b->segs[i].start, b->segs[i].end };
+		g.nr_cfi = merge_ranges(g.cfi, b->nr_segs);
+	}
+	ret = gopclntab__read_sp(b->elf, go_run, &g);
+	free(g.cfi);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0)
+		b->nr_go_funcs = 0;	/* no pclntab, or a malformed one */
+	return 0;
+}
+
 /* Read the file's CFI into b->segs; libdw and the file are released before
  * the rows are made, which keeps the peak memory down. */
 static int collect(const char *path, struct builder *b)
@@ -795,7 +902,10 @@ static int collect(const char *path, struct builder *b)
 		data = dbg_cfi ? find_section(b->elf, ".debug_frame", &shdr) : NULL;
 		if (data)
 			err = add_section(b, dbg_cfi, data, 0, false);
+		if (err)
+			goto cleanup;
 	}
+	err = add_go(b);
 
 cleanup:
 	if (eh_cfi)
@@ -831,6 +941,7 @@ int unwind_table__build(const char *path, struct unwind_table *t)
 	if (err)
 		goto cleanup;
 	t->nr_fdes = b.nr_fdes;
+	t->nr_go_funcs = b.nr_go_funcs;
 	t->from_debug_frame = b.used_debug_frame;
 
 cleanup:

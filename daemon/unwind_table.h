@@ -1,5 +1,6 @@
 /* Unwind tables of one ELF object, built from its call-frame information
- * (.eh_frame, and .debug_frame where present) through libdw. */
+ * (.eh_frame, and .debug_frame where present) through libdw, and for Go
+ * code without it from the pclntab's stack-pointer table. */
 #ifndef CPROF_UNWIND_TABLE_H
 #define CPROF_UNWIND_TABLE_H
 
@@ -12,6 +13,7 @@ struct unwind_table {
 	size_t nr;
 	/* what was seen, for counters and tests */
 	size_t nr_fdes;			/* FDEs that produced rows */
+	size_t nr_go_funcs;		/* Go functions given rows from the pclntab */
 	size_t nr_unsupported;		/* rows whose CFA or rbp rule cannot be followed */
 	size_t nr_plt;			/* rows recognised as PLT stubs */
 	int from_debug_frame;		/* 1: .debug_frame was used */

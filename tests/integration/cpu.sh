@@ -44,9 +44,18 @@ curl -sf -o "$TMP/pid.pb.gz" "$URL/debug/pprof/profile?seconds=4&pid=$A"
 wait "$A" "$S"
 pids=$(q "$TMP/pid.pb.gz" pids | sort -u | tr '\n' ' ')
 check "pid=: only the asked process is in the profile" test "$pids" = "$A " "pids in profile: $pids"
+# Named: nearly every sample is in work_a or work_b, in about the shares its
+# thread clocks give. 2 s at 99 Hz is some 280 samples (3 points of noise),
+# and work_b runs in 3 ms bursts, which the cpu-clock under-samples on this
+# VM (see the README): one run of six here put work_a 11 points high.
 share=$(q "$TMP/pid.pb.gz" share work_a)
-check "exited mid-window: its frames are still named (work_a $share%)" near "$share" 70 10 \
-	"work_a has $share% of a process that exited before the window ended"
+named=$(awk -v a="$share" -v b="$(q "$TMP/pid.pb.gz" share work_b)" 'BEGIN { printf "%.2f", a + b }')
+read -r _ _ ta _ tb < <(grep cpu_ns "$TMP/a.out")
+truth_a=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
+check "exited mid-window: its frames are still named (work_a and work_b $named%)" ge "$named" 95 \
+	"work_a and work_b have $named% of a process that exited before the window ended"
+check "exited mid-window: work_a's share ($share%) within 15 points of its CPU time ($truth_a%)" \
+	near "$share" "$truth_a" 15 "work_a has $share%, its thread clock says $truth_a%"
 
 # 3. Kernel frames for a syscall-heavy workload.
 start_workload "$TMP/s.out" "$B/workloads/syscalls" 4

@@ -29,6 +29,7 @@
 
 #include "check.h"
 #include "gopclntab.h"
+#include "unwind_table.h"
 
 #define FUZZ_ROUNDS	300
 
@@ -126,6 +127,63 @@ static char *path_of(const char *name)
 
 	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
 	return p;
+}
+
+/*
+ * Unwind rows of a stripped build, from its pclntab's stack-pointer table,
+ * against the unstripped build's, from the .debug_frame Go's linker writes:
+ * two readings of the same facts by different code. Every pc of every Go
+ * function must get the same CFA (the text is the same in both builds).
+ */
+static void check_sp_rows(const char *stripped, const char *full, const struct fnlist *fns)
+{
+	struct unwind_table ts = { 0 }, tf = { 0 };
+	size_t compared = 0, differ = 0, uncovered = 0, outermost = 0;
+	char what[160];
+	uint64_t bad_pc = 0;
+	int es, ef;
+
+	es = unwind_table__build(path_of(stripped), &ts);
+	ef = unwind_table__build(path_of(full), &tf);
+	snprintf(what, sizeof(what), "%s: unwind rows from the pclntab (%zu functions)", stripped,
+		 ts.nr_go_funcs);
+	CHECK(es == 0 && ts.nr_go_funcs > fns->n / 2, what, "err %d, %zu of %zu functions", es,
+	      ts.nr_go_funcs, fns->n);
+	if (es || ef)
+		goto out;
+	for (size_t i = 0; i < fns->n; i++) {
+		for (uint64_t pc = fns->v[i].start; pc < fns->v[i].end; pc++) {
+			const struct unwind_row *a = unwind_table__find(&ts, pc);
+			const struct unwind_row *b = unwind_table__find(&tf, pc);
+
+			if (!b || b->cfa_type != UNW_CFA_RSP)
+				continue;	/* the linker wrote no rule here */
+			if (a && a->cfa_type == UNW_CFA_END) {
+				outermost++;
+				continue;
+			}
+			compared++;
+			if (!a || a->cfa_type == UNW_CFA_NONE) {
+				uncovered++;
+			} else if (a->cfa_type != b->cfa_type || a->cfa_off != b->cfa_off) {
+				if (!differ++)
+					bad_pc = pc;
+			}
+		}
+	}
+	printf("# %s: %zu rows for %zu pcs compared with %s's .debug_frame, %zu in outermost "
+	       "functions\n", stripped, ts.nr, compared, full, outermost);
+	snprintf(what, sizeof(what), "%s: pclntab CFA agrees with %s's .debug_frame at every pc",
+		 stripped, full);
+	CHECK(compared > 10000 && !differ && !uncovered, what,
+	      "%zu compared, %zu differ (first at %#llx), %zu not covered", compared, differ,
+	      (unsigned long long)bad_pc, uncovered);
+	snprintf(what, sizeof(what), "%s: runtime.goexit and the other stack bases end the walk",
+		 stripped);
+	CHECK(outermost > 0, what, "no outermost rows");
+out:
+	unwind_table__clear(&ts);
+	unwind_table__clear(&tf);
 }
 
 static void fnlist_free(struct fnlist *l)
@@ -232,11 +290,26 @@ static int read_path(const char *path, struct fnlist *out, double *ms)
 	return ret;
 }
 
+static int count_runs(void *ctx, const struct gopclntab_func *f, uint64_t start, uint64_t end,
+		      int32_t sp)
+{
+	(void)f;
+	(void)start;
+	(void)end;
+	(void)sp;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* The names, and then the stack-pointer tables, of an image. */
 static int read_image(const struct image *im, struct fnlist *out)
 {
 	Elf *elf = elf_memory((char *)im->buf, im->size);
 	int ret = gopclntab__read(elf, collect, out);
+	size_t runs = 0;
 
+	if (ret >= 0)
+		ret = gopclntab__read_sp(elf, count_runs, &runs);
 	if (elf)
 		elf_end(elf);
 	return ret;
@@ -754,7 +827,7 @@ static void check_fuzz(const char *name)
 	size_t rounds, ok = 0, errors = 0, moved_at;
 	struct image orig, im;
 	Elf64_Shdr *sh;
-	uint64_t functab, nametab, nfunc;
+	uint64_t functab, nametab, pctab, nfunc;
 	char what[128];
 
 	if (image_load(path_of(name), &orig, 0))
@@ -767,6 +840,7 @@ static void check_fuzz(const char *name)
 	moved_at = (orig.size + 63) & ~(size_t)63;
 	functab = le64(orig.buf + sh->sh_offset + 8 + 7 * 8);
 	nametab = le64(orig.buf + sh->sh_offset + 8 + 3 * 8);
+	pctab = le64(orig.buf + sh->sh_offset + 8 + 6 * 8);
 	nfunc = le64(orig.buf + sh->sh_offset + 8);
 
 	for (rounds = 0; rounds < FUZZ_ROUNDS; rounds++) {
@@ -787,7 +861,7 @@ static void check_fuzz(const char *name)
 			uint32_t v;
 			size_t at;
 
-			switch (rand() % 5) {
+			switch (rand() % 6) {
 			case 0:		/* the header */
 				tab[rand() % 72] = (unsigned char)rand();
 				break;
@@ -805,6 +879,15 @@ static void check_fuzz(const char *name)
 				at = functab + v + 4;
 				if (at + 4 <= sh->sh_size) {
 					v = (uint32_t)(sh->sh_size - nametab - 1 - rand() % 16);
+					memcpy(tab + at, &v, 4);
+				}
+				break;
+			case 4:		/* a pc-value table running into the end */
+				memcpy(&v, tab + functab + (2 * k + 1) * 4, 4);
+				at = functab + v + 16;	/* the _func's pcsp */
+				if (at + 4 <= sh->sh_size) {
+					memset(tab + sh->sh_size - 8, 0xff, 8);
+					v = (uint32_t)(sh->sh_size - pctab - 1 - rand() % 8);
 					memcpy(tab + at, &v, 4);
 				}
 				break;
@@ -941,6 +1024,13 @@ int main(void)
 		check_fallbacks("pie_s", &got[3]);
 	if (got[5].n)
 		check_fallbacks("epie_s", &got[5]);
+
+	if (got[0].n && got[1].n)
+		check_sp_rows("exe_s", "exe", &got[0]);
+	if (got[2].n && got[3].n)
+		check_sp_rows("pie_s", "pie", &got[2]);
+	if (got[4].n && got[5].n)
+		check_sp_rows("epie_s", "epie", &got[4]);
 
 	if (got[1].n) {
 		check_damage("exe_s", true);
