@@ -693,31 +693,32 @@ static int open_table(Elf *elf, struct obj *o, struct pcln *t)
 	return err;
 }
 
-int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx)
+/* Call each for every function of elf's table, in table order; the
+ * function count, or the first error. */
+static int for_each_func(Elf *elf, int (*each)(const struct pcln *t, uint64_t i,
+					       const struct gopclntab_func *f, void *arg),
+			 void *arg)
 {
 	struct obj o = { .rels = NULL };
+	struct gopclntab_func f;
 	uint64_t i, e, n;
-	const char *name;
 	struct pcln t;
 	int err;
 
-	if (!elf || !cb) {
+	if (!elf) {
 		err = -EINVAL;
 		goto cleanup;
 	}
 	err = open_table(elf, &o, &t);
 	if (err)
 		goto cleanup;
-
 	for (i = 0; i < t.nfunc; i++) {
-		err = pcln_func(&t, i, &e, &n, &name);
+		err = pcln_func(&t, i, &e, &n, &f.name);
 		if (err)
 			goto cleanup;
-		if (t.ver >= VER_118) {
-			e += t.text;
-			n += t.text;
-		}
-		err = cb(ctx, e, n, name);
+		f.entry = t.ver >= VER_118 ? e + t.text : e;
+		f.end = t.ver >= VER_118 ? n + t.text : n;
+		err = each(&t, i, &f, arg);
 		if (err)
 			goto cleanup;
 	}
@@ -726,6 +727,25 @@ int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx)
 cleanup:
 	free(o.rels);
 	return err;
+}
+
+struct name_walk {
+	gopclntab_cb cb;
+	void *ctx;
+};
+
+static int each_name(const struct pcln *t, uint64_t i, const struct gopclntab_func *f, void *arg)
+{
+	const struct name_walk *w = arg;
+
+	return w->cb(w->ctx, f->entry, f->end, f->name);
+}
+
+int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx)
+{
+	struct name_walk w = { cb, ctx };
+
+	return cb ? for_each_func(elf, each_name, &w) : -EINVAL;
 }
 
 /* An unsigned LEB128 of at most 32 bits at *off, which moves past it. */
@@ -790,44 +810,29 @@ static int sp_runs(const struct pcln *t, const struct gopclntab_func *f, uint64_
 	return err;
 }
 
+struct sp_walk {
+	gopclntab_sp_cb cb;
+	void *ctx;
+};
+
+static int each_sp(const struct pcln *t, uint64_t i, const struct gopclntab_func *f, void *arg)
+{
+	const struct sp_walk *w = arg;
+	unsigned int esz = t->ver >= VER_118 ? 4 : t->ptrsize;
+	uint64_t pcsp;
+
+	/* _func: entry, nameoff, args, frame or deferreturn, pcsp in every
+	 * version from 1.2 on */
+	if (!pcln_get(t, t->funcdata + ftab_field(t, i, 1) + esz + 12, 4, &pcsp))
+		return -EINVAL;
+	if (!pcsp)
+		return 0;	/* no table: the runtime has none either */
+	return sp_runs(t, f, pcsp, w->cb, w->ctx);
+}
+
 int gopclntab__read_sp(Elf *elf, gopclntab_sp_cb cb, void *ctx)
 {
-	struct obj o = { .rels = NULL };
-	struct gopclntab_func f;
-	uint64_t i, e, n, pcsp;
-	unsigned int esz;
-	struct pcln t;
-	int err;
+	struct sp_walk w = { cb, ctx };
 
-	if (!elf || !cb) {
-		err = -EINVAL;
-		goto cleanup;
-	}
-	err = open_table(elf, &o, &t);
-	if (err)
-		goto cleanup;
-	esz = t.ver >= VER_118 ? 4 : t.ptrsize;
-	for (i = 0; i < t.nfunc; i++) {
-		err = pcln_func(&t, i, &e, &n, &f.name);
-		if (err)
-			goto cleanup;
-		/* _func: entry, nameoff, args, frame or deferreturn, pcsp
-		 * in every version from 1.2 on */
-		if (!pcln_get(&t, t.funcdata + ftab_field(&t, i, 1) + esz + 12, 4, &pcsp)) {
-			err = -EINVAL;
-			goto cleanup;
-		}
-		if (!pcsp)
-			continue;	/* no table: the runtime has none either */
-		f.entry = t.ver >= VER_118 ? e + t.text : e;
-		f.end = t.ver >= VER_118 ? n + t.text : n;
-		err = sp_runs(&t, &f, pcsp, cb, ctx);
-		if (err)
-			goto cleanup;
-	}
-	err = (int)t.nfunc;
-
-cleanup:
-	free(o.rels);
-	return err;
+	return cb ? for_each_func(elf, each_sp, &w) : -EINVAL;
 }

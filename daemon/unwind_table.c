@@ -454,20 +454,26 @@ static const struct range *exec_range(const struct builder *b, uint64_t pc)
 	return NULL;
 }
 
-/* Index of the first .eh_frame range ending after pc. */
-static size_t eh_after(const struct builder *b, uint64_t pc)
+/* Index of the first of sorted, disjoint ranges r[0..nr) ending after pc. */
+static size_t range_after(const struct range *r, size_t nr, uint64_t pc)
 {
-	size_t lo = 0, hi = b->nr_eh;
+	size_t lo = 0, hi = nr;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (b->eh[mid].hi <= pc)
+		if (r[mid].hi <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Index of the first .eh_frame range ending after pc. */
+static size_t eh_after(const struct builder *b, uint64_t pc)
+{
+	return range_after(b->eh, b->nr_eh, pc);
 }
 
 /*
@@ -768,17 +774,9 @@ struct go_pass {
 /* Does the CFI cover any of [lo, hi)? */
 static bool cfi_covers(const struct go_pass *g, uint64_t lo, uint64_t hi)
 {
-	size_t l = 0, h = g->nr_cfi;
+	size_t i = range_after(g->cfi, g->nr_cfi, lo);
 
-	while (l < h) {
-		size_t mid = l + (h - l) / 2;
-
-		if (g->cfi[mid].hi <= lo)
-			l = mid + 1;
-		else
-			h = mid;
-	}
-	return l < g->nr_cfi && g->cfi[l].lo < hi;
+	return i < g->nr_cfi && g->cfi[i].lo < hi;
 }
 
 /* Where the runtime starts a stack: the walk ends there, as Go's own
