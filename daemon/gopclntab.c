@@ -3,7 +3,8 @@
  * Function names of Go binaries from the pc/line table (pclntab) that the
  * Go runtime itself uses for tracebacks. It is always there, also after
  * `-ldflags='-s -w'` or strip(1) removed .symtab, so it is the only symbol
- * table many Go binaries in production have.
+ * table many Go binaries in production have. Its per-function pcsp tables
+ * (stack-pointer offset by pc) also give the unwinder its Go rows.
  *
  * Layout, as written by cmd/link and read by runtime/symtab.go and
  * debug/gosym: a header of magic (u32), two zero bytes, the pc quantum and

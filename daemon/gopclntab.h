@@ -26,8 +26,8 @@ struct gopclntab_func {
 };
 
 /* Called for each run of pcs [start, end) of f over which the stack pointer
- * is sp bytes below where it was at f's entry (0 at entry, before any
- * push; the return address is then at sp + sp bytes). */
+ * is sp bytes below where it was at f's entry: 0 before anything is pushed,
+ * and the return address is at rsp + sp throughout. */
 typedef int (*gopclntab_sp_cb)(void *ctx, const struct gopclntab_func *f, uint64_t start,
 			       uint64_t end, int32_t sp);
 

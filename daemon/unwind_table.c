@@ -829,6 +829,7 @@ static int go_run(void *ctx, const struct gopclntab_func *f, uint64_t start, uin
 static int add_go(struct builder *b)
 {
 	struct go_pass g = { .b = b, .entry = UINT64_MAX };
+	size_t before = b->nr_segs;
 	int ret;
 
 	if (b->nr_segs) {
@@ -843,8 +844,11 @@ static int add_go(struct builder *b)
 	free(g.cfi);
 	if (ret == -ENOMEM)
 		return ret;
-	if (ret < 0)
-		b->nr_go_funcs = 0;	/* no pclntab, or a malformed one */
+	if (ret < 0) {
+		/* no pclntab, or a malformed one: none of its rows */
+		b->nr_segs = before;
+		b->nr_go_funcs = 0;
+	}
 	return 0;
 }
 

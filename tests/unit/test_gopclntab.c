@@ -822,6 +822,44 @@ cleanup:
  * sized heap buffer and its section header pointed there, so a read past
  * the table is a read past the buffer, which valgrind reports.
  */
+/* A pclntab whose last function's pcsp offset runs off the table: the
+ * walk fails there, and the table must keep none of the Go rows read
+ * before it rather than half a binary's. */
+static void check_sp_malformed(const char *name)
+{
+	struct unwind_table t = { 0 };
+	struct image im;
+	Elf64_Shdr *sh;
+	uint64_t functab, nfunc;
+	uint32_t off, bad = 0xfffffff0u;
+	FILE *f;
+	int err;
+
+	if (image_load(path_of(name), &im, 0))
+		return;
+	sh = image_section(&im, ".gopclntab");
+	if (!sh)
+		goto out;
+	functab = le64(im.buf + sh->sh_offset + 8 + 7 * 8);
+	nfunc = le64(im.buf + sh->sh_offset + 8);
+	memcpy(&off, im.buf + sh->sh_offset + functab + (2 * (nfunc - 1) + 1) * 4, 4);
+	memcpy(im.buf + sh->sh_offset + functab + off + 16, &bad, 4);
+	f = fopen(path_of("bad_pcsp"), "w");
+	if (!f || fwrite(im.buf, 1, im.size, f) != im.size) {
+		CHECK(0, "write bad_pcsp", "errno %d", errno);
+		if (f)
+			fclose(f);
+		goto out;
+	}
+	fclose(f);
+	err = unwind_table__build(path_of("bad_pcsp"), &t);
+	CHECK(err == -ENOENT && t.nr == 0, "a malformed pcsp table gives no Go rows at all",
+	      "err %d, %zu rows", err, t.nr);
+	unwind_table__clear(&t);
+out:
+	free(im.buf);
+}
+
 static void check_fuzz(const char *name)
 {
 	size_t rounds, ok = 0, errors = 0, moved_at;
@@ -1025,8 +1063,10 @@ int main(void)
 	if (got[5].n)
 		check_fallbacks("epie_s", &got[5]);
 
-	if (got[0].n && got[1].n)
+	if (got[0].n && got[1].n) {
 		check_sp_rows("exe_s", "exe", &got[0]);
+		check_sp_malformed("exe_s");
+	}
 	if (got[2].n && got[3].n)
 		check_sp_rows("pie_s", "pie", &got[2]);
 	if (got[4].n && got[5].n)
