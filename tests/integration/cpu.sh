@@ -47,7 +47,8 @@ check "pid=: only the asked process is in the profile" test "$pids" = "$A " "pid
 # Named: nearly every sample is in work_a or work_b, in about the shares its
 # thread clocks give. 2 s at 99 Hz is some 280 samples (3 points of noise),
 # and work_b runs in 3 ms bursts, which the cpu-clock under-samples on this
-# VM (see the README): one run of six here put work_a 11 points high.
+# VM (see the README): one run of six here, with two other bursty processes
+# left running on the machine, put work_a 11 points high.
 share=$(q "$TMP/pid.pb.gz" share work_a)
 named=$(awk -v a="$share" -v b="$(q "$TMP/pid.pb.gz" share work_b)" 'BEGIN { printf "%.2f", a + b }')
 read -r _ _ ta _ tb < <(grep cpu_ns "$TMP/a.out")
