@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <elfutils/debuginfod.h>
 
+#include "elfinit.h"
 #include "buildid.h"
 #include "debuginfo.h"
 
@@ -96,16 +97,13 @@ struct debuginfo {
 	struct debuginfo_stats st;
 };
 
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static bool elf_ok;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 static uint32_t crc_table[8][256];
 
-static void lib_init(void)
+static void crc_init(void)
 {
 	uint32_t c = 0;
 	int i, k;
-
-	elf_ok = elf_version(EV_CURRENT) != EV_NONE;
 
 	/* CRC-32 as in .gnu_debuglink (and zlib): reflected 0x04c11db7,
 	 * sliced eight bytes at a time. */
@@ -848,8 +846,8 @@ struct debuginfo *debuginfo__new(const struct debuginfo_opts *opts)
 	size_t len;
 	int err = 0;
 
-	pthread_once(&lib_once, lib_init);
-	if (!elf_ok) {
+	pthread_once(&crc_once, crc_init);
+	if (!elf_ready()) {
 		err = -ENOTSUP;
 		goto cleanup;
 	}

@@ -61,6 +61,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elfinit.h"
 #include "bsearch.h"
 #include "demangle.h"
 #include "dwarfsrc.h"
@@ -181,14 +182,6 @@ struct dwarfsrc {
 	bool syms_done;
 	size_t libdw_bytes;		/* libdw's heap, estimated */
 };
-
-static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
-static bool elf_ok;
-
-static void elf_init(void)
-{
-	elf_ok = elf_version(EV_CURRENT) != EV_NONE;
-}
 
 static uint64_t hash_u64(uint64_t v)
 {
@@ -1174,8 +1167,7 @@ struct dwarfsrc *dwarfsrc__open(const char *path)
 		err = -EINVAL;
 		goto cleanup;
 	}
-	pthread_once(&elf_once, elf_init);
-	if (!elf_ok) {
+	if (!elf_ready()) {
 		err = -ENOTSUP;
 		goto cleanup;
 	}

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elfinit.h"
 #include "bsearch.h"
 #include "buildid.h"
 #include "debuginfo.h"
@@ -63,14 +64,6 @@ struct sym_cand {
 	size_t len;
 	unsigned char bind;
 };
-
-static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
-static bool elf_ok;
-
-static void elf_init(void)
-{
-	elf_ok = elf_version(EV_CURRENT) != EV_NONE;
-}
 
 static int bind_rank(unsigned char bind)
 {
@@ -473,8 +466,7 @@ struct elfobj *elfobj__open(const char *path, const struct elfobj_debug *dbg)
 		err = -EINVAL;
 		goto cleanup;
 	}
-	pthread_once(&elf_once, elf_init);
-	if (!elf_ok) {
+	if (!elf_ready()) {
 		err = -ENOTSUP;
 		goto cleanup;
 	}
@@ -511,8 +503,7 @@ int elfobj__read_build_id(const char *path, char *out, size_t len)
 	Elf *elf;
 	int fd, err = 0;
 
-	pthread_once(&elf_once, elf_init);
-	if (!elf_ok)
+	if (!elf_ready())
 		return -ENOTSUP;
 	elf = open_elf(path, &fd);
 	if (!elf)

@@ -102,23 +102,15 @@ static inline bool is_blank(char ch)
 }
 
 /* A hex number at *pp, "0x" prefix optional, refusing overflow. */
-static bool parse_hex(const char **pp, const char *end, uint64_t *out)
+static bool parse_addr(const char **pp, const char *end, uint64_t *out)
 {
 	const char *p = *pp;
-	uint64_t v = 0;
-	int d;
 
 	if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		p += 2;
-	if (p >= end || hexval(*p) < 0)
+	if (!parse_hex(&p, end, out))
 		return false;
-	for (; p < end && (d = hexval(*p)) >= 0; p++) {
-		if (v >> 60)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
 	*pp = p;
-	*out = v;
 	return true;
 }
 
@@ -195,8 +187,8 @@ static int builder__line(struct pm_builder *b, const char *p, const char *end)
 		return 0;
 	}
 
-	if (!parse_hex(&p, end, &start) || !skip_blanks(&p, end) ||
-	    !parse_hex(&p, end, &size) || !skip_blanks(&p, end) ||
+	if (!parse_addr(&p, end, &start) || !skip_blanks(&p, end) ||
+	    !parse_addr(&p, end, &size) || !skip_blanks(&p, end) ||
 	    size == 0 || start + size < start) {
 		b->skipped++;
 		return 0;

@@ -30,25 +30,6 @@
  * the largest real ones (JVMs) are a few MiB. */
 #define MAPS_MAX_BYTES		(256u << 20)
 
-/* Parse a hex number at *pp (no prefix), refusing overflow. */
-static bool parse_hex(const char **pp, const char *end, uint64_t *out)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-	int d;
-
-	if (p >= end || hexval(*p) < 0)
-		return false;
-	for (; p < end && (d = hexval(*p)) >= 0; p++) {
-		if (v >> 60)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*pp = p;
-	*out = v;
-	return true;
-}
-
 static bool parse_dec(const char **pp, const char *end, uint64_t *out)
 {
 	const char *p = *pp;

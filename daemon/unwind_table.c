@@ -36,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elfinit.h"
 #include "gopclntab.h"
 #include "unwind_table.h"
 
@@ -83,14 +84,6 @@ struct builder {
 	size_t nr_go_funcs;
 	bool used_debug_frame;
 };
-
-static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
-static bool elf_ok;
-
-static void elf_init(void)
-{
-	elf_ok = elf_version(EV_CURRENT) != EV_NONE;
-}
 
 static bool fits_s16(int64_t v)
 {
@@ -929,8 +922,7 @@ int unwind_table__build(const char *path, struct unwind_table *t)
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	pthread_once(&elf_once, elf_init);
-	if (!elf_ok) {
+	if (!elf_ready()) {
 		err = -EINVAL;
 		goto cleanup;
 	}

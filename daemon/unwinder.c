@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include "bpfmaps.h"
 #include "buildid.h"
+#include "elfinit.h"
 #include "hashmap.h"
 #include "log.h"
 #include "proctab.h"
@@ -180,8 +181,7 @@ static int read_elf(const char *path, struct uobj *o)
 
 	if (fd < 0)
 		return -errno;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
+	elf = elf_ready() ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
 	if (!elf || elf_getphdrnum(elf, &nr)) {
 		err = -ENOEXEC;
 		goto cleanup;
