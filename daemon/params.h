@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PARAMS_MAX_SECONDS	3600	/* longest window a request may ask */
 #define PARAMS_DEFAULT_SECONDS	30	/* Go's default for /profile */
@@ -30,5 +31,9 @@ struct profile_request {
  * to 3600, not \"abc\"" in err. */
 int params__parse(const struct param *params, size_t nr, struct profile_request *req,
 		  char *err, size_t errlen);
+
+/* A size as flags give it: bytes, or with K, M or G (powers of 1024; "MiB"
+ * and "MB" read the same). 0, or -EINVAL. */
+int params__parse_size(const char *s, uint64_t *out);
 
 #endif /* CPROF_PARAMS_H */

@@ -277,3 +277,29 @@ void procmaps__clear(struct procmaps *m)
 	m->maps = NULL;
 	m->nr = 0;
 }
+
+int procmaps__copy(struct procmaps *dst, const struct procmaps *src)
+{
+	dst->nr = 0;
+	dst->maps = calloc(src->nr ? src->nr : 1, sizeof(*dst->maps));
+	if (!dst->maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->nr; i++) {
+		dst->maps[i] = src->maps[i];
+		if (src->maps[i].path && !(dst->maps[i].path = strdup(src->maps[i].path))) {
+			procmaps__clear(dst);
+			return -ENOMEM;
+		}
+		dst->nr = i + 1;
+	}
+	return 0;
+}
+
+size_t procmaps__mem(const struct procmaps *m)
+{
+	size_t n = m->nr * sizeof(m->maps[0]);
+
+	for (size_t i = 0; i < m->nr; i++)
+		n += m->maps[i].path ? strlen(m->maps[i].path) + 1 : 0;
+	return n;
+}

@@ -31,6 +31,10 @@ int procmaps__parse(const char *text, size_t len, struct procmaps *out);
 int procmaps__read(int pid, struct procmaps *out);
 /* The mapping holding addr, or NULL. O(log n). */
 const struct procmap *procmaps__find(const struct procmaps *m, uint64_t addr);
+/* A deep copy of src into dst. 0 or -ENOMEM (dst then empty). */
+int procmaps__copy(struct procmaps *dst, const struct procmaps *src);
+/* Heap bytes m holds. */
+size_t procmaps__mem(const struct procmaps *m);
 void procmaps__clear(struct procmaps *m);
 
 #endif /* CPROF_PROCMAPS_H */
