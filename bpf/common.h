@@ -23,6 +23,10 @@ const volatile bool kernel_stacks = true;
  * memory-mapped .bss before it drains the other one. */
 __u32 gen = 0;
 
+/* New entries put into each generation's maps (stacks and samples), so user
+ * space drains early when a generation fills faster than its interval. */
+__u64 gen_fill[CPROF_NR_GENS] = {};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -62,17 +66,11 @@ struct {
 };
 
 /* Process instances already announced to user space. */
-struct instance {
-	__u32 pid;
-	__u32 exec_id;
-	__u64 start_ns;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct instance);
-	__type(value, __u32);			/* samples seen */
+	__type(key, struct cprof_instance);
+	__type(value, struct seen_val);
 } seen SEC(".maps");
 
 struct {
@@ -104,7 +102,7 @@ static __always_inline bool task_wanted(__u32 tgid)
 	return true;
 }
 
-static __always_inline void send_event(__u32 type, const struct instance *in)
+static __always_inline void send_event(__u32 type, const struct cprof_instance *in)
 {
 	struct cprof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -125,32 +123,34 @@ static __always_inline void send_event(__u32 type, const struct instance *in)
  * has been sampled CPROF_BUSY_SAMPLES times, so it builds unwind tables. */
 static __always_inline void announce(const struct sample_key *key)
 {
-	struct instance in = {
+	struct cprof_instance in = {
 		.pid = key->pid,
 		.exec_id = key->exec_id,
 		.start_ns = key->start_ns,
 	};
+	struct seen_val first = { .samples = 1 }, *n;
 	struct cprof_event *e;
-	__u32 one = 1, *n;
 	long err;
 
 	if (key->pid == 0)
 		return;
+	first.last_ns = bpf_ktime_get_ns();
 	n = bpf_map_lookup_elem(&seen, &in);
 	if (n) {
+		n->last_ns = first.last_ns;
 		/* Not atomic on purpose: a lost update only delays the count,
 		 * and whichever CPU writes exactly CPROF_BUSY_SAMPLES sends the
 		 * event (twice at worst, which user space takes in its stride). */
-		if (*n < CPROF_BUSY_SAMPLES) {
-			__u32 v = *n + 1;
+		if (n->samples < CPROF_BUSY_SAMPLES) {
+			__u32 v = n->samples + 1;
 
-			*n = v;
+			n->samples = v;
 			if (v == CPROF_BUSY_SAMPLES)
 				send_event(CPROF_EV_BUSY, &in);
 		}
 		return;
 	}
-	err = bpf_map_update_elem(&seen, &in, &one, BPF_NOEXIST);
+	err = bpf_map_update_elem(&seen, &in, &first, BPF_NOEXIST);
 	if (err == -17 /* EEXIST */)
 		return;		/* another CPU announced it just now */
 	if (err) {
@@ -189,7 +189,7 @@ static __always_inline void sample_key__fill(struct sample_key *key, __u64 pid_t
 
 static __always_inline __u64 stack_hash(const struct stack_trace *st)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
+	__u64 h = 0xcbf29ce484222325ULL ^ st->flags;
 
 	for (int i = 0; i < CPROF_MAX_STACK_DEPTH; i++) {
 		if (i >= st->len)
@@ -218,6 +218,8 @@ static __always_inline __u64 store_stack(struct stack_trace *st, __u32 g)
 		count(CPROF_CNT_STACKS_FULL);
 		return 0;
 	}
+	if (!err)
+		__sync_fetch_and_add(&gen_fill[g & 1], 1);
 	return h;
 }
 
@@ -241,6 +243,7 @@ static __always_inline __u64 capture(void *ctx, __u32 g, __u64 flags, enum cprof
 	if (n == 0)
 		return 0;	/* e.g. no kernel frames: sampled in user mode */
 	st->len = n / sizeof(__u64);
+	st->flags = 0;
 	return store_stack(st, g);
 }
 

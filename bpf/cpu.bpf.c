@@ -55,6 +55,8 @@ int cpu_sample(struct bpf_perf_event_data *ctx)
 			__sync_fetch_and_add(val, 1);
 		else
 			count(CPROF_CNT_COUNTS_FULL);
+		return 0;
 	}
+	__sync_fetch_and_add(&gen_fill[g & 1], 1);
 	return 0;
 }

@@ -5,7 +5,9 @@
  *
  * The includer defines, before including:
  *   UNW_READ(dst, size, addr)	read size bytes of the target's memory; 0 on success
- *   UNW_ROW(idx)		const struct unwind_row * for a row-space index, or NULL
+ *   UNW_TABLE(m)		the rows of mapping m's object (a handle for UNW_ROW),
+ *				or NULL when they are not loaded (evicted)
+ *   UNW_ROW(tbl, idx)		const struct unwind_row * for row idx of a table, or NULL
  *   UNW_MAP(idx)		const struct unwind_mapping * for a mapping index, or NULL
  *   UNW_INLINE			the inline attribute to use
  */
@@ -26,10 +28,19 @@ enum unwind_result {
 	UNW_CONTINUE = 0,
 	UNW_DONE = 1,			/* reached the outermost frame */
 	UNW_ERR_READ = -1,		/* the stack could not be read */
-	UNW_ERR_BAD_FRAME = -2,		/* the frame does not make sense (sp did not grow) */
-	UNW_ERR_FP_END = -3,		/* frame-pointer walk reached rbp 0 or garbage */
+	UNW_ERR_BAD_FRAME = -2,		/* the frame does not make sense (sp did not
+					 * grow, rbp below sp or misaligned) */
+	UNW_ERR_FP_END = -3,		/* frame-pointer walk reached rbp 0 */
 	UNW_ERR_DEPTH = -4,		/* the frame limit came first (set by the loop) */
+	UNW_ERR_NOT_CODE = -5,		/* the pc is in no executable mapping of the
+					 * process: not a return address. The frame
+					 * is not recorded */
 };
+
+/* Whether a walk that ended so stopped short of the outermost frame for a
+ * reason the walker knows: the stack is marked truncated. A frame-pointer
+ * walk that reaches rbp 0 ended as frame-pointer code ends. */
+#define UNW_TRUNCATED(res) ((res) != UNW_DONE && (res) != UNW_ERR_FP_END && (res) != UNW_CONTINUE)
 
 /* How the step was taken, for counters. */
 enum unwind_how {
@@ -38,7 +49,8 @@ enum unwind_how {
 	UNW_HOW_FP_NO_TABLE = 2,	/* mapping without a table */
 	UNW_HOW_FP_NO_ROW = 3,		/* pc outside every FDE of its object */
 	UNW_HOW_FP_UNSUPPORTED = 4,	/* a rule we cannot follow */
-	UNW_HOW_NR = 5,
+	UNW_HOW_FP_EVICTED = 5,		/* its table was evicted, or refused for room */
+	UNW_HOW_NR = 6,
 };
 
 /* The mapping holding ip: binary search, 9 steps cover UNWIND_MAX_MAPPINGS. */
@@ -64,16 +76,16 @@ unwind_find_mapping(const struct unwind_proc *p, __u64 ip)
 	return m && ip < m->end ? m : 0;
 }
 
-/* The last row of [first, first + nr) whose pc <= pc: 21 steps cover the
- * whole row space (2^20 rows). */
-static UNW_INLINE const struct unwind_row *unwind_find_row(__u32 first, __u32 nr, __u32 pc)
+/* The last row of table tbl (nr rows) whose pc <= pc:
+ * UNWIND_ROW_SEARCH_STEPS steps cover the largest table. */
+static UNW_INLINE const struct unwind_row *unwind_find_row(void *tbl, __u32 nr, __u32 pc)
 {
 	const struct unwind_row *row;
 	__u32 lo = 0, hi = nr, mid;
 
-	for (int i = 0; i < 22 && lo < hi; i++) {
+	for (int i = 0; i < UNWIND_ROW_SEARCH_STEPS && lo < hi; i++) {
 		mid = lo + (hi - lo) / 2;
-		row = UNW_ROW(first + mid);
+		row = UNW_ROW(tbl, mid);
 		if (!row)
 			return 0;
 		if (row->pc <= pc)
@@ -83,7 +95,7 @@ static UNW_INLINE const struct unwind_row *unwind_find_row(__u32 first, __u32 nr
 	}
 	if (lo == 0)
 		return 0;
-	return UNW_ROW(first + lo - 1);
+	return UNW_ROW(tbl, lo - 1);
 }
 
 /* The frame-pointer step: [rbp] is the caller's rbp, [rbp + 8] the return
@@ -93,8 +105,10 @@ static UNW_INLINE int unwind_fp_step(struct unwind_regs *r)
 {
 	__u64 frame[2];
 
-	if (r->bp == 0 || r->bp < r->sp || (r->bp & 7))
+	if (r->bp == 0)
 		return UNW_ERR_FP_END;
+	if (r->bp < r->sp || (r->bp & 7))
+		return UNW_ERR_BAD_FRAME;
 	if (UNW_READ(frame, sizeof(frame), r->bp))
 		return UNW_ERR_READ;
 	r->sp = r->bp + 16;
@@ -105,28 +119,44 @@ static UNW_INLINE int unwind_fp_step(struct unwind_regs *r)
 
 /* Step from the frame in r to its caller. leaf: r->ip is where the thread
  * was, not a return address (which points after its call, so is looked up
- * one byte back). *how says which way the step went. */
+ * one byte back). *how says which way the step went.
+ *
+ * A return address must lie in an executable mapping of the process: one
+ * that does not (text or a pointer read off the stack as a frame) ends the
+ * walk with UNW_ERR_NOT_CODE before the frame is recorded, and r is left
+ * as it was. The leaf pc came from the registers, so it is real even
+ * outside the known mappings (JIT code or a library loaded since the maps
+ * were read): that frame is stepped by frame pointer. */
 static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_proc *p, int leaf,
 				  int *how)
 {
 	const struct unwind_mapping *m = r->last_map;
 	const struct unwind_row *row;
 	__u64 cfa, pc, frame[2];
+	void *tbl;
 
 	if (!m || r->ip < m->start || r->ip >= m->end)
 		m = p ? unwind_find_mapping(p, r->ip) : 0;
-	r->last_map = m;
 
 	if (!m) {
+		if (p && !leaf)
+			return UNW_ERR_NOT_CODE;
+		r->last_map = m;
 		*how = UNW_HOW_FP_NO_MAPPING;
 		return unwind_fp_step(r);
 	}
+	r->last_map = m;
 	if (!m->nr_rows) {
 		*how = UNW_HOW_FP_NO_TABLE;
 		return unwind_fp_step(r);
 	}
+	tbl = UNW_TABLE(m);
+	if (!tbl) {
+		*how = UNW_HOW_FP_EVICTED;
+		return unwind_fp_step(r);
+	}
 	pc = r->ip - m->bias - (leaf ? 0 : 1);
-	row = unwind_find_row(m->first_row, m->nr_rows, (__u32)pc);
+	row = unwind_find_row(tbl, m->nr_rows, (__u32)pc);
 	if (!row || row->cfa_type == UNW_CFA_NONE) {
 		*how = UNW_HOW_FP_NO_ROW;
 		return unwind_fp_step(r);

@@ -11,16 +11,28 @@
  * otherwise every stack is walked by frame pointers (bpf_get_stack). */
 const volatile bool dwarf_unwind = false;
 
-/* User space writes rows and mappings in place (mmap), then publishes a
- * process by updating unwind_procs. */
-struct {
+/* One object's rows: user space creates one such map per table, exactly
+ * its size (BPF_F_INNER_MAP lets the sizes differ), fills it through mmap
+ * and puts it into a slot of unwind_tables. Mappings name the slot. */
+struct unwind_rows {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, UNWIND_DEFAULT_ROWS);
-	__type(key, __u32);
-	__type(value, struct unwind_row);
-} unwind_rows SEC(".maps");
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	/* sizes, not types: vmlinux.h of recent kernels declares a struct
+	 * unwind_row of its own, and the inner map's BTF would find that */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct unwind_row));
+};
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, UNWIND_MAX_TABLES);
+	__type(key, __u32);
+	__array(values, struct unwind_rows);
+} unwind_tables SEC(".maps");
+
+/* User space writes mappings in place (mmap), then publishes a process by
+ * updating unwind_procs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -45,9 +57,16 @@ struct {
 	__type(value, __u64);
 } unwind_stale SEC(".maps");
 
-static __always_inline const struct unwind_row *unwind_row_at(__u32 idx)
+static __always_inline void *unwind_table_of(const struct unwind_mapping *m)
 {
-	return bpf_map_lookup_elem(&unwind_rows, &idx);
+	__u32 slot = m->table;
+
+	return bpf_map_lookup_elem(&unwind_tables, &slot);
+}
+
+static __always_inline const struct unwind_row *unwind_row_at(void *tbl, __u32 idx)
+{
+	return bpf_map_lookup_elem(tbl, &idx);
 }
 
 static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
@@ -57,7 +76,8 @@ static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
 
 #define UNW_INLINE __always_inline
 #define UNW_READ(dst, size, addr) bpf_probe_read_user(dst, size, (const void *)(addr))
-#define UNW_ROW(idx) unwind_row_at(idx)
+#define UNW_TABLE(m) unwind_table_of(m)
+#define UNW_ROW(tbl, idx) unwind_row_at(tbl, idx)
 #define UNW_MAP(idx) unwind_map_at(idx)
 #include "unwind_step.h"
 
@@ -75,6 +95,7 @@ static const enum cprof_counter how_counter[UNW_HOW_NR] = {
 	[UNW_HOW_FP_NO_TABLE] = CPROF_CNT_UNW_FP_NO_TABLE,
 	[UNW_HOW_FP_NO_ROW] = CPROF_CNT_UNW_FP_NO_ROW,
 	[UNW_HOW_FP_UNSUPPORTED] = CPROF_CNT_UNW_FP_UNSUPPORTED,
+	[UNW_HOW_FP_EVICTED] = CPROF_CNT_UNW_FP_EVICTED,
 };
 
 /* Frame i of the walk. The frame is indexed by i, which the verifier sees
@@ -84,14 +105,26 @@ static long unwind_frame(__u32 i, void *arg)
 {
 	struct unwind_ctx *c = arg;
 	int how = UNW_HOW_TABLE, ret;
+	__u64 ip = c->regs.ip;
 
 	if (i >= CPROF_MAX_STACK_DEPTH) {
 		c->result = UNW_ERR_DEPTH;
 		return 1;
 	}
-	c->st->ips[i] = c->regs.ip;
-	c->nr = i + 1;
 	ret = unwind_step(&c->regs, c->proc, i == 0, &how);
+	if (ret == UNW_ERR_NOT_CODE) {
+		/* not a frame: not recorded; maybe a library came since */
+		c->no_mapping = true;
+		c->result = ret;
+		return 1;
+	}
+	/* checked again where it is used: across the step the compiler
+	 * keeps i where the verifier loses its bound */
+	asm volatile("" : "+r"(i));
+	if (i >= CPROF_MAX_STACK_DEPTH)
+		return 1;
+	c->st->ips[i] = ip;
+	c->nr = i + 1;
 	if (how > UNW_HOW_TABLE && how < UNW_HOW_NR) {
 		count(how_counter[how]);
 		if (how == UNW_HOW_FP_NO_MAPPING)
@@ -108,7 +141,7 @@ static long unwind_frame(__u32 i, void *arg)
  * or the pc is JIT code), at most about once a second per process. */
 static __always_inline void report_stale(const struct sample_key *key)
 {
-	struct instance in = { .pid = key->pid, .exec_id = key->exec_id, .start_ns = key->start_ns };
+	struct cprof_instance in = { .pid = key->pid, .exec_id = key->exec_id, .start_ns = key->start_ns };
 	__u64 now = bpf_ktime_get_ns(), *last;
 
 	last = bpf_map_lookup_elem(&unwind_stale, &key->pid);
@@ -154,12 +187,16 @@ static __always_inline bool unwind_user(const struct sample_key *key, struct sta
 	case UNW_ERR_BAD_FRAME:
 		count(CPROF_CNT_UNW_END_BAD_FRAME);
 		break;
+	case UNW_ERR_NOT_CODE:
+		count(CPROF_CNT_UNW_END_NOT_CODE);
+		break;
 	default:		/* UNW_ERR_DEPTH */
 		count(CPROF_CNT_UNW_END_DEPTH);
 	}
 	if (c.no_mapping)
 		report_stale(key);
 	st->len = c.nr;
+	st->flags = UNW_TRUNCATED(c.result) ? STACK_F_TRUNCATED : 0;
 	return c.nr > 0;
 }
 

@@ -24,10 +24,12 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_UNW_END_READ] = "unwind_end_bad_read",
 	[CPROF_CNT_UNW_END_BAD_FRAME] = "unwind_end_bad_frame",
 	[CPROF_CNT_UNW_END_DEPTH] = "unwind_end_depth_limit",
+	[CPROF_CNT_UNW_END_NOT_CODE] = "unwind_end_not_code",
 	[CPROF_CNT_UNW_FP_NO_MAPPING] = "unwind_fp_step_no_mapping",
 	[CPROF_CNT_UNW_FP_NO_TABLE] = "unwind_fp_step_no_table",
 	[CPROF_CNT_UNW_FP_NO_ROW] = "unwind_fp_step_no_row",
 	[CPROF_CNT_UNW_FP_UNSUPPORTED] = "unwind_fp_step_unsupported",
+	[CPROF_CNT_UNW_FP_EVICTED] = "unwind_fp_step_table_evicted",
 	[CPROF_CNT_UNW_WALK_NS] = "unwind_walk_ns",
 };
 

@@ -23,6 +23,8 @@ struct cprofd {
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;
+	uint64_t targets_exited;	/* --pid targets seen to exit */
+	char host[256];			/* this host's name, for whole-host profiles */
 };
 
 /* What a request gets back. body is malloc'd; content_type static. */
@@ -32,6 +34,7 @@ struct reply {
 	size_t len;
 	const char *content_type;
 	const char *disposition;	/* Content-Disposition, or NULL */
+	char note[320];			/* X-Cprof-Note: what the client should know, or "" */
 };
 
 /* Wait up to ms for the client; true when it has hung up. */

@@ -14,9 +14,18 @@
 #include "cpu.skel.h"
 #include "cpuview.h"
 #include "log.h"
+#include "params.h"
 #include "proctab.h"
 
 #define MAX_SETS 4	/* the always-on rate plus three other hz= at once */
+#define NS 1000000000LL
+/* A generation is drained every second, or sooner once this share of its
+ * maps is used; the drain thread looks this often. */
+#define DRAIN_EVERY_NS	NS
+#define DRAIN_LOOK_MS	100
+#define DRAIN_FILL_PCT	50
+#define UNWIND_QUEUE	8192
+#define UNWIND_TICK_NS	(2 * NS)
 
 /* One perf event per online CPU at one rate, shared by windows of that rate. */
 struct perfset {
@@ -26,19 +35,48 @@ struct perfset {
 	int *fds;
 };
 
+/* What the unwind worker is asked to do. */
+enum work_type { WORK_ADD, WORK_STALE, WORK_EXIT };
+
+struct work {
+	enum work_type type;
+	uint32_t pid, exec_id;
+	uint64_t start_ns;
+};
+
 struct cpuview {
 	struct cpu *skel;
 	struct ring_buffer *events;
 	struct proctab *proctab;
-	pthread_mutex_t lock;		/* generations, windows, perf sets */
-	struct window *windows;
+	pthread_mutex_t lock;		/* generations, windows, perf sets, stats */
+	struct window *windows;		/* open */
+	struct window *closed;		/* closed, not yet freed */
+	struct stackstore *store;
 	struct perfset sets[MAX_SETS];
 	int *cpus, nr_cpus;
 	int counts_fd[CPROF_NR_GENS], stacks_fd[CPROF_NR_GENS];
+	bool pending[CPROF_NR_GENS];	/* a failed drain left entries there */
+	int64_t flipped_ns;		/* CLOCK_MONOTONIC of the last flip */
+	uint64_t fill_limit;		/* new entries in a generation that drain it early */
+	size_t window_limit;
+	uint64_t closed_bytes;		/* index bytes of closed windows */
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
-	void *rows, *maps;		/* the mmap'd row space and mapping slots */
-	size_t rows_len, maps_len;
+	void *maps;			/* the mmap'd mapping slots */
+	size_t maps_len;
 	struct cpuview_stats stats;
+
+	/* the drain thread */
+	pthread_t drainer;
+	bool drainer_started;
+	/* the unwind worker and its queue */
+	pthread_t worker;
+	bool worker_started;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;		/* work queued, or stopping */
+	struct work *queue;
+	size_t qhead, qlen;
+	bool stopping;			/* atomic */
+	pthread_cond_t stop_cond;	/* wakes the drain thread (under lock) */
 };
 
 static int64_t now_ns(clockid_t clk)
@@ -46,7 +84,7 @@ static int64_t now_ns(clockid_t clk)
 	struct timespec ts;
 
 	clock_gettime(clk, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return ts.tv_sec * NS + ts.tv_nsec;
 }
 
 /* Online CPUs from /sys, e.g. "0-3,5". */
@@ -108,7 +146,7 @@ static int perfset_open(struct cpuview *v, struct perfset *s, int hz)
 		.config = PERF_COUNT_SW_CPU_CLOCK,
 		/* a fixed period in ns is what the kernel turns a frequency
 		 * into for cpu-clock anyway; asking for it keeps it exact */
-		.sample_period = 1000000000ULL / hz,
+		.sample_period = NS / hz,
 	};
 	int err = 0;
 
@@ -143,6 +181,101 @@ cleanup:
 	return err;
 }
 
+/* ---- the unwind worker ---- */
+
+static void queue_work(struct cpuview *v, enum work_type type, uint32_t pid, uint64_t start_ns,
+		       uint32_t exec_id)
+{
+	pthread_mutex_lock(&v->qlock);
+	if (v->qlen == UNWIND_QUEUE) {
+		/* counted; a busy process is announced again by its stale
+		 * walks, an exit found again by the next collection */
+		v->stats.unwind_queue_dropped++;
+	} else {
+		v->queue[(v->qhead + v->qlen++) % UNWIND_QUEUE] = (struct work){
+			.type = type, .pid = pid, .exec_id = exec_id, .start_ns = start_ns,
+		};
+		pthread_cond_signal(&v->qcond);
+	}
+	pthread_mutex_unlock(&v->qlock);
+}
+
+/* Publish a process's mappings, building tables for objects new to the
+ * unwinder. Its maps are copied under the process table's lock, and the
+ * build (up to a second for libLLVM) runs without it. */
+static void work_add(struct cpuview *v, const struct work *w)
+{
+	struct procmaps maps = { 0 };
+	struct proc_instance *in;
+	int err = -ESRCH;
+
+	proctab__lock(v->proctab);
+	in = proctab__get(v->proctab, w->pid, w->start_ns, w->exec_id);
+	/* the BPF side sends stale reports at most once a second per
+	 * process: a skipped re-read would leave the walk without the new
+	 * mapping that long */
+	if (in && w->type == WORK_STALE)
+		proctab__refresh(v->proctab, in, true);
+	/* kernel threads have no mappings, and are never walked */
+	if (in && !in->exited_ns && !in->maps_err && in->maps.nr)
+		err = procmaps__copy(&maps, &in->maps);
+	proctab__unlock(v->proctab);
+	if (!err)
+		unwinder__add_maps(v->unwinder, w->pid, w->start_ns, w->exec_id, &maps);
+	procmaps__clear(&maps);
+}
+
+static void *unwind_worker(void *arg)
+{
+	struct cpuview *v = arg;
+	struct work *batch = malloc(UNWIND_QUEUE * sizeof(*batch));
+	struct unwinder_gone *gone = malloc(UNWIND_QUEUE * sizeof(*gone));
+	int64_t ticked = now_ns(CLOCK_MONOTONIC);
+
+	if (!batch || !gone) {
+		log_error("the unwind worker is out of memory: unwind tables stay as they are");
+		goto out;
+	}
+	for (;;) {
+		struct timespec until;
+		size_t n = 0, nr_gone = 0;
+		bool stop;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&v->qlock);
+		while (!v->qlen && !v->stopping &&
+		       pthread_cond_timedwait(&v->qcond, &v->qlock, &until) != ETIMEDOUT)
+			;
+		stop = v->stopping;
+		for (; v->qlen; v->qlen--, v->qhead = (v->qhead + 1) % UNWIND_QUEUE)
+			batch[n++] = v->queue[v->qhead];
+		pthread_mutex_unlock(&v->qlock);
+		if (stop)
+			break;
+		/* exits first, all in one BPF grace period; an add for an
+		 * instance already gone is skipped by work_add */
+		for (size_t i = 0; i < n; i++)
+			if (batch[i].type == WORK_EXIT)
+				gone[nr_gone++] = (struct unwinder_gone){
+					.pid = batch[i].pid, .exec_id = batch[i].exec_id,
+					.start_ns = batch[i].start_ns };
+		if (nr_gone)
+			unwinder__remove_many(v->unwinder, gone, nr_gone);
+		for (size_t i = 0; i < n; i++)
+			if (batch[i].type != WORK_EXIT)
+				work_add(v, &batch[i]);
+		if (now_ns(CLOCK_MONOTONIC) - ticked >= UNWIND_TICK_NS) {
+			ticked = now_ns(CLOCK_MONOTONIC);
+			unwinder__tick(v->unwinder, (uint64_t)ticked);
+		}
+	}
+out:
+	free(batch);
+	free(gone);
+	return NULL;
+}
+
 /* A new process instance (read its maps while it lives), a busy one (build
  * its unwind tables), or one whose walk met a pc in no known mapping (read
  * its maps again and republish: a library came). */
@@ -150,7 +283,6 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct cpuview *v = ctx;
 	const struct cprof_event *e = data;
-	struct proc_instance *in;
 
 	if (size < sizeof(*e))
 		return 0;
@@ -160,31 +292,32 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	if ((e->type != CPROF_EV_BUSY && e->type != CPROF_EV_MAPS_STALE) || !v->unwinder)
 		return 0;
-	proctab__lock(v->proctab);
-	in = proctab__get(v->proctab, e->pid, e->start_ns, e->exec_id);
-	/* the BPF side sends these at most once a second per process: a
-	 * skipped re-read would leave the walk without the new mapping that long */
-	if (in && e->type == CPROF_EV_MAPS_STALE)
-		proctab__refresh(v->proctab, in, true);
-	/* kernel threads have no mappings, and are never walked */
-	if (in && !in->maps_err && in->maps.nr)
-		unwinder__add(v->unwinder, in);
-	proctab__unlock(v->proctab);
+	queue_work(v, e->type == CPROF_EV_BUSY ? WORK_ADD : WORK_STALE, e->pid, e->start_ns,
+		   e->exec_id);
 	return 0;
 }
 
 void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in)
 {
 	if (v->unwinder)
-		unwinder__remove(v->unwinder, in->pid, in->start_ns, in->exec_id);
+		queue_work(v, WORK_EXIT, in->pid, in->start_ns, in->exec_id);
 }
 
-/* Walking with unwind tables needs bpf_loop (5.17) and bpf_task_pt_regs
- * (5.15); without them user stacks are walked by frame pointers. */
+/* Walking with unwind tables needs bpf_loop (5.17), bpf_task_pt_regs
+ * (5.15) and maps of maps whose inner maps differ in size (5.10); without
+ * them user stacks are walked by frame pointers. */
 static bool can_unwind(void)
 {
-	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_loop, NULL) > 0 &&
-	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs, NULL) > 0;
+	int fd;
+
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_loop, NULL) <= 0 ||
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs, NULL) <= 0)
+		return false;
+	fd = unwinder__create_tables_map(1);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 static void *map_array(struct bpf_map *m, size_t elem, size_t *len)
@@ -196,22 +329,52 @@ static void *map_array(struct bpf_map *m, size_t elem, size_t *len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int unwinder_start(struct cpuview *v, char *err, size_t errlen)
+/* The unwind table budget: 1/64 of the memory, from 64 MiB to 1 GiB. The
+ * tables are made on demand; this is only how far they may grow. */
+static uint64_t default_unwind_bytes(void)
 {
-	v->rows = map_array(v->skel->maps.unwind_rows, sizeof(struct unwind_row), &v->rows_len);
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t b = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 64 : 0;
+
+	return b < (64ull << 20) ? 64ull << 20 : b > (1ull << 30) ? 1ull << 30 : b;
+}
+
+static int unwinder_start(struct cpuview *v, const struct cpuview_opts *opts, char *err,
+			  size_t errlen)
+{
+	struct unwinder_opts uo = {
+		.tables_fd = bpf_map__fd(v->skel->maps.unwind_tables),
+		.max_tables = bpf_map__max_entries(v->skel->maps.unwind_tables),
+		.procs_fd = bpf_map__fd(v->skel->maps.unwind_procs),
+		.seen_fd = bpf_map__fd(v->skel->maps.seen),
+		.max_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row),
+	};
+
 	v->maps = map_array(v->skel->maps.unwind_maps, sizeof(struct unwind_mapping), &v->maps_len);
-	if (!v->rows || !v->maps) {
-		snprintf(err, errlen, "cannot map the unwind tables: %s", strerror(errno));
+	if (!v->maps) {
+		snprintf(err, errlen, "cannot map the unwind mappings: %s", strerror(errno));
 		return -errno;
 	}
-	v->unwinder = unwinder__new(v->rows, bpf_map__max_entries(v->skel->maps.unwind_rows),
-				    v->maps, bpf_map__max_entries(v->skel->maps.unwind_maps),
-				    bpf_map__fd(v->skel->maps.unwind_procs));
+	uo.maps = v->maps;
+	uo.nr_maps = bpf_map__max_entries(v->skel->maps.unwind_maps);
+	v->unwinder = unwinder__new(&uo);
 	if (!v->unwinder) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Entries a generation needs: every sample of a drain interval a new key,
+ * at the highest rate all the sets together may reach on every CPU. A
+ * generation is drained early once half full, so this holds twice what a
+ * half-second brings. Beyond the bounds drops are counted (counts_map_full,
+ * stacks_map_full). */
+static uint32_t entries_for(int nr_cpus, int hz, uint32_t lo, uint32_t hi)
+{
+	uint64_t n = (uint64_t)nr_cpus * hz;
+
+	return n < lo ? lo : n > hi ? hi : (uint32_t)n;
 }
 
 static void set_entries(struct bpf_map *a, struct bpf_map *b, uint32_t n)
@@ -220,16 +383,139 @@ static void set_entries(struct bpf_map *a, struct bpf_map *b, uint32_t n)
 	bpf_map__set_max_entries(b, n);
 }
 
-/* Entries a generation needs: at worst every sample of a drain interval
- * (one second) is a new key with two new stacks. Sized for the always-on
- * rate on every CPU with room to spare, within bounds; beyond them drops are
- * counted (counts_map_full, stacks_map_full). */
-static uint32_t entries_for(int nr_cpus, int hz, uint32_t lo, uint32_t hi)
-{
-	uint64_t n = (uint64_t)nr_cpus * hz * 2;
+/* ---- draining ---- */
 
-	return n < lo ? lo : n > hi ? hi : (uint32_t)n;
+struct drain_ctx {
+	struct cpuview *v;
+	bool over;			/* windows past the hard memory limit */
+};
+
+static int on_stack(const void *key, const void *value, void *arg)
+{
+	struct drain_ctx *c = arg;
+	struct cpuview *v = c->v;
+
+	v->stats.drained_stacks++;
+	for (struct window *w = v->windows; w; w = w->next)
+		if (window__add_stack(w, *(const uint64_t *)key, value))
+			v->stats.window_errors++;
+	return 0;
 }
+
+static int on_count(const void *key, const void *value, void *arg)
+{
+	const struct cpu_key *k = key;
+	struct drain_ctx *c = arg;
+	struct cpuview *v = c->v;
+
+	v->stats.drained_records++;
+	for (struct window *w = v->windows; w; w = w->next) {
+		if (w->filter != k->period_ns)
+			continue;
+		if (c->over && !hashmap__find(w->samples, k)) {
+			w->dropped++;
+			v->stats.window_records_dropped++;
+		} else if (window__add(w, k, value)) {
+			v->stats.window_errors++;
+		}
+	}
+	return 0;
+}
+
+/* What the windows hold: their indexes and the stacks, once each. */
+static uint64_t windows_bytes(struct cpuview *v)
+{
+	uint64_t n = stackstore__mem(v->store) + v->closed_bytes;
+
+	for (struct window *w = v->windows; w; w = w->next)
+		n += window__mem(w);
+	return n;
+}
+
+/* Deliver generation g to the open windows. 0, or -errno with what was
+ * not delivered left in the maps (pending) for the next drain. */
+static int drain_gen(struct cpuview *v, uint32_t g)
+{
+	struct drain_ctx c = { .v = v };
+	int e;
+
+	c.over = v->window_limit && windows_bytes(v) > v->window_limit + v->window_limit / 2;
+	e = bpfmap__drain(v->stacks_fd[g], sizeof(uint64_t), sizeof(struct stack_trace), on_stack, &c);
+	if (e >= 0)
+		e = bpfmap__drain(v->counts_fd[g], sizeof(struct cpu_key), sizeof(uint64_t), on_count, &c);
+	v->pending[g] = e < 0;
+	if (e < 0) {
+		if (!v->stats.drain_errors++)
+			log_error("cannot drain the cpu maps: %s; retrying every drain", strerror(-e));
+		for (struct window *w = v->windows; w; w = w->next)
+			w->drain_failed++;
+		return e;
+	}
+	__atomic_store_n(&v->skel->bss->gen_fill[g], 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Caller holds v->lock. Entries a failed drain left in the generation not
+ * being written go first: the flip makes BPF write there next, and they
+ * must not mix with what it brings. */
+static int drain_locked(struct cpuview *v)
+{
+	uint32_t old = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED) & 1;
+	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	int e = 0;
+
+	if (v->pending[old ^ 1] && (e = drain_gen(v, old ^ 1)))
+		goto out;	/* keep writing into `old`: it is drained next time */
+	__atomic_store_n(&v->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
+	bpf__sync();		/* nobody writes into generation `old` any more */
+	v->flipped_ns = now_ns(CLOCK_MONOTONIC);
+	e = drain_gen(v, old);
+out:
+	v->stats.drains++;
+	v->stats.last_drain_ns = now_ns(CLOCK_MONOTONIC) - t0;
+	v->stats.window_bytes = windows_bytes(v);
+	return e;
+}
+
+int cpuview__drain(struct cpuview *v)
+{
+	int e;
+
+	pthread_mutex_lock(&v->lock);
+	e = drain_locked(v);
+	pthread_mutex_unlock(&v->lock);
+	return e;
+}
+
+static void *drainer(void *arg)
+{
+	struct cpuview *v = arg;
+
+	pthread_mutex_lock(&v->lock);
+	while (!__atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE)) {
+		struct timespec until;
+		uint32_t g = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED) & 1;
+		uint64_t fill = __atomic_load_n(&v->skel->bss->gen_fill[g], __ATOMIC_RELAXED);
+
+		if (now_ns(CLOCK_MONOTONIC) - v->flipped_ns >= DRAIN_EVERY_NS) {
+			drain_locked(v);
+		} else if (fill >= v->fill_limit) {
+			v->stats.early_drains++;
+			drain_locked(v);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += DRAIN_LOOK_MS * 1000000L;
+		if (until.tv_nsec >= NS) {
+			until.tv_sec++;
+			until.tv_nsec -= NS;
+		}
+		pthread_cond_timedwait(&v->stop_cond, &v->lock, &until);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
+}
+
+/* ---- set-up ---- */
 
 struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt,
 			     char *err, size_t errlen)
@@ -242,13 +528,26 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		return NULL;
 	}
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_mutex_init(&v->qlock, NULL);
+	pthread_cond_init(&v->qcond, NULL);
+	pthread_cond_init(&v->stop_cond, NULL);
 	v->proctab = pt;
+	v->window_limit = opts->window_bytes;
+	v->store = stackstore__new();
+	v->queue = malloc(UNWIND_QUEUE * sizeof(*v->queue));
+	if (!v->store || !v->queue) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	e = online_cpus(&v->cpus);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot list online CPUs: %s", strerror(-e));
 		goto fail;
 	}
 	v->nr_cpus = e;
+	/* the always-on rate, and one request at the highest rate a request
+	 * may ask; several hz= requests share what is left of it */
+	v->stats.max_hz = opts->hz + PARAMS_MAX_HZ;
 
 	v->skel = cpu__open();
 	if (!v->skel) {
@@ -259,16 +558,26 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
 	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
 	if (!v->stats.dwarf_unwind) {	/* no tables: keep the maps minimal */
-		bpf_map__set_max_entries(v->skel->maps.unwind_rows, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_tables, 1);
 		bpf_map__set_max_entries(v->skel->maps.unwind_maps, 1);
 		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 1);
+	} else {
+		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 8192);
 	}
 	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
-	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, opts->counts_entries ?:
-		    entries_for(v->nr_cpus, opts->hz, 16384, 262144));
-	/* a stack is 1 KiB: these bound the kernel memory at 2 x 64 MiB */
-	set_entries(v->skel->maps.stacks0, v->skel->maps.stacks1, opts->stacks_entries ?:
-		    entries_for(v->nr_cpus, opts->hz, 8192, 65536));
+	v->stats.counts_entries = opts->counts_entries ?:
+		entries_for(v->nr_cpus, v->stats.max_hz, 16384, 1u << 20);
+	/* a stack is 1 KiB: at most 2 x 256 MiB, on hosts of 256 CPUs */
+	v->stats.stacks_entries = opts->stacks_entries ?:
+		entries_for(v->nr_cpus, v->stats.max_hz, 8192, 1u << 18);
+	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, v->stats.counts_entries);
+	set_entries(v->skel->maps.stacks0, v->skel->maps.stacks1, v->stats.stacks_entries);
+	/* a hash map element is its key and value and about 56 bytes */
+	v->stats.kernel_map_bytes = CPROF_NR_GENS *
+		((uint64_t)v->stats.counts_entries * (sizeof(struct cpu_key) + 8 + 56) +
+		 (uint64_t)v->stats.stacks_entries * (8 + sizeof(struct stack_trace) + 56));
+	v->fill_limit = (v->stats.counts_entries < v->stats.stacks_entries ?
+			 v->stats.counts_entries : v->stats.stacks_entries) * DRAIN_FILL_PCT / 100;
 	e = cpu__load(v->skel);
 	if (e) {
 		snprintf(err, errlen, "the kernel refused the cpu BPF program: %s; run with -v to see the verifier's log",
@@ -292,7 +601,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->stacks_fd[0] = bpf_map__fd(v->skel->maps.stacks0);
 	v->stacks_fd[1] = bpf_map__fd(v->skel->maps.stacks1);
 
-	if (v->stats.dwarf_unwind && unwinder_start(v, err, errlen))
+	if (v->stats.dwarf_unwind && unwinder_start(v, opts, err, errlen))
 		goto fail;
 	v->events = ring_buffer__new(bpf_map__fd(v->skel->maps.events), on_event, v, NULL);
 	if (!v->events) {
@@ -306,82 +615,63 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	}
 	v->stats.hz = opts->hz;
 	v->stats.nr_cpus = v->nr_cpus;
+	v->stats.window_bytes_limit = v->window_limit;
+	if (v->unwinder) {
+		unwinder__stats(v->unwinder, &v->stats.unwind);
+		if (pthread_create(&v->worker, NULL, unwind_worker, v)) {
+			snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+			goto fail;
+		}
+		v->worker_started = true;
+	}
+	v->flipped_ns = now_ns(CLOCK_MONOTONIC);
+	if (pthread_create(&v->drainer, NULL, drainer, v)) {
+		snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+		goto fail;
+	}
+	v->drainer_started = true;
 	return v;
 fail:
 	cpuview__free(v);
 	return NULL;
 }
 
-static int on_stack(const void *key, const void *value, void *arg)
-{
-	struct cpuview *v = arg;
-
-	v->stats.drained_stacks++;
-	for (struct window *w = v->windows; w; w = w->next)
-		if (window__add_stack(w, *(const uint64_t *)key, value))
-			v->stats.window_errors++;
-	return 0;
-}
-
-static int on_count(const void *key, const void *value, void *arg)
-{
-	const struct cpu_key *k = key;
-	struct cpuview *v = arg;
-
-	v->stats.drained_records++;
-	for (struct window *w = v->windows; w; w = w->next)
-		if (w->filter == k->period_ns && window__add(w, k, value))
-			v->stats.window_errors++;
-	return 0;
-}
-
-/* Caller holds v->lock. */
-static int drain_locked(struct cpuview *v)
-{
-	uint32_t old = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED);
-	int64_t t0 = now_ns(CLOCK_MONOTONIC);
-	int e;
-
-	__atomic_store_n(&v->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
-	bpf__sync();		/* nobody writes into generation `old` any more */
-	e = bpfmap__drain(v->stacks_fd[old], sizeof(uint64_t), sizeof(struct stack_trace), on_stack, v);
-	if (e >= 0)
-		e = bpfmap__drain(v->counts_fd[old], sizeof(struct cpu_key), sizeof(uint64_t), on_count, v);
-	v->stats.drains++;
-	v->stats.last_drain_ns = now_ns(CLOCK_MONOTONIC) - t0;
-	return e < 0 ? e : 0;
-}
-
-int cpuview__drain(struct cpuview *v)
-{
-	int e;
-
-	pthread_mutex_lock(&v->lock);
-	e = drain_locked(v);
-	pthread_mutex_unlock(&v->lock);
-	return e;
-}
+/* ---- windows ---- */
 
 struct window *cpuview__open_window(struct cpuview *v, int hz)
 {
 	struct perfset *set = NULL;
 	struct window *w;
-	int e = 0;
+	int e = 0, total = 0;
 
 	if (!hz)
 		hz = v->sets[0].hz;
-	w = window__new(sizeof(struct cpu_key), 1);
+	w = window__new(v->store, sizeof(struct cpu_key), 1);
 	if (!w)
 		return NULL;
-	w->filter = 1000000000ULL / hz;
+	w->filter = NS / hz;
 
 	pthread_mutex_lock(&v->lock);
-	for (int i = 0; i < MAX_SETS; i++)
-		if (v->sets[i].refs && v->sets[i].hz == hz) {
+	if (v->window_limit && windows_bytes(v) >= v->window_limit) {
+		v->stats.windows_refused++;
+		e = -ENOBUFS;
+		goto cleanup;
+	}
+	for (int i = 0; i < MAX_SETS; i++) {
+		if (!v->sets[i].refs)
+			continue;
+		total += v->sets[i].hz;
+		if (v->sets[i].hz == hz) {
 			set = &v->sets[i];
 			set->refs++;
 			break;
 		}
+	}
+	/* a new rate must keep the sampling within what the maps are sized for */
+	if (!set && total + hz > v->stats.max_hz) {
+		e = -EBUSY;
+		goto cleanup;
+	}
 	for (int i = 0; !set && i < MAX_SETS; i++)
 		if (!v->sets[i].refs) {
 			e = perfset_open(v, &v->sets[i], hz);
@@ -396,6 +686,7 @@ struct window *cpuview__open_window(struct cpuview *v, int hz)
 	/* Drain so the window starts with nothing from before it opened. */
 	drain_locked(v);
 	w->start_ns = now_ns(CLOCK_REALTIME);
+	w->opened_mono_ns = now_ns(CLOCK_MONOTONIC);
 	w->next = v->windows;
 	v->windows = w;
 	v->stats.open_windows++;
@@ -419,16 +710,46 @@ void cpuview__close_window(struct cpuview *v, struct window *w)
 			*p = w->next;
 			break;
 		}
-	w->next = NULL;
+	w->next = v->closed;
+	v->closed = w;
+	v->closed_bytes += window__mem(w);
 	v->stats.open_windows--;
 	/* The always-on set (index 0) keeps its own reference. */
 	for (int i = 0; i < MAX_SETS; i++)
-		if (v->sets[i].refs && 1000000000ULL / v->sets[i].hz == w->filter) {
+		if (v->sets[i].refs && (uint64_t)(NS / v->sets[i].hz) == w->filter) {
 			if (--v->sets[i].refs == 0)
 				perfset_close(v, &v->sets[i]);
 			break;
 		}
 	pthread_mutex_unlock(&v->lock);
+}
+
+void cpuview__free_window(struct cpuview *v, struct window *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&v->lock);
+	for (struct window **p = &v->closed; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			v->closed_bytes -= window__mem(w);
+			break;
+		}
+	pthread_mutex_unlock(&v->lock);
+	window__free(w);
+}
+
+int64_t cpuview__oldest_window(struct cpuview *v)
+{
+	int64_t oldest = INT64_MAX;
+
+	pthread_mutex_lock(&v->lock);
+	for (struct window *w = v->windows; w; w = w->next)
+		oldest = w->opened_mono_ns < oldest ? w->opened_mono_ns : oldest;
+	for (struct window *w = v->closed; w; w = w->next)
+		oldest = w->opened_mono_ns < oldest ? w->opened_mono_ns : oldest;
+	pthread_mutex_unlock(&v->lock);
+	return oldest;
 }
 
 int cpuview__poll_events(struct cpuview *v, int timeout_ms)
@@ -443,6 +764,10 @@ void cpuview__stats(struct cpuview *v, struct cpuview_stats *st)
 	pthread_mutex_lock(&v->lock);
 	*st = v->stats;
 	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&v->qlock);
+	st->unwind_queue_dropped = v->stats.unwind_queue_dropped;
+	pthread_mutex_unlock(&v->qlock);
+	st->stacks_held = stackstore__count(v->store);
 	counters__read(bpf_map__fd(v->skel->maps.counters), st->bpf);
 	if (v->unwinder)
 		unwinder__stats(v->unwinder, &st->unwind);
@@ -452,17 +777,31 @@ void cpuview__free(struct cpuview *v)
 {
 	if (!v)
 		return;
+	pthread_mutex_lock(&v->qlock);
+	__atomic_store_n(&v->stopping, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&v->qcond);
+	pthread_mutex_unlock(&v->qlock);
+	pthread_mutex_lock(&v->lock);
+	pthread_cond_broadcast(&v->stop_cond);
+	pthread_mutex_unlock(&v->lock);
+	if (v->drainer_started)
+		pthread_join(v->drainer, NULL);
+	if (v->worker_started)
+		pthread_join(v->worker, NULL);
 	for (int i = 0; i < MAX_SETS; i++)
 		if (v->sets[i].refs)
 			perfset_close(v, &v->sets[i]);
 	ring_buffer__free(v->events);
 	unwinder__free(v->unwinder);
-	if (v->rows)
-		munmap(v->rows, v->rows_len);
 	if (v->maps)
 		munmap(v->maps, v->maps_len);
 	cpu__destroy(v->skel);
 	free(v->cpus);
+	free(v->queue);
+	stackstore__free(v->store);
+	pthread_cond_destroy(&v->qcond);
+	pthread_cond_destroy(&v->stop_cond);
+	pthread_mutex_destroy(&v->qlock);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }

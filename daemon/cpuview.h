@@ -1,5 +1,11 @@
 /* The CPU view in user space: loads bpf/cpu.bpf.c, samples every online CPU
- * with a cpu-clock perf event, and drains the kernel maps into windows. */
+ * with a cpu-clock perf event, and drains the kernel maps into windows.
+ *
+ * Its own threads: the drain, which flips the generation every second (or
+ * sooner when a generation fills) and never waits on anything but the
+ * windows list; and the unwind worker, which builds and loads unwind tables
+ * and drops those of processes gone, so a table build of a large program
+ * delays neither the drain nor the events. */
 #ifndef CPROF_CPUVIEW_H
 #define CPROF_CPUVIEW_H
 
@@ -12,6 +18,7 @@
 #include "window.h"
 
 struct proctab;
+struct proc_instance;
 
 struct cpuview_opts {
 	int hz;				/* always-on rate */
@@ -19,34 +26,56 @@ struct cpuview_opts {
 	const int *pids;		/* NULL: every process */
 	int nr_pids;
 	bool frame_pointers_only;	/* never walk with unwind tables */
-	uint32_t counts_entries;	/* per generation; 0: default */
+	uint32_t counts_entries;	/* per generation; 0: from the host */
 	uint32_t stacks_entries;
+	uint64_t unwind_bytes;		/* unwind table budget; 0: from the host */
+	size_t window_bytes;		/* windows' memory before new ones are
+					 * refused (records are dropped past 1.5
+					 * times that); 0: no limit */
 };
 
 struct cpuview_stats {
 	uint64_t bpf[CPROF_CNT_MAX];	/* the BPF side's counters */
-	uint64_t drains, drained_records, drained_stacks, window_errors;
+	uint64_t drains, early_drains, drained_records, drained_stacks, window_errors;
+	uint64_t drain_errors;		/* drains that failed (retried) */
 	uint64_t last_drain_ns;
+	uint64_t windows_refused;	/* over the windows' memory limit */
+	uint64_t window_records_dropped;/* records not kept past the hard limit */
+	uint64_t window_bytes;		/* windows' memory now: indexes and stacks */
+	uint64_t window_bytes_limit;
+	uint64_t stacks_held;		/* distinct stacks the windows hold */
+	uint64_t unwind_queue_dropped;	/* unwind work not queued: queue full */
 	int open_windows, hz, nr_cpus;
+	int max_hz;			/* sampling rate all sets together may reach, per CPU */
+	uint32_t counts_entries, stacks_entries;	/* per generation */
+	uint64_t kernel_map_bytes;	/* of the sample and stack maps, both generations */
 	bool dwarf_unwind;		/* user stacks walked with unwind tables */
 	struct unwinder_stats unwind;
 	uint32_t insns;			/* the sampling program's instructions */
 };
 
-/* NULL on failure, with a one-line reason in err. */
+/* NULL on failure, with a one-line reason in err. Starts its threads. */
 struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt,
 			     char *err, size_t errlen);
-/* Move what the kernel aggregated since the last drain into open windows. */
+/* Move what the kernel aggregated since the last drain into open windows
+ * now (the drain thread does it on its own every second). */
 int cpuview__drain(struct cpuview *v);
-/* Start a window sampled at hz (0: the always-on rate). NULL and errno. */
+/* Start a window sampled at hz (0: the always-on rate). NULL and errno:
+ * EBUSY when the rate would take sampling past max_hz, ENOBUFS when the
+ * windows are at their memory limit. */
 struct window *cpuview__open_window(struct cpuview *v, int hz);
 /* End it: a last drain, then it no longer receives anything. */
 void cpuview__close_window(struct cpuview *v, struct window *w);
+/* Free a closed window. */
+void cpuview__free_window(struct cpuview *v, struct window *w);
 /* Handle process announcements; wait up to timeout_ms for them. */
 int cpuview__poll_events(struct cpuview *v, int timeout_ms);
 void cpuview__stats(struct cpuview *v, struct cpuview_stats *st);
-/* A process is gone: drop what the kernel holds for it. */
+/* A process is gone: drop what the kernel holds for it (queued). */
 void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in);
+/* The start of the oldest window not yet freed (CLOCK_MONOTONIC), or
+ * INT64_MAX when none: processes that exited before it are in no window. */
+int64_t cpuview__oldest_window(struct cpuview *v);
 void cpuview__free(struct cpuview *v);
 
 #endif /* CPROF_CPUVIEW_H */

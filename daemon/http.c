@@ -258,6 +258,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r.disposition)
 		MHD_add_response_header(resp, "Content-Disposition", r.disposition);
+	if (r.note[0])
+		MHD_add_response_header(resp, "X-Cprof-Note", r.note);
 	ret = MHD_queue_response(c, r.status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -1,7 +1,9 @@
 /* cprofd: samples stacks with BPF and serves pprof profiles over HTTP. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,9 +25,12 @@
 #include "symcache.h"
 
 #define CPROFD_VERSION "0.1.0"
-#define DRAIN_INTERVAL_MS 1000
-#define GC_EVERY_DRAINS 10
-#define MAX_PROCESSES 4096
+#define TICK_MS 1000
+#define GC_EVERY_TICKS 10
+/* An exited process is kept this long at least; longer while a window
+ * that may hold its samples is open or being built. */
+#define PROCESS_RETENTION_NS (10 * 1000000000LL)
+#define DEFAULT_MEMORY (96ull << 20)
 
 struct options {
 	int pids[PARAMS_MAX_PIDS];
@@ -33,19 +38,26 @@ struct options {
 	const char *listen;
 	const char *socket;
 	int hz;
+	uint64_t memory;		/* the daemon's memory budget */
+	uint64_t unwind_memory;		/* unwind tables' (kernel) budget; 0: from the host */
 	bool frame_pointers;
 	bool verbose;
 };
 
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
-	"              [--hz N] [--views cpu] [--frame-pointers] [-v]\n"
+	"              [--hz N] [--views cpu] [--memory SIZE] [--unwind-memory SIZE]\n"
+	"              [--frame-pointers] [-v]\n"
 	"Serve pprof profiles of this host's processes at http://127.0.0.1:6070/debug/pprof/.\n"
 	"  --pid N          profile only process N and its threads (repeatable); default: every process\n"
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
 	"  --views LIST     views to run; this version has: cpu\n"
+	"  --memory SIZE    the daemon's own memory budget (default 96M): symbols 40%,\n"
+	"                   profile windows 25%, exited processes' maps 15%\n"
+	"  --unwind-memory SIZE  kernel memory unwind tables may grow to\n"
+	"                   (default: 1/64 of RAM, from 64M to 1G)\n"
 	"  --frame-pointers walk user stacks by frame pointers only, not with .eh_frame tables\n"
 	"  -v               verbose: debug messages and libbpf's log\n";
 
@@ -92,7 +104,7 @@ static int parse_views(const char *list, const char *opt)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
-	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP };
+	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -103,6 +115,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 		{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
 		{ "frame-pointers", no_argument, NULL, OPT_FP },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -113,6 +127,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->listen = "127.0.0.1:6070";
 	o->socket = "/run/cprofd.sock";
 	o->hz = 99;
+	o->memory = DEFAULT_MEMORY;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PID:
@@ -153,6 +168,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_FP:
 			o->frame_pointers = true;
 			break;
+		case OPT_MEMORY:
+			if (params__parse_size(optarg, &o->memory) || o->memory < (16ull << 20)) {
+				fprintf(stderr, "cprofd: --memory %s: expected a size of 16M or more, as in 96M or 1G\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_UNWIND_MEMORY:
+			if (params__parse_size(optarg, &o->unwind_memory) ||
+			    o->unwind_memory < (1ull << 20)) {
+				fprintf(stderr, "cprofd: --unwind-memory %s: expected a size of 1M or more, as in 256M\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -185,7 +215,26 @@ static void *event_loop(void *arg)
 
 static void on_process_exit(void *arg, const struct proc_instance *in)
 {
-	cpuview__process_exited(arg, in);
+	struct cprofd *d = arg;
+
+	cpuview__process_exited(d->cpu, in);
+	for (int i = 0; i < d->nr_pids; i++)
+		if (d->pids[i] == (int)in->pid) {
+			log_info("pid %u exited: profiles of it are empty from now on%s", in->pid,
+				 d->nr_pids > 1 ? "" : "; restart cprofd with --pid of a running process");
+			__atomic_add_fetch(&d->targets_exited, 1, __ATOMIC_RELAXED);
+		}
+}
+
+/* glibc gives each thread that allocates an arena of its own, and keeps
+ * freed memory in them: a daemon whose HTTP threads build profiles then
+ * grows for hours. Two arenas, and a fixed mmap threshold (the dynamic one
+ * moves large blocks into the heap after they are freed once), keep the
+ * memory returned. */
+static void tune_malloc(void)
+{
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 
 /* Objects with DWARF keep their file open (up to the symbol cache's 1024):
@@ -201,7 +250,7 @@ static void raise_fd_limit(void)
 		log_debug("cannot raise the open-file limit: %s", strerror(errno));
 }
 
-static void print_start(const struct options *o, bool dwarf)
+static void print_start(const struct options *o, const struct cpuview_stats *cs)
 {
 	char who[256] = "every process";
 	int n = 0;
@@ -212,9 +261,17 @@ static void print_start(const struct options *o, bool dwarf)
 			n += snprintf(who + n, sizeof(who) - n, "%s%d", i ? "," : " ", o->pids[i]);
 	}
 	log_info("profiling %s: cpu at %d Hz, user stacks by %s; serving http://%s/debug/pprof/%s%s",
-		 who, o->hz, dwarf ? "unwind tables (.eh_frame)" :
+		 who, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
+	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB%s%.0f MiB",
+		 cs->counts_entries, cs->stacks_entries, cs->nr_cpus, cs->max_hz, o->hz,
+		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0,
+		 cs->dwarf_unwind ? "; unwind tables on demand up to " : "",
+		 cs->dwarf_unwind ? cs->unwind.rows_total * sizeof(struct unwind_row) / 1048576.0 : 0.0);
+	log_info("memory budget %.0f MiB (--memory): symbols %.0f, windows %.0f, exited processes %.0f",
+		 o->memory / 1048576.0, o->memory * 0.40 / 1048576.0, o->memory * 0.25 / 1048576.0,
+		 o->memory * 0.15 / 1048576.0);
 }
 
 int main(int argc, char **argv)
@@ -226,7 +283,7 @@ int main(int argc, char **argv)
 	pthread_t events_thread;
 	bool events_started = false;
 	int tcp_fd = -1, unix_fd = -1, ret = 1, sig, ticks = 0;
-	struct timespec interval = { DRAIN_INTERVAL_MS / 1000, (DRAIN_INTERVAL_MS % 1000) * 1000000L };
+	struct timespec interval = { TICK_MS / 1000, (TICK_MS % 1000) * 1000000L };
 	char err[512];
 	sigset_t sigs;
 
@@ -234,6 +291,7 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	ret = 1;
+	tune_malloc();
 	log_level = o.verbose ? LOG_DEBUG : LOG_INFO;
 	libbpf_set_print(libbpf_print);
 
@@ -278,11 +336,14 @@ int main(int argc, char **argv)
 	d.pids = o.nr_pids ? o.pids : NULL;
 	d.nr_pids = o.nr_pids;
 	d.started_ns = time(NULL) * 1000000000LL;
+	if (gethostname(d.host, sizeof(d.host) - 1) || !d.host[0])
+		snprintf(d.host, sizeof(d.host), "localhost");
 	pthread_mutex_init(&d.sym_lock, NULL);
-	d.proctab = proctab__new((PARAMS_MAX_SECONDS + 60) * 1000000000LL, MAX_PROCESSES);
+	d.proctab = proctab__new(PROCESS_RETENTION_NS, o.memory * 15 / 100);
 	raise_fd_limit();
 	d.debuginfo = debuginfo__new(&(struct debuginfo_opts){ .debuginfod = true });
-	d.symcache = symcache__new(&(struct symcache_opts){ .debuginfo = d.debuginfo });
+	d.symcache = symcache__new(&(struct symcache_opts){ .debuginfo = d.debuginfo,
+							     .max_bytes = o.memory * 40 / 100 });
 	if (!d.proctab || !d.debuginfo || !d.symcache) {
 		log_error("out of memory");
 		goto cleanup;
@@ -297,12 +358,14 @@ int main(int argc, char **argv)
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;
 	co.frame_pointers_only = o.frame_pointers;
+	co.unwind_bytes = o.unwind_memory;
+	co.window_bytes = o.memory * 25 / 100;
 	d.cpu = cpuview__new(&co, d.proctab, err, sizeof(err));
 	if (!d.cpu) {
 		log_error("%s", err);
 		goto cleanup;
 	}
-	proctab__set_exit_hook(d.proctab, on_process_exit, d.cpu);
+	proctab__set_exit_hook(d.proctab, on_process_exit, &d);
 	if (pthread_create(&events_thread, NULL, event_loop, &d)) {
 		log_error("cannot start a thread: %s", strerror(errno));
 		goto cleanup;
@@ -317,7 +380,7 @@ int main(int argc, char **argv)
 		struct cpuview_stats cs;
 
 		cpuview__stats(d.cpu, &cs);
-		print_start(&o, cs.dwarf_unwind);
+		print_start(&o, &cs);
 	}
 
 	for (;;) {
@@ -326,9 +389,10 @@ int main(int argc, char **argv)
 			log_info("%s: detaching and exiting", strsignal(sig));
 			break;
 		}
-		cpuview__drain(d.cpu);
-		if (++ticks % GC_EVERY_DRAINS == 0)
-			proctab__gc(d.proctab);
+		if (++ticks % GC_EVERY_TICKS == 0) {
+			proctab__gc(d.proctab, cpuview__oldest_window(d.cpu));
+			malloc_trim(0);
+		}
 	}
 	ret = 0;
 cleanup:

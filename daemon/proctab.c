@@ -21,7 +21,7 @@ struct proctab {
 	pthread_mutex_t lock;
 	struct hashmap *map;		/* instance_key -> struct proc_instance * */
 	int64_t retention_ns;
-	size_t max;
+	size_t max_bytes;
 	struct proctab_stats stats;
 	proctab_exit_fn on_exit;
 	void *on_exit_arg;
@@ -86,7 +86,7 @@ bool proc_alive(int pid)
 	return pid > 0 && access(path, F_OK) == 0;
 }
 
-struct proctab *proctab__new(int64_t retention_ns, size_t max)
+struct proctab *proctab__new(int64_t retention_ns, size_t max_bytes)
 {
 	struct proctab *t = calloc(1, sizeof(*t));
 
@@ -100,7 +100,7 @@ struct proctab *proctab__new(int64_t retention_ns, size_t max)
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->retention_ns = retention_ns;
-	t->max = max;
+	t->max_bytes = max_bytes;
 	return t;
 }
 
@@ -202,30 +202,64 @@ static void instance_free(struct proc_instance *in)
 	free(in);
 }
 
-void proctab__gc(struct proctab *t)
+static size_t instance_mem(const struct proc_instance *in)
+{
+	return sizeof(*in) + procmaps__mem(&in->maps) + perfmap__mem(in->perfmap) +
+	       2 * (sizeof(struct instance_key) + sizeof(in));	/* its slot, with room */
+}
+
+static int cmp_exit(const void *a, const void *b)
+{
+	const struct proc_instance *x = *(struct proc_instance *const *)a;
+	const struct proc_instance *y = *(struct proc_instance *const *)b;
+
+	return x->exited_ns < y->exited_ns ? -1 : x->exited_ns > y->exited_ns;
+}
+
+void proctab__gc(struct proctab *t, int64_t keep_since)
 {
 	int64_t now = now_mono(), cutoff = now - t->retention_ns;
-	struct proc_instance **slot;
+	struct proc_instance **slot, **exited = NULL;
 	struct instance_key *k;
 	struct hashmap *keep;
-	size_t it = 0;
+	size_t it = 0, bytes = 0, nr_exited = 0, shed = 0;
 
 	pthread_mutex_lock(&t->lock);
+	exited = malloc((hashmap__count(t->map) + 1) * sizeof(*exited));
 	while (hashmap__next(t->map, &it, NULL, (void **)&slot)) {
 		struct proc_instance *in = *slot;
 
-		if (in && !in->exited_ns && !same_process(in)) {
+		if (!in)
+			continue;
+		if (!in->exited_ns && !same_process(in)) {
 			in->exited_ns = now;
 			t->stats.exited++;
 			if (t->on_exit)
 				t->on_exit(t->on_exit_arg, in);
 		}
+		/* gone for good: exited before the retention and before any
+		 * window that may hold its samples */
+		if (in->exited_ns && in->exited_ns <= cutoff && in->exited_ns < keep_since) {
+			in->exited_ns = -1;
+			continue;
+		}
+		bytes += instance_mem(in);
+		if (in->exited_ns && exited)
+			exited[nr_exited++] = in;
 	}
-	/* Over the bound, exited instances go at once. */
-	if (hashmap__count(t->map) > t->max)
-		cutoff = now;
+	/* Over the bound: exited instances go, the oldest exit first. Live
+	 * ones stay: their samples are still coming. */
+	if (bytes > t->max_bytes && exited) {
+		qsort(exited, nr_exited, sizeof(*exited), cmp_exit);
+		for (size_t i = 0; i < nr_exited && bytes > t->max_bytes; i++) {
+			bytes -= instance_mem(exited[i]);
+			exited[i]->exited_ns = -1;
+			shed++;
+		}
+	}
+	free(exited);
 	/* Rebuild rather than delete in place: open addressing has no cheap
-	 * delete, and this runs once a second over a few hundred entries. */
+	 * delete. */
 	keep = hashmap__new(sizeof(*k), sizeof(*slot));
 	if (!keep)
 		goto cleanup;
@@ -233,11 +267,16 @@ void proctab__gc(struct proctab *t)
 	while (hashmap__next(t->map, &it, (void **)&k, (void **)&slot)) {
 		struct proc_instance **dst;
 
-		if (!*slot || ((*slot)->exited_ns && (*slot)->exited_ns <= cutoff))
+		if (!*slot || (*slot)->exited_ns == -1)
 			continue;
 		dst = hashmap__insert(keep, k, NULL);
 		if (!dst) {		/* out of memory: keep the old table whole */
 			hashmap__free(keep);
+			/* what was marked to go is marked exited again */
+			it = 0;
+			while (hashmap__next(t->map, &it, NULL, (void **)&slot))
+				if (*slot && (*slot)->exited_ns == -1)
+					(*slot)->exited_ns = now;
 			goto cleanup;
 		}
 		*dst = *slot;
@@ -251,6 +290,8 @@ void proctab__gc(struct proctab *t)
 	}
 	hashmap__free(t->map);
 	t->map = keep;
+	t->stats.shed += shed;
+	t->stats.bytes = bytes;
 cleanup:
 	pthread_mutex_unlock(&t->lock);
 }
@@ -260,6 +301,7 @@ void proctab__stats(struct proctab *t, struct proctab_stats *st)
 	pthread_mutex_lock(&t->lock);
 	*st = t->stats;
 	st->instances = hashmap__count(t->map);
+	st->max_bytes = t->max_bytes;
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -25,10 +25,16 @@ struct proc_instance {
 
 struct proctab_stats {
 	uint64_t instances, exited, maps_reads, maps_errors, evicted;
+	uint64_t shed;			/* exited instances a window still needed,
+					 * dropped to stay within max_bytes */
+	uint64_t bytes;			/* held, as of the last collection */
+	uint64_t max_bytes;
 };
 
-/* retention_ns: how long an exited instance is kept; max: bound on entries. */
-struct proctab *proctab__new(int64_t retention_ns, size_t max);
+/* retention_ns: how long an exited instance is kept at least; max_bytes:
+ * what the table may hold before exited instances are dropped, oldest
+ * exit first, even when a window needs them. */
+struct proctab *proctab__new(int64_t retention_ns, size_t max_bytes);
 /* A new instance was announced: read its maps now, while it lives. */
 int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id);
 /* Lookups and refreshes are done under the table's lock. */
@@ -38,9 +44,11 @@ struct proc_instance *proctab__get(struct proctab *t, uint32_t pid, uint64_t sta
 /* Re-read an instance's maps (a library was loaded since), if it is still
  * the same process and, unless force, was not read in the last 100 ms. */
 void proctab__refresh(struct proctab *t, struct proc_instance *in, bool force);
-/* Mark instances whose process has gone; forget those exited longer ago than
- * the retention or beyond the bound, oldest first. */
-void proctab__gc(struct proctab *t);
+/* Mark instances whose process has gone. Forget those exited longer ago
+ * than the retention, unless at or after keep_since (CLOCK_MONOTONIC: the
+ * oldest window that may hold their samples opened then); and past
+ * max_bytes, exited ones oldest exit first. */
+void proctab__gc(struct proctab *t, int64_t keep_since);
 /* Called (under the table's lock) for each instance when it is found gone. */
 typedef void (*proctab_exit_fn)(void *arg, const struct proc_instance *in);
 void proctab__set_exit_hook(struct proctab *t, proctab_exit_fn fn, void *arg);

@@ -53,6 +53,7 @@ struct build {
 	struct hashmap *mappings;	/* mapping_key -> mapping_val */
 	uint64_t kernel_mapping;
 	uint64_t lost_location;
+	uint64_t truncated_location;
 };
 
 static uint64_t kernel_location(struct build *bd, uint64_t addr)
@@ -291,6 +292,17 @@ static int add_kernel_mapping(struct build *bd, const struct window *w)
 	return bd->kernel_mapping ? 0 : -ENOMEM;
 }
 
+/* Whether addr is in an executable mapping of the process (read again if
+ * need be: a library loaded since), or named by its JIT. Without its maps
+ * there is nothing to judge by: taken as code. */
+static bool is_code(struct build *bd, struct proc_instance *in, uint64_t addr)
+{
+	if (!in || in->maps_err || !in->maps.nr || procmaps__find(&in->maps, addr))
+		return true;
+	proctab__refresh(bd->ctx->proctab, in, false);
+	return procmaps__find(&in->maps, addr) || jit_name(in, addr);
+}
+
 static int add_sample(struct build *bd, const struct window *w, const struct cpu_key *k,
 		      uint64_t count, uint64_t *locs)
 {
@@ -301,6 +313,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 	struct pprof_label labels[5];
 	int nr_labels = 4;
 	int64_t values[2];
+	bool truncated = false;
 	size_t n = 0;
 
 	if ((k->k.kstack && !ks) || (k->k.ustack && !us))
@@ -312,8 +325,28 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 	}
 	for (uint32_t i = 0; ks && i < ks->len; i++, n++)
 		locs[n] = frame_location(bd, NULL, true, ks->ips[i], n == 0);
-	for (uint32_t i = 0; us && i < us->len; i++, n++)
+	for (uint32_t i = 0; us && i < us->len; i++, n++) {
+		/* past the first user frame (the registers' pc), a frame
+		 * outside the process's code is not a return address: a
+		 * frame-pointer walk read something else off the stack */
+		if (i && !is_code(bd, in, us->ips[i] - 1)) {
+			bd->ctx->stats->not_code += count;
+			truncated = true;
+			break;
+		}
 		locs[n] = frame_location(bd, in, false, us->ips[i], n == 0);
+	}
+	if (us && (us->flags & STACK_F_TRUNCATED))
+		truncated = true;
+	if (truncated) {
+		bd->ctx->stats->truncated += count;
+		if (!bd->truncated_location) {
+			struct pprof_line line = { .function = "[truncated stack]" };
+
+			bd->truncated_location = pprof_builder__location(bd->b, 0, 0, &line, 1);
+		}
+		locs[n++] = bd->truncated_location;
+	}
 	if (!n) {
 		/* Keep the time, and say plainly that its stack is missing. */
 		if (!bd->lost_location) {
@@ -388,11 +421,28 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		.duration_nanos = w->end_ns - w->start_ns,
 	};
 	struct build bd = { .ctx = ctx };
-	uint64_t locs[2 * CPROF_MAX_STACK_DEPTH + 1], *count;
+	uint64_t locs[2 * CPROF_MAX_STACK_DEPTH + 2], *count;
+	const char *comments[8];
+	char dropped[160], failed[160];
 	struct cpu_key *k;
 	size_t it = 0;
-	int err;
+	int err = 0;
 
+	for (size_t i = 0; i < ctx->nr_comments && opts.nr_comments < 6; i++)
+		comments[opts.nr_comments++] = ctx->comments[i];
+	if (w->dropped) {
+		snprintf(dropped, sizeof(dropped),
+			 "%llu records dropped: profile windows were over their memory limit (--memory)",
+			 (unsigned long long)w->dropped);
+		comments[opts.nr_comments++] = dropped;
+	}
+	if (w->drain_failed) {
+		snprintf(failed, sizeof(failed),
+			 "%llu drains of the kernel maps failed during this window: samples may be missing",
+			 (unsigned long long)w->drain_failed);
+		comments[opts.nr_comments++] = failed;
+	}
+	opts.comments = comments;
 	bd.b = pprof_builder__new(&opts);
 	bd.frames = hashmap__new(sizeof(struct frame_key), sizeof(uint64_t));
 	bd.mappings = hashmap__new(sizeof(struct mapping_key), sizeof(struct mapping_val));
@@ -401,8 +451,17 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		goto cleanup;
 	}
 	proctab__lock(ctx->proctab);
-	add_main_mapping(&bd, w, req);
-	err = add_kernel_mapping(&bd, w);
+	if (ctx->host) {
+		/* pprof calls a profile after its first mapping ("File:", and
+		 * the name it saves it under): the host's, covering nothing */
+		if (!pprof_builder__mapping(bd.b, &(struct pprof_mapping){
+				.file = ctx->host, .has_functions = true }))
+			err = -ENOMEM;
+	} else {
+		add_main_mapping(&bd, w, req);
+	}
+	if (!err)
+		err = add_kernel_mapping(&bd, w);
 	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
 		if (!pid_wanted(req, k->k.pid))
 			continue;

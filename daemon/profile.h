@@ -21,6 +21,9 @@ struct symbolize_stats {
 	uint64_t jit;			/* frames named from a perf map */
 	uint64_t profiles, build_ns;	/* profiles built, and the time it took */
 	uint64_t stacks_missing;	/* samples whose stack was dropped */
+	uint64_t truncated;		/* samples whose walk stopped short (marked) */
+	uint64_t not_code;		/* of those, cut here at a frame in no
+					 * executable mapping (frame-pointer walks) */
 };
 
 struct profile_ctx {
@@ -28,6 +31,10 @@ struct profile_ctx {
 	struct symcache *symcache;
 	const struct ksyms *ksyms;	/* NULL: kernel frames stay addresses */
 	struct symbolize_stats *stats;
+	const char *host;		/* a whole-host profile: its first mapping
+					 * names the host; NULL: the busiest process */
+	const char *const *comments;	/* added to the profile's comments */
+	size_t nr_comments;
 };
 
 /* A CPU profile of window w, restricted to req's pids. Writes a malloc'd

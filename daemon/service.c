@@ -64,6 +64,23 @@ static bool check_pids(struct cprofd *d, const struct profile_request *req, stru
 	return true;
 }
 
+/* With --pid: the targets that are gone, as "pid 42, pid 43"; "" when none. */
+static void exited_targets(const struct cprofd *d, char *buf, size_t len, int *alive)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	*alive = 0;
+	for (int i = 0; i < d->nr_pids; i++) {
+		if (proc_alive(d->pids[i])) {
+			(*alive)++;
+			continue;
+		}
+		if (n < len)
+			n += snprintf(buf + n, len - n, "%spid %d", n ? ", " : "", d->pids[i]);
+	}
+}
+
 static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_up_fn hung_up,
 		      void *arg, struct reply *r)
 {
@@ -71,18 +88,36 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
 		.stats = &d->symstats,
+		/* a whole-host profile is named after the host, not whichever
+		 * process pprof would take for its main binary */
+		.host = !d->pids && !req->nr_pids ? d->host : NULL,
 	};
+	char gone[256] = "", note[320];
+	const char *comments[1];
 	struct timespec start, now, t0, t1;
+	struct cpuview_stats cs;
 	struct window *w;
-	int err;
+	int err, alive;
 
 	if (!check_pids(d, req, r))
 		return;
+	if (d->pids) {
+		exited_targets(d, gone, sizeof(gone), &alive);
+		if (!alive) {
+			reply_text(r, 404, "nothing to profile: every process cprofd was started for has exited (%s); restart it with --pid of a running process\n",
+				   gone);
+			return;
+		}
+	}
 	w = cpuview__open_window(d->cpu, req->hz);
 	if (!w) {
+		cpuview__stats(d->cpu, &cs);
 		if (errno == EBUSY)
-			reply_text(r, 503, "too many different hz= rates in use at once; try the default rate (%d)\n",
-				   d->hz);
+			reply_text(r, 503, "other hz= requests are sampling at up to %d Hz per CPU in all; try again later, or at the default rate (%d)\n",
+				   cs.max_hz, d->hz);
+		else if (errno == ENOBUFS)
+			reply_text(r, 503, "profiles in progress hold %.0f MiB, the limit for windows (a quarter of --memory); try again when they finish\n",
+				   cs.window_bytes_limit / 1048576.0);
 		else
 			reply_text(r, 500, "cannot start a cpu profile: %s\n", strerror(errno));
 		return;
@@ -100,7 +135,7 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 			break;
 		if (hung_up(arg, left < 200 ? (int)left : 200)) {
 			cpuview__close_window(d->cpu, w);
-			window__free(w);
+			cpuview__free_window(d->cpu, w);
 			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);
 			r->status = 0;
 			return;
@@ -108,10 +143,18 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	}
 	cpuview__close_window(d->cpu, w);
 	if (d->stopping) {
-		window__free(w);
+		cpuview__free_window(d->cpu, w);
 		reply_text(r, 503, "cprofd is shutting down\n");
 		return;
 	}
+	if (d->pids) {
+		exited_targets(d, gone, sizeof(gone), &alive);
+		if (gone[0]) {
+			snprintf(note, sizeof(note), "exited, so profiled only until then: %s", gone);
+			comments[ctx.nr_comments++] = note;
+		}
+	}
+	ctx.comments = comments;
 	pthread_mutex_lock(&d->sym_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = profile__cpu(&ctx, w, req, (uint8_t **)&r->body, &r->len);
@@ -120,12 +163,14 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	d->symstats.profiles++;
 	d->symstats.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
 	pthread_mutex_unlock(&d->sym_lock);
-	window__free(w);
+	cpuview__free_window(d->cpu, w);
 	if (err) {
 		reply_text(r, 500, "cannot build the cpu profile: %s\n", strerror(-err));
 		return;
 	}
 	r->status = 200;
+	if (gone[0])
+		snprintf(r->note, sizeof(r->note), "%s", note);
 	if (req->debug) {
 		r->content_type = TEXT;
 	} else {

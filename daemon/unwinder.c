@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "bpfmaps.h"
 #include "buildid.h"
+#include "cprof.h"
 #include "elfinit.h"
 #include "hashmap.h"
 #include "log.h"
@@ -19,20 +22,41 @@
 #include "unwinder.h"
 
 #define MAX_LOADS 16
+#define NS		1000000000ull
 /* An object no process has mapped for this long is removed. */
-#define IDLE_NS		(60ull * 1000000000ull)
-/* and idle objects are looked for at most this often */
-#define EXPIRE_EVERY_NS	(5ull * 1000000000ull)
+#define IDLE_NS		(60 * NS)
+/* A process not sampled for this long is cold: its tables may be evicted
+ * to make room for those of processes that are. */
+#define COLD_NS		(30 * NS)
+/* A table refused or evicted is looked at again after this long. */
+#define RETRY_NS	(5 * NS)
+/* "No room" is logged at most this often. */
+#define LOG_EVERY_NS	(600 * NS)
+
+enum uobj_state {
+	OBJ_NONE,		/* no table: no CFI, a build error, or no slot */
+	OBJ_LOADED,		/* its table is in its slot */
+	OBJ_WAITING,		/* built, but refused for room or evicted: slot empty */
+};
+
+#define NO_SLOT UINT32_MAX
 
 /* What the unwinder keeps per object: per build id, or per file for
  * objects without one. */
 struct uobj {
-	uint32_t first_row, nr_rows;	/* nr_rows 0: no table */
-	uint32_t refs;			/* processes mapping it */
-	uint32_t names;			/* objkeys naming it */
+	uint32_t slot;			/* table slot, NO_SLOT: none */
+	uint32_t nr_rows;		/* its table's rows, loaded or not */
+	enum uobj_state state;
 	bool no_cfi;			/* counted in objects_without_cfi */
+	uint32_t refs;			/* published processes mapping it */
+	uint32_t names;			/* objkeys naming it */
 	uint64_t idle_since;		/* refs fell to 0 then (an eviction order) */
+	uint64_t last_sampled;		/* its processes', as of the last look */
+	uint64_t retry_at;		/* a waiting table is not rebuilt before */
 	char build_id[BUILD_ID_MAX * 2 + 1];	/* "" when it has none */
+	char *path;			/* as the first process to map it saw it */
+	dev_t dev;			/* and the file it was there */
+	ino_t inode;
 	int nr_loads;
 	struct { uint64_t offset, vaddr, filesz; } loads[MAX_LOADS];
 };
@@ -48,16 +72,22 @@ struct build_id_key {
 	char hex[BUILD_ID_MAX * 2 + 1];
 };
 
+/* An object a process maps, and where (to open it again for a rebuild). */
+struct uproc_obj {
+	struct objkey key;
+	uint64_t start, end;
+};
+
 /* Per process: the objects its published table refers to. */
 struct uproc {
 	uint64_t start_ns;
 	uint32_t exec_id;
 	uint32_t nr;
-	struct objkey *objs;
+	struct uproc_obj *objs;
 	uint32_t first_map, nr_maps;	/* its slots in the mapping space */
 };
 
-/* A first-fit allocator of index ranges, for rows and for mapping slots. */
+/* A first-fit allocator of index ranges, for mapping slots. */
 struct range {
 	uint32_t start, len;
 };
@@ -69,24 +99,28 @@ struct ranges {
 };
 
 struct unwinder {
-	pthread_mutex_t lock;
-	struct unwind_row *rows;	/* the mmap'd row space */
+	int tables_fd, procs_fd, seen_fd;
 	struct unwind_mapping *maps;	/* the mmap'd mapping slots */
-	struct ranges row_space, map_space;
-	int procs_fd;
+	struct ranges map_space;
+	uint32_t *free_slots;		/* a stack of free table slots */
+	uint32_t nr_free_slots;
+	uint64_t max_rows;
 	struct hashmap *objs;		/* objkey -> struct uobj * */
 	struct hashmap *by_build_id;	/* build_id_key -> struct uobj * */
 	struct hashmap *procs;		/* uint32_t pid -> struct uproc */
 	uint64_t expired_at;		/* when idle objects were last looked for */
+	uint64_t logged_full_at;	/* when "no room" was last logged */
 	struct unwinder_stats stats;
+	pthread_mutex_t snap_lock;	/* guards snap, for readers on other threads */
+	struct unwinder_stats snap;
 };
 
-static int64_t now_ns(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }
 
 static int ranges_init(struct ranges *r, uint32_t total)
@@ -147,26 +181,70 @@ static void ranges_free(struct ranges *r, uint32_t start, uint32_t n)
 	}
 }
 
-struct unwinder *unwinder__new(void *rows, uint32_t nr_rows, void *maps, uint32_t nr_maps,
-			       int procs_fd)
+int unwinder__create_tables_map(uint32_t max_tables)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	LIBBPF_OPTS(bpf_map_create_opts, outer_opts);
+	int inner, outer;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "cprof_rows_tmpl", sizeof(uint32_t),
+			       sizeof(struct unwind_row), 1, &inner_opts);
+	if (inner < 0)
+		return -errno;
+	outer_opts.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "cprof_tables", sizeof(uint32_t),
+			       sizeof(uint32_t), max_tables, &outer_opts);
+	if (outer < 0)
+		outer = -errno;
+	close(inner);
+	return outer;
+}
+
+/* Readers on other threads see the stats as of the last change. */
+static void publish_stats(struct unwinder *u)
+{
+	struct uobj **slot;
+	uint64_t waiting = 0;
+	size_t it = 0;
+
+	while (hashmap__next(u->objs, &it, NULL, (void **)&slot))
+		waiting += (*slot)->state == OBJ_WAITING && (*slot)->refs;
+	pthread_mutex_lock(&u->snap_lock);
+	u->snap = u->stats;
+	u->snap.processes = hashmap__count(u->procs);
+	u->snap.rows_total = u->max_rows;
+	/* an object with several names (build id) is counted once per name */
+	u->snap.objects_waiting = waiting;
+	pthread_mutex_unlock(&u->snap_lock);
+}
+
+struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
 
 	if (!u)
 		return NULL;
-	pthread_mutex_init(&u->lock, NULL);
-	u->rows = rows;
-	u->maps = maps;
-	u->procs_fd = procs_fd;
+	pthread_mutex_init(&u->snap_lock, NULL);
+	u->tables_fd = opts->tables_fd;
+	u->procs_fd = opts->procs_fd;
+	u->seen_fd = opts->seen_fd;
+	u->maps = opts->maps;
+	u->max_rows = opts->max_rows;
 	u->objs = hashmap__new(sizeof(struct objkey), sizeof(struct uobj *));
 	u->by_build_id = hashmap__new(sizeof(struct build_id_key), sizeof(struct uobj *));
 	u->procs = hashmap__new(sizeof(uint32_t), sizeof(struct uproc));
-	if (!u->objs || !u->by_build_id || !u->procs || ranges_init(&u->row_space, nr_rows) ||
-	    ranges_init(&u->map_space, nr_maps)) {
+	u->free_slots = malloc((opts->max_tables ? opts->max_tables : 1) * sizeof(uint32_t));
+	if (!u->objs || !u->by_build_id || !u->procs || !u->free_slots ||
+	    ranges_init(&u->map_space, opts->nr_maps)) {
 		unwinder__free(u);
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* lowest slots on top: used first */
+	for (uint32_t i = 0; i < opts->max_tables; i++)
+		u->free_slots[i] = opts->max_tables - 1 - i;
+	u->nr_free_slots = opts->max_tables;
+	publish_stats(u);
 	return u;
 }
 
@@ -204,21 +282,69 @@ cleanup:
 	return err;
 }
 
-/* An object no process maps keeps its rows for IDLE_NS: the next process
- * to map it (the next cc1 of a build, say) finds them ready instead of
+/* ---- tables in the kernel ---- */
+
+/* Put t's rows into o's slot: a new array map of exactly their size. */
+static int table_put(struct unwinder *u, struct uobj *o, const struct unwind_table *t)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	size_t len = t->nr * sizeof(t->rows[0]);
+	void *p;
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "cprof_rows", sizeof(uint32_t),
+			    sizeof(struct unwind_row), (uint32_t)t->nr, &opts);
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		goto cleanup;
+	}
+	memcpy(p, t->rows, len);
+	munmap(p, len);
+	if (bpf_map_update_elem(u->tables_fd, &o->slot, &fd, BPF_ANY))
+		err = -errno;
+cleanup:
+	close(fd);		/* the slot holds the map now */
+	if (!err) {
+		o->state = OBJ_LOADED;
+		u->stats.rows_used += o->nr_rows;
+		u->stats.objects++;
+	}
+	return err;
+}
+
+/* Take o's table out of its slot. The kernel frees the map once walks in
+ * flight are done with it. */
+static void table_evict(struct unwinder *u, struct uobj *o)
+{
+	if (o->state != OBJ_LOADED)
+		return;
+	bpf_map_delete_elem(u->tables_fd, &o->slot);
+	o->state = OBJ_WAITING;
+	o->retry_at = 0;
+	u->stats.rows_used -= o->nr_rows;
+	u->stats.objects--;
+}
+
+/* ---- objects ---- */
+
+/* An object no process maps keeps its table for IDLE_NS: the next process
+ * to map it (the next cc1 of a build, say) finds it ready instead of
  * spending hundreds of milliseconds rebuilding. Before that, idle objects
- * are evicted, oldest first, when the row space is needed. */
+ * are removed, oldest first, when the rows are needed. */
 static void object_put(struct unwinder *u, const struct objkey *key)
 {
 	struct uobj **slot = hashmap__find(u->objs, key);
 
 	if (slot && *slot && (*slot)->refs && --(*slot)->refs == 0)
-		(*slot)->idle_since = (uint64_t)now_ns();
+		(*slot)->idle_since = now_ns();
 }
 
-/* Forget idle o and every name it has; its rows go back to the row space.
- * No process's published table refers to them: a process's objects are
- * put only once its table is unpublished and walks are done with it. */
+/* Forget idle o and every name it has; its table and slot are freed. No
+ * process's published table refers to them: a process's objects are put
+ * only once its table is unpublished and walks are done with it. */
 static void object_drop(struct unwinder *u, struct uobj *o)
 {
 	/* one name at a time: deleting moves entries, so no iterating past it
@@ -245,29 +371,28 @@ static void object_drop(struct unwinder *u, struct uobj *o)
 		strcpy(bk.hex, o->build_id);
 		hashmap__delete(u->by_build_id, &bk);
 	}
-	if (o->nr_rows) {
-		ranges_free(&u->row_space, o->first_row, o->nr_rows);
-		u->stats.objects--;
-	}
+	table_evict(u, o);
+	if (o->slot != NO_SLOT)
+		u->free_slots[u->nr_free_slots++] = o->slot;
 	if (o->no_cfi)
 		u->stats.objects_without_cfi--;
+	free(o->path);
 	free(o);
 }
 
-/* The longest idle object, with rows when rows is set; NULL when none. */
-static struct uobj *oldest_idle(struct unwinder *u, bool rows)
+/* The longest idle object, with a loaded table when loaded is set. */
+static struct uobj *oldest_idle(struct unwinder *u, bool loaded)
 {
 	struct uobj **slot, *oldest = NULL;
 	size_t it = 0;
 
 	while (hashmap__next(u->objs, &it, NULL, (void **)&slot))
-		if (*slot && !(*slot)->refs && (!rows || (*slot)->nr_rows) &&
+		if (*slot && !(*slot)->refs && (!loaded || (*slot)->state == OBJ_LOADED) &&
 		    (!oldest || (*slot)->idle_since < oldest->idle_since))
 			oldest = *slot;
 	return oldest;
 }
 
-/* Remove objects no process has mapped for IDLE_NS. Locked. */
 static void expire(struct unwinder *u, uint64_t now)
 {
 	struct uobj *o;
@@ -279,35 +404,141 @@ static void expire(struct unwinder *u, uint64_t now)
 	}
 }
 
-void unwinder__expire(struct unwinder *u, uint64_t now)
+/* Set each object's last_sampled from the seen map: the latest sample of
+ * any published process that maps it. */
+static void look_at_samples(struct unwinder *u, uint64_t now)
 {
-	pthread_mutex_lock(&u->lock);
-	expire(u, now);
-	pthread_mutex_unlock(&u->lock);
+	struct uobj **slot;
+	struct uproc *p;
+	uint32_t *pid;
+	size_t it = 0;
+
+	while (hashmap__next(u->objs, &it, NULL, (void **)&slot))
+		(*slot)->last_sampled = u->seen_fd < 0 ? now : 0;
+	if (u->seen_fd < 0)
+		return;
+	it = 0;
+	while (hashmap__next(u->procs, &it, (void **)&pid, (void **)&p)) {
+		struct cprof_instance in = { .pid = *pid, .exec_id = p->exec_id,
+					     .start_ns = p->start_ns };
+		struct seen_val v;
+
+		/* the LRU may have forgotten it: not sampled for long */
+		if (bpf_map_lookup_elem(u->seen_fd, &in, &v))
+			continue;
+		for (uint32_t i = 0; i < p->nr; i++) {
+			slot = hashmap__find(u->objs, &p->objs[i].key);
+			if (slot && v.last_ns > (*slot)->last_sampled)
+				(*slot)->last_sampled = v.last_ns;
+		}
+	}
 }
 
-/* Locked. */
-static void maybe_expire(struct unwinder *u)
+static bool cold(const struct uobj *o, uint64_t now)
 {
-	uint64_t now = (uint64_t)now_ns();
-
-	if (now - u->expired_at >= EXPIRE_EVERY_NS)
-		expire(u, now);
+	return o->last_sampled + COLD_NS <= now;
 }
 
-/* Rows for n, evicting idle objects while that makes room. */
-static int rows_alloc(struct unwinder *u, uint32_t n, uint32_t *start)
+/* Rows that removing idle objects and evicting cold tables would free. */
+static uint64_t rows_evictable(struct unwinder *u, const struct uobj *self, uint64_t now)
 {
+	struct uobj **slot;
+	uint64_t n = 0;
+	size_t it = 0;
+
+	look_at_samples(u, now);
+	while (hashmap__next(u->objs, &it, NULL, (void **)&slot))
+		if (*slot != self && (*slot)->state == OBJ_LOADED &&
+		    (!(*slot)->refs || cold(*slot, now)))
+			n += (*slot)->nr_rows;
+	/* an object with several names is seen once per name: overcounting
+	 * only makes an attempt that then fails, and is counted */
+	return n;
+}
+
+/* Room for n rows: idle objects go first, oldest first; then the tables
+ * of processes not sampled for COLD_NS, least recently sampled first.
+ * Nothing is evicted unless that makes enough room. */
+static int make_room(struct unwinder *u, uint64_t n, const struct uobj *self)
+{
+	uint64_t now = now_ns();
 	struct uobj *o;
 
-	while (ranges_alloc(&u->row_space, n, start)) {
-		o = oldest_idle(u, true);
-		if (!o)
-			return -ENOSPC;
+	if (u->stats.rows_used + n <= u->max_rows)
+		return 0;
+	if (n > u->max_rows || u->stats.rows_used + n - u->max_rows > rows_evictable(u, self, now))
+		return -ENOSPC;
+	while (u->stats.rows_used + n > u->max_rows && (o = oldest_idle(u, true))) {
 		object_drop(u, o);
 		u->stats.evicted++;
 	}
+	while (u->stats.rows_used + n > u->max_rows) {
+		struct uobj **slot, *coldest = NULL;
+		size_t it = 0;
+
+		while (hashmap__next(u->objs, &it, NULL, (void **)&slot))
+			if (*slot != self && (*slot)->state == OBJ_LOADED && cold(*slot, now) &&
+			    (!coldest || (*slot)->last_sampled < coldest->last_sampled))
+				coldest = *slot;
+		if (!coldest)
+			return -ENOSPC;
+		table_evict(u, coldest);
+		coldest->retry_at = now + RETRY_NS;
+		u->stats.evicted_cold++;
+	}
 	return 0;
+}
+
+static void log_no_room(struct unwinder *u, const char *path, const struct uobj *o)
+{
+	uint64_t now = now_ns();
+
+	u->stats.table_full++;
+	if (u->logged_full_at && now - u->logged_full_at < LOG_EVERY_NS)
+		return;
+	u->logged_full_at = now;
+	log_warn("unwind tables: no room for %s (%u rows, %.1f MiB; %.1f of %.1f MiB in use, by processes sampled in the last %llu s): "
+		 "its stacks are walked by frame pointers until there is room; raise --unwind-memory",
+		 path, o->nr_rows, o->nr_rows * sizeof(struct unwind_row) / 1048576.0,
+		 u->stats.rows_used * sizeof(struct unwind_row) / 1048576.0,
+		 u->max_rows * sizeof(struct unwind_row) / 1048576.0, COLD_NS / NS);
+}
+
+/* Build o's table from the first of paths that opens, and load it if
+ * there is room. */
+static void object_build(struct unwinder *u, struct uobj *o, const char *const *paths,
+			 int nr_paths, const char *name)
+{
+	struct unwind_table t = { 0 };
+	uint64_t t0 = now_ns();
+	int err = -ENOENT;
+
+	for (int i = 0; i < nr_paths; i++) {
+		err = unwind_table__build(paths[i], &t);
+		if (err != -ENOENT && err != -EACCES && err != -ENOTDIR)
+			break;
+	}
+	u->stats.build_ns += now_ns() - t0;
+	if (err == -ENOENT || (!err && !t.nr)) {
+		o->no_cfi = true;
+		u->stats.objects_without_cfi++;
+	} else if (err || t.nr > UNWIND_MAX_TABLE_ROWS) {
+		u->stats.build_errors++;
+		log_debug("cannot build the unwind table of %s: %s", name,
+			  err ? strerror(-err) : "too many rows");
+	} else if (o->slot == NO_SLOT && !u->nr_free_slots) {
+		u->stats.slots_full++;
+	} else {
+		if (o->slot == NO_SLOT)
+			o->slot = u->free_slots[--u->nr_free_slots];
+		o->nr_rows = (uint32_t)t.nr;
+		o->state = OBJ_WAITING;
+		if (make_room(u, o->nr_rows, o) || table_put(u, o, &t)) {
+			o->retry_at = now_ns() + RETRY_NS;
+			log_no_room(u, name, o);
+		}
+	}
+	unwind_table__clear(&t);
 }
 
 /* Name o by key too: the same build id in another file (a container's copy
@@ -323,15 +554,13 @@ static struct uobj *object_name(struct unwinder *u, const struct objkey *key, st
 	return o;
 }
 
-static struct uobj *object_get(struct unwinder *u, const struct proc_instance *in,
-			       const struct procmap *m)
+static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct procmap *m)
 {
 	struct objkey key = { m->dev, m->inode, m->stamp };
 	char paths[3][PATH_MAX];
-	struct unwind_table t = { 0 };
+	const char *try[3];
 	struct uobj **slot, *o;
-	int64_t t0;
-	int err = -ENOENT, i;
+	int i;
 
 	slot = hashmap__find(u->objs, &key);
 	if (slot)
@@ -339,9 +568,13 @@ static struct uobj *object_get(struct unwinder *u, const struct proc_instance *i
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
-	snprintf(paths[0], sizeof(paths[0]), "/proc/%u/map_files/%lx-%lx", in->pid,
+	o->slot = NO_SLOT;
+	o->path = strdup(m->path);
+	o->dev = (dev_t)m->dev;
+	o->inode = (ino_t)m->inode;
+	snprintf(paths[0], sizeof(paths[0]), "/proc/%u/map_files/%lx-%lx", pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
-	snprintf(paths[1], sizeof(paths[1]), "/proc/%u/root%s", in->pid, m->path);
+	snprintf(paths[1], sizeof(paths[1]), "/proc/%u/root%s", pid, m->path);
 	snprintf(paths[2], sizeof(paths[2]), "%s", m->path);
 	for (i = 0; i < 3; i++)
 		if (!read_elf(paths[i], o))
@@ -353,12 +586,14 @@ static struct uobj *object_get(struct unwinder *u, const struct proc_instance *i
 		strcpy(bk.hex, o->build_id);
 		same = hashmap__find(u->by_build_id, &bk);
 		if (same) {
+			free(o->path);
 			free(o);
 			u->stats.shared++;
 			return object_name(u, &key, *same);
 		}
 	}
 	if (!object_name(u, &key, o)) {
+		free(o->path);
 		free(o);
 		return NULL;
 	}
@@ -373,24 +608,14 @@ static struct uobj *object_get(struct unwinder *u, const struct proc_instance *i
 		else
 			o->build_id[0] = '\0';
 	}
-	t0 = now_ns();
-	if (i < 3)
-		err = unwind_table__build(paths[i], &t);
-	u->stats.build_ns += now_ns() - t0;
-	if (err == -ENOENT) {
-		o->no_cfi = true;
-		u->stats.objects_without_cfi++;
-	} else if (err) {
-		u->stats.build_errors++;
-		log_debug("cannot build the unwind table of %s: %s", m->path, strerror(-err));
-	} else if (t.nr > UINT32_MAX || rows_alloc(u, (uint32_t)t.nr, &o->first_row)) {
-		u->stats.table_full++;
+	if (i < 3) {
+		for (int j = 0; j < 3 - i; j++)
+			try[j] = paths[i + j];
+		object_build(u, o, try, 3 - i, m->path);
 	} else {
-		memcpy(&u->rows[o->first_row], t.rows, t.nr * sizeof(t.rows[0]));
-		o->nr_rows = (uint32_t)t.nr;
-		u->stats.objects++;
+		o->no_cfi = true;	/* cannot be read: frame pointers */
+		u->stats.objects_without_cfi++;
 	}
-	unwind_table__clear(&t);
 	return o;
 }
 
@@ -411,52 +636,56 @@ static void uproc_release(struct unwinder *u, struct uproc *p)
 {
 	ranges_free(&u->map_space, p->first_map, p->nr_maps);
 	for (uint32_t i = 0; i < p->nr; i++)
-		object_put(u, &p->objs[i]);
+		object_put(u, &p->objs[i].key);
 	free(p->objs);
 	p->objs = NULL;
 	p->nr = 0;
 }
 
-int unwinder__add(struct unwinder *u, const struct proc_instance *in)
+int unwinder__add_maps(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint32_t exec_id,
+		       const struct procmaps *maps)
 {
-	uint32_t pid = in->pid, nobjs = 0, nmaps = 0, first_map;
-	struct unwind_proc tab = { .start_ns = in->start_ns, .exec_id = in->exec_id };
-	size_t want = in->maps.nr < UNWIND_MAX_MAPPINGS ? in->maps.nr : UNWIND_MAX_MAPPINGS;
-	struct objkey *objs = calloc(want ? want : 1, sizeof(*objs));
+	uint32_t nobjs = 0, nmaps = 0, first_map;
+	struct unwind_proc tab = { .start_ns = start_ns, .exec_id = exec_id };
+	size_t want = maps->nr < UNWIND_MAX_MAPPINGS ? maps->nr : UNWIND_MAX_MAPPINGS;
+	struct uproc_obj *objs = calloc(want ? want : 1, sizeof(*objs));
 	struct uproc *p, old = { 0 };
 	bool added;
 	int err = 0;
 
 	if (!objs)
 		return -ENOMEM;
-	pthread_mutex_lock(&u->lock);
-	maybe_expire(u);
-	u->stats.mappings_dropped += in->maps.nr - want;
+	if (now_ns() - u->expired_at >= RETRY_NS)
+		expire(u, now_ns());
+	u->stats.mappings_dropped += maps->nr - want;
 	if (ranges_alloc(&u->map_space, (uint32_t)want, &first_map)) {
 		u->stats.procs_full++;
 		err = -ENOSPC;
-		goto unlock;
+		goto out;
 	}
 	for (size_t i = 0; i < want; i++) {
-		const struct procmap *m = &in->maps.maps[i];
+		const struct procmap *m = &maps->maps[i];
 		struct unwind_mapping *um = &u->maps[first_map + nmaps++];
 		struct uobj *o;
 		uint64_t bias;
 
 		*um = (struct unwind_mapping){ .start = m->start, .end = m->end };
 		/* vdso and anonymous code (JIT) stay in the table without rows:
-		 * the walker steps them by frame pointer, and does not report
-		 * them as unknown pcs */
+		 * the walker steps them by frame pointer, and does not take
+		 * their pcs for invented ones */
 		if (!m->path || m->path[0] != '/')
 			continue;
-		o = object_get(u, in, m);
+		o = object_get(u, pid, m);
 		if (!o)
 			continue;
 		o->refs++;
-		objs[nobjs++] = (struct objkey){ m->dev, m->inode, m->stamp };
-		if (o->nr_rows && bias_of(o, m, &bias)) {
+		objs[nobjs++] = (struct uproc_obj){ .key = { m->dev, m->inode, m->stamp },
+						    .start = m->start, .end = m->end };
+		/* a waiting table's slot is named too: the walker finds it
+		 * empty, counts it, and finds the rows once they are loaded */
+		if (o->slot != NO_SLOT && o->nr_rows && bias_of(o, m, &bias)) {
 			um->bias = bias;
-			um->first_row = o->first_row;
+			um->table = o->slot;
 			um->nr_rows = o->nr_rows;
 		}
 	}
@@ -469,54 +698,147 @@ int unwinder__add(struct unwinder *u, const struct proc_instance *in)
 		/* not published: give back what was taken */
 		ranges_free(&u->map_space, first_map, nmaps);
 		for (uint32_t i = 0; i < nobjs; i++)
-			object_put(u, &objs[i]);
+			object_put(u, &objs[i].key);
 		if (p && added)
 			hashmap__delete(u->procs, &pid);
-		goto unlock;
+		goto out;
 	}
 	/* the previous table of this pid (before an exec, or before a
 	 * library was loaded) is replaced: release it once no walk reads it */
 	if (!added)
 		old = *p;
-	*p = (struct uproc){ .start_ns = in->start_ns, .exec_id = in->exec_id, .objs = objs,
+	*p = (struct uproc){ .start_ns = start_ns, .exec_id = exec_id, .objs = objs,
 			     .nr = nobjs, .first_map = first_map, .nr_maps = nmaps };
 	objs = NULL;
 	if (!added) {
 		bpf__sync();
 		uproc_release(u, &old);
 	}
-unlock:
-	pthread_mutex_unlock(&u->lock);
+out:
 	free(objs);
+	publish_stats(u);
 	return err;
+}
+
+int unwinder__add(struct unwinder *u, const struct proc_instance *in)
+{
+	return unwinder__add_maps(u, in->pid, in->start_ns, in->exec_id, &in->maps);
+}
+
+void unwinder__remove_many(struct unwinder *u, const struct unwinder_gone *gone, size_t nr)
+{
+	struct uproc *released = calloc(nr ? nr : 1, sizeof(*released));
+	size_t n = 0;
+
+	if (!released)
+		return;		/* they stay published until their pid is reused */
+	for (size_t i = 0; i < nr; i++) {
+		struct uproc *p = hashmap__find(u->procs, &gone[i].pid);
+
+		if (!p || p->start_ns != gone[i].start_ns || p->exec_id != gone[i].exec_id)
+			continue;
+		bpf_map_delete_elem(u->procs_fd, &gone[i].pid);
+		released[n++] = *p;
+		hashmap__delete(u->procs, &gone[i].pid);
+	}
+	if (n) {
+		bpf__sync();	/* one grace period for all of them */
+		for (size_t i = 0; i < n; i++)
+			uproc_release(u, &released[i]);
+	}
+	free(released);
+	publish_stats(u);
 }
 
 void unwinder__remove(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint32_t exec_id)
 {
+	struct unwinder_gone g = { .pid = pid, .exec_id = exec_id, .start_ns = start_ns };
+
+	unwinder__remove_many(u, &g, 1);
+}
+
+void unwinder__expire(struct unwinder *u, uint64_t now)
+{
+	expire(u, now);
+	publish_stats(u);
+}
+
+/* Load o's table again: rebuilt from a live process's mapping of it. */
+static void object_reload(struct unwinder *u, struct uobj *o, uint64_t now)
+{
+	struct unwind_table t = { 0 };
 	struct uproc *p;
+	uint32_t *pid;
+	size_t it = 0;
+	uint64_t t0;
+	int err = -ENOENT;
 
-	pthread_mutex_lock(&u->lock);
-	maybe_expire(u);
-	p = hashmap__find(u->procs, &pid);
-	if (p && p->start_ns == start_ns && p->exec_id == exec_id) {
-		struct uproc gone = *p;
+	o->retry_at = now + RETRY_NS;
+	if (make_room(u, o->nr_rows, o))
+		return;
+	t0 = now_ns();
+	while (err && hashmap__next(u->procs, &it, (void **)&pid, (void **)&p)) {
+		for (uint32_t i = 0; err && i < p->nr; i++) {
+			struct uobj **slot = hashmap__find(u->objs, &p->objs[i].key);
+			char path[96];
 
-		bpf_map_delete_elem(u->procs_fd, &pid);
-		hashmap__delete(u->procs, &pid);
-		bpf__sync();
-		uproc_release(u, &gone);
+			if (!slot || *slot != o)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%u/map_files/%lx-%lx", *pid,
+				 (unsigned long)p->objs[i].start, (unsigned long)p->objs[i].end);
+			err = unwind_table__build(path, &t);
+		}
 	}
-	pthread_mutex_unlock(&u->lock);
+	/* no live process reaches it through map_files (an unwinder fed
+	 * with maps of its own, or gone meanwhile): its path, if that is
+	 * still the same file */
+	if (err && o->path) {
+		struct stat st;
+
+		if (!stat(o->path, &st) && st.st_dev == o->dev && st.st_ino == o->inode)
+			err = unwind_table__build(o->path, &t);
+	}
+	u->stats.build_ns += now_ns() - t0;
+	/* the same file gives the same rows: the mappings already say how many */
+	if (!err && t.nr == o->nr_rows && !table_put(u, o, &t))
+		u->stats.reloaded++;
+	unwind_table__clear(&t);
+}
+
+void unwinder__tick(struct unwinder *u, uint64_t now)
+{
+	struct uobj **slot;
+	bool looked = false;
+	size_t it = 0;
+
+	expire(u, now);
+	for (;;) {
+		struct uobj *o = NULL;
+
+		it = 0;
+		while (!o && hashmap__next(u->objs, &it, NULL, (void **)&slot))
+			if ((*slot)->state == OBJ_WAITING && (*slot)->refs && (*slot)->retry_at <= now)
+				o = *slot;
+		if (!o)
+			break;
+		if (!looked) {
+			look_at_samples(u, now);
+			looked = true;
+		}
+		if (cold(o, now)) {
+			o->retry_at = now + RETRY_NS;	/* not wanted now */
+			continue;
+		}
+		object_reload(u, o, now);
+	}
+	publish_stats(u);
 }
 
 void unwinder__stats(struct unwinder *u, struct unwinder_stats *st)
 {
-	pthread_mutex_lock(&u->lock);
-	*st = u->stats;
-	st->processes = hashmap__count(u->procs);
-	st->rows_used = u->row_space.used;
-	st->rows_total = u->row_space.total;
-	pthread_mutex_unlock(&u->lock);
+	pthread_mutex_lock(&u->snap_lock);
+	*st = u->snap;
+	pthread_mutex_unlock(&u->snap_lock);
 }
 
 void unwinder__free(struct unwinder *u)
@@ -533,13 +855,15 @@ void unwinder__free(struct unwinder *u)
 	it = 0;
 	if (u->objs)
 		while (hashmap__next(u->objs, &it, NULL, (void **)&o))
-			if (--(*o)->names == 0)	/* named by each file with its build id */
+			if (--(*o)->names == 0) {	/* named by each file with its build id */
+				free((*o)->path);
 				free(*o);
+			}
 	hashmap__free(u->objs);
 	hashmap__free(u->by_build_id);
 	hashmap__free(u->procs);
-	free(u->row_space.free);
 	free(u->map_space.free);
-	pthread_mutex_destroy(&u->lock);
+	free(u->free_slots);
+	pthread_mutex_destroy(&u->snap_lock);
 	free(u);
 }

@@ -1,14 +1,116 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "window.h"
 
-struct window *window__new(size_t key_size, size_t nr_values)
+struct stackstore {
+	pthread_mutex_t lock;
+	struct hashmap *stacks;		/* uint64_t hash -> struct window_stack * */
+	size_t bytes;			/* of the stacks themselves */
+};
+
+struct stackstore *stackstore__new(void)
+{
+	struct stackstore *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->stacks = hashmap__new(sizeof(uint64_t), sizeof(struct window_stack *));
+	if (!s->stacks) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+size_t stackstore__mem(struct stackstore *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->bytes + hashmap__mem(s->stacks);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+size_t stackstore__count(struct stackstore *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = hashmap__count(s->stacks);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void stackstore__free(struct stackstore *s)
+{
+	struct window_stack **st;
+	size_t it = 0;
+
+	if (!s)
+		return;
+	while (hashmap__next(s->stacks, &it, NULL, (void **)&st))
+		free(*st);
+	hashmap__free(s->stacks);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* A reference to the store's copy of the stack, made when new. */
+static struct window_stack *stackstore_get(struct stackstore *s, uint64_t hash,
+					   const struct stack_trace *st)
+{
+	uint32_t len = st->len < CPROF_MAX_STACK_DEPTH ? st->len : CPROF_MAX_STACK_DEPTH;
+	struct window_stack **slot, *copy = NULL;
+	bool added;
+
+	pthread_mutex_lock(&s->lock);
+	slot = hashmap__insert(s->stacks, &hash, &added);
+	if (!slot)
+		goto out;
+	if (!added) {
+		copy = *slot;
+		copy->refs++;
+		goto out;
+	}
+	copy = malloc(sizeof(*copy) + len * sizeof(copy->ips[0]));
+	if (!copy) {
+		hashmap__delete(s->stacks, &hash);
+		goto out;
+	}
+	copy->hash = hash;
+	copy->refs = 1;
+	copy->flags = st->flags;
+	copy->len = len;
+	memcpy(copy->ips, st->ips, len * sizeof(copy->ips[0]));
+	*slot = copy;
+	s->bytes += sizeof(*copy) + len * sizeof(copy->ips[0]);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return copy;
+}
+
+/* Caller holds the store's lock. */
+static void stackstore_put_locked(struct stackstore *s, struct window_stack *st)
+{
+	if (--st->refs)
+		return;
+	hashmap__delete(s->stacks, &st->hash);
+	s->bytes -= sizeof(*st) + st->len * sizeof(st->ips[0]);
+	free(st);
+}
+
+struct window *window__new(struct stackstore *store, size_t key_size, size_t nr_values)
 {
 	struct window *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return NULL;
+	w->store = store;
 	w->nr_values = nr_values;
 	w->samples = hashmap__new(key_size, nr_values * sizeof(uint64_t));
 	w->stacks = hashmap__new(sizeof(uint64_t), sizeof(struct window_stack *));
@@ -33,8 +135,7 @@ int window__add(struct window *w, const void *key, const uint64_t *values)
 
 int window__add_stack(struct window *w, uint64_t hash, const struct stack_trace *st)
 {
-	struct window_stack **slot, *copy;
-	uint32_t len = st->len < CPROF_MAX_STACK_DEPTH ? st->len : CPROF_MAX_STACK_DEPTH;
+	struct window_stack **slot;
 	bool added;
 
 	slot = hashmap__insert(w->stacks, &hash, &added);
@@ -42,14 +143,11 @@ int window__add_stack(struct window *w, uint64_t hash, const struct stack_trace 
 		return -ENOMEM;
 	if (!added)
 		return 0;
-	copy = malloc(sizeof(*copy) + len * sizeof(copy->ips[0]));
-	if (!copy) {
-		*slot = NULL;
+	*slot = stackstore_get(w->store, hash, st);
+	if (!*slot) {
+		hashmap__delete(w->stacks, &hash);
 		return -ENOMEM;
 	}
-	copy->len = len;
-	memcpy(copy->ips, st->ips, len * sizeof(copy->ips[0]));
-	*slot = copy;
 	return 0;
 }
 
@@ -62,14 +160,7 @@ const struct window_stack *window__stack(const struct window *w, uint64_t hash)
 
 size_t window__mem(const struct window *w)
 {
-	size_t n = hashmap__mem(w->samples) + hashmap__mem(w->stacks);
-	struct window_stack **s;
-	size_t it = 0;
-
-	while (hashmap__next(w->stacks, &it, NULL, (void **)&s))
-		if (*s)
-			n += sizeof(**s) + (*s)->len * sizeof((*s)->ips[0]);
-	return n;
+	return hashmap__mem(w->samples) + hashmap__mem(w->stacks);
 }
 
 void window__free(struct window *w)
@@ -79,9 +170,12 @@ void window__free(struct window *w)
 
 	if (!w)
 		return;
-	if (w->stacks)
+	if (w->stacks) {
+		pthread_mutex_lock(&w->store->lock);
 		while (hashmap__next(w->stacks, &it, NULL, (void **)&s))
-			free(*s);
+			stackstore_put_locked(w->store, *s);
+		pthread_mutex_unlock(&w->store->lock);
+	}
 	hashmap__free(w->stacks);
 	hashmap__free(w->samples);
 	free(w);

@@ -1,5 +1,8 @@
 /* A profiling window: what the drains delivered between its open and close,
- * aggregated by the view's key, with the stacks those keys refer to. */
+ * aggregated by the view's key, with the stacks those keys refer to.
+ *
+ * Stacks live in a store shared by every window: a stack that several
+ * windows see is held once, with a reference per window. */
 #ifndef CPROF_WINDOW_H
 #define CPROF_WINDOW_H
 
@@ -8,27 +11,46 @@
 #include "cprof.h"
 #include "hashmap.h"
 
+struct stackstore;
+
 struct window {
 	struct hashmap *samples;	/* view key -> uint64_t values[nr_values] */
 	struct hashmap *stacks;		/* uint64_t hash -> struct window_stack * */
+	struct stackstore *store;
 	size_t nr_values;
 	uint64_t filter;		/* view-specific: the cpu view's sample period */
 	int64_t start_ns, end_ns;	/* CLOCK_REALTIME */
+	int64_t opened_mono_ns;		/* CLOCK_MONOTONIC, for the process table */
+	uint64_t dropped;		/* records not kept: over the memory limit */
+	uint64_t drain_failed;		/* drains that failed while it was open */
 	struct window *next;		/* in the view's list of open windows */
 };
 
 struct window_stack {
+	uint64_t hash;
+	uint32_t refs;			/* windows holding it (the store's lock) */
+	uint32_t flags;			/* STACK_F_* */
 	uint32_t len;
 	uint64_t ips[];
 };
 
-struct window *window__new(size_t key_size, size_t nr_values);
+/* Thread-safe; NULL and errno on failure. */
+struct stackstore *stackstore__new(void);
+/* Bytes the store holds: every stack once, and its index. */
+size_t stackstore__mem(struct stackstore *s);
+size_t stackstore__count(struct stackstore *s);
+/* Only once no window refers to it any more. */
+void stackstore__free(struct stackstore *s);
+
+struct window *window__new(struct stackstore *store, size_t key_size, size_t nr_values);
 /* Add values to key's entry. 0 or -ENOMEM. */
 int window__add(struct window *w, const void *key, const uint64_t *values);
-/* Keep a copy of the stack stored under hash (first copy wins). 0 or -ENOMEM. */
+/* Hold the stack stored under hash (the first copy the store saw wins).
+ * 0 or -ENOMEM. */
 int window__add_stack(struct window *w, uint64_t hash, const struct stack_trace *st);
 /* The stack for hash, or NULL when it was lost (count it where it is used). */
 const struct window_stack *window__stack(const struct window *w, uint64_t hash);
+/* Bytes of the window's own index of samples and stacks (not the stacks). */
 size_t window__mem(const struct window *w);
 void window__free(struct window *w);
 

@@ -14,12 +14,18 @@
 #define CPROF_COMM_LEN		16
 
 /* One captured stack: instruction pointers, leaf first, unused slots zero.
- * Stored once per distinct stack and generation, keyed by its 64-bit hash. */
+ * Stored once per distinct stack and generation, keyed by its 64-bit hash
+ * (of the frames and the flags). */
 struct stack_trace {
 	__u64 ips[CPROF_MAX_STACK_DEPTH];
 	__u32 len;
-	__u32 _pad;
+	__u32 flags;			/* STACK_F_* */
 };
+
+/* The walk stopped short of the outermost frame (a frame that was not a
+ * return address into code, a stack it could not read, the depth limit):
+ * the profile shows a truncation frame at the root. */
+#define STACK_F_TRUNCATED	1u
 
 /* The part of every view's aggregation key that says who and where.
  * start_ns (the group leader's boot-time start) tells a reused pid apart and
@@ -51,6 +57,22 @@ enum cprof_event_type {
  * pointers and counted. */
 #define CPROF_BUSY_SAMPLES 5
 
+/* A process instance, as the seen map knows it. */
+struct cprof_instance {
+	__u32 pid;
+	__u32 exec_id;
+	__u64 start_ns;
+};
+
+/* What the seen map keeps per process instance: how often it was sampled
+ * (up to CPROF_BUSY_SAMPLES) and when last (CLOCK_MONOTONIC ns), so user
+ * space evicts the unwind tables of processes no longer sampled first. */
+struct seen_val {
+	__u32 samples;
+	__u32 _pad;
+	__u64 last_ns;
+};
+
 struct cprof_event {
 	__u32 type;
 	__u32 pid;
@@ -78,11 +100,13 @@ enum cprof_counter {
 	CPROF_CNT_UNW_END_READ,		/* ended on a stack read that failed */
 	CPROF_CNT_UNW_END_BAD_FRAME,	/* ended on a frame that made no sense */
 	CPROF_CNT_UNW_END_DEPTH,	/* ended at the frame limit */
+	CPROF_CNT_UNW_END_NOT_CODE,	/* ended on a return address outside the process's code */
 	/* the unwinder: frames stepped by frame pointer, and why */
 	CPROF_CNT_UNW_FP_NO_MAPPING,	/* pc in no known mapping (JIT, vdso, loaded since) */
 	CPROF_CNT_UNW_FP_NO_TABLE,	/* object without call-frame information */
 	CPROF_CNT_UNW_FP_NO_ROW,	/* pc outside every FDE of its object */
 	CPROF_CNT_UNW_FP_UNSUPPORTED,	/* a rule the walker cannot follow */
+	CPROF_CNT_UNW_FP_EVICTED,	/* its object's table was evicted or refused for room */
 	CPROF_CNT_UNW_WALK_NS,		/* time spent walking with tables, ns (not an event) */
 	CPROF_CNT_MAX,
 };
@@ -95,6 +119,8 @@ enum cprof_counter {
 _Static_assert(sizeof(struct stack_trace) == 8 * CPROF_MAX_STACK_DEPTH + 8, "stack_trace layout");
 _Static_assert(sizeof(struct sample_key) == 72, "sample_key layout");
 _Static_assert(sizeof(struct cprof_event) == 24, "cprof_event layout");
+_Static_assert(sizeof(struct seen_val) == 16, "seen_val layout");
+_Static_assert(sizeof(struct cprof_instance) == 16, "cprof_instance layout");
 #endif
 
 #endif /* CPROF_H */

@@ -40,22 +40,27 @@ struct unwind_row {
 	__u32 _reserved;		/* array map elements are 8-byte aligned anyway */
 };
 
-/* Rows of all objects are elements of one array map (the row space); an
- * object's rows are contiguous in it, sorted by pc. One element per row,
- * looked up by index: indexing into a big map value instead makes the
- * verifier track the search bounds precisely and never prune its states. */
-#define UNWIND_DEFAULT_ROWS	(1u << 20)	/* 16 MiB */
+/* Each object's rows are one array map of their own, exactly its size,
+ * sorted by pc, created when the table is loaded and put in a slot of an
+ * array of maps (the table slots). One element per row, looked up by index:
+ * indexing into a big map value instead makes the verifier track the search
+ * bounds precisely and never prune its states. Tables come and go with
+ * the objects, so the row space grows on demand up to a budget, and an
+ * object of any size (libLLVM: 948,856 rows) fits. */
+#define UNWIND_MAX_TABLES	16384	/* table slots */
+#define UNWIND_MAX_TABLE_ROWS	(1u << 24)	/* one object's: 256 MiB */
+#define UNWIND_ROW_SEARCH_STEPS	25	/* covers UNWIND_MAX_TABLE_ROWS */
 
 /* One executable mapping of a process; a process's mappings are contiguous
  * elements of another array map, sorted by start. */
 struct unwind_mapping {
 	__u64 start, end;		/* [start, end) runtime addresses */
 	__u64 bias;			/* ELF vaddr = runtime address - bias */
-	__u32 first_row;		/* in the row space */
+	__u32 table;			/* its object's table slot */
 	__u32 nr_rows;			/* 0: no table for it: frame pointers */
 };
 
-#define UNWIND_DEFAULT_MAPPINGS	(1u << 16)
+#define UNWIND_DEFAULT_MAPPINGS	(1u << 17)
 #define UNWIND_MAX_MAPPINGS	256	/* per process */
 
 /* A process's mappings, for the instance (start_ns, exec_id) they were read

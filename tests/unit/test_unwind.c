@@ -60,9 +60,19 @@ static int stack_read(void *dst, size_t size, uint64_t addr)
 	return 0;
 }
 
-static const struct unwind_row *row_at(uint32_t idx)
+/* A table is its object's rows in the row space, from the mapping's
+ * table index; rows past the row space's end are missing, and a table that
+ * starts past it was evicted. */
+static void *table_at(const struct unwind_mapping *m)
 {
-	return idx < cur_nr_rows ? &cur_rows[idx] : NULL;
+	return m->table < cur_nr_rows ? (void *)&cur_rows[m->table] : NULL;
+}
+
+static const struct unwind_row *row_at(void *tbl, uint32_t idx)
+{
+	const struct unwind_row *r = tbl;
+
+	return (size_t)(r - cur_rows) + idx < cur_nr_rows ? r + idx : NULL;
 }
 
 static const struct unwind_mapping *map_at(uint32_t idx)
@@ -74,7 +84,8 @@ static const struct unwind_mapping *map_at(uint32_t idx)
  * "static inline". */
 #define UNW_INLINE inline
 #define UNW_READ(dst, size, addr) stack_read(dst, size, addr)
-#define UNW_ROW(idx) row_at(idx)
+#define UNW_TABLE(m) table_at(m)
+#define UNW_ROW(tbl, idx) row_at(tbl, idx)
 #define UNW_MAP(idx) map_at(idx)
 #include "../../bpf/unwind_step.h"
 
@@ -378,7 +389,7 @@ static struct image *image__new(const struct dump *d)
 			continue;
 		um->bias = m->start - vaddr;
 		if (!o->err) {
-			um->first_row = o->first_row;
+			um->table = o->first_row;
 			um->nr_rows = (uint32_t)o->table.nr;
 		}
 	}
@@ -431,7 +442,7 @@ static const struct unwind_row *image__row(const struct image *im, uint64_t ip, 
 
 	if (!m || !m->nr_rows)
 		return NULL;
-	return unwind_find_row(m->first_row, m->nr_rows, (uint32_t)(ip - m->bias - (leaf ? 0 : 1)));
+	return unwind_find_row(table_at(m), m->nr_rows, (uint32_t)(ip - m->bias - (leaf ? 0 : 1)));
 }
 
 /* ---- the walk, as bpf/unwinder.h drives it ---- */
@@ -463,12 +474,18 @@ static void walk(const struct image *im, struct stack_image *s,
 	w->result = WALK_DEPTH;
 	w->fp_only = fp_only;
 	for (int i = 0; i < max && i < UNWIND_MAX_FRAMES; i++) {
-		w->ips[i] = r.ip;
-		w->sps[i] = r.sp;
-		w->bps[i] = r.bp;
-		w->nr = i + 1;
+		uint64_t ip = r.ip, sp = r.sp, bp = r.bp;
+
 		how = UNW_HOW_TABLE;
 		ret = fp_only ? unwind_fp_step(&r) : unwind_step(&r, p, i == 0, &how);
+		if (ret == UNW_ERR_NOT_CODE) {	/* not a frame: not recorded */
+			w->result = ret;
+			break;
+		}
+		w->ips[i] = ip;
+		w->sps[i] = sp;
+		w->bps[i] = bp;
+		w->nr = i + 1;
 		w->how[i] = how;
 		if (!fp_only && how >= 0 && how < UNW_HOW_NR)
 			w->counts[how]++;
@@ -489,6 +506,7 @@ static const char *result_str(int r)
 	case UNW_ERR_READ: return "UNW_ERR_READ";
 	case UNW_ERR_BAD_FRAME: return "UNW_ERR_BAD_FRAME";
 	case UNW_ERR_FP_END: return "UNW_ERR_FP_END";
+	case UNW_ERR_NOT_CODE: return "UNW_ERR_NOT_CODE";
 	case WALK_DEPTH: return "depth limit";
 	}
 	return "?";
@@ -500,6 +518,7 @@ static const char *const how_str[UNW_HOW_NR] = {
 	[UNW_HOW_FP_NO_TABLE] = "fp_no_table",
 	[UNW_HOW_FP_NO_ROW] = "fp_no_row",
 	[UNW_HOW_FP_UNSUPPORTED] = "fp_unsupported",
+	[UNW_HOW_FP_EVICTED] = "fp_evicted",
 };
 
 /* The frames of a walk, symbolized. */
@@ -811,16 +830,17 @@ static void check_corrupted(void)
 	      w->nr, result_str(w->result));
 	loaded__reset(&plain);
 
-	/* level2's return address overwritten with an address in nothing:
-	 * one frame-pointer step from garbage, then an error. */
-	poke(&plain, gp->sps[3] - 8, 0x4141414141414141ULL);
+	/* level2's return address overwritten with an address in nothing
+	 * (text, as a stack holds): not a frame, so the walk ends before it
+	 * and the garbage is not recorded. */
+	poke(&plain, gp->sps[3] - 8, 0x2f6e69622f2e2e2eULL);
 	walk(plain.im, &plain.s, &plain.d.regs, UNWIND_MAX_FRAMES, 0, w);
 	printf("# corrupt: garbage return address in level2: %d frames, %s, last ip %llx, "
 	       "%d fp_no_mapping\n", w->nr, result_str(w->result),
 	       (unsigned long long)w->ips[w->nr - 1], w->counts[UNW_HOW_FP_NO_MAPPING]);
-	CHECK(w->result < 0 && w->nr == 4 && w->ips[3] == 0x4141414141414141ULL,
-	      "corrupt: garbage return address ends in UNW_ERR_*", "%d frames, %s", w->nr,
-	      result_str(w->result));
+	CHECK(w->result == UNW_ERR_NOT_CODE && w->nr == 3 && w->ips[2] != 0x2f6e69622f2e2e2eULL,
+	      "corrupt: a return address outside the code ends the walk, unrecorded",
+	      "%d frames, %s", w->nr, result_str(w->result));
 	loaded__reset(&plain);
 
 	/* Everything from level2's return address up zeroed: a zero return
@@ -974,10 +994,12 @@ static void check_synthetic(void)
 		  UNW_HOW_FP_NO_MAPPING, syn_word(fpb + 8), fpb + 16, syn_word(fpb) },
 		{ "fp: rbp 0 ends", 0x50000, sp, 0, 1, UNW_ERR_FP_END, UNW_HOW_FP_NO_MAPPING,
 		  0, 0, 0 },
-		{ "fp: rbp below sp ends", 0x50000, sp, sp - 16, 1, UNW_ERR_FP_END,
+		{ "fp: rbp below sp is a bad frame", 0x50000, sp, sp - 16, 1, UNW_ERR_BAD_FRAME,
 		  UNW_HOW_FP_NO_MAPPING, 0, 0, 0 },
-		{ "fp: misaligned rbp ends", 0x50000, sp, fpb + 4, 1, UNW_ERR_FP_END,
+		{ "fp: misaligned rbp is a bad frame", 0x50000, sp, fpb + 4, 1, UNW_ERR_BAD_FRAME,
 		  UNW_HOW_FP_NO_MAPPING, 0, 0, 0 },
+		{ "return address in no mapping: not code, the walk ends", 0x50000, sp, fpb, 0,
+		  UNW_ERR_NOT_CODE, -1, 0, 0, 0 },
 		{ "fp: rbp off the stack is a read error", 0x50000, sp, SYN_SP + 1024, 1,
 		  UNW_ERR_READ, UNW_HOW_FP_NO_MAPPING, 0, 0, 0 },
 		{ "cfa off the stack is a read error", 0x10040, SYN_SP + 500, 7, 1, UNW_ERR_READ,
@@ -993,7 +1015,7 @@ static void check_synthetic(void)
 	proc.nr_maps = 2;
 	put_decoys(maps);
 	maps[DECOY_MAPS] = (struct unwind_mapping){
-		.start = 0xf000, .end = 0x20000, .bias = SYN_BIAS, .first_row = 5,
+		.start = 0xf000, .end = 0x20000, .bias = SYN_BIAS, .table = 5,
 		.nr_rows = sizeof(syn_rows) / sizeof(syn_rows[0]) };
 	maps[DECOY_MAPS + 1] = (struct unwind_mapping){
 		.start = 0x30000, .end = 0x31000, .bias = 0x30000 };	/* no table */
@@ -1050,6 +1072,13 @@ static void check_synthetic(void)
 		CHECK(ret == UNW_CONTINUE && how == UNW_HOW_FP_NO_ROW,
 		      "step: rows out of the row space: frame pointers", "ret %s how %d",
 		      result_str(ret), how);
+		/* The table itself gone: evicted, or refused for room. */
+		cur_nr_rows = 5;
+		r = (struct unwind_regs){ 0x10040, sp, fpb };
+		ret = unwind_step(&r, &proc, 1, &how);
+		CHECK(ret == UNW_CONTINUE && how == UNW_HOW_FP_EVICTED && r.ip == syn_word(fpb + 8),
+		      "step: a table not loaded: frame pointers, counted as evicted", "ret %s how %d",
+		      result_str(ret), how);
 	}
 }
 
@@ -1105,12 +1134,12 @@ static void check_find_mapping(void)
 /* Row search against a linear scan, up to the full row space. */
 static void check_find_row(void)
 {
-	uint32_t sizes[] = { 1, 2, 3, 100, 65536, 1u << 20 }, n;
+	uint32_t sizes[] = { 1, 2, 3, 100, 65536, 1u << 20, 1u << 22 }, n;
 	struct unwind_row *rows;
 	unsigned int seed = 7;
 	int bad = 0;
 
-	rows = malloc((1u << 20) * sizeof(*rows));
+	rows = malloc((1u << 22) * sizeof(*rows));
 	if (!rows) {
 		CHECK(0, "find_row: alloc", "out of memory");
 		return;
@@ -1124,14 +1153,14 @@ static void check_find_row(void)
 		cur_nr_rows = n;
 		for (int k = 0; k < 2000; k++) {
 			uint32_t pc = 0xff0 + (uint32_t)rand_r(&seed) % (4 * n + 32);
-			const struct unwind_row *got = unwind_find_row(0, n, pc);
+			const struct unwind_row *got = unwind_find_row(rows, n, pc);
 			const struct unwind_row *want = pc < 0x1000 ? NULL :
 				&rows[(pc - 0x1000) / 4 < n ? (pc - 0x1000) / 4 : n - 1];
 
 			bad += got != want;
 		}
 	}
-	CHECK(!bad, "find_row: agrees with a linear scan, 1 to 2^20 rows", "%d wrong", bad);
+	CHECK(!bad, "find_row: agrees with a linear scan, 1 to 2^22 rows", "%d wrong", bad);
 	free(rows);
 }
 
@@ -1155,7 +1184,7 @@ static void check_loops(void)
 	stack[17] = 0x401000;
 	r = (struct unwind_regs){ 0x401000, SYN_SP, SYN_SP + 128 };
 	walk(NULL, &s, &r, UNWIND_MAX_FRAMES, 0, w);
-	CHECK(w->nr == 2 && w->result == UNW_ERR_FP_END, "loops: rbp pointing at itself ends",
+	CHECK(w->nr == 2 && w->result == UNW_ERR_BAD_FRAME, "loops: rbp pointing at itself ends",
 	      "%d frames, %s", w->nr, result_str(w->result));
 
 	/* 500 well-formed frames: the walk stops at UNWIND_MAX_FRAMES */

@@ -36,7 +36,8 @@
 /* The walker's own row search, fed from the table under test. */
 static const struct unwind_table *walk_table;
 #define UNW_INLINE inline
-#define UNW_ROW(idx) ((idx) < walk_table->nr ? &walk_table->rows[idx] : NULL)
+#define UNW_TABLE(m) ((void)(m), (void *)walk_table)
+#define UNW_ROW(tbl, idx) ((idx) < walk_table->nr ? &walk_table->rows[idx] : NULL)
 #define UNW_MAP(idx) ((const struct unwind_mapping *)((void)(idx), NULL))
 #define UNW_READ(dst, size, addr) (memset((dst), 0, (size)), (void)(addr), -1)
 #include "../../bpf/unwind_step.h"
@@ -527,7 +528,7 @@ static void lookup(const char *name, const struct unwind_table *tab, uint64_t pc
 	const struct unwind_row *row = unwind_table__find(tab, pc);
 
 	st->lookups++;
-	if (unwind_find_row(0, (__u32)tab->nr, (__u32)pc) != row)
+	if (unwind_find_row((void *)tab, (__u32)tab->nr, (__u32)pc) != row)
 		st->walker_diff++;
 	if (row_matches(row, e))
 		return;

@@ -1,8 +1,11 @@
-/* The unwinder's loader: tables shared between processes and between files
- * with one build id, kept while idle, evicted when the row space is needed,
- * removed after a minute unmapped, and "full" counted when it cannot be
- * had; a rebuilt file on a reused inode gets its own table. Uses a real BPF hash map for the published processes
- * (root), and ordinary memory for the row and mapping spaces. */
+/* The unwinder's loader: one BPF array map per object's table, shared
+ * between processes and between files with one build id, kept while idle,
+ * removed when the rows are needed, the tables of processes no longer
+ * sampled evicted before those of busy ones, refused tables loaded again
+ * once there is room, removed after a minute unmapped; a rebuilt file on
+ * a reused inode gets its own table; tables of any size fit. Uses real BPF
+ * maps (root) for the table slots, the published processes and the
+ * sampling times, and ordinary memory for the mapping slots. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +16,19 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "check.h"
+#include "cprof.h"
 #include "proctab.h"
 #include "unwind_table.h"
 #include "unwinder.h"
 
 #define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
 #define LIBM "/usr/lib/x86_64-linux-gnu/libm.so.6"
+#define LLVM "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1"
+#define CLANG_CPP "/usr/lib/x86_64-linux-gnu/libclang-cpp.so.14"
+#define NS 1000000000ull
+
+static int procs_fd, seen_fd, tables_fd;
+static struct unwind_mapping maps[256];
 
 /* A process instance whose one executable mapping is path, at offset 0. */
 static void fake_instance(struct proc_instance *in, uint32_t pid, const char *path,
@@ -51,20 +61,94 @@ static size_t rows_of(const char *path)
 	return n;
 }
 
-int main(void)
+static uint64_t mono_now(void)
 {
-	struct unwinder_stats st;
-	struct proc_instance a, b;
-	struct procmap ma, mb;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+/* As the BPF side records it: in was last sampled ago_ns before now. */
+static void sampled(const struct proc_instance *in, uint64_t ago_ns)
+{
+	struct cprof_instance k = { .pid = in->pid, .exec_id = in->exec_id, .start_ns = in->start_ns };
+	struct seen_val v = { .samples = CPROF_BUSY_SAMPLES, .last_ns = mono_now() - ago_ns };
+
+	bpf_map_update_elem(seen_fd, &k, &v, BPF_ANY);
+}
+
+/* The published mapping of pid, or NULL. */
+static const struct unwind_mapping *published(uint32_t pid)
+{
 	struct unwind_proc pub;
-	struct unwinder *u;
-	size_t libc_rows, libm_rows;
-	void *rows, *maps;
-	uint32_t pid_a = getpid(), pid_b = getppid();
+
+	if (bpf_map_lookup_elem(procs_fd, &pid, &pub) || !pub.nr_maps)
+		return NULL;
+	return &maps[pub.first_map];
+}
+
+/* What the walker finds in m's table slot: the rows, or -1 when the slot
+ * is empty (evicted or refused). Compared with path's table when given. */
+static long slot_rows(const struct unwind_mapping *m, const char *path, bool *same)
+{
+	struct unwind_table t = { 0 };
+	uint32_t id, slot = m->table;
+	long n = -1;
 	int fd;
 
+	*same = false;
+	if (bpf_map_lookup_elem(tables_fd, &slot, &id))
+		return -1;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -1;
+	if (path && !unwind_table__build(path, &t)) {
+		struct unwind_row row;
+
+		*same = true;
+		for (uint32_t i = 0; i < t.nr && *same; i += 97)
+			*same = !bpf_map_lookup_elem(fd, &i, &row) && !memcmp(&row, &t.rows[i], sizeof(row));
+	}
+	for (n = 0; ; n++) {
+		struct unwind_row row;
+		uint32_t i = (uint32_t)n;
+
+		if (bpf_map_lookup_elem(fd, &i, &row))
+			break;
+	}
+	unwind_table__clear(&t);
+	close(fd);
+	return n;
+}
+
+static struct unwinder *new_unwinder(uint64_t max_rows)
+{
+	struct unwinder_opts o = {
+		.tables_fd = tables_fd, .max_tables = 64, .maps = maps, .nr_maps = 256,
+		.procs_fd = procs_fd, .seen_fd = seen_fd, .max_rows = max_rows,
+	};
+
+	memset(maps, 0, sizeof(maps));
+	return unwinder__new(&o);
+}
+
+#define U64(x) ((unsigned long long)(x))
+
+int main(void)
+{
+	struct unwinder_stats st, before;
+	struct proc_instance a, b;
+	struct procmap ma, mb;
+	const struct unwind_mapping *m;
+	struct unwinder *u;
+	size_t libc_rows, libm_rows;
+	uint32_t pid_a = getpid(), pid_b = getppid();
+	bool same;
+	long n;
+
 	if (geteuid()) {
-		SKIP("unwinder", "needs root for a BPF map");
+		SKIP("unwinder", "needs root for BPF maps");
 		return 0;
 	}
 	libc_rows = rows_of(LIBC);
@@ -73,76 +157,99 @@ int main(void)
 		SKIP("unwinder", "no call-frame information in %s or %s", LIBC, LIBM);
 		return 0;
 	}
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_procs", sizeof(uint32_t),
-			    sizeof(struct unwind_proc), 16, NULL);
-	if (fd < 0) {
-		SKIP("unwinder", "cannot create a BPF map: %s", strerror(errno));
+	procs_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_procs", sizeof(uint32_t),
+				  sizeof(struct unwind_proc), 16, NULL);
+	seen_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "test_seen", sizeof(struct cprof_instance),
+				 sizeof(struct seen_val), 64, NULL);
+	tables_fd = unwinder__create_tables_map(64);
+	if (procs_fd < 0 || seen_fd < 0 || tables_fd < 0) {
+		SKIP("unwinder", "cannot create BPF maps: %s", strerror(errno));
 		return 0;
 	}
-	/* room for either library, not both */
-	rows = calloc(libc_rows + libm_rows - 1, sizeof(struct unwind_row));
-	maps = calloc(64, sizeof(struct unwind_mapping));
-	u = unwinder__new(rows, (uint32_t)(libc_rows + libm_rows - 1), maps, 64, fd);
+
+	/* Room for either library, not both. */
+	u = new_unwinder(libc_rows + libm_rows - 1);
 	CHECK(u != NULL, "unwinder: new", "%s", strerror(errno));
 	if (!u)
 		return 1;
-
 	fake_instance(&a, pid_a, LIBC, &ma);
+	sampled(&a, 0);
 	CHECK(unwinder__add(u, &a) == 0, "unwinder: add a process mapping libc", "failed");
-	CHECK(!bpf_map_lookup_elem(fd, &pid_a, &pub) && pub.nr_maps == 1 && pub.start_ns == a.start_ns,
-	      "unwinder: the process is published with its instance", "nr_maps %u", pub.nr_maps);
+	m = published(pid_a);
+	CHECK(m && m->nr_rows == libc_rows && m->start == ma.start && m->bias == ma.start,
+	      "unwinder: the process is published with its mapping", "%s",
+	      m ? "wrong rows or range" : "not published");
+	n = m ? slot_rows(m, LIBC, &same) : -1;
+	CHECK(n == (long)libc_rows && same, "unwinder: libc's table is a map of its own, exactly its rows",
+	      "%ld rows in the slot (libc has %zu), same %d", n, libc_rows, same);
 	unwinder__stats(u, &st);
-	CHECK(st.rows_used == libc_rows && st.objects == 1, "unwinder: libc's rows are loaded",
-	      "%llu rows, %llu objects", (unsigned long long)st.rows_used,
-	      (unsigned long long)st.objects);
+	CHECK(st.rows_used == libc_rows && st.objects == 1, "unwinder: rows counted against the budget",
+	      "%llu rows, %llu objects", U64(st.rows_used), U64(st.objects));
 
 	unwinder__remove(u, pid_a, a.start_ns, a.exec_id);
 	unwinder__stats(u, &st);
-	CHECK(bpf_map_lookup_elem(fd, &pid_a, &pub) && st.processes == 0,
-	      "unwinder: a removed process is unpublished", "still there");
-	CHECK(st.rows_used == libc_rows, "unwinder: an idle object keeps its rows", "%llu rows",
-	      (unsigned long long)st.rows_used);
+	CHECK(!published(pid_a) && st.processes == 0, "unwinder: a removed process is unpublished",
+	      "still there");
+	CHECK(st.rows_used == libc_rows, "unwinder: an idle object keeps its table", "%llu rows",
+	      U64(st.rows_used));
 
 	fake_instance(&b, pid_b, LIBM, &mb);
+	sampled(&b, 0);
 	CHECK(unwinder__add(u, &b) == 0, "unwinder: add a process mapping libm", "failed");
 	unwinder__stats(u, &st);
 	CHECK(st.evicted == 1 && st.table_full == 0 && st.rows_used == libm_rows,
-	      "unwinder: libc's idle rows were evicted to make room",
-	      "evicted %llu, full %llu, rows %llu", (unsigned long long)st.evicted,
-	      (unsigned long long)st.table_full, (unsigned long long)st.rows_used);
-	if (!bpf_map_lookup_elem(fd, &pid_b, &pub)) {
-		const struct unwind_mapping *m = (const struct unwind_mapping *)maps + pub.first_map;
-		struct unwind_table t = { 0 };
+	      "unwinder: libc's idle table was removed to make room",
+	      "evicted %llu, full %llu, rows %llu", U64(st.evicted), U64(st.table_full),
+	      U64(st.rows_used));
+	m = published(pid_b);
+	n = m ? slot_rows(m, LIBM, &same) : -1;
+	CHECK(n == (long)libm_rows && same, "unwinder: the published mapping finds libm's own rows",
+	      "%ld rows, same %d", n, same);
 
-		unwind_table__build(LIBM, &t);
-		CHECK(m->nr_rows == t.nr && !memcmp((struct unwind_row *)rows + m->first_row, t.rows,
-						    t.nr * sizeof(t.rows[0])),
-		      "unwinder: the published mapping points at libm's own rows", "mismatch");
-		CHECK(m->start == mb.start && m->end == mb.end && m->bias == mb.start,
-		      "unwinder: the mapping's range and load bias", "bias %llx",
-		      (unsigned long long)m->bias);
-		unwind_table__clear(&t);
-	}
-
-	/* libm is in use: libc cannot have its rows back. */
-	CHECK(unwinder__add(u, &a) == 0, "unwinder: add libc again while libm is in use", "failed");
+	/* libm's process is sampled: libc cannot have its rows back. */
+	CHECK(unwinder__add(u, &a) == 0, "unwinder: add libc again while libm is busy", "failed");
 	unwinder__stats(u, &st);
-	CHECK(st.table_full == 1, "unwinder: no room is counted as table full", "full %llu",
-	      (unsigned long long)st.table_full);
-	if (!bpf_map_lookup_elem(fd, &pid_a, &pub)) {
-		const struct unwind_mapping *m = (const struct unwind_mapping *)maps + pub.first_map;
+	CHECK(st.table_full == 1 && st.objects_waiting == 1, "unwinder: no room is counted as table full",
+	      "full %llu, waiting %llu", U64(st.table_full), U64(st.objects_waiting));
+	m = published(pid_a);
+	CHECK(m && m->nr_rows == libc_rows && slot_rows(m, NULL, &same) == -1,
+	      "unwinder: a refused table's slot is named but empty: the walker counts it and uses frame pointers",
+	      "%s", m ? "slot not empty" : "not published");
 
-		CHECK(m->nr_rows == 0, "unwinder: without rows the mapping falls back to frame pointers",
-		      "%u rows", m->nr_rows);
-	}
+	/* libm's process goes cold: its table makes room for libc's. */
+	sampled(&b, 31 * NS);
+	unwinder__tick(u, mono_now() + 6 * NS);
+	unwinder__stats(u, &st);
+	m = published(pid_a);
+	CHECK(st.evicted_cold == 1 && st.reloaded == 1 && m && slot_rows(m, LIBC, &same) ==
+	      (long)libc_rows && same,
+	      "unwinder: a cold process's table is evicted for a busy one's, which is loaded",
+	      "evicted_cold %llu, reloaded %llu", U64(st.evicted_cold), U64(st.reloaded));
+	m = published(pid_b);
+	CHECK(m && slot_rows(m, NULL, &same) == -1, "unwinder: the cold process walks by frame pointers",
+	      "its slot is not empty");
+
+	/* Both busy: neither is evicted for the other. */
+	sampled(&b, 0);
+	unwinder__tick(u, mono_now() + 12 * NS);
+	unwinder__stats(u, &before);
+	CHECK(before.evicted_cold == 1 && before.reloaded == 1,
+	      "unwinder: busy processes' tables are never evicted", "evicted_cold %llu, reloaded %llu",
+	      U64(before.evicted_cold), U64(before.reloaded));
+
+	/* libc's process exits: libm's waiting table comes back. */
+	unwinder__remove(u, pid_a, a.start_ns, a.exec_id);
+	unwinder__tick(u, mono_now() + 18 * NS);
+	unwinder__stats(u, &st);
+	m = published(pid_b);
+	CHECK(st.reloaded == 2 && m && slot_rows(m, LIBM, &same) == (long)libm_rows && same,
+	      "unwinder: a refused table is loaded once there is room", "reloaded %llu",
+	      U64(st.reloaded));
+	unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
 	unwinder__free(u);
-	free(rows);
-	free(maps);
 
-	/* A second unwinder with room for both: sharing, reuse and expiry. */
-	rows = calloc(libc_rows + libm_rows, sizeof(struct unwind_row));
-	maps = calloc(64, sizeof(struct unwind_mapping));
-	u = unwinder__new(rows, (uint32_t)(libc_rows + libm_rows), maps, 64, fd);
+	/* Room for both: sharing, reuse and expiry. */
+	u = new_unwinder(libc_rows + libm_rows);
 	CHECK(u != NULL, "unwinder: new", "%s", strerror(errno));
 	if (!u)
 		return 1;
@@ -157,13 +264,10 @@ int main(void)
 	mb.inode = ma.inode;
 	mb.stamp = ma.stamp + 1;
 	CHECK(unwinder__add(u, &b) == 0, "unwinder: add a new file on a reused inode", "failed");
-	if (!bpf_map_lookup_elem(fd, &pid_b, &pub)) {
-		const struct unwind_mapping *m = (const struct unwind_mapping *)maps + pub.first_map;
-
-		CHECK(m->nr_rows == libm_rows,
-		      "unwinder: a new file on a reused inode gets its own table, not the old one's",
-		      "%u rows (libc has %zu, libm %zu)", m->nr_rows, libc_rows, libm_rows);
-	}
+	m = published(pid_b);
+	CHECK(m && m->nr_rows == libm_rows,
+	      "unwinder: a new file on a reused inode gets its own table, not the old one's",
+	      "%u rows (libc has %zu, libm %zu)", m ? m->nr_rows : 0, libc_rows, libm_rows);
 	unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
 
 	/* a copy of libc: another inode, the same build id */
@@ -175,8 +279,6 @@ int main(void)
 			close(cfd);
 			snprintf(cmd, sizeof(cmd), "cp %s %s", LIBC, copy);
 			if (system(cmd) == 0) {
-				struct unwinder_stats before;
-
 				unwinder__stats(u, &before);
 				fake_instance(&b, pid_b, copy, &mb);
 				CHECK(unwinder__add(u, &b) == 0, "unwinder: add a copy of libc", "failed");
@@ -184,16 +286,11 @@ int main(void)
 				CHECK(st.shared == before.shared + 1 && st.rows_used == before.rows_used &&
 				      st.objects == before.objects,
 				      "unwinder: a copy with libc's build id shares libc's table",
-				      "shared %llu, rows %llu -> %llu", (unsigned long long)st.shared,
-				      (unsigned long long)before.rows_used,
-				      (unsigned long long)st.rows_used);
-				if (!bpf_map_lookup_elem(fd, &pid_b, &pub)) {
-					const struct unwind_mapping *m =
-						(const struct unwind_mapping *)maps + pub.first_map;
-
-					CHECK(m->nr_rows == libc_rows, "unwinder: the copy's mapping has libc's rows",
-					      "%u rows", m->nr_rows);
-				}
+				      "shared %llu, rows %llu -> %llu", U64(st.shared),
+				      U64(before.rows_used), U64(st.rows_used));
+				m = published(pid_b);
+				CHECK(m && m->nr_rows == libc_rows, "unwinder: the copy's mapping has libc's rows",
+				      "%u rows", m ? m->nr_rows : 0);
 				unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
 			}
 			unlink(copy);
@@ -202,30 +299,56 @@ int main(void)
 
 	/* nothing maps either object now: a minute later both are gone */
 	{
-		struct timespec ts;
-		uint64_t now;
+		uint64_t now = mono_now();
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		unwinder__expire(u, now + 30ull * 1000000000ull);
+		unwinder__expire(u, now + 30 * NS);
 		unwinder__stats(u, &st);
 		CHECK(st.expired == 0 && st.objects == 2, "unwinder: idle objects stay for a while",
-		      "expired %llu, objects %llu", (unsigned long long)st.expired,
-		      (unsigned long long)st.objects);
-		unwinder__expire(u, now + 61ull * 1000000000ull);
+		      "expired %llu, objects %llu", U64(st.expired), U64(st.objects));
+		unwinder__expire(u, now + 61 * NS);
 		unwinder__stats(u, &st);
 		CHECK(st.expired == 2 && st.objects == 0 && st.rows_used == 0,
-		      "unwinder: objects unmapped for a minute are removed with their rows",
-		      "expired %llu, objects %llu, rows %llu", (unsigned long long)st.expired,
-		      (unsigned long long)st.objects, (unsigned long long)st.rows_used);
+		      "unwinder: objects unmapped for a minute are removed with their tables",
+		      "expired %llu, objects %llu, rows %llu", U64(st.expired), U64(st.objects),
+		      U64(st.rows_used));
 	}
 	fake_instance(&a, pid_a, LIBC, &ma);
-	CHECK(unwinder__add(u, &a) == 0 && !bpf_map_lookup_elem(fd, &pid_a, &pub) &&
-	      ((const struct unwind_mapping *)maps)[pub.first_map].nr_rows == libc_rows,
+	CHECK(unwinder__add(u, &a) == 0 && (m = published(pid_a)) && m->nr_rows == libc_rows &&
+	      slot_rows(m, LIBC, &same) == (long)libc_rows && same,
 	      "unwinder: an expired object is built again when mapped again", "failed");
+	unwinder__remove(u, pid_a, a.start_ns, a.exec_id);
 	unwinder__free(u);
-	free(rows);
-	free(maps);
-	close(fd);
+
+	/* Programs of any size: libLLVM and libclang-cpp together are about
+	 * two million rows, twice what the one row space of old held. */
+	if (access(LLVM, R_OK) || access(CLANG_CPP, R_OK)) {
+		SKIP("unwinder: LLVM-size tables", "%s or %s not installed", LLVM, CLANG_CPP);
+	} else {
+		size_t llvm_rows = rows_of(LLVM), clang_rows = rows_of(CLANG_CPP);
+
+		u = new_unwinder(64ull << 20);
+		fake_instance(&a, pid_a, LLVM, &ma);
+		fake_instance(&b, pid_b, CLANG_CPP, &mb);
+		sampled(&a, 0);
+		sampled(&b, 0);
+		unwinder__add(u, &a);
+		unwinder__add(u, &b);
+		unwinder__stats(u, &st);
+		printf("# libLLVM: %zu rows, libclang-cpp: %zu rows, built in %.2f s\n", llvm_rows,
+		       clang_rows, st.build_ns / 1e9);
+		CHECK(st.objects == 2 && st.rows_used == llvm_rows + clang_rows && st.table_full == 0 &&
+		      llvm_rows + clang_rows > (1u << 20),
+		      "unwinder: libLLVM and libclang-cpp both get their tables",
+		      "objects %llu, rows %llu, full %llu", U64(st.objects), U64(st.rows_used),
+		      U64(st.table_full));
+		m = published(pid_a);
+		n = m ? slot_rows(m, NULL, &same) : -1;
+		CHECK(n == (long)llvm_rows, "unwinder: libLLVM's slot holds all its rows", "%ld of %zu",
+		      n, llvm_rows);
+		unwinder__free(u);
+	}
+	close(procs_fd);
+	close(seen_fd);
+	close(tables_fd);
 	return CHECK_EXIT();
 }
