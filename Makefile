@@ -96,6 +96,18 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -Itests/unit $< $(LIB) $(DAEMON_LIBS) $(CLI_LIBS) -o $@
 
+# bpfmap__drain on real maps under ASan and UBSan: the test includes
+# daemon/bpfmaps.c, and wraps libbpf's map calls so that ASan sees the memory
+# the kernel reads and writes, and so that it can make them fail.
+BPFMAPS_WRAPPED := bpf_map_get_next_key bpf_map_lookup_elem bpf_map_delete_elem \
+	bpf_map_lookup_and_delete_batch
+$(BUILD)/tests/test_bpfmaps: tests/unit/test_bpfmaps.c tests/unit/check.h daemon/bpfmaps.c \
+		daemon/bpfmaps.h include/*.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all $(CPROF_CFLAGS) -Itests/unit $< \
+		$(foreach f,$(BPFMAPS_WRAPPED),-Wl,--wrap=$(f)) -lbpf -o $@
+
 $(BUILD)/tests/%: tests/tools/%.c $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< $(LIB) $(CLI_LIBS) -o $@

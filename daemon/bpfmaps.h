@@ -6,8 +6,19 @@
 #include <stdint.h>
 #include "cprof.h"
 
-/* Call fn on every entry of a map no program writes to any more, then delete
- * them all. Returns the number of entries, or -errno. */
+/* Take every entry out of a hash map (BPF_MAP_TYPE_HASH or LRU_HASH, made
+ * with these key and value sizes) that no program writes to any more: fn
+ * (which may be NULL) is called exactly once for each entry that was in the
+ * map, and every entry delivered is deleted. fn's return value is ignored:
+ * the drain goes on, so a caller counts its own errors. Returns the number of
+ * entries delivered; or -errno when a call to the kernel fails midway (or the
+ * map is of another type or size: -EINVAL), and then the entries not yet
+ * delivered are still in the map for a later drain.
+ *
+ * Lookup-and-delete in batches of whole hash buckets where the kernel has it
+ * (Linux 5.6), else a get_next_key walk; either way its buffers hold at most
+ * 4096 entries or 256 KiB, whatever the size of the map (more only for a hash
+ * bucket that does not fit). */
 int bpfmap__drain(int fd, size_t key_size, size_t value_size,
 		  int (*fn)(const void *key, const void *value, void *arg), void *arg);
 /* Wait until every BPF program that was running when it was called has
