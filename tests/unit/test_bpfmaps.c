@@ -182,7 +182,7 @@ static void count_key(struct cpu_key *k, __u32 i)
 static void stack_value(struct stack_trace *s, __u64 id)
 {
 	s->len = id % CPROF_MAX_STACK_DEPTH;
-	s->_pad = 0;
+	s->flags = 0;
 	for (int j = 0; j < CPROF_MAX_STACK_DEPTH; j++)
 		s->ips[j] = id * 1000 + j;
 }
