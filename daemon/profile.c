@@ -285,8 +285,9 @@ static int add_kernel_mapping(struct build *bd, const struct window *w)
 	}
 	if (lo > hi)
 		return 0;
+	/* a return address's location is one byte back, in its call */
 	bd->kernel_mapping = pprof_builder__mapping(bd->b, &(struct pprof_mapping){
-		.start = lo, .limit = hi + 1, .file = "[kernel.kallsyms]",
+		.start = lo - 1, .limit = hi + 1, .file = "[kernel.kallsyms]",
 		.has_functions = bd->ctx->ksyms != NULL,
 	});
 	return bd->kernel_mapping ? 0 : -ENOMEM;
@@ -294,10 +295,13 @@ static int add_kernel_mapping(struct build *bd, const struct window *w)
 
 /* Whether addr is in an executable mapping of the process (read again if
  * need be: a library loaded since), or named by its JIT. Without its maps
- * there is nothing to judge by: taken as code. */
+ * (it exited before they were read) nothing can be: its frames could not
+ * be named anyway, and some may be invented. */
 static bool is_code(struct build *bd, struct proc_instance *in, uint64_t addr)
 {
-	if (!in || in->maps_err || !in->maps.nr || procmaps__find(&in->maps, addr))
+	if (!in || in->maps_err || !in->maps.nr)
+		return false;
+	if (procmaps__find(&in->maps, addr))
 		return true;
 	proctab__refresh(bd->ctx->proctab, in, false);
 	return procmaps__find(&in->maps, addr) || jit_name(in, addr);
@@ -326,11 +330,16 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 	for (uint32_t i = 0; ks && i < ks->len; i++, n++)
 		locs[n] = frame_location(bd, NULL, true, ks->ips[i], n == 0);
 	for (uint32_t i = 0; us && i < us->len; i++, n++) {
-		/* past the first user frame (the registers' pc), a frame
-		 * outside the process's code is not a return address: a
-		 * frame-pointer walk read something else off the stack */
-		if (i && !is_code(bd, in, us->ips[i] - 1)) {
-			bd->ctx->stats->not_code += count;
+		/* A frame outside the process's code is not a return address:
+		 * a frame-pointer walk read something else off the stack. The
+		 * first (the registers' pc) is real, but outside the code too
+		 * when the sample caught an exec between the new image and the
+		 * new registers. */
+		if (!is_code(bd, in, us->ips[i] - (i ? 1 : 0))) {
+			if (in && !in->maps_err && in->maps.nr)
+				bd->ctx->stats->not_code += count;
+			else
+				bd->ctx->stats->unverified += count;
 			truncated = true;
 			break;
 		}

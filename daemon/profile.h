@@ -24,6 +24,8 @@ struct symbolize_stats {
 	uint64_t truncated;		/* samples whose walk stopped short (marked) */
 	uint64_t not_code;		/* of those, cut here at a frame in no
 					 * executable mapping (frame-pointer walks) */
+	uint64_t unverified;		/* of those, without user frames: the
+					 * process's maps were never read */
 };
 
 struct profile_ctx {

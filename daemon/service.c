@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/times.h>
 #include "bpfmaps.h"
 #include "cpuview.h"
 #include "cprofd.h"
@@ -197,6 +199,27 @@ static void serve_index(struct cprofd *d, struct reply *r)
 	r->content_type = "text/html; charset=utf-8";
 }
 
+/* The daemon's own CPU and memory, under the names Prometheus's client
+ * libraries use for them. */
+static void self_metrics(FILE *f)
+{
+	long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	unsigned long long rss = 0;
+	struct tms t;
+	FILE *statm;
+
+	times(&t);
+	statm = fopen("/proc/self/statm", "re");
+	if (statm) {
+		if (fscanf(statm, "%*u %llu", &rss) != 1)
+			rss = 0;
+		fclose(statm);
+	}
+	fprintf(f, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+		   "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
+		(double)(t.tms_utime + t.tms_stime) / (double)ticks, rss * (unsigned long long)page);
+}
+
 static void serve_metrics(struct cprofd *d, struct reply *r)
 {
 	struct cpuview_stats cs;
@@ -225,8 +248,17 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	fprintf(f, "# HELP process_start_time_seconds When cprofd started, in seconds since the epoch.\n"
 		   "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n",
 		(long long)(d->started_ns / 1000000000LL));
+	self_metrics(f);
 	fprintf(f, "# HELP cprofd_cpu_hz The always-on CPU sampling rate.\n# TYPE cprofd_cpu_hz gauge\n"
-		   "cprofd_cpu_hz %d\n", cs.hz);
+		   "cprofd_cpu_hz %d\n"
+		   "# HELP cprofd_cpu_max_hz What all sampling rates together may reach per CPU (--hz plus hz= requests): what the kernel maps are sized for.\n"
+		   "# TYPE cprofd_cpu_max_hz gauge\ncprofd_cpu_max_hz %d\n"
+		   "# HELP cprofd_kernel_map_entries Entries per generation of the sample and stack maps.\n"
+		   "# TYPE cprofd_kernel_map_entries gauge\n"
+		   "cprofd_kernel_map_entries{map=\"samples\"} %u\ncprofd_kernel_map_entries{map=\"stacks\"} %u\n"
+		   "# HELP cprofd_kernel_map_bytes Kernel memory of the sample and stack maps, both generations (about).\n"
+		   "# TYPE cprofd_kernel_map_bytes gauge\ncprofd_kernel_map_bytes %" PRIu64 "\n",
+		cs.hz, cs.max_hz, cs.counts_entries, cs.stacks_entries, cs.kernel_map_bytes);
 	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included.\n"
 		   "# TYPE cprofd_bpf_events_total counter\n");
 	for (int i = 0; i < CPROF_CNT_MAX; i++)
@@ -246,9 +278,14 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			   "# TYPE cprofd_unwind_objects_without_cfi gauge\ncprofd_unwind_objects_without_cfi %" PRIu64 "\n"
 			   "# TYPE cprofd_unwind_rows gauge\ncprofd_unwind_rows{state=\"used\"} %" PRIu64 "\n"
 			   "cprofd_unwind_rows{state=\"total\"} %" PRIu64 "\n"
-			   "# HELP cprofd_unwind_evictions_total Idle objects whose rows were given to others.\n"
+			   "# HELP cprofd_unwind_objects_waiting Mapped objects whose table was refused or evicted for room: walked by frame pointers.\n"
+			   "# TYPE cprofd_unwind_objects_waiting gauge\ncprofd_unwind_objects_waiting %" PRIu64 "\n"
+			   "# HELP cprofd_unwind_evictions_total Tables removed to make room: of objects no process maps (idle), of processes not sampled for 30 s (cold).\n"
 			   "# TYPE cprofd_unwind_evictions_total counter\n"
-			   "cprofd_unwind_evictions_total %" PRIu64 "\n"
+			   "cprofd_unwind_evictions_total{reason=\"idle\"} %" PRIu64 "\n"
+			   "cprofd_unwind_evictions_total{reason=\"cold\"} %" PRIu64 "\n"
+			   "# HELP cprofd_unwind_reloaded_total Refused or evicted tables loaded again once there was room.\n"
+			   "# TYPE cprofd_unwind_reloaded_total counter\ncprofd_unwind_reloaded_total %" PRIu64 "\n"
 			   "# HELP cprofd_unwind_expired_total Objects removed after a minute that no process mapped them.\n"
 			   "# TYPE cprofd_unwind_expired_total counter\n"
 			   "cprofd_unwind_expired_total %" PRIu64 "\n"
@@ -261,28 +298,51 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			   "cprofd_unwind_drops_total{reason=\"build_error\"} %" PRIu64 "\n"
 			   "cprofd_unwind_drops_total{reason=\"too_many_mappings\"} %" PRIu64 "\n"
 			   "cprofd_unwind_drops_total{reason=\"processes_map_full\"} %" PRIu64 "\n"
+			   "cprofd_unwind_drops_total{reason=\"table_slots_full\"} %" PRIu64 "\n"
+			   "cprofd_unwind_drops_total{reason=\"queue_full\"} %" PRIu64 "\n"
 			   "# TYPE cprofd_unwind_build_seconds_total counter\n"
 			   "cprofd_unwind_build_seconds_total %.6f\n",
 			cs.unwind.processes, cs.unwind.objects, cs.unwind.objects_without_cfi,
-			cs.unwind.rows_used, cs.unwind.rows_total, cs.unwind.evicted, cs.unwind.expired,
+			cs.unwind.rows_used, cs.unwind.rows_total, cs.unwind.objects_waiting,
+			cs.unwind.evicted, cs.unwind.evicted_cold, cs.unwind.reloaded, cs.unwind.expired,
 			cs.unwind.shared, cs.unwind.table_full,
 			cs.unwind.build_errors, cs.unwind.mappings_dropped, cs.unwind.procs_full,
-			cs.unwind.build_ns / 1e9);
+			cs.unwind.slots_full, cs.unwind_queue_dropped, cs.unwind.build_ns / 1e9);
 	fprintf(f, "# TYPE cprofd_drains_total counter\ncprofd_drains_total %" PRIu64 "\n"
+		   "# HELP cprofd_early_drains_total Drains before the second was up: a generation was half full.\n"
+		   "# TYPE cprofd_early_drains_total counter\ncprofd_early_drains_total %" PRIu64 "\n"
+		   "# HELP cprofd_drain_errors_total Drains that failed; what they left is drained next time.\n"
+		   "# TYPE cprofd_drain_errors_total counter\ncprofd_drain_errors_total %" PRIu64 "\n"
 		   "# TYPE cprofd_drained_records_total counter\ncprofd_drained_records_total %" PRIu64 "\n"
 		   "# TYPE cprofd_drained_stacks_total counter\ncprofd_drained_stacks_total %" PRIu64 "\n"
 		   "# HELP cprofd_window_errors_total Records a window could not keep (out of memory).\n"
 		   "# TYPE cprofd_window_errors_total counter\ncprofd_window_errors_total %" PRIu64 "\n"
+		   "# HELP cprofd_window_records_dropped_total Records not kept: windows over 1.5 times their memory limit.\n"
+		   "# TYPE cprofd_window_records_dropped_total counter\ncprofd_window_records_dropped_total %" PRIu64 "\n"
+		   "# HELP cprofd_windows_refused_total Profiles refused (503): windows at their memory limit.\n"
+		   "# TYPE cprofd_windows_refused_total counter\ncprofd_windows_refused_total %" PRIu64 "\n"
+		   "# HELP cprofd_window_bytes Memory of the open windows: their indexes, and each stack once.\n"
+		   "# TYPE cprofd_window_bytes gauge\ncprofd_window_bytes{state=\"used\"} %" PRIu64 "\n"
+		   "cprofd_window_bytes{state=\"limit\"} %" PRIu64 "\n"
+		   "# TYPE cprofd_window_stacks gauge\ncprofd_window_stacks %" PRIu64 "\n"
 		   "# TYPE cprofd_last_drain_seconds gauge\ncprofd_last_drain_seconds %.6f\n"
 		   "# TYPE cprofd_open_windows gauge\ncprofd_open_windows %d\n",
-		cs.drains, cs.drained_records, cs.drained_stacks, cs.window_errors,
-		cs.last_drain_ns / 1e9, cs.open_windows);
+		cs.drains, cs.early_drains, cs.drain_errors, cs.drained_records, cs.drained_stacks,
+		cs.window_errors, cs.window_records_dropped, cs.windows_refused, cs.window_bytes,
+		cs.window_bytes_limit, cs.stacks_held, cs.last_drain_ns / 1e9, cs.open_windows);
 	fprintf(f, "# TYPE cprofd_processes gauge\ncprofd_processes %" PRIu64 "\n"
 		   "# TYPE cprofd_processes_exited_total counter\ncprofd_processes_exited_total %" PRIu64 "\n"
 		   "# TYPE cprofd_maps_reads_total counter\ncprofd_maps_reads_total %" PRIu64 "\n"
 		   "# HELP cprofd_maps_errors_total Processes whose maps could not be read (gone first).\n"
-		   "# TYPE cprofd_maps_errors_total counter\ncprofd_maps_errors_total %" PRIu64 "\n",
-		ps.instances, ps.exited, ps.maps_reads, ps.maps_errors);
+		   "# TYPE cprofd_maps_errors_total counter\ncprofd_maps_errors_total %" PRIu64 "\n"
+		   "# HELP cprofd_processes_shed_total Exited processes a window still needed, dropped to stay within the process table's memory.\n"
+		   "# TYPE cprofd_processes_shed_total counter\ncprofd_processes_shed_total %" PRIu64 "\n"
+		   "# TYPE cprofd_process_table_bytes gauge\ncprofd_process_table_bytes{state=\"used\"} %" PRIu64 "\n"
+		   "cprofd_process_table_bytes{state=\"limit\"} %" PRIu64 "\n"
+		   "# HELP cprofd_targets_exited_total Processes given with --pid seen to exit.\n"
+		   "# TYPE cprofd_targets_exited_total counter\ncprofd_targets_exited_total %" PRIu64 "\n",
+		ps.instances, ps.exited, ps.maps_reads, ps.maps_errors, ps.shed, ps.bytes, ps.max_bytes,
+		d->targets_exited);
 	fprintf(f, "# HELP cprofd_symbolize_total Frames symbolized, and why some were not.\n"
 		   "# TYPE cprofd_symbolize_total counter\n"
 		   "cprofd_symbolize_total{result=\"frames\"} %" PRIu64 "\n"
@@ -291,8 +351,14 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "cprofd_symbolize_total{result=\"no_symbol\"} %" PRIu64 "\n"
 		   "cprofd_symbolize_total{result=\"stack_missing\"} %" PRIu64 "\n"
 		   "cprofd_symbolize_total{result=\"inlined_frames\"} %" PRIu64 "\n"
-		   "cprofd_symbolize_total{result=\"jit\"} %" PRIu64 "\n",
-		ss.frames, ss.no_instance, ss.unmapped, ss.unnamed, ss.stacks_missing, ss.inlined, ss.jit);
+		   "cprofd_symbolize_total{result=\"jit\"} %" PRIu64 "\n"
+		   "# HELP cprofd_truncated_samples_total Samples whose user stack stopped short, marked [truncated stack]: by the walker, or here at a frame outside the process's code (not_code) or of a process whose maps were never read (unverified).\n"
+		   "# TYPE cprofd_truncated_samples_total counter\n"
+		   "cprofd_truncated_samples_total{where=\"all\"} %" PRIu64 "\n"
+		   "cprofd_truncated_samples_total{where=\"not_code\"} %" PRIu64 "\n"
+		   "cprofd_truncated_samples_total{where=\"unverified\"} %" PRIu64 "\n",
+		ss.frames, ss.no_instance, ss.unmapped, ss.unnamed, ss.stacks_missing, ss.inlined, ss.jit,
+		ss.truncated, ss.not_code, ss.unverified);
 	fprintf(f, "# HELP cprofd_profile_build_seconds_total Time spent turning windows into profiles: symbolizing, building, compressing.\n"
 		   "# TYPE cprofd_profile_build_seconds_total counter\n"
 		   "cprofd_profile_build_seconds_total %.6f\n"

@@ -17,6 +17,9 @@
  *                                (0 or 1) of the first mapping whose file holds MAPSUB
  *   profq FILE sysname FUNC      the system_name of function FUNC
  *   profq FILE label KEY         distinct string values of label KEY, one per line
+ *   profq FILE outside           % of the value in samples with a frame in no mapping, or
+ *                                outside its mapping's range (the profile's mappings are
+ *                                the processes' executable ones and the kernel's)
  * FUNC matches a function name exactly. Output is one number or list. */
 #include <errno.h>
 #include <stdio.h>
@@ -157,6 +160,25 @@ static int whole_profile(int argc, char **argv)
 	return -1;
 }
 
+/* A frame whose address is in no mapping of the profile: the truncation
+ * and lost-stack marks (address 0) are not frames. */
+static bool has_outside(const Perftools__Profiles__Sample *s)
+{
+	for (size_t i = 0; i < s->n_location_id; i++) {
+		Perftools__Profiles__Location *l = location(s->location_id[i]);
+		const Perftools__Profiles__Mapping *m = NULL;
+
+		if (!l || !l->address)
+			continue;
+		for (size_t j = 0; j < p->n_mapping && l->mapping_id; j++)
+			if (p->mapping[j]->id == l->mapping_id)
+				m = p->mapping[j];
+		if (!m || l->address < m->memory_start || l->address >= m->memory_limit)
+			return true;
+	}
+	return false;
+}
+
 static bool has_label(const Perftools__Profiles__Sample *s, const char *key)
 {
 	for (size_t i = 0; i < s->n_label; i++)
@@ -278,6 +300,8 @@ int main(int argc, char **argv)
 			maxdepth = count_in(s, argv[3]);
 		if (!strcmp(cmd, "kernel") && has_kernel(s))
 			part += v;
+		if (!strcmp(cmd, "outside") && has_outside(s))
+			part += v;
 		if (!strcmp(cmd, "labels") && (!has_label(s, "pid") || !has_label(s, "tid") ||
 					       !has_label(s, "comm") || !has_label(s, "thread")))
 			missing++;
@@ -301,7 +325,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[2], "top"))
 		print_top(total, argc > 3 ? atoi(argv[3]) : 10);
-	if (!strcmp(argv[2], "share") || !strcmp(argv[2], "kernel") || !strcmp(argv[2], "any"))
+	if (!strcmp(argv[2], "share") || !strcmp(argv[2], "kernel") || !strcmp(argv[2], "any") ||
+	    !strcmp(argv[2], "outside"))
 		printf("%.2f\n", total ? 100.0 * part / total : 0);
 	else if (!strcmp(argv[2], "reach"))
 		printf("%.2f\n", base ? 100.0 * part / base : 0);
