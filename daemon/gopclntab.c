@@ -22,6 +22,8 @@
  * from the start of the Go text ("runtime.text"). funcoff locates the
  * function's _func record in the pcln table (1.2: from the header), which
  * repeats the entry and then has the name's offset into the name table.
+ * From 1.17 the record also has a flag byte (TOPFRAME, SPWRITE, ASM), where
+ * 1.16, under the same magic, has padding that reads 0.
  *
  * The header's textStart may be left to a dynamic relocation in a PIE, and
  * newer toolchains no longer fill it in at all, so the text start is taken
@@ -218,6 +220,28 @@ cleanup:
 }
 
 /*
+ * Where a _func record has its flag byte, 0 when it has none. After the
+ * entry (pointer-sized before 1.18, u32 from then) come the u32s nameoff,
+ * args, deferreturn, pcsp, pcfile, pcln and npcdata, from 1.16 cuOffset,
+ * from 1.20 startLine, then the u8s funcID and flag, as runtime/runtime2.go
+ * declares _func. Go 1.2 to 1.15 records have no flag.
+ */
+static unsigned int flag_offset(const struct pcln *t)
+{
+	unsigned int esz = t->ver >= VER_118 ? 4 : t->ptrsize;
+
+	switch (t->ver) {
+	case VER_116:
+	case VER_118:
+		return esz + 8 * 4 + 1;
+	case VER_120:
+		return esz + 9 * 4 + 1;
+	default:
+		return 0;
+	}
+}
+
+/*
  * Function i as stored: entry and next entry (offsets from the text start
  * from 1.18 on, addresses before) and its name, which is NUL-terminated
  * inside the table. -EINVAL when anything is out of bounds or the _func
@@ -255,6 +279,20 @@ static int pcln_func(const struct pcln *t, uint64_t i, uint64_t *entry, uint64_t
 
 cleanup:
 	return err;
+}
+
+/* The flag byte of function i, whose record pcln_func() has placed inside
+ * the table: 0 when the version has none, and when the byte lies past the
+ * table (no real record is that short; one that is reads as unflagged
+ * rather than failing the walk for names). */
+static uint8_t pcln_flag(const struct pcln *t, uint64_t i)
+{
+	unsigned int foff = flag_offset(t);
+	uint64_t v = 0;
+
+	if (foff && !pcln_get(t, t->funcdata + ftab_field(t, i, 1) + foff, 1, &v))
+		v = 0;
+	return (uint8_t)v;
 }
 
 /* Cheap plausibility of a header found by scanning: its first and last
@@ -717,6 +755,7 @@ static int for_each_func(Elf *elf, int (*each)(const struct pcln *t, uint64_t i,
 		err = pcln_func(&t, i, &e, &n, &f.name);
 		if (err)
 			goto cleanup;
+		f.flag = pcln_flag(&t, i);
 		f.entry = t.ver >= VER_118 ? e + t.text : e;
 		f.end = t.ver >= VER_118 ? n + t.text : n;
 		err = each(&t, i, &f, arg);

@@ -20,9 +20,16 @@ typedef int (*gopclntab_cb)(void *ctx, uint64_t start, uint64_t end, const char 
  * reads out of bounds on a corrupt file. */
 int gopclntab__read(Elf *elf, gopclntab_cb cb, void *ctx);
 
+/* Bits of a function's flag byte (funcFlag in runtime/symtab.go, Go 1.17 to
+ * 1.20; abi.FuncFlag in internal/abi/symtab.go from 1.21). */
+#define GOPCLNTAB_FLAG_TOPFRAME	0x01	/* the base of a stack: tracebacks end there */
+#define GOPCLNTAB_FLAG_SPWRITE	0x02	/* writes SP in a way pcsp cannot say */
+#define GOPCLNTAB_FLAG_ASM	0x04	/* written in assembly */
+
 struct gopclntab_func {
 	uint64_t entry, end;		/* [entry, end), ELF virtual addresses */
 	const char *name;		/* valid during the callback */
+	uint8_t flag;			/* GOPCLNTAB_FLAG_*; always 0 before Go 1.17 */
 };
 
 /* Called for each run of pcs [start, end) of f over which the stack pointer

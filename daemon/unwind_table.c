@@ -17,7 +17,8 @@
  * Go code has no call-frame information once stripped (-ldflags=-s -w),
  * and never .eh_frame, but the runtime's own pclntab says, for every pc,
  * how far the stack pointer is below the function's entry (pcsp): that is
- * the CFA. Functions no FDE covers get their rows from it.
+ * the CFA. Functions no FDE covers get their rows from it, and those where
+ * Go's own traceback ends (go_ends_walk) get UNW_CFA_END rows, FDE or not.
  *
  * Rows are reduced to what bpf/unwind_step.h can follow (CFA from rsp or
  * rbp plus a 16-bit offset, the PLT expression, the outermost frame, the
@@ -760,8 +761,10 @@ struct go_pass {
 	struct builder *b;
 	struct range *cfi;		/* what the CFI covers, sorted and merged */
 	size_t nr_cfi;
+	struct range *ends;		/* functions given UNW_CFA_END rows */
+	size_t nr_ends, cap_ends;
 	uint64_t entry;			/* the function last judged */
-	bool skip;			/* ... and whether the CFI has it already */
+	bool skip;			/* ... and whether its runs add nothing */
 };
 
 /* Does the CFI cover any of [lo, hi)? */
@@ -772,12 +775,66 @@ static bool cfi_covers(const struct go_pass *g, uint64_t lo, uint64_t hi)
 	return i < g->nr_cfi && g->cfi[i].lo < hi;
 }
 
-/* Where the runtime starts a stack: the walk ends there, as Go's own
- * traceback ends (they are its TOPFRAME functions). */
-static bool go_outermost(const char *name)
+/* Functions the walk ends at in Go binaries whose pclntab has no flag byte
+ * (before Go 1.17): the stack bases, and what the runtime's traceback of
+ * those versions stopped at or jumped stacks from. */
+static const char *const go_end_names[] = {
+	"runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.systemstack",
+	"runtime.mcall", "runtime.morestack", "runtime.gogo", "runtime.asmcgocall",
+};
+
+/*
+ * Whether walks end at f, as Go's own traceback (runtime/traceback.go) ends
+ * there: at a TOPFRAME function, the base of a stack (goexit, mstart,
+ * rt0_go), and at an SPWRITE one, which sets the stack pointer to something
+ * its pcsp table cannot say (systemstack, mcall, morestack, gogo,
+ * asmcgocall, the vDSO calls). Past such a frame the caller may be on
+ * another stack: systemstack runs fn on g0, and stepping out of its frame
+ * there reads whatever lies at the top of g0's stack (stale frames of
+ * rt0_go on the main thread) and makes up callers. The runtime follows the
+ * switch only by jumping to the goroutine's saved registers, which a walk
+ * from BPF cannot do, so the walk ends instead.
+ *
+ * The runtime steps past an innermost SPWRITE frame only in a GC stack
+ * scan; its profiler stops there too, and so does our walk, at every pc: a
+ * sample whose leaf is in systemstack itself (before the switch, or after
+ * it: the pc does not tell on x86) ends there, without its callers. A short
+ * stack is acceptable, a made-up caller is not. cgocallback is SPWRITE but
+ * keeps its frame valid on both stacks, and the runtime unwinds through it:
+ * so do we.
+ *
+ * Before 1.17 there is no flag byte (1.16 has padding there, reading 0),
+ * so the names decide; each of them carries its flag wherever there is one.
+ */
+static bool go_ends_walk(const struct gopclntab_func *f)
 {
-	return !strcmp(name, "runtime.goexit") || !strcmp(name, "runtime.mstart") ||
-	       !strcmp(name, "runtime.rt0_go");
+	size_t i;
+
+	if (!strcmp(f->name, "runtime.cgocallback"))
+		return false;
+	if (f->flag & (GOPCLNTAB_FLAG_TOPFRAME | GOPCLNTAB_FLAG_SPWRITE))
+		return true;
+	for (i = 0; i < sizeof(go_end_names) / sizeof(go_end_names[0]); i++)
+		if (!strcmp(f->name, go_end_names[i]))
+			return true;
+	return false;
+}
+
+/* One UNW_CFA_END row over all of f, whatever its pcsp table says; the CFI
+ * rows of its pcs are cut away afterwards (cut_ends). */
+static int add_end(struct go_pass *g, const struct gopclntab_func *f)
+{
+	static const struct rule end = { .cfa_type = UNW_CFA_END };
+	const struct range *seg = exec_range(g->b, f->entry);
+	uint64_t hi = f->end < seg->hi ? f->end : seg->hi;
+	struct range *r;
+
+	r = grow(g->ends, &g->cap_ends, g->nr_ends, sizeof(*g->ends));
+	if (!r)
+		return -ENOMEM;
+	g->ends = r;
+	g->ends[g->nr_ends++] = (struct range){ f->entry, hi };
+	return add_seg(g->b, f->entry, hi, &end);
 }
 
 static int go_run(void *ctx, const struct gopclntab_func *f, uint64_t start, uint64_t end,
@@ -788,10 +845,20 @@ static int go_run(void *ctx, const struct gopclntab_func *f, uint64_t start, uin
 	struct rule r = { .cfa_type = UNW_CFA_RSP, .rbp_type = UNW_RBP_SAME };
 
 	if (f->entry != g->entry) {
+		bool ends = go_ends_walk(f);
+
 		g->entry = f->entry;
-		g->skip = cfi_covers(g, f->entry, f->end) || !exec_range(g->b, f->entry);
-		if (!g->skip)
-			g->b->nr_go_funcs++;
+		/* The end rule holds over the CFI too, so that a binary and its
+		 * stripped twin end their walks at the same frames. */
+		g->skip = !exec_range(g->b, f->entry) ||
+			  (!ends && cfi_covers(g, f->entry, f->end));
+		if (g->skip)
+			return 0;
+		g->b->nr_go_funcs++;
+		if (ends) {
+			g->skip = true;		/* one row for all its runs */
+			return add_end(g, f);
+		}
 	}
 	if (g->skip)
 		return 0;
@@ -800,9 +867,7 @@ static int go_run(void *ctx, const struct gopclntab_func *f, uint64_t start, uin
 		return 0;
 	if (end > seg->hi)
 		end = seg->hi;
-	if (go_outermost(f->name)) {
-		r.cfa_type = UNW_CFA_END;
-	} else if (sp < 0 || !fits_s16((int64_t)sp + 8)) {
+	if (sp < 0 || !fits_s16((int64_t)sp + 8)) {
 		r.cfa_type = UNW_CFA_UNSUPPORTED;
 	} else {
 		/* the return address is at the entry's sp; a function with a
@@ -817,8 +882,48 @@ static int go_run(void *ctx, const struct gopclntab_func *f, uint64_t start, uin
 	return add_seg(g->b, start, end, &r);
 }
 
-/* Rows for Go functions the CFI does not cover, from the pclntab. A file
- * with no pclntab, or a malformed one, adds none. */
+/*
+ * Take the pcs of the ranges ends[0..nr) (sorted, disjoint) out of the
+ * first n segments, those of the CFI: a segment keeps its first piece in
+ * place and gets any later one appended.
+ */
+static int cut_ends(struct builder *b, size_t n, const struct range *ends, size_t nr)
+{
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		uint64_t pos = b->segs[i].start, hi = b->segs[i].end;
+		struct rule r = b->segs[i].r;
+		bool first = true;
+
+		j = range_after(ends, nr, pos);
+		if (j == nr || ends[j].lo >= hi)
+			continue;
+		b->segs[i].end = pos;	/* empty unless a piece is left */
+		for (; !err && pos < hi; j++) {
+			uint64_t piece_end = j < nr && ends[j].lo < hi ? ends[j].lo : hi;
+
+			if (pos < piece_end) {
+				if (first) {
+					b->segs[i].start = pos;
+					b->segs[i].end = piece_end;
+					first = false;
+				} else {
+					err = add_seg(b, pos, piece_end, &r);
+				}
+			}
+			if (j >= nr || ends[j].lo >= hi)
+				break;
+			pos = ends[j].hi;
+		}
+	}
+	return err;
+}
+
+/* Rows for Go functions the CFI does not cover, from the pclntab, and end
+ * rows for those where Go's traceback ends, CFI or not. A file with no
+ * pclntab, or a malformed one, adds none. */
 static int add_go(struct builder *b)
 {
 	struct go_pass g = { .b = b, .entry = UINT64_MAX };
@@ -834,7 +939,12 @@ static int add_go(struct builder *b)
 		g.nr_cfi = merge_ranges(g.cfi, b->nr_segs);
 	}
 	ret = gopclntab__read_sp(b->elf, go_run, &g);
+	if (ret >= 0 && g.nr_ends) {
+		g.nr_ends = merge_ranges(g.ends, g.nr_ends);
+		ret = cut_ends(b, before, g.ends, g.nr_ends);
+	}
 	free(g.cfi);
+	free(g.ends);
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret < 0) {

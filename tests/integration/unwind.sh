@@ -225,6 +225,99 @@ against_perf() {
 	stop_daemon
 }
 
+# Go: walks end where Go's own traceback ends. runtime.systemstack, mcall
+# and morestack run their callee on the g0 stack; stepping out of their
+# frame there reads whatever lies at the top of g0's stack (on the main
+# thread, stale frames that rt0_go left: runtime.newproc, then an address in
+# no function) and makes up callers. The main goroutine, locked to the main
+# thread, allocates, calls runtime.GC and yields between bursts of CPU, so
+# the runtime switches stacks there often. Built stripped (rows from the
+# pclntab) and unstripped (with .debug_frame), the two profiles must agree:
+# no frame outward of those three names nothing, and every stack that holds
+# one ends at one of them or at a stack base (TOPFRAME: goexit, mstart,
+# rt0_go). Before the walks ended there, a third of these stacks failed.
+go_switch() {
+	local name=$1 ldflags=$2 f n bad pct
+	(cd "$TMP/go" && HOME=$TMP GOCACHE=$TMP/gocache GOPATH=$TMP/gopath GO111MODULE=off \
+		GOFLAGS= go build -ldflags="$ldflags" -o "$name" gosys.go) >"$TMP/go-$name.log" 2>&1 ||
+		{ fail "go ($name): build" "$(head -n 3 "$TMP/go-$name.log")"; return; }
+	start_workload "$TMP/go-$name.out" "$TMP/go/$name" 5
+	sleep 1		# its table is built once it has been sampled
+	curl -sf -o "$TMP/go-$name.pb.gz" "$URL/debug/pprof/profile?seconds=3&pid=$WPID"
+	wait "$WPID"
+	read -r n bad pct < <(q "$TMP/go-$name.pb.gz" unnamed-above runtime.systemstack runtime.mcall runtime.morestack)
+	echo "# go ($name): $n stacks hold systemstack, mcall or morestack; $bad ($pct% of their time) have an unnamed caller"
+	check "go ($name): no unnamed frame above runtime.systemstack, mcall or morestack ($n stacks)" \
+		test "${n:-0}" -ge 20 -a "${bad:-1}" = 0 "$bad of $n stacks, $pct% of their time"
+	for f in systemstack mcall morestack; do
+		read -r n bad pct < <(q "$TMP/go-$name.pb.gz" ends runtime.$f runtime.systemstack \
+			runtime.mcall runtime.morestack runtime.goexit runtime.mstart runtime.rt0_go)
+		echo "# go ($name): $n stacks hold runtime.$f; $bad ($pct% of their time) end elsewhere"
+		check "go ($name): stacks holding runtime.$f end there or at a stack base ($n stacks)" \
+			test "${bad:-1}" = 0 "$bad of $n stacks, $pct% of their time, go on past it"
+	done
+	pprof_reads "go ($name): go tool pprof reads it without warnings" "$TMP/go-$name.pb.gz"
+}
+if ! command -v go >/dev/null; then
+	skip "go: walks end where Go's traceback ends" "go not installed (apt-get install golang-go)"
+else
+	mkdir -p "$TMP/go"
+	cat >"$TMP/go/gosys.go" <<'EOF'
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+//go:noinline
+func burn(n int) uint64 {
+	x := uint64(1)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+var sink uint64
+var keep [][]byte
+
+// The main thread's g0 stack is the one with stale frames at its top.
+func init() { runtime.LockOSThread() }
+
+//go:noinline
+func churn() {
+	for i := 0; i < 64; i++ {
+		keep = append(keep, make([]byte, 16<<10))
+		if len(keep) > 256 {
+			keep = keep[:0]
+		}
+	}
+}
+
+func main() {
+	secs, _ := strconv.Atoi(os.Args[1])
+	fmt.Printf("pid %d\n", os.Getpid())
+	end := time.Now().Add(time.Duration(secs) * time.Second)
+	for n := 0; time.Now().Before(end); n++ {
+		sink += burn(20000)
+		churn()
+		runtime.Gosched()
+		if n%200 == 0 {
+			runtime.GC()
+		}
+	}
+}
+EOF
+	start_daemon --hz "$HZ"
+	go_switch gosys-stripped "-s -w"
+	go_switch gosys ""
+	stop_daemon
+fi
+
 # 2. Real Debian programs, as they ship.
 if ! command -v perf >/dev/null; then
 	skip "python3 and redis-server against perf" "perf not installed (apt-get install linux-perf)"

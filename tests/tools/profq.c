@@ -20,6 +20,14 @@
  *   profq FILE outside           % of the value in samples with a frame in no mapping, or
  *                                outside its mapping's range (the profile's mappings are
  *                                the processes' executable ones and the kernel's)
+ *   profq FILE unnamed-above FUNC...
+ *                                "N BAD PCT": N stacks hold one of FUNCs; in BAD of them a
+ *                                frame outward of (a caller of) such a frame names no
+ *                                function; PCT: BAD's share of the N stacks' value
+ *   profq FILE ends FUNC OUTER...
+ *                                "N BAD PCT": N stacks hold FUNC; BAD of them end (their
+ *                                outermost function) neither at FUNC nor at an OUTER;
+ *                                PCT as above
  * FUNC matches a function name exactly. Output is one number or list. */
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +72,54 @@ static int count_in(const Perftools__Profiles__Sample *s, const char *fn)
 			n += !strcmp(function_name(l->line[j]->function_id), fn);
 	}
 	return n;
+}
+
+/* Whether a location names a function (an address-only frame does not). */
+static bool named(const Perftools__Profiles__Location *l)
+{
+	for (size_t j = 0; l && j < l->n_line; j++)
+		if (*function_name(l->line[j]->function_id))
+			return true;
+	return false;
+}
+
+/* Whether one of the names in fns[0..n) is a function of location l. */
+static bool holds_any(const Perftools__Profiles__Location *l, char **fns, int n)
+{
+	for (size_t j = 0; l && j < l->n_line; j++)
+		for (int k = 0; k < n; k++)
+			if (!strcmp(function_name(l->line[j]->function_id), fns[k]))
+				return true;
+	return false;
+}
+
+/* "unnamed-above": a frame outward of a frame of fns names nothing. */
+static bool unnamed_above(const Perftools__Profiles__Sample *s, char **fns, int n)
+{
+	size_t i = 0;
+
+	while (i < s->n_location_id && !holds_any(location(s->location_id[i]), fns, n))
+		i++;
+	for (i++; i < s->n_location_id; i++)
+		if (!named(location(s->location_id[i])))
+			return true;
+	return false;
+}
+
+/* "ends": the outermost function of the stack is one of fns. */
+static bool ends_at(const Perftools__Profiles__Sample *s, char **fns, int n)
+{
+	const Perftools__Profiles__Location *l;
+
+	if (!s->n_location_id)
+		return false;
+	l = location(s->location_id[s->n_location_id - 1]);
+	if (!l || !l->n_line)
+		return false;
+	for (int k = 0; k < n; k++)
+		if (!strcmp(function_name(l->line[l->n_line - 1]->function_id), fns[k]))
+			return true;
+	return false;
 }
 
 static bool has_kernel(const Perftools__Profiles__Sample *s)
@@ -252,13 +308,13 @@ int main(int argc, char **argv)
 {
 	static unsigned char buf[64 << 20];
 	double total = 0, part = 0, base = 0;
-	int vi, maxdepth = 0, missing = 0;
+	int vi, maxdepth = 0, missing = 0, held = 0, bad = 0;
 	size_t len;
 	FILE *f;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: profq FILE share|reach|depth|pids|labels|kernel|total|any|top|"
-				"locations|flags|sysname|label [ARGS]\n");
+				"locations|flags|sysname|label|unnamed-above|ends [ARGS]\n");
 		return 2;
 	}
 	f = fopen(argv[1], "rb");
@@ -322,6 +378,28 @@ int main(int argc, char **argv)
 				}
 		if (!strcmp(cmd, "top"))
 			tally(s, v);
+		if (!strcmp(cmd, "unnamed-above") && argc > 3) {
+			bool in = false;
+
+			for (size_t k = 0; k < s->n_location_id && !in; k++)
+				in = holds_any(location(s->location_id[k]), argv + 3, argc - 3);
+			if (in) {
+				held++;
+				base += v;
+				if (unnamed_above(s, argv + 3, argc - 3)) {
+					bad++;
+					part += v;
+				}
+			}
+		}
+		if (!strcmp(cmd, "ends") && argc > 4 && count_in(s, argv[3])) {
+			held++;
+			base += v;
+			if (!ends_at(s, argv + 3, argc - 3)) {
+				bad++;
+				part += v;
+			}
+		}
 	}
 	if (!strcmp(argv[2], "top"))
 		print_top(total, argc > 3 ? atoi(argv[3]) : 10);
@@ -336,6 +414,8 @@ int main(int argc, char **argv)
 		printf("%d\n", missing);
 	else if (!strcmp(argv[2], "total"))
 		printf("%.0f %.0f\n", total, base);
+	else if (!strcmp(argv[2], "unnamed-above") || !strcmp(argv[2], "ends"))
+		printf("%d %d %.2f\n", held, bad, base ? 100.0 * part / base : 0);
 	pprof__free(p);
 	return 0;
 }

@@ -7,6 +7,10 @@
  * text of an unstripped build must come back from the pclntab of its
  * stripped twin with the same address and name, and an instruction in the
  * middle of main.spin (from `go tool objdump`) must map to main.spin.
+ * The functions' flag bytes must say what the runtime's assembly declares
+ * (TOPFRAME) and the assembler finds (SPWRITE), and where Go's traceback
+ * ends on them, the unwind rows must end the walk, in the build with
+ * .debug_frame as in the stripped one, and by name when the flags are gone.
  *
  * Then the fallbacks for the text start are exercised by editing images in
  * memory the way other toolchains and linkers leave them (header textStart
@@ -138,7 +142,7 @@ static char *path_of(const char *name)
 static void check_sp_rows(const char *stripped, const char *full, const struct fnlist *fns)
 {
 	struct unwind_table ts = { 0 }, tf = { 0 };
-	size_t compared = 0, differ = 0, uncovered = 0, outermost = 0;
+	size_t compared = 0, differ = 0, uncovered = 0, outermost = 0, ends_differ = 0;
 	char what[160];
 	uint64_t bad_pc = 0;
 	int es, ef;
@@ -156,12 +160,14 @@ static void check_sp_rows(const char *stripped, const char *full, const struct f
 			const struct unwind_row *a = unwind_table__find(&ts, pc);
 			const struct unwind_row *b = unwind_table__find(&tf, pc);
 
-			if (!b || b->cfa_type != UNW_CFA_RSP)
-				continue;	/* the linker wrote no rule here */
-			if (a && a->cfa_type == UNW_CFA_END) {
+			/* where Go's traceback ends, both end, CFI or not */
+			if ((a && a->cfa_type == UNW_CFA_END) || (b && b->cfa_type == UNW_CFA_END)) {
 				outermost++;
+				ends_differ += !a || !b || a->cfa_type != b->cfa_type;
 				continue;
 			}
+			if (!b || b->cfa_type != UNW_CFA_RSP)
+				continue;	/* the linker wrote no rule here */
 			compared++;
 			if (!a || a->cfa_type == UNW_CFA_NONE) {
 				uncovered++;
@@ -181,6 +187,8 @@ static void check_sp_rows(const char *stripped, const char *full, const struct f
 	snprintf(what, sizeof(what), "%s: runtime.goexit and the other stack bases end the walk",
 		 stripped);
 	CHECK(outermost > 0, what, "no outermost rows");
+	snprintf(what, sizeof(what), "%s and %s end the walk at the same pcs", stripped, full);
+	CHECK(outermost > 0 && !ends_differ, what, "%zu of %zu pcs differ", ends_differ, outermost);
 out:
 	unwind_table__clear(&ts);
 	unwind_table__clear(&tf);
@@ -953,6 +961,202 @@ cleanup:
 	free(orig.buf);
 }
 
+/* What a function's flag byte must hold: bits set, and bits clear. */
+struct flag_want {
+	const char *name;
+	uint8_t set, clear;
+	bool found;
+	uint8_t got;
+};
+
+static int probe_flags(void *ctx, const struct gopclntab_func *f, uint64_t start, uint64_t end,
+		       int32_t sp)
+{
+	struct flag_want *w;
+
+	(void)start;
+	(void)end;
+	(void)sp;
+	for (w = ctx; w->name; w++) {
+		if (!strcmp(f->name, w->name)) {
+			w->found = true;
+			w->got = f->flag;
+		}
+	}
+	return 0;
+}
+
+/* gopclntab__read_sp() of a file into probe_flags. */
+static int read_flags(const char *path, struct flag_want *want)
+{
+	Elf *elf = NULL;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	ret = gopclntab__read_sp(elf, probe_flags, want);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return ret;
+}
+
+/* The flag byte of the _func record (Go 1.17 on), against what the runtime's
+ * assembly declares (TOPFRAME) and the assembler finds (SPWRITE). */
+static void check_flags(const char *name)
+{
+	struct flag_want want[] = {
+		{ "runtime.systemstack", GOPCLNTAB_FLAG_SPWRITE, GOPCLNTAB_FLAG_TOPFRAME },
+		{ "runtime.mcall", GOPCLNTAB_FLAG_SPWRITE, GOPCLNTAB_FLAG_TOPFRAME },
+		{ "runtime.morestack", GOPCLNTAB_FLAG_SPWRITE, GOPCLNTAB_FLAG_TOPFRAME },
+		{ "runtime.goexit", GOPCLNTAB_FLAG_TOPFRAME, GOPCLNTAB_FLAG_SPWRITE },
+		{ "runtime.mstart", GOPCLNTAB_FLAG_TOPFRAME, GOPCLNTAB_FLAG_SPWRITE },
+		{ "runtime.mallocgc", 0, 0xff },
+		{ "main.main", 0, 0xff },
+		{ "main.spin", 0, 0xff },
+		{ NULL },
+	};
+	char what[160];
+	struct flag_want *w;
+	int ret = read_flags(path_of(name), want);
+
+	for (w = want; w->name; w++) {
+		snprintf(what, sizeof(what), "%s: %s has flag %s%s%s", name, w->name,
+			 w->set & GOPCLNTAB_FLAG_SPWRITE ? "SPWRITE" : "",
+			 w->set & GOPCLNTAB_FLAG_TOPFRAME ? "TOPFRAME" : "",
+			 w->set ? "" : "0 (not TOPFRAME, not SPWRITE)");
+		CHECK(ret > 0 && w->found && (w->got & w->set) == w->set && !(w->got & w->clear),
+		      what, "ret %d, %s, flag %#x", ret, w->found ? "found" : "not found", w->got);
+	}
+}
+
+/* How many of the pcs have a row of type cfa; the first that has not, and
+ * its row's type (-1 for no row). */
+static size_t rows_of_type(const struct unwind_table *t, const uint64_t *pcs, size_t n, int cfa,
+			   uint64_t *other_pc, int *other)
+{
+	size_t i, same = 0;
+
+	*other_pc = 0;
+	*other = 0;
+	for (i = 0; i < n; i++) {
+		const struct unwind_row *r = unwind_table__find(t, pcs[i]);
+
+		if (r && r->cfa_type == cfa) {
+			same++;
+		} else if (same == i) {
+			*other = r ? r->cfa_type : -1;
+			*other_pc = pcs[i];
+		}
+	}
+	return same;
+}
+
+static const struct fn *fnlist_find(const struct fnlist *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].name, name))
+			return &l->v[i];
+	return NULL;
+}
+
+/*
+ * The functions that switch stacks end the walk at every pc, as Go's own
+ * traceback ends there, in a build with .debug_frame (whose rows for them
+ * the end rule must override) as in its stripped twin; every instruction of
+ * an ordinary function keeps its stack-pointer row. spin: main.spin's
+ * instruction addresses (the bytes after its last one are padding).
+ */
+static void check_end_rows(const char *name, const struct fnlist *fns, bool want_debug_frame,
+			   const uint64_t *spin, size_t nr_spin)
+{
+	static const char *const ends[] = {
+		"runtime.systemstack", "runtime.mcall", "runtime.morestack", "runtime.goexit",
+	};
+	struct unwind_table t = { 0 };
+	uint64_t pcs[4096], other_pc;
+	const struct fn *fn;
+	char what[160];
+	size_t i, n, nr;
+	int err, other;
+
+	err = unwind_table__build(path_of(name), &t);
+	snprintf(what, sizeof(what), "%s: unwind table built%s", name,
+		 want_debug_frame ? ", with .debug_frame rows" : "");
+	CHECK(err == 0 && (!want_debug_frame || t.from_debug_frame), what, "err %d, debug_frame %d",
+	      err, t.from_debug_frame);
+	if (err)
+		return;
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		fn = fnlist_find(fns, ends[i]);
+		nr = 0;
+		for (uint64_t pc = fn ? fn->start : 0; fn && pc < fn->end && nr < 4096; pc++)
+			pcs[nr++] = pc;
+		n = rows_of_type(&t, pcs, nr, UNW_CFA_END, &other_pc, &other);
+		snprintf(what, sizeof(what), "%s: every pc of %s has an UNW_CFA_END row", name,
+			 ends[i]);
+		CHECK(fn && nr && n == nr, what, "%s; %zu of %zu pcs, first other %#llx (type %d)",
+		      fn ? "found" : "not in the pclntab", n, nr, (unsigned long long)other_pc,
+		      other);
+	}
+	n = rows_of_type(&t, spin, nr_spin, UNW_CFA_RSP, &other_pc, &other);
+	snprintf(what, sizeof(what), "%s: every instruction of main.spin has an rsp-based row",
+		 name);
+	CHECK(nr_spin >= 3 && n == nr_spin, what, "%zu of %zu, first other %#llx (type %d)", n,
+	      nr_spin, (unsigned long long)other_pc, other);
+	unwind_table__clear(&t);
+}
+
+/* The pclntab of a Go 1.18 image with every function's flag byte zeroed, as
+ * Go 1.16 leaves it (padding) and older tables lack it: the name list must
+ * still end the walk at the stack switchers. */
+static void check_end_names(const char *name, const struct fnlist *fns, const uint64_t *spin,
+			    size_t nr_spin)
+{
+	struct flag_want want[] = {
+		{ "runtime.systemstack", 0, 0xff },
+		{ NULL },
+	};
+	struct image im;
+	Elf64_Shdr *sh;
+	uint64_t functab, nfunc, k;
+	unsigned char *tab;
+	FILE *f;
+
+	if (image_load(path_of(name), &im, 0))
+		return;
+	sh = image_section(&im, ".gopclntab");
+	if (!sh) {
+		CHECK(0, "flags zeroed: .gopclntab", "%s has none", name);
+		goto out;
+	}
+	tab = im.buf + sh->sh_offset;
+	nfunc = le64(tab + 8);
+	functab = le64(tab + 8 + 7 * 8);
+	for (k = 0; k < nfunc; k++) {
+		uint32_t off;
+
+		memcpy(&off, tab + functab + (2 * k + 1) * 4, 4);
+		/* u32 entry, 8 u32 fields, funcID, then the flag */
+		tab[functab + off + 4 + 8 * 4 + 1] = 0;
+	}
+	f = fopen(path_of("noflags"), "w");
+	if (!f || fwrite(im.buf, 1, im.size, f) != im.size) {
+		CHECK(0, "write noflags", "errno %d", errno);
+		if (f)
+			fclose(f);
+		goto out;
+	}
+	fclose(f);
+	CHECK(read_flags(path_of("noflags"), want) > 0 && want[0].found && !want[0].got,
+	      "flags zeroed: runtime.systemstack reads flag 0", "flag %#x", want[0].got);
+	check_end_rows("noflags", fns, false, spin, nr_spin);
+out:
+	free(im.buf);
+}
+
 static void check_not_go(void)
 {
 	struct fnlist got = { 0 };
@@ -1066,6 +1270,23 @@ int main(void)
 	if (got[0].n && got[1].n) {
 		check_sp_rows("exe_s", "exe", &got[0]);
 		check_sp_malformed("exe_s");
+	}
+
+	/* Where Go's traceback ends, the walk ends, with CFI or without. */
+	for (i = 0; i < NR_BUILDS; i++) {
+		uint64_t spin[512];
+		int nr_spin;
+
+		if (!got[i].n)
+			continue;
+		nr_spin = objdump_addrs(path_of(builds[i].unstripped), "main.spin", spin, 512);
+		if (nr_spin < 0)
+			nr_spin = 0;
+		check_flags(builds[i].name);
+		check_end_rows(builds[i].name, &got[i], !strcmp(builds[i].name, "exe"), spin,
+			       (size_t)nr_spin);
+		if (i == 1)
+			check_end_names("exe_s", &got[1], spin, (size_t)nr_spin);
 	}
 	if (got[2].n && got[3].n)
 		check_sp_rows("pie_s", "pie", &got[2]);
