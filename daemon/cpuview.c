@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ struct cpuview {
 	size_t qhead, qlen;
 	bool stopping;			/* atomic */
 	pthread_cond_t stop_cond;	/* wakes the drain thread (under lock) */
+	pthread_cond_t closed_cond;	/* a window was closed (under lock) */
 };
 
 static int64_t now_ns(clockid_t clk)
@@ -487,28 +489,60 @@ int cpuview__drain(struct cpuview *v)
 	return e;
 }
 
+static void close_locked(struct cpuview *v, struct window *w);
+
+/* Close the windows that are due, after one last drain for them all. */
+static void close_due(struct cpuview *v, int64_t now)
+{
+	struct window *w, *next;
+	bool drained = false;
+
+	for (w = v->windows; w; w = next) {
+		next = w->next;
+		if (!w->deadline_mono_ns || w->deadline_mono_ns > now)
+			continue;
+		if (!drained) {
+			drain_locked(v);
+			drained = true;
+		}
+		close_locked(v, w);
+	}
+	if (drained)
+		pthread_cond_broadcast(&v->closed_cond);
+}
+
 static void *drainer(void *arg)
 {
+	struct sched_param sp = { .sched_priority = 1 };
 	struct cpuview *v = arg;
+	int e;
 
+	e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	if (e)
+		log_debug("the drain thread keeps its normal priority (%s): on a saturated host its drains and windows may come late",
+			  strerror(e));
 	pthread_mutex_lock(&v->lock);
 	while (!__atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE)) {
-		struct timespec until;
 		uint32_t g = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED) & 1;
 		uint64_t fill = __atomic_load_n(&v->skel->bss->gen_fill[g], __ATOMIC_RELAXED);
+		int64_t now = now_ns(CLOCK_MONOTONIC), wake = now + DRAIN_LOOK_MS * 1000000LL;
+		struct timespec until;
 
-		if (now_ns(CLOCK_MONOTONIC) - v->flipped_ns >= DRAIN_EVERY_NS) {
+		close_due(v, now);
+		if (now - v->flipped_ns >= DRAIN_EVERY_NS) {
 			drain_locked(v);
 		} else if (fill >= v->fill_limit) {
 			v->stats.early_drains++;
 			drain_locked(v);
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += DRAIN_LOOK_MS * 1000000L;
-		if (until.tv_nsec >= NS) {
-			until.tv_sec++;
-			until.tv_nsec -= NS;
-		}
+		/* wake at the next look, or at a window's deadline if sooner */
+		for (struct window *w = v->windows; w; w = w->next)
+			if (w->deadline_mono_ns && w->deadline_mono_ns < wake)
+				wake = w->deadline_mono_ns;
+		/* the condition variable waits on CLOCK_REALTIME */
+		wake += now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+		until.tv_sec = wake / NS;
+		until.tv_nsec = wake % NS;
 		pthread_cond_timedwait(&v->stop_cond, &v->lock, &until);
 	}
 	pthread_mutex_unlock(&v->lock);
@@ -531,6 +565,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	pthread_mutex_init(&v->qlock, NULL);
 	pthread_cond_init(&v->qcond, NULL);
 	pthread_cond_init(&v->stop_cond, NULL);
+	pthread_cond_init(&v->closed_cond, NULL);
 	v->proctab = pt;
 	v->window_limit = opts->window_bytes;
 	v->store = stackstore__new();
@@ -638,7 +673,7 @@ fail:
 
 /* ---- windows ---- */
 
-struct window *cpuview__open_window(struct cpuview *v, int hz)
+struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds)
 {
 	struct perfset *set = NULL;
 	struct window *w;
@@ -687,9 +722,12 @@ struct window *cpuview__open_window(struct cpuview *v, int hz)
 	drain_locked(v);
 	w->start_ns = now_ns(CLOCK_REALTIME);
 	w->opened_mono_ns = now_ns(CLOCK_MONOTONIC);
+	w->deadline_mono_ns = seconds > 0 ? w->opened_mono_ns + seconds * NS : 0;
 	w->next = v->windows;
 	v->windows = w;
 	v->stats.open_windows++;
+	if (w->deadline_mono_ns)
+		pthread_cond_broadcast(&v->stop_cond);	/* the drain thread times it */
 cleanup:
 	pthread_mutex_unlock(&v->lock);
 	if (e) {
@@ -700,10 +738,9 @@ cleanup:
 	return w;
 }
 
-void cpuview__close_window(struct cpuview *v, struct window *w)
+/* Caller holds v->lock and has drained. */
+static void close_locked(struct cpuview *v, struct window *w)
 {
-	pthread_mutex_lock(&v->lock);
-	drain_locked(v);
 	w->end_ns = now_ns(CLOCK_REALTIME);
 	for (struct window **p = &v->windows; *p; p = &(*p)->next)
 		if (*p == w) {
@@ -712,6 +749,7 @@ void cpuview__close_window(struct cpuview *v, struct window *w)
 		}
 	w->next = v->closed;
 	v->closed = w;
+	w->closed = true;
 	v->closed_bytes += window__mem(w);
 	v->stats.open_windows--;
 	/* The always-on set (index 0) keeps its own reference. */
@@ -721,6 +759,35 @@ void cpuview__close_window(struct cpuview *v, struct window *w)
 				perfset_close(v, &v->sets[i]);
 			break;
 		}
+}
+
+bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms)
+{
+	struct timespec until;
+	bool closed;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= NS) {
+		until.tv_sec++;
+		until.tv_nsec -= NS;
+	}
+	pthread_mutex_lock(&v->lock);
+	while (!w->closed && pthread_cond_timedwait(&v->closed_cond, &v->lock, &until) != ETIMEDOUT)
+		;
+	closed = w->closed;
+	pthread_mutex_unlock(&v->lock);
+	return closed;
+}
+
+void cpuview__close_window(struct cpuview *v, struct window *w)
+{
+	pthread_mutex_lock(&v->lock);
+	if (!w->closed) {
+		drain_locked(v);
+		close_locked(v, w);
+	}
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -801,6 +868,7 @@ void cpuview__free(struct cpuview *v)
 	stackstore__free(v->store);
 	pthread_cond_destroy(&v->qcond);
 	pthread_cond_destroy(&v->stop_cond);
+	pthread_cond_destroy(&v->closed_cond);
 	pthread_mutex_destroy(&v->qlock);
 	pthread_mutex_destroy(&v->lock);
 	free(v);

@@ -2,10 +2,13 @@
  * with a cpu-clock perf event, and drains the kernel maps into windows.
  *
  * Its own threads: the drain, which flips the generation every second (or
- * sooner when a generation fills) and never waits on anything but the
- * windows list; and the unwind worker, which builds and loads unwind tables
- * and drops those of processes gone, so a table build of a large program
- * delays neither the drain nor the events. */
+ * sooner when a generation fills), closes windows when they are due, and
+ * never waits on anything but the windows list; and the unwind worker,
+ * which builds and loads unwind tables and drops those of processes gone,
+ * so a table build of a large program delays neither the drain nor the
+ * events. The drain thread asks for a real-time priority (SCHED_FIFO 1):
+ * among thousands of busy threads it still drains every second, and a
+ * window asked for 30 seconds lasts 30 seconds. */
 #ifndef CPROF_CPUVIEW_H
 #define CPROF_CPUVIEW_H
 
@@ -60,11 +63,15 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 /* Move what the kernel aggregated since the last drain into open windows
  * now (the drain thread does it on its own every second). */
 int cpuview__drain(struct cpuview *v);
-/* Start a window sampled at hz (0: the always-on rate). NULL and errno:
- * EBUSY when the rate would take sampling past max_hz, ENOBUFS when the
- * windows are at their memory limit. */
-struct window *cpuview__open_window(struct cpuview *v, int hz);
-/* End it: a last drain, then it no longer receives anything. */
+/* Start a window sampled at hz (0: the always-on rate), closed by the view
+ * after seconds (0: only by cpuview__close_window). NULL and errno: EBUSY
+ * when the rate would take sampling past max_hz, ENOBUFS when the windows
+ * are at their memory limit. */
+struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds);
+/* Wait up to timeout_ms for the view to close w; true once it has. */
+bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms);
+/* End it now, if the view has not: a last drain, then it no longer
+ * receives anything. */
 void cpuview__close_window(struct cpuview *v, struct window *w);
 /* Free a closed window. */
 void cpuview__free_window(struct cpuview *v, struct window *w);

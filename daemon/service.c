@@ -96,7 +96,7 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	};
 	char gone[256] = "", note[320];
 	const char *comments[1];
-	struct timespec start, now, t0, t1;
+	struct timespec t0, t1;
 	struct cpuview_stats cs;
 	struct window *w;
 	int err, alive;
@@ -111,7 +111,7 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 			return;
 		}
 	}
-	w = cpuview__open_window(d->cpu, req->hz);
+	w = cpuview__open_window(d->cpu, req->hz, seconds);
 	if (!w) {
 		cpuview__stats(d->cpu, &cs);
 		if (errno == EBUSY)
@@ -124,18 +124,10 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 			reply_text(r, 500, "cannot start a cpu profile: %s\n", strerror(errno));
 		return;
 	}
-	/* Wait out the window in short slices: notice a client that hangs up,
-	 * and a daemon that is stopping, promptly. */
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		int64_t left;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = seconds * 1000LL - ((now.tv_sec - start.tv_sec) * 1000LL +
-					   (now.tv_nsec - start.tv_nsec) / 1000000);
-		if (left <= 0 || d->stopping)
-			break;
-		if (hung_up(arg, left < 200 ? (int)left : 200)) {
+	/* The view closes the window when it is due; meanwhile notice a
+	 * client that hangs up, and a daemon that is stopping, promptly. */
+	while (!cpuview__wait_window(d->cpu, w, 200) && !d->stopping) {
+		if (hung_up(arg, 0)) {
 			cpuview__close_window(d->cpu, w);
 			cpuview__free_window(d->cpu, w);
 			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);

@@ -6,6 +6,7 @@
 #ifndef CPROF_WINDOW_H
 #define CPROF_WINDOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cprof.h"
@@ -21,6 +22,8 @@ struct window {
 	uint64_t filter;		/* view-specific: the cpu view's sample period */
 	int64_t start_ns, end_ns;	/* CLOCK_REALTIME */
 	int64_t opened_mono_ns;		/* CLOCK_MONOTONIC, for the process table */
+	int64_t deadline_mono_ns;	/* closed by the view then; 0: by its user */
+	bool closed;
 	uint64_t dropped;		/* records not kept: over the memory limit */
 	uint64_t drain_failed;		/* drains that failed while it was open */
 	struct window *next;		/* in the view's list of open windows */

@@ -17,6 +17,7 @@
  *                                (0 or 1) of the first mapping whose file holds MAPSUB
  *   profq FILE sysname FUNC      the system_name of function FUNC
  *   profq FILE label KEY         distinct string values of label KEY, one per line
+ *   profq FILE window            "START_NS DURATION_NS": the profile's time_nanos, duration_nanos
  *   profq FILE outside           % of the value in samples with a frame in no mapping, or
  *                                outside its mapping's range (the profile's mappings are
  *                                the processes' executable ones and the kernel's)
@@ -202,6 +203,10 @@ static int whole_profile(int argc, char **argv)
 				return 0;
 			}
 		return 1;
+	}
+	if (!strcmp(cmd, "window")) {
+		printf("%lld %lld\n", (long long)p->time_nanos, (long long)p->duration_nanos);
+		return 0;
 	}
 	if (!strcmp(cmd, "label") && argc > 3) {
 		for (size_t i = 0; i < p->n_sample; i++)

@@ -1,11 +1,18 @@
 /* Many threads in short bursts: N threads, each busy for a random 50-500 µs
  * of its own CPU time, then asleep for 0.2-2 ms, for SECONDS. Every thread is
  * a distinct key in the kernel maps, so a generation holds thousands of
- * keys; the CPUs stay busy. Ground truth is the kernel's own accounting
- * (/proc/PID/task/ * /schedstat), read by the test. Threads run with 64 KiB
- * stacks, so 3,000 of them need little memory.
+ * keys; the CPUs stay busy. Threads run with 64 KiB stacks, so 3,000 of them
+ * need little memory.
+ *
+ * The ground truth is the kernel's own accounting of the process's CPU
+ * time, all threads (CLOCK_PROCESS_CPUTIME_ID): every 50 ms the main thread
+ * prints "cpu REALTIME_NS PROCESS_CPU_NS", so a test can read it at the
+ * very times a profile window opened and closed. Among thousands of busy
+ * threads anything else waits its turn, a test's shell too; the main
+ * thread asks for a real-time priority so its clock readings come on time.
  * usage: threads N SECONDS */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -75,10 +82,25 @@ int main(int argc, char **argv)
 			t[i] = 0;
 	printf("threads %d\n", started);
 	fflush(stdout);
-	pthread_mutex_lock(&go_lock);
-	go = 1;
-	pthread_cond_broadcast(&go_cond);
-	pthread_mutex_unlock(&go_lock);
+	{
+		struct sched_param sp = { .sched_priority = 1 };
+		long long until;
+
+		if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+			printf("# no real-time priority: clock readings may come late\n");
+		pthread_mutex_lock(&go_lock);
+		go = 1;
+		pthread_cond_broadcast(&go_cond);
+		pthread_mutex_unlock(&go_lock);
+		until = now_ns(CLOCK_MONOTONIC) + (long long)(seconds * 1e9);
+		while (now_ns(CLOCK_MONOTONIC) < until) {
+			struct timespec tick = { 0, 50000000 };
+
+			printf("cpu %lld %lld\n", now_ns(CLOCK_REALTIME), now_ns(CLOCK_PROCESS_CPUTIME_ID));
+			fflush(stdout);
+			nanosleep(&tick, NULL);
+		}
+	}
 	for (int i = 0; i < n; i++)
 		if (t[i])
 			pthread_join(t[i], NULL);
