@@ -510,7 +510,8 @@ static void close_elf(Elf *elf, int fd)
 /*
  * The symbols of the object elf (opened from path) and, when there is one,
  * its DWARF. A stripped object's full symbol table is taken from the first
- * of: its separate debug file, its MiniDebugInfo, its Go pclntab.
+ * of: its separate debug file, its MiniDebugInfo, its Go pclntab; a Go
+ * binary's pclntab is read in any case.
  */
 static int load_symbols(struct elfobj *o, Elf *elf, const char *path,
 			const struct elfobj_debug *dbg)
@@ -555,10 +556,13 @@ static int load_symbols(struct elfobj *o, Elf *elf, const char *path,
 			o->sym_source = ELFOBJ_SRC_MINIDEBUGINFO;
 		}
 	}
-	if (o->sym_source == ELFOBJ_SRC_NONE || o->sym_source == ELFOBJ_SRC_DYNSYM) {
+	/* Go's own names, also beside a .symtab: a build is then named the
+	 * same stripped or not (see cmp_cand). Cheap for other objects. */
+	{
 		struct go_collect g = { &cands, &nr, &cap, &go_names };
 
-		if (gopclntab__read(elf, go_add, &g) > 0)
+		if (gopclntab__read(elf, go_add, &g) > 0 &&
+		    (o->sym_source == ELFOBJ_SRC_NONE || o->sym_source == ELFOBJ_SRC_DYNSYM))
 			o->sym_source = ELFOBJ_SRC_GOPCLNTAB;
 	}
 	err = keep_symbols(o, cands, nr, o->dwarf != NULL);
