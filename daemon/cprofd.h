@@ -15,7 +15,8 @@ struct cprofd {
 	struct symcache *symcache;
 	struct debuginfo *debuginfo;
 	struct ksyms *ksyms;
-	pthread_mutex_t sym_lock;	/* symcache, ksyms, symbolize stats */
+	struct vdso *vdso;
+	pthread_mutex_t sym_lock;	/* symcache, ksyms, vdso, symbolize stats */
 	struct symbolize_stats symstats;
 	const int *pids;		/* --pid, or NULL: every process */
 	int nr_pids;

@@ -30,6 +30,16 @@ struct elfobj_debug {
 
 /* NULL and errno on failure (ENOENT, EACCES, ENOEXEC: not ELF). */
 struct elfobj *elfobj__open(const char *path, const struct elfobj_debug *dbg);
+/* An ELF image held in memory is at most this big (the vDSO is 8 KiB). */
+#define ELFOBJ_IMAGE_MAX	(1u << 20)
+
+/* The kernel's vDSO from a copy of its image (size bytes, as mapped from
+ * its ELF header on): symbols from its .dynsym, build id, segments; the
+ * kernel's __vdso_ names preferred over their weak plain aliases. The bytes
+ * are treated as hostile: every header, segment and section must lie
+ * inside them. The image may be freed on return. NULL and errno (EINVAL:
+ * no image or bigger than ELFOBJ_IMAGE_MAX, ENOEXEC: not a valid ELF image). */
+struct elfobj *elfobj__open_vdso(const void *image, size_t size);
 /* Only the build id of the file at path, as lowercase hex: cheap, to find
  * an object already cached under another name. 0 or -errno (-ENOENT: none). */
 int elfobj__read_build_id(const char *path, char *out, size_t len);
@@ -40,11 +50,15 @@ const char *elfobj__build_id(const struct elfobj *o);
  * shared objects come out right whatever their load bias. 0 or -ENOENT. */
 int elfobj__offset_to_vaddr(const struct elfobj *o, uint64_t offset, uint64_t *vaddr);
 /* Name of the function holding vaddr (from .symtab, else .dynsym), or NULL.
- * *start gets the symbol's address when non-NULL. */
+ * Of several names at one address, the one people call it by (malloc, not
+ * __libc_malloc; see cmp_cand in elfobj.c for the rule). *start gets the
+ * symbol's address when non-NULL. */
 const char *elfobj__lookup(const struct elfobj *o, uint64_t vaddr, uint64_t *start);
 /* The frames at vaddr, innermost first: from DWARF, the inlined functions
  * then the one holding them, with files and lines; without DWARF, the
- * symbol's function alone. Names are demangled (system_name keeps the
+ * symbol's function alone. The outermost frame takes elfobj__lookup's name
+ * when DWARF's is another name of the same symbol, so that DWARF does not
+ * change what a function is called. Names are demangled (system_name keeps the
  * mangled form). Returns how many were written (<= max), 0 when nothing
  * names vaddr. Strings are valid until elfobj__free. */
 int elfobj__symbolize(struct elfobj *o, uint64_t vaddr, struct srcline *out, int max);

@@ -23,6 +23,7 @@
 #include "proctab.h"
 #include "debuginfo.h"
 #include "symcache.h"
+#include "vdso.h"
 
 #define CPROFD_VERSION "0.1.0"
 #define TICK_MS 1000
@@ -344,7 +345,8 @@ int main(int argc, char **argv)
 	d.debuginfo = debuginfo__new(&(struct debuginfo_opts){ .debuginfod = true });
 	d.symcache = symcache__new(&(struct symcache_opts){ .debuginfo = d.debuginfo,
 							     .max_bytes = o.memory * 40 / 100 });
-	if (!d.proctab || !d.debuginfo || !d.symcache) {
+	d.vdso = vdso__new();
+	if (!d.proctab || !d.debuginfo || !d.symcache || !d.vdso) {
 		log_error("out of memory");
 		goto cleanup;
 	}
@@ -411,6 +413,7 @@ cleanup:
 		close(tcp_fd);
 	ksyms__free(d.ksyms);
 	symcache__free(d.symcache);
+	vdso__free(d.vdso);
 	debuginfo__free(d.debuginfo);
 	proctab__free(d.proctab);
 	return ret;

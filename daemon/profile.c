@@ -14,6 +14,7 @@
 #include "proctab.h"
 #include "profile.h"
 #include "symcache.h"
+#include "vdso.h"
 
 static int64_t now_mono_ns(void)
 {
@@ -81,6 +82,9 @@ static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
 	struct symcache_ref ref = { .dev = m->dev, .inode = m->inode, .stamp = m->stamp,
 				    .paths = paths, .path = m->path, .root = root };
 
+	/* the kernel's ELF image, named from its own symbols */
+	if (m->path && !strcmp(m->path, "[vdso]"))
+		return vdso__find(ctx->vdso, pid, m->start, m->end);
 	if (!m->path || m->path[0] == '[')
 		return NULL;
 	/* map_files reaches the very file mapped, even when deleted or in
@@ -194,7 +198,7 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 	mapping = mapping_of(bd, in, m, &obj);
 	if (!mapping)
 		return 0;
-	if (!m->path || m->path[0] == '[')
+	if (!obj && (!m->path || m->path[0] == '['))
 		return anon_location(bd, in, mapping, addr);
 	if (obj && !elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
 		n = elfobj__symbolize(obj, vaddr, frames, DWARFSRC_FRAMES_MAX);

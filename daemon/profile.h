@@ -11,6 +11,7 @@
 struct proctab;
 struct symcache;
 struct ksyms;
+struct vdso;
 
 struct symbolize_stats {
 	uint64_t frames;		/* frames resolved (cache misses) */
@@ -32,6 +33,7 @@ struct profile_ctx {
 	struct proctab *proctab;
 	struct symcache *symcache;
 	const struct ksyms *ksyms;	/* NULL: kernel frames stay addresses */
+	struct vdso *vdso;		/* NULL: vDSO frames stay addresses */
 	struct symbolize_stats *stats;
 	const char *host;		/* a whole-host profile: its first mapping
 					 * names the host; NULL: the busiest process */

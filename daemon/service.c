@@ -14,6 +14,7 @@
 #include "log.h"
 #include "proctab.h"
 #include "symcache.h"
+#include "vdso.h"
 
 #define TEXT "text/plain; charset=utf-8"
 
@@ -89,7 +90,7 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	int seconds = req->seconds ? req->seconds : PARAMS_DEFAULT_SECONDS;
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
-		.stats = &d->symstats,
+		.vdso = d->vdso, .stats = &d->symstats,
 		/* a whole-host profile is named after the host, not whichever
 		 * process pprof would take for its main binary */
 		.host = !d->pids && !req->nr_pids ? d->host : NULL,
@@ -219,6 +220,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	struct symcache_stats sc;
 	struct debuginfo_stats ds;
 	struct proctab_stats ps;
+	struct vdso_stats vs;
 	FILE *f;
 
 	cpuview__stats(d->cpu, &cs);
@@ -227,6 +229,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	ss = d->symstats;
 	symcache__stats(d->symcache, &sc);
 	debuginfo__stats(d->debuginfo, &ds);
+	vdso__stats(d->vdso, &vs);
 	pthread_mutex_unlock(&d->sym_lock);
 
 	f = open_memstream(&r->body, &r->len);
@@ -373,6 +376,13 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "cprofd_symcache_lookups_total{result=\"same_build_id\"} %" PRIu64 "\n"
 		   "# TYPE cprofd_symcache_evictions_total counter\ncprofd_symcache_evictions_total %" PRIu64 "\n",
 		sc.objects, sc.bytes, sc.hits, sc.misses, sc.open_errors, sc.shared, sc.evictions);
+	fprintf(f, "# HELP cprofd_vdso_images vDSO images read from processes and parsed (one per kernel ABI).\n"
+		   "# TYPE cprofd_vdso_images gauge\ncprofd_vdso_images %" PRIu64 "\n"
+		   "# HELP cprofd_vdso_errors_total vDSO mappings left unnamed: unreadable, or refused images.\n"
+		   "# TYPE cprofd_vdso_errors_total counter\n"
+		   "cprofd_vdso_errors_total{reason=\"read\"} %" PRIu64 "\n"
+		   "cprofd_vdso_errors_total{reason=\"refused\"} %" PRIu64 "\n",
+		vs.images, vs.read_errors, vs.refused);
 	fprintf(f, "# TYPE cprofd_http_requests_total counter\ncprofd_http_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_bad_requests_total counter\ncprofd_http_bad_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n",
@@ -395,7 +405,7 @@ static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr
 {
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
-		.stats = &d->symstats,
+		.vdso = d->vdso, .stats = &d->symstats,
 	};
 	uint32_t pid = d->nr_pids == 1 ? (uint32_t)d->pids[0] : 0;
 	FILE *f;

@@ -4,7 +4,9 @@
 # through .gnu_debuglink, a debuginfod server on loopback and MiniDebugInfo,
 # C++ and Rust names demangled, a stripped Go binary, a JIT's perf map, a
 # deleted binary, a process in a chroot and a container cgroup, and
-# /debug/pprof/symbol. Needs root; builds its programs in a temporary dir.
+# /debug/pprof/symbol; one name per function (malloc, not __libc_malloc) and
+# the vDSO's frames named from its own symbols. Needs root; builds its
+# programs in a temporary dir.
 cd "$(dirname "$0")/../.."
 source tests/integration/lib.sh
 need_root symbols
@@ -17,6 +19,7 @@ SECS=3
 
 gcc -O2 -g -o "$W/inline" "$SRC/inline.c" || { fail "build inline" "gcc failed"; exit 1; }
 gcc -O2 -g -o "$W/libcwork" "$SRC/libcwork.c" || { fail "build libcwork" "gcc failed"; exit 1; }
+gcc -O2 -g -o "$W/namework" "$SRC/namework.c" || { fail "build namework" "gcc failed"; exit 1; }
 gcc -O2 -o "$W/jit" "$SRC/jit.c" || { fail "build jit" "gcc failed"; exit 1; }
 
 # A stripped copy that names its debug file with .gnu_debuglink (beside it).
@@ -89,9 +92,31 @@ gnu_frames() {
 		END { flush() }' | sort
 }
 
+# alias_map BIN: "name canonical" lines for the function symbols of BIN that
+# share an address with others (canonical: the first name there), names
+# found at more than one address left out. Where DWARF calls a function by
+# one of its other symbols' names (glibc's __libc_malloc for malloc), we
+# report the symbol table's choice and addr2line DWARF's: the same function.
+alias_map() {
+	nm --defined-only "$1" 2>/dev/null | awk '$2 ~ /^[TtWwi]$/ { n = $3; sub(/@.*/, "", n)
+			if ((n in at) && at[n] != $1) bad[n] = 1; at[n] = $1 }
+		END { for (n in at) if (!(n in bad)) print at[n], n }' | sort |
+		awk '$1 != a { a = $1; first = $2 } { print $2, first }'
+}
+
+# canon_names MAP: the "vaddr|fn@file:line|..." lines on stdin with each
+# function replaced by its canonical alias.
+canon_names() {
+	awk -v map="$1" 'BEGIN { while ((getline l < map) > 0) { split(l, f, " "); c[f[1]] = f[2] } }
+		{ n = split($0, fr, "|"); out = fr[1]
+		  for (i = 2; i <= n; i++) { at = index(fr[i], "@"); fn = substr(fr[i], 1, at - 1)
+			if (fn in c) fn = c[fn]; out = out "|" fn substr(fr[i], at) }
+		  print out }'
+}
+
 # compare_addr2line NAME PROFILE MAPSUB BIN: every location of the mapping must
 # have the frames addr2line -i gives for it: functions, files (base names) and
-# lines, innermost first. Where they differ, llvm-symbolizer is asked as a
+# lines, innermost first; a function's aliases count as its name. Where they differ, llvm-symbolizer is asked as a
 # second referee (binutils 2.40 names the wrong file for some of libc's
 # inlined code, where llvm-symbolizer and eu-addr2line agree with us).
 compare_addr2line() {
@@ -99,18 +124,21 @@ compare_addr2line() {
 	q "$prof" locations "$sub" >"$TMP/$name.locs"
 	# our frames, one line per location: "vaddr|fn@file:line|fn@file:line..."
 	local addr start off rest
+	alias_map "$bin" >"$TMP/$name.aliases"
 	while read -r addr start off rest; do
 		printf '%x' $((0x$addr - 0x$start + 0x$off))
 		awk '{ for (i = 1; i <= NF; i++) { split($i, f, "|"); file = f[3]; sub(/.*\//, "", file)
 			printf "|%s@%s:%s", f[2], file, f[4] } }' <<<"$rest"
 		printf '\n'
-	done <"$TMP/$name.locs" | sort >"$TMP/$name.ours"
-	cut -d'|' -f1 "$TMP/$name.ours" | sed 's/^/0x/' | addr2line -a -i -f -e "$bin" | gnu_frames >"$TMP/$name.theirs"
+	done <"$TMP/$name.locs" | canon_names "$TMP/$name.aliases" | sort >"$TMP/$name.ours"
+	cut -d'|' -f1 "$TMP/$name.ours" | sed 's/^/0x/' | addr2line -a -i -f -e "$bin" | gnu_frames |
+		canon_names "$TMP/$name.aliases" | sort >"$TMP/$name.theirs"
 	comm -23 "$TMP/$name.ours" "$TMP/$name.theirs" >"$TMP/$name.diff"
 	: >"$TMP/$name.llvm"
 	if [ -s "$TMP/$name.diff" ] && command -v llvm-symbolizer >/dev/null; then
 		cut -d'|' -f1 "$TMP/$name.diff" | sed 's/^/0x/' |
-			llvm-symbolizer --obj="$bin" --output-style=GNU -a -f -i | gnu_frames >"$TMP/$name.llvm"
+			llvm-symbolizer --obj="$bin" --output-style=GNU -a -f -i | gnu_frames |
+			canon_names "$TMP/$name.aliases" | sort >"$TMP/$name.llvm"
 	fi
 	local total same second bad deep
 	total=$(wc -l <"$TMP/$name.ours")
@@ -162,6 +190,34 @@ elif profile_of libc "$TMP/libc.pb.gz" "$W/libcwork" 20; then
 	check "libc: the compare function's samples reach main through libc's sort" \
 		ge "$(q "$TMP/libc.pb.gz" reach cmp main)" 95 \
 		"$(q "$TMP/libc.pb.gz" reach cmp main)%; top: $(q "$TMP/libc.pb.gz" top 6 | tr '\n' ';')"
+	kill "$WPID" 2>/dev/null
+fi
+
+# ---- one name per function: glibc's aliases, the vDSO ------------------------------
+
+# namework calls clock_gettime, which the vDSO answers, and malloc/free.
+if profile_of names "$TMP/names.pb.gz" "$W/namework" 20; then
+	q "$TMP/names.pb.gz" top 30 | awk '{ $1 = $2 = ""; sub(/^  /, ""); print }' >"$TMP/names.top"
+	echo "# names: top $(q "$TMP/names.pb.gz" top 8 | tr '\n' ';')"
+	check "vdso: the [vdso] mapping says it has functions (and no file to read)" \
+		test "$(q "$TMP/names.pb.gz" flags '[vdso]')" = "1 0 0 0" "flags: $(q "$TMP/names.pb.gz" flags '[vdso]')"
+	# x86-64's vDSO calls it __vdso_clock_gettime, arm64's __kernel_clock_gettime
+	vdso_fn=$(grep -xE '__vdso_clock_gettime|__kernel_clock_gettime' "$TMP/names.top" | head -n 1)
+	check "vdso: clock_gettime's vDSO code is named by the vDSO's symbol (__vdso_clock_gettime)" \
+		ge "$(q "$TMP/names.pb.gz" share "${vdso_fn:-__vdso_clock_gettime}")" 5 \
+		"${vdso_fn:-__vdso_clock_gettime} in $(q "$TMP/names.pb.gz" share "${vdso_fn:-__vdso_clock_gettime}")%; top: $(head -n 8 "$TMP/names.top" | tr '\n' ';')"
+	q "$TMP/names.pb.gz" locations '[vdso]' >"$TMP/names.vdso"
+	check "vdso: every [vdso] location is named" \
+		test "$(grep -c '|' "$TMP/names.vdso")" = "$(wc -l <"$TMP/names.vdso")" \
+		"$(grep -vc '|' "$TMP/names.vdso") of $(wc -l <"$TMP/names.vdso") unnamed"
+	check "libc: malloc is named malloc" \
+		ge "$(q "$TMP/names.pb.gz" share malloc)" 3 "malloc in $(q "$TMP/names.pb.gz" share malloc)%; top: $(head -n 8 "$TMP/names.top" | tr '\n' ';')"
+	check "libc: free is named free" \
+		ge "$(q "$TMP/names.pb.gz" share free)" 1 "free in $(q "$TMP/names.pb.gz" share free)%"
+	internal=$(grep -E '^(__GI_|__libc_(malloc|free)|__malloc$|__free$|cfree$)' "$TMP/names.top" | tr '\n' ' ')
+	check "libc: no internal alias (__GI___libc_malloc, __libc_malloc, cfree) among its names" \
+		test -z "$internal" "found: $internal"
+	pprof_reads "names: go tool pprof reads it without a warning ([vdso] included)" "$TMP/names.pb.gz"
 	kill "$WPID" 2>/dev/null
 fi
 
@@ -357,7 +413,7 @@ kill "$WPID" 2>/dev/null
 # every profile above, with its demangled, Go, JIT and inlined names, read by
 # an independent reader
 for f in "$TMP"/*.pb.gz; do
-	[ "$f" = "$TMP/inline.pb.gz" ] && continue	# read above
+	[ "$f" = "$TMP/inline.pb.gz" ] || [ "$f" = "$TMP/names.pb.gz" ] && continue	# read above
 	pprof_reads "$(basename "$f" .pb.gz): go tool pprof reads it" "$f"
 done
 

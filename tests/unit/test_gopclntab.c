@@ -18,6 +18,10 @@
  * damaged images (bad header fields, truncation, random bytes, random byte
  * flips with the table moved to the very end of the buffer so that valgrind
  * sees any read past it) must give an error or a walk, never a crash.
+ *
+ * Last, what users see: the symbolizer (elfobj) must name every function
+ * the same in a build with .symtab and DWARF, with .symtab alone (-w) and
+ * stripped (-s -w), Go's own names, never .symtab's "x.abi0".
  */
 #include <elf.h>
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "elfobj.h"
 #include "gopclntab.h"
 #include "unwind_table.h"
 
@@ -119,6 +124,7 @@ static const struct build builds[] = {
 	{ "pie_s", "-buildmode=pie -ldflags='-s -w'", "pie", false },
 	{ "epie", "-buildmode=pie -ldflags='-linkmode=external'", "epie", true },
 	{ "epie_s", "-buildmode=pie -ldflags='-s -w -linkmode=external'", "epie", true },
+	{ "exe_w", "-ldflags=-w", "exe_w", false },	/* .symtab without DWARF */
 };
 
 #define NR_BUILDS (sizeof(builds) / sizeof(builds[0]))
@@ -610,6 +616,81 @@ static void check_mid_spin(const struct build *b, const struct fnlist *got)
 	snprintf(what, sizeof(what), "%s: middle of main.spin maps to main.spin", b->name);
 	CHECK(f && !strcmp(f->name, "main.spin") && f->start < mid, what,
 	      "%d instructions, %#llx -> %s", n, (unsigned long long)mid, f ? f->name : "nothing");
+}
+
+/* The outermost name elfobj gives at addr, or "" (into buf). */
+static const char *elfobj_name(struct elfobj *o, uint64_t addr, char *buf, size_t size)
+{
+	struct srcline fr[DWARFSRC_FRAMES_MAX];
+	int n = elfobj__symbolize(o, addr, fr, DWARFSRC_FRAMES_MAX);
+
+	snprintf(buf, size, "%s", n > 0 && fr[n - 1].function ? fr[n - 1].function : "");
+	return buf;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && !strcmp(s + n - t, tail);
+}
+
+/* Builds of one program, with and without .symtab and DWARF, name each
+ * function of the pclntab fns alike: what a profile shows must not depend
+ * on how the binary was stripped. */
+static void check_names_alike(const char *label, const char *const *bins, int nr,
+			      const struct fnlist *fns)
+{
+	struct elfobj *o[3] = { NULL };
+	size_t i, same = 0, abi0 = 0, unnamed = 0, asm_funcs = 0;
+	char want[4096], got[4096], what[160];
+	const char *first_diff = NULL;
+	int b;
+
+	for (b = 0; b < nr && b < 3; b++) {
+		o[b] = elfobj__open(path_of(bins[b]), NULL);
+		if (!o[b]) {
+			CHECK(0, "go names: open", "%s: errno %d", bins[b], errno);
+			goto out;
+		}
+	}
+	for (i = 0; i < fns->n; i++) {
+		bool alike = true;
+
+		elfobj_name(o[0], fns->v[i].start, want, sizeof(want));
+		unnamed += !want[0];
+		abi0 += ends_with(want, ".abi0");
+		for (b = 1; b < nr; b++) {
+			elfobj_name(o[b], fns->v[i].start, got, sizeof(got));
+			abi0 += ends_with(got, ".abi0");
+			if (strcmp(got, want)) {
+				alike = false;
+				if (!first_diff) {
+					printf("# %s: at %#llx %s names %s, %s names %s\n", label,
+					       (unsigned long long)fns->v[i].start, bins[0], want,
+					       bins[b], got);
+					first_diff = fns->v[i].name;
+				}
+			}
+		}
+		same += alike;
+	}
+	/* Assembly functions are the ones .symtab calls "x.abi0". */
+	for (i = 0; i < fns->n; i++)
+		asm_funcs += !strcmp(fns->v[i].name, "runtime.mstart") ||
+			     !strcmp(fns->v[i].name, "runtime.memmove");
+	printf("# %s: %zu of %zu functions named alike by %d builds\n", label, same, fns->n, nr);
+	snprintf(what, sizeof(what), "go names (%s): every function named alike with and without "
+		 ".symtab and DWARF", label);
+	CHECK(fns->n > 500 && same == fns->n && !unnamed, what, "%zu of %zu alike, %zu unnamed",
+	      same, fns->n, unnamed);
+	snprintf(what, sizeof(what), "go names (%s): none ends in .abi0 (runtime.mstart, "
+		 "runtime.memmove among them)", label);
+	CHECK(!abi0 && asm_funcs == 2, what, "%zu .abi0 names, %zu of the 2 assembly functions",
+	      abi0, asm_funcs);
+out:
+	for (b = 0; b < 3; b++)
+		elfobj__free(o[b]);
 }
 
 /* An edited image must read exactly like the file it came from. */
@@ -1299,6 +1380,17 @@ int main(void)
 	}
 	if (got[5].n)
 		check_damage("epie_s", false);
+
+	if (got[0].n && got[1].n && got[6].n) {
+		static const char *const exe[] = { "exe", "exe_w", "exe_s" };
+
+		check_names_alike("exe", exe, 3, &got[1]);
+	}
+	if (got[4].n && got[5].n) {
+		static const char *const epie[] = { "epie", "epie_s" };
+
+		check_names_alike("external pie", epie, 2, &got[5]);
+	}
 
 out:
 	for (i = 0; i < NR_BUILDS; i++)

@@ -4,9 +4,13 @@
  * PIE, a non-PIE executable and a shared library, run, and report where
  * their functions landed plus their own /proc/self/maps. Each address is
  * then resolved the way the daemon does it (maps -> file offset -> ELF
- * vaddr -> symbol) and must give back the exact function name. Also covers
- * symcache (hits, misses, negative entries, trim) and ksyms.
+ * vaddr -> symbol) and must give back the exact function name. Of several
+ * names at one address, the public one is reported: in a library built
+ * here with glibc's and the vDSO's patterns of aliases, and in the libc
+ * this process maps (with libc6-dbg). Also covers symcache (hits, misses,
+ * negative entries, trim) and ksyms.
  */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +22,13 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "debuginfo.h"
 #include "elfobj.h"
 #include "ksyms.h"
 #include "procmaps.h"
 #include "symcache.h"
 
-#define MAX_FILES	16
+#define MAX_FILES	24
 #define MAX_FUNCS	16
 
 /* The directory name has a space so that paths with spaces go through
@@ -496,6 +501,213 @@ static void check_damaged(const char *lib, const char *scratch)
 	      "%d opened, %d refused", opened, failed);
 }
 
+/* A library with several names at one address, the way glibc and the vDSO
+ * make them, to check which one is reported without depending on glibc. */
+static const char alias_src[] =
+	"#define NOINLINE __attribute__((noinline, noclone, used))\n"
+	"static volatile int sink;\n"
+	"/* glibc: a global internal name, public weak aliases, and a local\n"
+	" * __GI_ alias for calls from inside the library */\n"
+	"NOINLINE int __libc_frob(int x) { return x * 3 + sink; }\n"
+	"extern int frob(int) __attribute__((weak, alias(\"__libc_frob\")));\n"
+	"extern int __frob(int) __attribute__((weak, alias(\"__libc_frob\")));\n"
+	"static int __GI___libc_frob(int) __attribute__((alias(\"__libc_frob\"), used));\n"
+	"/* two public names, one the 64-bit twin of the other (pwrite64) */\n"
+	"NOINLINE int __libc_grind64(int x) { return x ^ 5 ^ sink; }\n"
+	"extern int grind(int) __attribute__((weak, alias(\"__libc_grind64\")));\n"
+	"extern int grind64(int) __attribute__((weak, alias(\"__libc_grind64\")));\n"
+	"/* internal only, both local: the __GI_ one loses */\n"
+	"NOINLINE static int __twiddle(int x) { return x + 7 * sink; }\n"
+	"static int __GI___twiddle(int) __attribute__((alias(\"__twiddle\"), used));\n"
+	"int call_twiddle(int x) { return __twiddle(x) + 1; }\n"
+	"/* a compatibility version and the default one: the default wins,\n"
+	" * though the other would on length */\n"
+	"NOINLINE int spin_impl(int x) { return x - sink; }\n"
+	"__asm__(\".symver spin_impl, spin_compat_long@VERS_1\");\n"
+	"__asm__(\".symver spin_impl, spin@@VERS_2\");\n"
+	"/* the vDSO: __vdso_tick and its weak alias tick */\n"
+	"NOINLINE int __vdso_tick(int x) { return x + 2 + sink; }\n"
+	"extern int tick(int) __attribute__((weak, alias(\"__vdso_tick\")));\n";
+
+static const char alias_map[] =
+	"VERS_1 { global: spin_compat_long; };\n"
+	"VERS_2 { global: *; local: spin_impl; };\n";
+
+/* The address of sym in bin, from nm. */
+static uint64_t nm_addr(const char *bin, const char *sym)
+{
+	char cmd[1200], line[512];
+	uint64_t addr = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "nm '%s'", bin);
+	p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	while (fgets(line, sizeof(line), p)) {
+		unsigned long long a;
+		char type, name[256];
+
+		if (sscanf(line, "%llx %c %255s", &a, &type, name) == 3 && !strcmp(name, sym))
+			addr = a;
+	}
+	pclose(p);
+	return addr;
+}
+
+/* The name elfobj__symbolize gives the function holding vaddr (its
+ * outermost frame: what a profile shows), or "(null)". */
+static const char *outer_name(struct elfobj *o, uint64_t vaddr)
+{
+	static struct srcline fr[DWARFSRC_FRAMES_MAX];
+	int n = elfobj__symbolize(o, vaddr, fr, DWARFSRC_FRAMES_MAX);
+
+	return n > 0 && fr[n - 1].function ? fr[n - 1].function : "(null)";
+}
+
+static void check_alias_names(const char *lib, const char *stripped)
+{
+	static const struct {
+		const char *defined;	/* the name nm finds its address by */
+		const char *want;	/* with .symtab and DWARF */
+		const char *want_stripped;	/* .dynsym alone; NULL: not there */
+		const char *want_vdso;	/* opened as a vDSO image */
+	} cases[] = {
+		{ "__libc_frob", "frob", "frob", "frob" },
+		{ "__libc_grind64", "grind64", "grind64", "grind64" },
+		{ "__twiddle", "__twiddle", NULL, NULL },
+		{ "spin_impl", "spin", "spin", "spin" },
+		{ "__vdso_tick", "tick", "tick", "__vdso_tick" },
+	};
+	struct elfobj *full = elfobj__open(lib, NULL), *bare = elfobj__open(stripped, NULL);
+	struct elfobj *vdso = NULL;
+	char name[256], *image = NULL;
+	size_t i, len = 0;
+	FILE *f;
+
+	CHECK(full && bare && elfobj__has_dwarf(full), "aliases: library opens, with DWARF",
+	      "errno %d", errno);
+	f = fopen(stripped, "r");
+	image = f ? read_whole(f, &len) : NULL;
+	if (f)
+		fclose(f);
+	vdso = image ? elfobj__open_vdso(image, len) : NULL;
+	CHECK(vdso != NULL, "aliases: the stripped library opens as an image too", "errno %d",
+	      errno);
+	if (!full || !bare || !vdso)
+		goto out;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = nm_addr(lib, cases[i].defined), start = 0;
+		const char *got;
+
+		snprintf(name, sizeof(name), "aliases: %s's address is named %s", cases[i].defined,
+			 cases[i].want);
+		got = elfobj__lookup(full, v + 1, &start);
+		CHECK(v && got && !strcmp(got, cases[i].want) && start == v, name, "got %s at %#llx",
+		      got ? got : "(null)", (unsigned long long)v);
+		snprintf(name, sizeof(name), "aliases: %s also where DWARF names it %s",
+			 cases[i].want, cases[i].defined);
+		got = outer_name(full, v + 1);
+		CHECK(!strcmp(got, cases[i].want), name, "got %s", got);
+		if (!cases[i].want_stripped)
+			continue;
+		snprintf(name, sizeof(name), "aliases: stripped, .dynsym names %s",
+			 cases[i].want_stripped);
+		got = elfobj__lookup(bare, v + 1, NULL);
+		CHECK(got && !strcmp(got, cases[i].want_stripped), name, "got %s",
+		      got ? got : "(null)");
+		snprintf(name, sizeof(name), "aliases: as a vDSO image, %s", cases[i].want_vdso);
+		got = elfobj__lookup(vdso, v + 1, NULL);
+		CHECK(got && !strcmp(got, cases[i].want_vdso), name, "got %s",
+		      got ? got : "(null)");
+	}
+out:
+	free(image);
+	elfobj__free(full);
+	elfobj__free(bare);
+	elfobj__free(vdso);
+}
+
+/* In the libc this process maps, with its debug file (libc6-dbg), the
+ * public names of functions that have half a dozen each. */
+static void check_libc_names(void)
+{
+	static const char *const funcs[] = {
+		"malloc", "free", "pthread_mutex_lock", "pwrite64", "write", "read",
+	};
+	struct debuginfo *d = debuginfo__new(NULL);
+	struct procmaps maps = { 0 };
+	struct elfobj *o = NULL;
+	const char *libc_path = NULL;
+	char name[256], debug[600], cmd[800];
+	void *h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	size_t i;
+
+	if (!h || !d || procmaps__read(getpid(), &maps)) {
+		CHECK(0, "libc names: libc and this process's maps", "errno %d", errno);
+		goto out;
+	}
+	for (i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+		uint64_t addr = (uint64_t)(uintptr_t)dlsym(h, funcs[i]), vaddr = 0;
+		const struct procmap *m = addr ? procmaps__find(&maps, addr) : NULL;
+		const char *got;
+
+		if (!m || !m->path) {
+			CHECK(0, "libc names: function in a mapping", "%s", funcs[i]);
+			continue;
+		}
+		if (!o || strcmp(libc_path, m->path)) {
+			elfobj__free(o);
+			libc_path = m->path;
+			o = elfobj__open(m->path, &(struct elfobj_debug){ d, m->path, "" });
+		}
+		if (o && elfobj__source(o) != ELFOBJ_SRC_DEBUG_FILE &&
+		    elfobj__source(o) != ELFOBJ_SRC_SYMTAB) {
+			SKIP("libc names", "no debug file for %s (apt-get install libc6-dbg)",
+			     m->path);
+			goto out;
+		}
+		if (!o || elfobj__offset_to_vaddr(o, addr - m->start + m->offset, &vaddr)) {
+			CHECK(0, "libc names: open libc", "%s: errno %d", m->path, errno);
+			continue;
+		}
+		got = elfobj__lookup(o, vaddr + 1, NULL);
+		snprintf(name, sizeof(name), "libc names: %s's symbol is %s", funcs[i], funcs[i]);
+		CHECK(got && !strcmp(got, funcs[i]), name, "got %s", got ? got : "(null)");
+		got = outer_name(o, vaddr + 1);
+		snprintf(name, sizeof(name), "libc names: %s with DWARF is still %s", funcs[i],
+			 funcs[i]);
+		CHECK(!strcmp(got, funcs[i]), name, "got %s", got);
+	}
+
+	/* memcpy's AVX implementation has only internal names: kept, and
+	 * the one glibc defines (memmove's; memcpy's is its alias). */
+	if (o && elfobj__build_id(o)) {
+		uint64_t v;
+		const char *got;
+
+		snprintf(debug, sizeof(debug), "/usr/lib/debug/.build-id/%.2s/%s.debug",
+			 elfobj__build_id(o), elfobj__build_id(o) + 2);
+		snprintf(cmd, sizeof(cmd), "nm '%s' 2>/dev/null | grep -q ' __memmove_avx_unaligned_erms$'",
+			 debug);
+		if (system(cmd)) {
+			SKIP("libc names: __memmove_avx_unaligned_erms", "not in %s", debug);
+			goto out;
+		}
+		v = nm_addr(debug, "__memmove_avx_unaligned_erms");
+		got = outer_name(o, v + 1);
+		CHECK(v && !strcmp(got, "__memmove_avx_unaligned_erms"),
+		      "libc names: __memmove_avx_unaligned_erms, no public alias, is kept",
+		      "got %s", got);
+	}
+out:
+	elfobj__free(o);
+	procmaps__clear(&maps);
+	debuginfo__free(d);
+	if (h)
+		dlclose(h);
+}
+
 static void check_elfobj_errors(const char *text_file)
 {
 	struct elfobj *o;
@@ -882,7 +1094,7 @@ static void cleanup_dir(void)
 int main(void)
 {
 	const char *prog_c, *lib_c, *pie, *nopie, *lib, *libexe, *stripped, *late, *text,
-		*noshdr, *scratch;
+		*noshdr, *scratch, *alias_c, *alias_ver, *alias_lib, *alias_bare;
 	struct symcache *c = NULL;
 	char cmd[4096];
 	int have_gcc;
@@ -906,14 +1118,21 @@ int main(void)
 	text = tmp_path("notelf.txt");
 	noshdr = tmp_path("prog_noshdr");
 	scratch = tmp_path("damaged.so");
+	alias_c = tmp_path("alias.c");
+	alias_ver = tmp_path("alias.map");
+	alias_lib = tmp_path("libalias.so");
+	alias_bare = tmp_path("libalias-stripped.so");
 
 	if (write_file(prog_c, prog_src, sizeof(prog_src) - 1) ||
 	    write_file(lib_c, lib_src, sizeof(lib_src) - 1) ||
+	    write_file(alias_c, alias_src, sizeof(alias_src) - 1) ||
+	    write_file(alias_ver, alias_map, sizeof(alias_map) - 1) ||
 	    write_file(text, "just text, not an ELF file\n", 27)) {
 		CHECK(0, "write sources", "errno %d", errno);
 		goto out;
 	}
 	check_elfobj_errors(text);
+	check_libc_names();
 
 	have_gcc = system("gcc --version >/dev/null 2>&1") == 0;
 	if (!have_gcc) {
@@ -946,6 +1165,13 @@ int main(void)
 	check_stripped(lib, stripped);
 	check_no_sections(pie, noshdr);
 	check_damaged(lib, scratch);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -O2 -g -fPIC -shared -Wl,--version-script='%s' -o '%s' '%s' && "
+		 "strip -o '%s' '%s'", alias_ver, alias_lib, alias_c, alias_bare, alias_lib);
+	if (sh(cmd))
+		CHECK(0, "aliases: build the library", "gcc or strip failed");
+	else
+		check_alias_names(alias_lib, alias_bare);
 	check_symcache(pie, nopie, lib, late, text);
 
 out:
