@@ -8,6 +8,9 @@
  *   UNW_TABLE(m)		the rows of mapping m's object (a handle for UNW_ROW),
  *				or NULL when they are not loaded (evicted)
  *   UNW_ROW(tbl, idx)		const struct unwind_row * for row idx of a table, or NULL
+ *   UNW_HDR(m, hdr)		copy the struct unwind_table_hdr of m's table into hdr;
+ *				0 on success
+ *   UNW_INDEX(i, out)		set __u32 out to entry i of the index space; 0 on success
  *   UNW_MAP(idx)		const struct unwind_mapping * for a mapping index, or NULL
  *   UNW_INLINE			the inline attribute to use
  */
@@ -76,16 +79,52 @@ unwind_find_mapping(const struct unwind_proc *p, __u64 ip)
 	return m && ip < m->end ? m : 0;
 }
 
-/* The last row of table tbl (nr rows) whose pc <= pc:
- * UNWIND_ROW_SEARCH_STEPS steps cover the largest table. */
-static UNW_INLINE const struct unwind_row *unwind_find_row(void *tbl, __u32 nr, __u32 pc)
+/* The last row of table tbl (nr rows, its indexes as hdr says) whose pc
+ * <= pc: the page's entries bound the blocks to search, and the block
+ * found bounds the rows. */
+static UNW_INLINE const struct unwind_row *
+unwind_find_row(void *tbl, const struct unwind_table_hdr *hdr, __u32 nr, __u32 pc)
 {
+	__u32 page, lo, hi, mid, first, v;
 	const struct unwind_row *row;
-	__u32 lo = 0, hi = nr, mid;
 
-	for (int i = 0; i < UNWIND_ROW_SEARCH_STEPS && lo < hi; i++) {
+	if (pc < hdr->pc0 || !hdr->nr_pages || hdr->shift >= 32)
+		return 0;
+	page = (pc - hdr->pc0) >> hdr->shift;
+	if (page >= hdr->nr_pages)
+		page = hdr->nr_pages - 1;
+	/* the block holding the page's first byte is at or before pc's;
+	 * the next page's is at or after it */
+	if (UNW_INDEX(hdr->pages + page, lo))
+		return 0;
+	hi = hdr->nr_blocks;
+	if (page + 1 < hdr->nr_pages) {
+		if (UNW_INDEX(hdr->pages + page + 1, v))
+			return 0;
+		hi = v + 1 < hi ? v + 1 : hi;
+	}
+	if (lo >= hi)
+		return 0;
+	/* the last block in [lo, hi) whose first pc <= pc: lo is one */
+	lo++;
+	for (int i = 0; i < UNWIND_INDEX_SEARCH_STEPS && lo < hi; i++) {
 		mid = lo + (hi - lo) / 2;
-		row = UNW_ROW(tbl, mid);
+		if (UNW_INDEX(hdr->blocks + mid, v))
+			return 0;
+		if (v <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* the block's first row is <= pc: search the rest of it */
+	first = (lo - 1) * UNWIND_INDEX_STRIDE;
+	if (first >= nr)
+		return 0;
+	hi = nr - first < UNWIND_INDEX_STRIDE ? nr - first : UNWIND_INDEX_STRIDE;
+	lo = 1;
+	for (int i = 0; i < UNWIND_BLOCK_SEARCH_STEPS && lo < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		row = UNW_ROW(tbl, first + mid);
 		if (!row)
 			return 0;
 		if (row->pc <= pc)
@@ -93,9 +132,9 @@ static UNW_INLINE const struct unwind_row *unwind_find_row(void *tbl, __u32 nr, 
 		else
 			hi = mid;
 	}
-	if (lo == 0)
-		return 0;
-	return UNW_ROW(tbl, lo - 1);
+	row = UNW_ROW(tbl, first + lo - 1);
+	/* an index that disagrees with the rows is no index: no row */
+	return row && row->pc <= pc ? row : 0;
 }
 
 /* The frame-pointer step: [rbp] is the caller's rbp, [rbp + 8] the return
@@ -132,6 +171,7 @@ static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_pro
 {
 	const struct unwind_mapping *m = r->last_map;
 	const struct unwind_row *row;
+	struct unwind_table_hdr hdr;
 	__u64 cfa, pc, frame[2];
 	void *tbl;
 
@@ -151,12 +191,12 @@ static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_pro
 		return unwind_fp_step(r);
 	}
 	tbl = UNW_TABLE(m);
-	if (!tbl) {
+	if (!tbl || UNW_HDR(m, hdr)) {
 		*how = UNW_HOW_FP_EVICTED;
 		return unwind_fp_step(r);
 	}
 	pc = r->ip - m->bias - (leaf ? 0 : 1);
-	row = unwind_find_row(tbl, m->nr_rows, (__u32)pc);
+	row = unwind_find_row(tbl, &hdr, m->nr_rows, (__u32)pc);
 	if (!row || row->cfa_type == UNW_CFA_NONE) {
 		*how = UNW_HOW_FP_NO_ROW;
 		return unwind_fp_step(r);

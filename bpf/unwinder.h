@@ -31,6 +31,26 @@ struct {
 	__array(values, struct unwind_rows);
 } unwind_tables SEC(".maps");
 
+/* Every table's index (unwind.h): user space writes it in place (mmap)
+ * before it puts the table into its slot, and sizes it for the row budget.
+ * 64-bit entries: array map elements are 8-byte aligned anyway, and mmap
+ * shows them as they are. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_index SEC(".maps");
+
+/* Where each table slot's indexes are in unwind_index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UNWIND_MAX_TABLES);
+	__type(key, __u32);
+	__type(value, struct unwind_table_hdr);
+} unwind_table_hdrs SEC(".maps");
+
 /* User space writes mappings in place (mmap), then publishes a process by
  * updating unwind_procs. */
 struct {
@@ -69,6 +89,28 @@ static __always_inline const struct unwind_row *unwind_row_at(void *tbl, __u32 i
 	return bpf_map_lookup_elem(tbl, &idx);
 }
 
+static __always_inline int unwind_hdr_of(const struct unwind_mapping *m,
+					 struct unwind_table_hdr *hdr)
+{
+	__u32 slot = m->table;
+	struct unwind_table_hdr *h = bpf_map_lookup_elem(&unwind_table_hdrs, &slot);
+
+	if (!h)
+		return -1;
+	*hdr = *h;
+	return 0;
+}
+
+static __always_inline int unwind_index_at(__u32 i, __u32 *out)
+{
+	__u64 *v = bpf_map_lookup_elem(&unwind_index, &i);
+
+	if (!v)
+		return -1;
+	*out = (__u32)*v;
+	return 0;
+}
+
 static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
 {
 	return bpf_map_lookup_elem(&unwind_maps, &idx);
@@ -78,6 +120,8 @@ static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
 #define UNW_READ(dst, size, addr) bpf_probe_read_user(dst, size, (const void *)(addr))
 #define UNW_TABLE(m) unwind_table_of(m)
 #define UNW_ROW(tbl, idx) unwind_row_at(tbl, idx)
+#define UNW_HDR(m, hdr) unwind_hdr_of(m, &(hdr))
+#define UNW_INDEX(i, out) unwind_index_at(i, &(out))
 #define UNW_MAP(idx) unwind_map_at(idx)
 #include "unwind_step.h"
 

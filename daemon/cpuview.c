@@ -62,8 +62,9 @@ struct cpuview {
 	size_t window_limit;
 	uint64_t closed_bytes;		/* index bytes of closed windows */
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
-	void *maps;			/* the mmap'd mapping slots */
-	size_t maps_len;
+	uint64_t unwind_rows;		/* the row budget */
+	void *maps, *index;		/* the mmap'd mapping slots and table index */
+	size_t maps_len, index_len;
 	struct cpuview_stats stats;
 
 	/* the drain thread */
@@ -341,24 +342,27 @@ static uint64_t default_unwind_bytes(void)
 	return b < (64ull << 20) ? 64ull << 20 : b > (1ull << 30) ? 1ull << 30 : b;
 }
 
-static int unwinder_start(struct cpuview *v, const struct cpuview_opts *opts, char *err,
-			  size_t errlen)
+static int unwinder_start(struct cpuview *v, char *err, size_t errlen)
 {
 	struct unwinder_opts uo = {
 		.tables_fd = bpf_map__fd(v->skel->maps.unwind_tables),
 		.max_tables = bpf_map__max_entries(v->skel->maps.unwind_tables),
+		.hdrs_fd = bpf_map__fd(v->skel->maps.unwind_table_hdrs),
 		.procs_fd = bpf_map__fd(v->skel->maps.unwind_procs),
 		.seen_fd = bpf_map__fd(v->skel->maps.seen),
-		.max_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row),
+		.max_rows = v->unwind_rows,
 	};
 
 	v->maps = map_array(v->skel->maps.unwind_maps, sizeof(struct unwind_mapping), &v->maps_len);
-	if (!v->maps) {
-		snprintf(err, errlen, "cannot map the unwind mappings: %s", strerror(errno));
+	v->index = map_array(v->skel->maps.unwind_index, sizeof(uint64_t), &v->index_len);
+	if (!v->maps || !v->index) {
+		snprintf(err, errlen, "cannot map the unwind mappings and index: %s", strerror(errno));
 		return -errno;
 	}
 	uo.maps = v->maps;
 	uo.nr_maps = bpf_map__max_entries(v->skel->maps.unwind_maps);
+	uo.index = v->index;
+	uo.nr_index = bpf_map__max_entries(v->skel->maps.unwind_index);
 	v->unwinder = unwinder__new(&uo);
 	if (!v->unwinder) {
 		snprintf(err, errlen, "out of memory");
@@ -592,12 +596,16 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->skel->rodata->filter_pids = opts->pids != NULL;
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
 	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
+	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
 	if (!v->stats.dwarf_unwind) {	/* no tables: keep the maps minimal */
 		bpf_map__set_max_entries(v->skel->maps.unwind_tables, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_table_hdrs, 1);
 		bpf_map__set_max_entries(v->skel->maps.unwind_maps, 1);
 		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 1);
 	} else {
 		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 8192);
+		bpf_map__set_max_entries(v->skel->maps.unwind_index,
+					 unwinder__index_entries(v->unwind_rows, UNWIND_MAX_TABLES));
 	}
 	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
 	v->stats.counts_entries = opts->counts_entries ?:
@@ -636,7 +644,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->stacks_fd[0] = bpf_map__fd(v->skel->maps.stacks0);
 	v->stacks_fd[1] = bpf_map__fd(v->skel->maps.stacks1);
 
-	if (v->stats.dwarf_unwind && unwinder_start(v, opts, err, errlen))
+	if (v->stats.dwarf_unwind && unwinder_start(v, err, errlen))
 		goto fail;
 	v->events = ring_buffer__new(bpf_map__fd(v->skel->maps.events), on_event, v, NULL);
 	if (!v->events) {
@@ -862,6 +870,8 @@ void cpuview__free(struct cpuview *v)
 	unwinder__free(v->unwinder);
 	if (v->maps)
 		munmap(v->maps, v->maps_len);
+	if (v->index)
+		munmap(v->index, v->index_len);
 	cpu__destroy(v->skel);
 	free(v->cpus);
 	free(v->queue);

@@ -281,7 +281,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			   "cprofd_unwind_evictions_total{reason=\"cold\"} %" PRIu64 "\n"
 			   "# HELP cprofd_unwind_reloaded_total Refused or evicted tables loaded again once there was room.\n"
 			   "# TYPE cprofd_unwind_reloaded_total counter\ncprofd_unwind_reloaded_total %" PRIu64 "\n"
-			   "# HELP cprofd_unwind_expired_total Objects removed after a minute that no process mapped them.\n"
+			   "# HELP cprofd_unwind_expired_total Objects removed after ten minutes that no process mapped them.\n"
 			   "# TYPE cprofd_unwind_expired_total counter\n"
 			   "cprofd_unwind_expired_total %" PRIu64 "\n"
 			   "# HELP cprofd_unwind_same_build_id_total Files that got the table of another file with their build id.\n"

@@ -1057,6 +1057,54 @@ cleanup:
 	return err;
 }
 
+/* Pages of at least 4 KiB, as many as there are blocks at most: the page
+ * index is never larger than the block index. */
+static uint32_t page_shift(const struct unwind_table *t, uint32_t nr_blocks)
+{
+	uint32_t span = t->rows[t->nr - 1].pc - t->rows[0].pc, shift = UNWIND_PAGE_SHIFT_MIN;
+
+	while (shift < 31 && (span >> shift) + 1 > nr_blocks)
+		shift++;
+	return shift;
+}
+
+size_t unwind_table__index_len(const struct unwind_table *t)
+{
+	size_t nr_blocks = (t->nr + UNWIND_INDEX_STRIDE - 1) / UNWIND_INDEX_STRIDE;
+
+	if (!t->nr)
+		return 0;
+	return nr_blocks + ((t->rows[t->nr - 1].pc - t->rows[0].pc) >> page_shift(t, nr_blocks)) + 1;
+}
+
+void unwind_table__index(const struct unwind_table *t, uint32_t base, uint64_t *out,
+			 struct unwind_table_hdr *hdr)
+{
+	uint32_t nr_blocks = (uint32_t)((t->nr + UNWIND_INDEX_STRIDE - 1) / UNWIND_INDEX_STRIDE);
+	uint32_t b = 0;
+
+	memset(hdr, 0, sizeof(*hdr));
+	if (!t->nr)
+		return;
+	hdr->blocks = base;
+	hdr->nr_blocks = nr_blocks;
+	hdr->pc0 = t->rows[0].pc;
+	hdr->shift = page_shift(t, nr_blocks);
+	hdr->nr_pages = ((t->rows[t->nr - 1].pc - hdr->pc0) >> hdr->shift) + 1;
+	hdr->pages = base + nr_blocks;
+	for (uint32_t j = 0; j < nr_blocks; j++)
+		out[j] = t->rows[(size_t)j * UNWIND_INDEX_STRIDE].pc;
+	/* each page: the last block whose first pc is at or before the
+	 * page's first byte */
+	for (uint32_t p = 0; p < hdr->nr_pages; p++) {
+		uint64_t start = hdr->pc0 + ((uint64_t)p << hdr->shift);
+
+		while (b + 1 < nr_blocks && out[b + 1] <= start)
+			b++;
+		out[nr_blocks + p] = b;
+	}
+}
+
 const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint64_t pc)
 {
 	size_t lo = 0, hi = t->nr;

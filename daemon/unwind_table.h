@@ -23,6 +23,11 @@ struct unwind_table {
  * information at all: the object gets frame pointers), -ERANGE (addresses
  * beyond 4 GiB), or -errno. */
 int unwind_table__build(const char *path, struct unwind_table *t);
+/* Entries the indexes of t take in the index space (unwind.h). */
+size_t unwind_table__index_len(const struct unwind_table *t);
+/* Write t's indexes at out, the index space's entry base, and fill hdr. */
+void unwind_table__index(const struct unwind_table *t, uint32_t base, uint64_t *out,
+			 struct unwind_table_hdr *hdr);
 /* The row for an ELF vaddr, or NULL (before the first row). */
 const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint64_t pc);
 void unwind_table__clear(struct unwind_table *t);

@@ -23,8 +23,10 @@
 
 #define MAX_LOADS 16
 #define NS		1000000000ull
-/* An object no process has mapped for this long is removed. */
-#define IDLE_NS		(60 * NS)
+/* An object no process has mapped for this long is removed. Before that
+ * it goes only when its rows are needed: a host that compiles all day
+ * finds cc1plus's or libLLVM's table ready at the next compile. */
+#define IDLE_NS		(600 * NS)
 /* A process not sampled for this long is cold: its tables may be evicted
  * to make room for those of processes that are. */
 #define COLD_NS		(30 * NS)
@@ -46,6 +48,7 @@ enum uobj_state {
 struct uobj {
 	uint32_t slot;			/* table slot, NO_SLOT: none */
 	uint32_t nr_rows;		/* its table's rows, loaded or not */
+	uint32_t index_start, index_len;	/* its index entries, while loaded */
 	enum uobj_state state;
 	bool no_cfi;			/* counted in objects_without_cfi */
 	uint32_t refs;			/* published processes mapping it */
@@ -99,9 +102,13 @@ struct ranges {
 };
 
 struct unwinder {
-	int tables_fd, procs_fd, seen_fd;
+	int tables_fd, procs_fd, seen_fd, hdrs_fd;
 	struct unwind_mapping *maps;	/* the mmap'd mapping slots */
 	struct ranges map_space;
+	uint64_t *index;		/* the mmap'd table index */
+	struct ranges index_space;
+	struct range *index_freed;	/* of evicted tables: free after a BPF sync */
+	size_t nr_index_freed, cap_index_freed;
 	uint32_t *free_slots;		/* a stack of free table slots */
 	uint32_t nr_free_slots;
 	uint64_t max_rows;
@@ -181,6 +188,13 @@ static void ranges_free(struct ranges *r, uint32_t start, uint32_t n)
 	}
 }
 
+uint32_t unwinder__index_entries(uint64_t max_rows, uint32_t max_tables)
+{
+	uint64_t n = 2 * (max_rows / UNWIND_INDEX_STRIDE + max_tables);
+
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 int unwinder__create_tables_map(uint32_t max_tables)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
@@ -226,6 +240,8 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		return NULL;
 	pthread_mutex_init(&u->snap_lock, NULL);
 	u->tables_fd = opts->tables_fd;
+	u->hdrs_fd = opts->hdrs_fd;
+	u->index = opts->index;
 	u->procs_fd = opts->procs_fd;
 	u->seen_fd = opts->seen_fd;
 	u->maps = opts->maps;
@@ -235,7 +251,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	u->procs = hashmap__new(sizeof(uint32_t), sizeof(struct uproc));
 	u->free_slots = malloc((opts->max_tables ? opts->max_tables : 1) * sizeof(uint32_t));
 	if (!u->objs || !u->by_build_id || !u->procs || !u->free_slots ||
-	    ranges_init(&u->map_space, opts->nr_maps)) {
+	    ranges_init(&u->map_space, opts->nr_maps) || ranges_init(&u->index_space, opts->nr_index)) {
 		unwinder__free(u);
 		errno = ENOMEM;
 		return NULL;
@@ -284,44 +300,86 @@ cleanup:
 
 /* ---- tables in the kernel ---- */
 
-/* Put t's rows into o's slot: a new array map of exactly their size. */
+/* Put t's rows into o's slot: its index first, then a new array map of
+ * exactly their size. */
 static int table_put(struct unwinder *u, struct uobj *o, const struct unwind_table *t)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	size_t len = t->nr * sizeof(t->rows[0]);
+	size_t len = t->nr * sizeof(t->rows[0]), n = unwind_table__index_len(t);
+	struct unwind_table_hdr hdr;
+	uint32_t start;
 	void *p;
 	int fd, err = 0;
 
+	if (n > UINT32_MAX || ranges_alloc(&u->index_space, (uint32_t)n, &start))
+		return -ENOSPC;
+	unwind_table__index(t, start, u->index + start, &hdr);
+	if (bpf_map_update_elem(u->hdrs_fd, &o->slot, &hdr, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "cprof_rows", sizeof(uint32_t),
 			    sizeof(struct unwind_row), (uint32_t)t->nr, &opts);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		err = -errno;
-		goto cleanup;
+	} else {
+		memcpy(p, t->rows, len);
+		munmap(p, len);
+		if (bpf_map_update_elem(u->tables_fd, &o->slot, &fd, BPF_ANY))
+			err = -errno;
 	}
-	memcpy(p, t->rows, len);
-	munmap(p, len);
-	if (bpf_map_update_elem(u->tables_fd, &o->slot, &fd, BPF_ANY))
-		err = -errno;
-cleanup:
 	close(fd);		/* the slot holds the map now */
-	if (!err) {
-		o->state = OBJ_LOADED;
-		u->stats.rows_used += o->nr_rows;
-		u->stats.objects++;
+out:
+	if (err) {
+		ranges_free(&u->index_space, start, (uint32_t)n);
+		return err;
 	}
-	return err;
+	o->index_start = start;
+	o->index_len = (uint32_t)n;
+	o->state = OBJ_LOADED;
+	u->stats.rows_used += o->nr_rows;
+	u->stats.objects++;
+	return 0;
+}
+
+/* Index ranges of tables taken out are reused only after a BPF grace
+ * period, when no walk that found the table can read them any more: one
+ * for all the tables taken out together. */
+static void index_flush(struct unwinder *u)
+{
+	if (!u->nr_index_freed)
+		return;
+	bpf__sync();
+	for (size_t i = 0; i < u->nr_index_freed; i++)
+		ranges_free(&u->index_space, u->index_freed[i].start, u->index_freed[i].len);
+	u->nr_index_freed = 0;
 }
 
 /* Take o's table out of its slot. The kernel frees the map once walks in
- * flight are done with it. */
+ * flight are done with it; its index waits for index_flush(). */
 static void table_evict(struct unwinder *u, struct uobj *o)
 {
+	struct range *r;
+
 	if (o->state != OBJ_LOADED)
 		return;
 	bpf_map_delete_elem(u->tables_fd, &o->slot);
+	if (u->nr_index_freed == u->cap_index_freed) {
+		size_t cap = u->cap_index_freed ? 2 * u->cap_index_freed : 16;
+
+		r = realloc(u->index_freed, cap * sizeof(*r));
+		if (r) {
+			u->index_freed = r;
+			u->cap_index_freed = cap;
+		}
+	}
+	if (u->nr_index_freed < u->cap_index_freed)	/* else lost until restart */
+		u->index_freed[u->nr_index_freed++] = (struct range){ o->index_start, o->index_len };
 	o->state = OBJ_WAITING;
 	o->retry_at = 0;
 	u->stats.rows_used -= o->nr_rows;
@@ -402,6 +460,7 @@ static void expire(struct unwinder *u, uint64_t now)
 		object_drop(u, o);
 		u->stats.expired++;
 	}
+	index_flush(u);
 }
 
 /* Set each object's last_sampled from the seen map: the latest sample of
@@ -486,6 +545,7 @@ static int make_room(struct unwinder *u, uint64_t n, const struct uobj *self)
 		coldest->retry_at = now + RETRY_NS;
 		u->stats.evicted_cold++;
 	}
+	index_flush(u);
 	return 0;
 }
 
@@ -863,6 +923,8 @@ void unwinder__free(struct unwinder *u)
 	hashmap__free(u->by_build_id);
 	hashmap__free(u->procs);
 	free(u->map_space.free);
+	free(u->index_space.free);
+	free(u->index_freed);
 	free(u->free_slots);
 	pthread_mutex_destroy(&u->snap_lock);
 	free(u);

@@ -29,6 +29,9 @@ struct unwinder_opts {
 	uint32_t max_tables;		/* its size */
 	void *maps;			/* the mmap'd mapping slots */
 	uint32_t nr_maps;
+	uint64_t *index;		/* the mmap'd table index (unwind.h) */
+	uint32_t nr_index;
+	int hdrs_fd;			/* BPF array: each slot's struct unwind_table_hdr */
 	int procs_fd;			/* BPF hash: tgid -> struct unwind_proc */
 	int seen_fd;			/* BPF seen map (when processes were last
 					 * sampled), or -1: every process counts as busy */
@@ -71,7 +74,7 @@ struct unwinder_gone {
 void unwinder__remove_many(struct unwinder *u, const struct unwinder_gone *gone, size_t nr);
 void unwinder__remove(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint32_t exec_id);
 /* Housekeeping at CLOCK_MONOTONIC now_ns: remove objects no process has
- * mapped for a minute, and load refused or evicted tables of sampled
+ * mapped for ten minutes, and load refused or evicted tables of sampled
  * processes where there is room now. Call every few seconds. */
 void unwinder__tick(struct unwinder *u, uint64_t now_ns);
 /* Only the expiry part of the tick. */
@@ -82,5 +85,9 @@ void unwinder__free(struct unwinder *u);
 /* A table-slot map (and its inner template) for tests and tools that run
  * the unwinder without the BPF object: fd of an array of maps, or -errno. */
 int unwinder__create_tables_map(uint32_t max_tables);
+/* Index entries a row budget needs (unwind.h), whatever the tables' sizes:
+ * each table's two indexes are at most two entries per UNWIND_INDEX_STRIDE
+ * rows, and two more. */
+uint32_t unwinder__index_entries(uint64_t max_rows, uint32_t max_tables);
 
 #endif /* CPROF_UNWINDER_H */

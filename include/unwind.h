@@ -49,7 +49,33 @@ struct unwind_row {
  * object of any size (libLLVM: 948,856 rows) fits. */
 #define UNWIND_MAX_TABLES	16384	/* table slots */
 #define UNWIND_MAX_TABLE_ROWS	(1u << 24)	/* one object's: 256 MiB */
-#define UNWIND_ROW_SEARCH_STEPS	25	/* covers UNWIND_MAX_TABLE_ROWS */
+
+/* A lookup in a map of a map is an indirect call (a retpoline on most
+ * kernels), some 30 ns, where a lookup in an array map the program names
+ * is inlined into a few instructions; and every step of a binary search
+ * over a big table is a cache miss. A search over libLLVM's million rows
+ * took 21 of the first, 1.9 µs a frame. So each table also has two indexes,
+ * in one array map of all of them (unwind_index, 64-bit entries):
+ *   blocks: the pc of every UNWIND_INDEX_STRIDE-th row;
+ *   pages:  for every page of 2^shift bytes of pcs from the first row's,
+ *           the block holding the page's first byte.
+ * A search reads the page's entry, searches the few blocks it and the next
+ * page's entry bound (neighbours in memory), then at most
+ * UNWIND_INDEX_STRIDE rows of the table. */
+#define UNWIND_INDEX_STRIDE	16
+#define UNWIND_INDEX_SEARCH_STEPS	21	/* covers UNWIND_MAX_TABLE_ROWS / STRIDE */
+#define UNWIND_BLOCK_SEARCH_STEPS	4	/* covers the rows after a block's first */
+#define UNWIND_PAGE_SHIFT_MIN	12	/* pages as small as 4 KiB */
+
+/* Where a table's indexes are, per table slot. */
+struct unwind_table_hdr {
+	__u32 blocks;			/* first entry of its block index */
+	__u32 nr_blocks;
+	__u32 pages;			/* first entry of its page index */
+	__u32 nr_pages;			/* at most nr_blocks */
+	__u32 pc0;			/* its first row's pc */
+	__u32 shift;			/* a page is 2^shift bytes of pcs */
+};
 
 /* One executable mapping of a process; a process's mappings are contiguous
  * elements of another array map, sorted by start. */
@@ -79,6 +105,7 @@ struct unwind_proc {
 _Static_assert(sizeof(struct unwind_row) == 16, "unwind_row layout");
 _Static_assert(sizeof(struct unwind_mapping) == 32, "unwind_mapping layout");
 _Static_assert(sizeof(struct unwind_proc) == 24, "unwind_proc layout");
+_Static_assert(sizeof(struct unwind_table_hdr) == 24, "unwind_table_hdr layout");
 #endif
 
 #endif /* CPROF_UNWIND_H */

@@ -29,7 +29,9 @@
  *                                "N BAD PCT": N stacks hold FUNC; BAD of them end (their
  *                                outermost function) neither at FUNC nor at an OUTER;
  *                                PCT as above
- * FUNC matches a function name exactly. Output is one number or list. */
+ * FUNC matches a function name exactly. Output is one number or list.
+ * With PROFQ_PID=N in the environment, the per-sample questions look only at
+ * the samples of process N. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +315,7 @@ int main(int argc, char **argv)
 {
 	static unsigned char buf[64 << 20];
 	double total = 0, part = 0, base = 0;
+	const char *only_pid = getenv("PROFQ_PID");
 	int vi, maxdepth = 0, missing = 0, held = 0, bad = 0;
 	size_t len;
 	FILE *f;
@@ -348,6 +351,13 @@ int main(int argc, char **argv)
 		const Perftools__Profiles__Sample *s = p->sample[i];
 		double v = (size_t)vi < s->n_value ? (double)s->value[vi] : 0;
 		const char *cmd = argv[2];
+
+		if (only_pid) {
+			bool found;
+
+			if (label_num(s, "pid", &found) != atoll(only_pid) || !found)
+				continue;
+		}
 
 		total += v;
 		if (!strcmp(cmd, "share") && argc > 3 && count_in(s, argv[3]))

@@ -84,8 +84,59 @@ static const struct unwind_mapping *map_at(uint32_t idx)
  * "static inline". */
 #define UNW_INLINE inline
 #define UNW_READ(dst, size, addr) stack_read(dst, size, addr)
+/* The tables' indexes, made by unwind_table__index() as the daemon makes
+ * them: one index space, and each table's header by its first row. */
+#define MAX_TABLES 40
+static uint64_t *cur_index;
+static size_t cur_nr_index;
+static struct { uint32_t first_row; struct unwind_table_hdr hdr; } tables[MAX_TABLES];
+static int nr_tables;
+
+static void index_table(uint32_t first_row, const struct unwind_row *rows, size_t nr)
+{
+	struct unwind_table t = { .rows = (struct unwind_row *)rows, .nr = nr };
+	size_t n = unwind_table__index_len(&t);
+	uint64_t *more = realloc(cur_index, (cur_nr_index + n + 1) * sizeof(*more));
+
+	if (!more || nr_tables == MAX_TABLES)
+		return;
+	cur_index = more;
+	tables[nr_tables].first_row = first_row;
+	unwind_table__index(&t, (uint32_t)cur_nr_index, cur_index + cur_nr_index, &tables[nr_tables].hdr);
+	nr_tables++;
+	cur_nr_index += n;
+}
+
+static void index_clear(void)
+{
+	free(cur_index);
+	cur_index = NULL;
+	cur_nr_index = 0;
+	nr_tables = 0;
+}
+
+static int hdr_of(const struct unwind_mapping *m, struct unwind_table_hdr *hdr)
+{
+	for (int i = 0; i < nr_tables; i++)
+		if (tables[i].first_row == m->table) {
+			*hdr = tables[i].hdr;
+			return 0;
+		}
+	return -1;
+}
+
+static int index_at(uint32_t i, uint32_t *out)
+{
+	if (i >= cur_nr_index)
+		return -1;
+	*out = (uint32_t)cur_index[i];
+	return 0;
+}
+
 #define UNW_TABLE(m) table_at(m)
 #define UNW_ROW(tbl, idx) row_at(tbl, idx)
+#define UNW_HDR(m, hdr) hdr_of(m, &(hdr))
+#define UNW_INDEX(i, out) index_at(i, &(out))
 #define UNW_MAP(idx) map_at(idx)
 #include "../../bpf/unwind_step.h"
 
@@ -318,6 +369,7 @@ static struct object *object_get(const char *path)
 	memcpy(row_space + row_space_nr, o->table.rows, o->table.nr * sizeof(*row_space));
 	o->first_row = (uint32_t)row_space_nr;
 	row_space_nr += o->table.nr;
+	index_table(o->first_row, o->table.rows, o->table.nr);
 	check_table(o);
 	return o;
 }
@@ -334,6 +386,7 @@ static void objects_free(void)
 	free(row_space);
 	row_space = NULL;
 	row_space_nr = 0;
+	index_clear();
 }
 
 /* ---- a process image: the dump's mappings as BPF would get them ---- */
@@ -436,13 +489,14 @@ static void image__use(const struct image *im)
 static const struct unwind_row *image__row(const struct image *im, uint64_t ip, int leaf)
 {
 	const struct unwind_mapping *m;
+	struct unwind_table_hdr hdr;
 
 	image__use(im);
 	m = unwind_find_mapping(&im->proc, ip);
 
-	if (!m || !m->nr_rows)
+	if (!m || !m->nr_rows || hdr_of(m, &hdr))
 		return NULL;
-	return unwind_find_row(table_at(m), m->nr_rows, (uint32_t)(ip - m->bias - (leaf ? 0 : 1)));
+	return unwind_find_row(table_at(m), &hdr, m->nr_rows, (uint32_t)(ip - m->bias - (leaf ? 0 : 1)));
 }
 
 /* ---- the walk, as bpf/unwinder.h drives it ---- */
@@ -1031,6 +1085,8 @@ static void check_synthetic(void)
 		memcpy(space + 5, syn_rows, sizeof(syn_rows));
 		cur_rows = space;
 		cur_nr_rows = sizeof(space) / sizeof(space[0]);
+		index_clear();
+		index_table(5, space + 5, sizeof(syn_rows) / sizeof(syn_rows[0]));
 	}
 	cur_stack = &s;
 
@@ -1134,7 +1190,7 @@ static void check_find_mapping(void)
 /* Row search against a linear scan, up to the full row space. */
 static void check_find_row(void)
 {
-	uint32_t sizes[] = { 1, 2, 3, 100, 65536, 1u << 20, 1u << 22 }, n;
+	uint32_t sizes[] = { 1, 2, 3, 15, 16, 17, 100, 65536, (1u << 20) + 5, 1u << 22 }, n;
 	struct unwind_row *rows;
 	unsigned int seed = 7;
 	int bad = 0;
@@ -1144,23 +1200,44 @@ static void check_find_row(void)
 		CHECK(0, "find_row: alloc", "out of memory");
 		return;
 	}
-	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
-		n = sizes[si];
-		for (uint32_t i = 0; i < n; i++)
-			rows[i] = (struct unwind_row)ROW(0x1000 + 4 * i, UNW_CFA_RSP, UNW_RBP_SAME,
-							 (int16_t)(i & 0x7fff), 0);
-		cur_rows = rows;
-		cur_nr_rows = n;
-		for (int k = 0; k < 2000; k++) {
-			uint32_t pc = 0xff0 + (uint32_t)rand_r(&seed) % (4 * n + 32);
-			const struct unwind_row *got = unwind_find_row(rows, n, pc);
-			const struct unwind_row *want = pc < 0x1000 ? NULL :
-				&rows[(pc - 0x1000) / 4 < n ? (pc - 0x1000) / 4 : n - 1];
+	for (int spread = 0; spread < 2; spread++) {
+		for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+			struct unwind_table t = { .rows = rows };
+			struct unwind_table_hdr hdr;
+			uint32_t pc = 0x1000;
 
-			bad += got != want;
+			n = sizes[si];
+			/* evenly spaced, or as code is: mostly dense, with
+			 * gaps of every size (functions, cold sections) */
+			for (uint32_t i = 0; i < n; i++) {
+				rows[i] = (struct unwind_row)ROW(pc, UNW_CFA_RSP, UNW_RBP_SAME,
+								 (int16_t)(i & 0x7fff), 0);
+				pc += !spread ? 4 : rand_r(&seed) % 100 ? 1 + rand_r(&seed) % 12 :
+				      1 + rand_r(&seed) % (rand_r(&seed) % 2 ? 70000 : 900);
+			}
+			t.nr = n;
+			cur_rows = rows;
+			cur_nr_rows = n;
+			index_clear();
+			index_table(0, rows, n);
+			hdr = tables[0].hdr;
+			for (int k = 0; k < 3000; k++) {
+				uint32_t at = 0xff0 + (uint32_t)rand_r(&seed) % (pc - 0xff0 + 32);
+				const struct unwind_row *got = unwind_find_row(rows, &hdr, n, at);
+
+				bad += got != unwind_table__find(&t, at);
+			}
+			/* every row's own pc, and the byte before the next */
+			for (uint32_t i = 0; i < n; i += 1 + n / 4000) {
+				bad += unwind_find_row(rows, &hdr, n, rows[i].pc) != &rows[i];
+				if (i + 1 < n && rows[i + 1].pc > rows[i].pc + 1)
+					bad += unwind_find_row(rows, &hdr, n, rows[i + 1].pc - 1) != &rows[i];
+			}
 		}
 	}
-	CHECK(!bad, "find_row: agrees with a linear scan, 1 to 2^22 rows", "%d wrong", bad);
+	index_clear();
+	CHECK(!bad, "find_row: agrees with a plain search, 1 to 2^22 rows, even and uneven gaps",
+	      "%d wrong", bad);
 	free(rows);
 }
 

@@ -37,6 +37,11 @@
 static const struct unwind_table *walk_table;
 #define UNW_INLINE inline
 #define UNW_TABLE(m) ((void)(m), (void *)walk_table)
+static uint64_t *walk_index;
+static size_t walk_nr_index;
+static struct unwind_table_hdr walk_hdr;
+#define UNW_HDR(m, hdr) ((void)(m), (void)(hdr), -1)	/* unused: find_row is called directly */
+#define UNW_INDEX(i, out) ((i) < walk_nr_index ? ((out) = (__u32)walk_index[i], 0) : -1)
 #define UNW_ROW(tbl, idx) ((idx) < walk_table->nr ? &walk_table->rows[idx] : NULL)
 #define UNW_MAP(idx) ((const struct unwind_mapping *)((void)(idx), NULL))
 #define UNW_READ(dst, size, addr) (memset((dst), 0, (size)), (void)(addr), -1)
@@ -528,7 +533,7 @@ static void lookup(const char *name, const struct unwind_table *tab, uint64_t pc
 	const struct unwind_row *row = unwind_table__find(tab, pc);
 
 	st->lookups++;
-	if (unwind_find_row((void *)tab, (__u32)tab->nr, (__u32)pc) != row)
+	if (unwind_find_row((void *)tab, &walk_hdr, (__u32)tab->nr, (__u32)pc) != row)
 		st->walker_diff++;
 	if (row_matches(row, e))
 		return;
@@ -689,7 +694,15 @@ static int check_file(const char *name, const char *path, struct stats *st)
 	CHECK(!err, label, "readelf failed on %s: %d", path, err);
 	if (!err) {
 		walk_table = &tab;
+		/* its indexes, as the daemon makes them */
+		walk_nr_index = unwind_table__index_len(&tab);
+		walk_index = calloc(walk_nr_index + 1, sizeof(*walk_index));
+		if (walk_index)
+			unwind_table__index(&tab, 0, walk_index, &walk_hdr);
 		compare(name, &tab, &t, &f, st);
+		free(walk_index);
+		walk_index = NULL;
+		walk_nr_index = 0;
 		printf("# %s: %zu readelf rows compared (%zu from .debug_frame), %zu lookups, "
 		       "%zu mismatches; want RSP %zu RBP %zu PLT %zu END %zu UNSUPPORTED %zu; "
 		       "%zu gaps; %zu FDEs outside code\n",

@@ -2,7 +2,7 @@
  * between processes and between files with one build id, kept while idle,
  * removed when the rows are needed, the tables of processes no longer
  * sampled evicted before those of busy ones, refused tables loaded again
- * once there is room, removed after a minute unmapped; a rebuilt file on
+ * once there is room, removed after ten minutes unmapped; a rebuilt file on
  * a reused inode gets its own table; tables of any size fit. Uses real BPF
  * maps (root) for the table slots, the published processes and the
  * sampling times, and ordinary memory for the mapping slots. */
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -27,8 +28,10 @@
 #define CLANG_CPP "/usr/lib/x86_64-linux-gnu/libclang-cpp.so.14"
 #define NS 1000000000ull
 
-static int procs_fd, seen_fd, tables_fd;
+static int procs_fd, seen_fd, tables_fd, index_fd, hdrs_fd;
 static struct unwind_mapping maps[256];
+static uint64_t *index_space;
+static uint32_t nr_index;
 
 /* A process instance whose one executable mapping is path, at offset 0. */
 static void fake_instance(struct proc_instance *in, uint32_t pid, const char *path,
@@ -89,10 +92,12 @@ static const struct unwind_mapping *published(uint32_t pid)
 }
 
 /* What the walker finds in m's table slot: the rows, or -1 when the slot
- * is empty (evicted or refused). Compared with path's table when given. */
+ * is empty (evicted or refused). Compared with path's table when given,
+ * the table's index too. */
 static long slot_rows(const struct unwind_mapping *m, const char *path, bool *same)
 {
 	struct unwind_table t = { 0 };
+	struct unwind_table_hdr hdr;
 	uint32_t id, slot = m->table;
 	long n = -1;
 	int fd;
@@ -103,12 +108,27 @@ static long slot_rows(const struct unwind_mapping *m, const char *path, bool *sa
 	fd = bpf_map_get_fd_by_id(id);
 	if (fd < 0)
 		return -1;
-	if (path && !unwind_table__build(path, &t)) {
+	if (path && !unwind_table__build(path, &t) && !bpf_map_lookup_elem(hdrs_fd, &slot, &hdr)) {
+		size_t nr_index = unwind_table__index_len(&t);
+		uint64_t *want = calloc(nr_index + 1, sizeof(*want));
+		struct unwind_table_hdr want_hdr;
 		struct unwind_row row;
 
-		*same = true;
+		*same = want != NULL;
 		for (uint32_t i = 0; i < t.nr && *same; i += 97)
 			*same = !bpf_map_lookup_elem(fd, &i, &row) && !memcmp(&row, &t.rows[i], sizeof(row));
+		/* the indexes, read as the walker reads them, not through our
+		 * mapping of them */
+		if (want)
+			unwind_table__index(&t, hdr.blocks, want, &want_hdr);
+		*same = *same && !memcmp(&hdr, &want_hdr, sizeof(hdr));
+		for (uint32_t k = 0; k < nr_index && *same; k++) {
+			uint32_t i = hdr.blocks + k;
+			uint64_t v;
+
+			*same = !bpf_map_lookup_elem(index_fd, &i, &v) && v == want[k];
+		}
+		free(want);
 	}
 	for (n = 0; ; n++) {
 		struct unwind_row row;
@@ -127,6 +147,8 @@ static struct unwinder *new_unwinder(uint64_t max_rows)
 	struct unwinder_opts o = {
 		.tables_fd = tables_fd, .max_tables = 64, .maps = maps, .nr_maps = 256,
 		.procs_fd = procs_fd, .seen_fd = seen_fd, .max_rows = max_rows,
+		.index = index_space, .nr_index = unwinder__index_entries(max_rows, 64),
+		.hdrs_fd = hdrs_fd,
 	};
 
 	memset(maps, 0, sizeof(maps));
@@ -162,8 +184,21 @@ int main(void)
 	seen_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "test_seen", sizeof(struct cprof_instance),
 				 sizeof(struct seen_val), 64, NULL);
 	tables_fd = unwinder__create_tables_map(64);
-	if (procs_fd < 0 || seen_fd < 0 || tables_fd < 0) {
+	hdrs_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_hdrs", sizeof(uint32_t),
+				 sizeof(struct unwind_table_hdr), 64, NULL);
+	/* room for the largest budget below */
+	nr_index = unwinder__index_entries(64ull << 20, 64);
+	index_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_index", sizeof(uint32_t), sizeof(uint64_t),
+				  nr_index, &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
+									   .map_flags = BPF_F_MMAPABLE });
+	if (procs_fd < 0 || seen_fd < 0 || tables_fd < 0 || hdrs_fd < 0 || index_fd < 0) {
 		SKIP("unwinder", "cannot create BPF maps: %s", strerror(errno));
+		return 0;
+	}
+	index_space = mmap(NULL, (size_t)nr_index * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			   MAP_SHARED, index_fd, 0);
+	if (index_space == MAP_FAILED) {
+		SKIP("unwinder", "cannot map the index: %s", strerror(errno));
 		return 0;
 	}
 
@@ -297,18 +332,18 @@ int main(void)
 		}
 	}
 
-	/* nothing maps either object now: a minute later both are gone */
+	/* nothing maps either object now: ten minutes later both are gone */
 	{
 		uint64_t now = mono_now();
 
-		unwinder__expire(u, now + 30 * NS);
+		unwinder__expire(u, now + 300 * NS);
 		unwinder__stats(u, &st);
 		CHECK(st.expired == 0 && st.objects == 2, "unwinder: idle objects stay for a while",
 		      "expired %llu, objects %llu", U64(st.expired), U64(st.objects));
-		unwinder__expire(u, now + 61 * NS);
+		unwinder__expire(u, now + 601 * NS);
 		unwinder__stats(u, &st);
 		CHECK(st.expired == 2 && st.objects == 0 && st.rows_used == 0,
-		      "unwinder: objects unmapped for a minute are removed with their tables",
+		      "unwinder: objects unmapped for ten minutes are removed with their tables",
 		      "expired %llu, objects %llu, rows %llu", U64(st.expired), U64(st.objects),
 		      U64(st.rows_used));
 	}
