@@ -41,7 +41,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps deps-check run check bench fuzz clean
+.PHONY: all deps deps-check run check bench soak fuzz clean
 
 all: deps $(BUILD)/cprofd $(BUILD)/cprof-ctl
 
@@ -141,6 +141,11 @@ bench: all $(TESTS_BUILT)
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/unwind.sh
 	$(Q)tests/bench/symbols.sh
+
+# 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
+soak: all $(TESTS_BUILT)
+	$(Q)scripts/deps.sh bench
+	$(Q)tests/bench/soak.sh
 
 # libFuzzer harnesses for the parsers of files other programs write (each
 # includes the module it fuzzes): make fuzz, then for example

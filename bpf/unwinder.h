@@ -31,13 +31,11 @@ struct {
 	__array(values, struct unwind_rows);
 } unwind_tables SEC(".maps");
 
-/* Every table's index (unwind.h): user space writes it in place (mmap)
- * before it puts the table into its slot, and sizes it for the row budget.
- * 64-bit entries: array map elements are 8-byte aligned anyway, and mmap
- * shows them as they are. */
+/* Every table's indexes (unwind.h): user space writes them before it puts
+ * the table into its slot, and sizes the map for the row budget. 64-bit
+ * entries: array map elements are 8 bytes at least anyway. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -51,11 +49,10 @@ struct {
 	__type(value, struct unwind_table_hdr);
 } unwind_table_hdrs SEC(".maps");
 
-/* User space writes mappings in place (mmap), then publishes a process by
- * updating unwind_procs. */
+/* User space writes a process's mappings into free slots, then publishes
+ * the process by updating unwind_procs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, UNWIND_DEFAULT_MAPPINGS);
 	__type(key, __u32);
 	__type(value, struct unwind_mapping);

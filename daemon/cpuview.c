@@ -63,8 +63,6 @@ struct cpuview {
 	uint64_t closed_bytes;		/* index bytes of closed windows */
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	uint64_t unwind_rows;		/* the row budget */
-	void *maps, *index;		/* the mmap'd mapping slots and table index */
-	size_t maps_len, index_len;
 	struct cpuview_stats stats;
 
 	/* the drain thread */
@@ -323,15 +321,6 @@ static bool can_unwind(void)
 	return true;
 }
 
-static void *map_array(struct bpf_map *m, size_t elem, size_t *len)
-{
-	void *p;
-
-	*len = (size_t)bpf_map__max_entries(m) * elem;
-	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* The unwind table budget: 1/64 of the memory, from 64 MiB to 1 GiB. The
  * tables are made on demand; this is only how far they may grow. */
 static uint64_t default_unwind_bytes(void)
@@ -353,15 +342,9 @@ static int unwinder_start(struct cpuview *v, char *err, size_t errlen)
 		.max_rows = v->unwind_rows,
 	};
 
-	v->maps = map_array(v->skel->maps.unwind_maps, sizeof(struct unwind_mapping), &v->maps_len);
-	v->index = map_array(v->skel->maps.unwind_index, sizeof(uint64_t), &v->index_len);
-	if (!v->maps || !v->index) {
-		snprintf(err, errlen, "cannot map the unwind mappings and index: %s", strerror(errno));
-		return -errno;
-	}
-	uo.maps = v->maps;
+	uo.maps_fd = bpf_map__fd(v->skel->maps.unwind_maps);
 	uo.nr_maps = bpf_map__max_entries(v->skel->maps.unwind_maps);
-	uo.index = v->index;
+	uo.index_fd = bpf_map__fd(v->skel->maps.unwind_index);
 	uo.nr_index = bpf_map__max_entries(v->skel->maps.unwind_index);
 	v->unwinder = unwinder__new(&uo);
 	if (!v->unwinder) {
@@ -868,10 +851,7 @@ void cpuview__free(struct cpuview *v)
 			perfset_close(v, &v->sets[i]);
 	ring_buffer__free(v->events);
 	unwinder__free(v->unwinder);
-	if (v->maps)
-		munmap(v->maps, v->maps_len);
-	if (v->index)
-		munmap(v->index, v->index_len);
+
 	cpu__destroy(v->skel);
 	free(v->cpus);
 	free(v->queue);

@@ -102,11 +102,9 @@ struct ranges {
 };
 
 struct unwinder {
-	int tables_fd, procs_fd, seen_fd, hdrs_fd;
-	struct unwind_mapping *maps;	/* the mmap'd mapping slots */
-	struct ranges map_space;
-	uint64_t *index;		/* the mmap'd table index */
-	struct ranges index_space;
+	int tables_fd, procs_fd, seen_fd, hdrs_fd, maps_fd, index_fd;
+	struct ranges map_space;	/* of the mapping slots */
+	struct ranges index_space;	/* of the tables' indexes */
 	struct range *index_freed;	/* of evicted tables: free after a BPF sync */
 	size_t nr_index_freed, cap_index_freed;
 	uint32_t *free_slots;		/* a stack of free table slots */
@@ -214,6 +212,42 @@ int unwinder__create_tables_map(uint32_t max_tables)
 	return outer;
 }
 
+/* Write n values of an array map from index first: with one call where
+ * the kernel takes them in a batch (5.6), else one by one. Not through
+ * mmap: a mapping of an array map is resident whole, and the daemon's RSS
+ * would carry the index and mapping slots' full size. 0 or -errno. */
+static int array_write(int fd, uint32_t first, const void *values, uint32_t n, size_t size)
+{
+	static int no_batch;
+	uint32_t *keys;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	if (!__atomic_load_n(&no_batch, __ATOMIC_RELAXED)) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = n;
+
+		keys = malloc(n * sizeof(*keys));
+		if (!keys)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++)
+			keys[i] = first + i;
+		err = bpf_map_update_batch(fd, keys, values, &count, &opts);
+		free(keys);
+		if (err != -EINVAL && err != -EOPNOTSUPP && err != -524 /* ENOTSUPP */)
+			return err;
+		__atomic_store_n(&no_batch, 1, __ATOMIC_RELAXED);
+	}
+	for (uint32_t i = 0; i < n && !err; i++) {
+		uint32_t k = first + i;
+
+		if (bpf_map_update_elem(fd, &k, (const char *)values + i * size, BPF_ANY))
+			err = -errno;
+	}
+	return err;
+}
+
 /* Readers on other threads see the stats as of the last change. */
 static void publish_stats(struct unwinder *u)
 {
@@ -241,10 +275,10 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	pthread_mutex_init(&u->snap_lock, NULL);
 	u->tables_fd = opts->tables_fd;
 	u->hdrs_fd = opts->hdrs_fd;
-	u->index = opts->index;
+	u->index_fd = opts->index_fd;
 	u->procs_fd = opts->procs_fd;
 	u->seen_fd = opts->seen_fd;
-	u->maps = opts->maps;
+	u->maps_fd = opts->maps_fd;
 	u->max_rows = opts->max_rows;
 	u->objs = hashmap__new(sizeof(struct objkey), sizeof(struct uobj *));
 	u->by_build_id = hashmap__new(sizeof(struct build_id_key), sizeof(struct uobj *));
@@ -307,13 +341,23 @@ static int table_put(struct unwinder *u, struct uobj *o, const struct unwind_tab
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	size_t len = t->nr * sizeof(t->rows[0]), n = unwind_table__index_len(t);
 	struct unwind_table_hdr hdr;
+	uint64_t *index;
 	uint32_t start;
 	void *p;
 	int fd, err = 0;
 
 	if (n > UINT32_MAX || ranges_alloc(&u->index_space, (uint32_t)n, &start))
 		return -ENOSPC;
-	unwind_table__index(t, start, u->index + start, &hdr);
+	index = malloc(n * sizeof(*index));
+	if (!index) {
+		err = -ENOMEM;
+		goto out;
+	}
+	unwind_table__index(t, start, index, &hdr);
+	err = array_write(u->index_fd, start, index, (uint32_t)n, sizeof(*index));
+	free(index);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(u->hdrs_fd, &o->slot, &hdr, BPF_ANY)) {
 		err = -errno;
 		goto out;
@@ -709,12 +753,15 @@ int unwinder__add_maps(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint
 	struct unwind_proc tab = { .start_ns = start_ns, .exec_id = exec_id };
 	size_t want = maps->nr < UNWIND_MAX_MAPPINGS ? maps->nr : UNWIND_MAX_MAPPINGS;
 	struct uproc_obj *objs = calloc(want ? want : 1, sizeof(*objs));
+	struct unwind_mapping *ums = calloc(want ? want : 1, sizeof(*ums));
 	struct uproc *p, old = { 0 };
 	bool added;
 	int err = 0;
 
-	if (!objs)
-		return -ENOMEM;
+	if (!objs || !ums) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (now_ns() - u->expired_at >= RETRY_NS)
 		expire(u, now_ns());
 	u->stats.mappings_dropped += maps->nr - want;
@@ -725,7 +772,7 @@ int unwinder__add_maps(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint
 	}
 	for (size_t i = 0; i < want; i++) {
 		const struct procmap *m = &maps->maps[i];
-		struct unwind_mapping *um = &u->maps[first_map + nmaps++];
+		struct unwind_mapping *um = &ums[nmaps++];
 		struct uobj *o;
 		uint64_t bias;
 
@@ -751,9 +798,10 @@ int unwinder__add_maps(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint
 	}
 	tab.first_map = first_map;
 	tab.nr_maps = nmaps;
-	p = hashmap__insert(u->procs, &pid, &added);
+	err = array_write(u->maps_fd, first_map, ums, nmaps, sizeof(*ums));
+	p = err ? NULL : hashmap__insert(u->procs, &pid, &added);
 	if (!p || bpf_map_update_elem(u->procs_fd, &pid, &tab, BPF_ANY)) {
-		err = p ? -errno : -ENOMEM;
+		err = err ?: p ? -errno : -ENOMEM;
 		u->stats.procs_full++;
 		/* not published: give back what was taken */
 		ranges_free(&u->map_space, first_map, nmaps);
@@ -776,6 +824,7 @@ int unwinder__add_maps(struct unwinder *u, uint32_t pid, uint64_t start_ns, uint
 	}
 out:
 	free(objs);
+	free(ums);
 	publish_stats(u);
 	return err;
 }

@@ -27,9 +27,9 @@ struct procmaps;
 struct unwinder_opts {
 	int tables_fd;			/* BPF array of maps: the table slots */
 	uint32_t max_tables;		/* its size */
-	void *maps;			/* the mmap'd mapping slots */
+	int maps_fd;			/* BPF array: the mapping slots */
 	uint32_t nr_maps;
-	uint64_t *index;		/* the mmap'd table index (unwind.h) */
+	int index_fd;			/* BPF array: the tables' indexes (unwind.h) */
 	uint32_t nr_index;
 	int hdrs_fd;			/* BPF array: each slot's struct unwind_table_hdr */
 	int procs_fd;			/* BPF hash: tgid -> struct unwind_proc */

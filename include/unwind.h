@@ -62,9 +62,9 @@ struct unwind_row {
  * A search reads the page's entry, searches the few blocks it and the next
  * page's entry bound (neighbours in memory), then at most
  * UNWIND_INDEX_STRIDE rows of the table. */
-#define UNWIND_INDEX_STRIDE	16
+#define UNWIND_INDEX_STRIDE	32
 #define UNWIND_INDEX_SEARCH_STEPS	21	/* covers UNWIND_MAX_TABLE_ROWS / STRIDE */
-#define UNWIND_BLOCK_SEARCH_STEPS	4	/* covers the rows after a block's first */
+#define UNWIND_BLOCK_SEARCH_STEPS	5	/* covers the rows after a block's first */
 #define UNWIND_PAGE_SHIFT_MIN	12	/* pages as small as 4 KiB */
 
 /* Where a table's indexes are, per table slot. */

@@ -5,7 +5,7 @@
 # as Parca or Grafana Alloy would.
 #
 #   known workload  build/workloads/split-nofp (no frame pointers: only the
-#                   unwind tables reach main), at a third of a CPU
+#                   unwind tables reach main), about a CPU's worth
 #   churn           a loop that, every round: writes and compiles a new C
 #                   program (a new build id each time) and runs it for a
 #                   second; compiles tests/integration/busy/templates.cpp with
@@ -16,8 +16,8 @@
 # Every minute it records cprofd's RSS, its CPU and its BPF program's run time
 # (kernel.bpf_stats_enabled) over the minute, the unwind rows in use and the
 # objects loaded, and from the minute's scraped profiles the known workload's
-# share of samples that reach main, and the samples with a frame outside the
-# processes' code. Prints the table and writes it into docs/PERFORMANCE.md
+# share of samples whose walk reached its outermost frame, and the samples with
+# a frame outside the processes' code. Prints the table and writes it into docs/PERFORMANCE.md
 # between the bench:soak markers, with the goals: RSS flat after the first
 # minutes and under 100 MB; the known workload's walks >= 99% complete for the
 # whole soak; cprofd plus BPF under 1% of a core.
@@ -99,8 +99,10 @@ scraper() {
 }
 
 # over the scraped profiles of the last minute: the known workload's samples
-# and those reaching main, and of all samples those with a frame outside the
-# code and those marked truncated: "REACH% KNOWN OUTSIDE PROFILES TRUNCATED"
+# and those whose walk reached its outermost frame (main for its main thread,
+# libc's start_thread for its other), and of all samples those with a frame
+# outside the code and those marked truncated:
+# "REACH% KNOWN OUTSIDE PROFILES TRUNCATED"
 scrape_stats() {
 	local f known=0 main=0 out=0 profs=0 tr=0 all k
 	for f in "$TMP"/scrape.*.pb.gz; do
@@ -110,7 +112,7 @@ scrape_stats() {
 		out=$(awk -v a="$out" -v p="$("$PROFQ" "$f" outside)" -v n="$all" 'BEGIN { printf "%.0f", a + p * n / 100 }')
 		tr=$(awk -v a="$tr" -v p="$("$PROFQ" "$f" share '[truncated stack]')" -v n="$all" 'BEGIN { printf "%.0f", a + p * n / 100 }')
 		k=$(PROFQ_PID=$1 "$PROFQ" "$f" total | awk '{ print $2 }')
-		main=$(awk -v a="$main" -v p="$(PROFQ_PID=$1 "$PROFQ" "$f" share main)" -v n="$k" 'BEGIN { printf "%.0f", a + p * n / 100 }')
+		main=$(awk -v a="$main" -v p="$(PROFQ_PID=$1 "$PROFQ" "$f" any main start_thread)" -v n="$k" 'BEGIN { printf "%.0f", a + p * n / 100 }')
 		known=$((known + k))
 		rm -f "$f"
 	done
@@ -152,7 +154,7 @@ for minute in $(seq "$MINUTES"); do
 	printf '%s\n' "$drops" >>"$RESULTS"
 	cpu0=$cpu1 bns0=$bns1 bcnt0=$bcnt1
 	alive "$PROF_PID" || die "cprofd exited at minute $minute: $(tail -n 3 "$TMP/cprofd.log")"
-	echo "  minute $minute: RSS $((rss / 1024)) MiB, cprofd $(awk -v c="$(tail -n 1 "$RESULTS" | cut -f3)" 'BEGIN { printf "%.2f", c / 6e8 }')% + BPF $(awk -v c="$(tail -n 1 "$RESULTS" | cut -f4)" 'BEGIN { printf "%.2f", c / 6e8 }')% of a core, rows $(metric "$TMP/m" 'cprofd_unwind_rows{state="used"}'), known workload reaches main in $reach% of $samples samples"
+	echo "  minute $minute: RSS $((rss / 1024)) MiB, cprofd $(awk -v c="$(tail -n 1 "$RESULTS" | cut -f3)" 'BEGIN { printf "%.2f", c / 6e8 }')% + BPF $(awk -v c="$(tail -n 1 "$RESULTS" | cut -f4)" 'BEGIN { printf "%.2f", c / 6e8 }')% of a core, rows $(metric "$TMP/m" 'cprofd_unwind_rows{state="used"}'), known workload's walks complete in $reach% of $samples samples"
 done
 curl -s -o "$TMP/m" "$URL/metrics"
 cp "$TMP/cprofd.log" "$TMP/cprofd.final.log"
@@ -166,14 +168,15 @@ section=$TMP/section.md
 	echo
 	machine_lines
 	echo "cprofd at its defaults, system-wide (--hz $HZ, --memory 96M); a known workload (split-nofp, no"
-	echo "frame pointers, a third of a CPU); a churn of new programs (a new C program built and run every"
+	echo "frame pointers, two threads, about a CPU); a churn of new programs (a new C program built and run every"
 	echo "round, clang++ -O1 on a template-heavy file every third round, bursts of short shell pipelines);"
 	echo "a scraper fetching profile?seconds=14 every 15 s. One row a minute: cprofd's RSS at its end;"
 	echo "cprofd's CPU and its BPF program's run time over it, in % of one core; unwind rows in use and"
-	echo "objects loaded; of the minute's scraped profiles, the known workload's samples that reach main,"
-	echo "and all samples with a frame outside the processes' code."
+	echo "objects loaded; of the minute's scraped profiles, the known workload's samples whose walk"
+	echo "reached its outermost frame (main, or libc's start_thread for its second thread), and all"
+	echo "samples with a frame outside the processes' code, or marked [truncated stack]."
 	echo
-	echo "| minute | RSS MiB | cprofd % | BPF % | rows used | objects | waiting | cold evictions | reach main | known samples | outside | truncated | drops |"
+	echo "| minute | RSS MiB | cprofd % | BPF % | rows used | objects | waiting | cold evictions | walks complete | known samples | outside | truncated | drops |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	awk -F '\t' '{ printf "| %d | %.1f | %.2f | %.2f | %d | %d | %d | %d | %s%% | %d | %d | %d | %d |\n",
 		$1, $2 / 1024, $3 / 6e8, $4 / 6e8, $6, $8, $9, $10, $11, $12, $13, $15, $17 }' "$RESULTS"
@@ -188,7 +191,7 @@ section=$TMP/section.md
 	outside=$(awk -F '\t' '{ o += $13 } END { print o + 0 }' "$RESULTS")
 	echo "Goals: RSS flat after the first minutes and under 100 MB: minute 5 $(fmt "$rss_first" %.1f) MiB, the last"
 	echo "$(fmt "$rss_last" %.1f) MiB, the largest $(fmt "$rss_max" %.1f) MiB. The known workload's walks >= 99% complete:"
-	echo "$reach_all% of its samples reach main over the soak, $reach_min% in the worst minute. cprofd plus BPF"
+	echo "$reach_all% of its samples over the soak, $reach_min% in the worst minute. cprofd plus BPF"
 	echo "under 1% of a core: $cpu% on average, $(fmt "$cpu_med" %.2f)% the median minute. Samples with a frame outside the"
 	echo "code: $outside in all."
 	echo

@@ -28,9 +28,7 @@
 #define CLANG_CPP "/usr/lib/x86_64-linux-gnu/libclang-cpp.so.14"
 #define NS 1000000000ull
 
-static int procs_fd, seen_fd, tables_fd, index_fd, hdrs_fd;
-static struct unwind_mapping maps[256];
-static uint64_t *index_space;
+static int procs_fd, seen_fd, tables_fd, index_fd, hdrs_fd, maps_fd;
 static uint32_t nr_index;
 
 /* A process instance whose one executable mapping is path, at offset 0. */
@@ -81,14 +79,17 @@ static void sampled(const struct proc_instance *in, uint64_t ago_ns)
 	bpf_map_update_elem(seen_fd, &k, &v, BPF_ANY);
 }
 
-/* The published mapping of pid, or NULL. */
+/* The published (first) mapping of pid, as the walker reads it, or NULL;
+ * valid until the next call. */
 static const struct unwind_mapping *published(uint32_t pid)
 {
+	static struct unwind_mapping m;
 	struct unwind_proc pub;
 
-	if (bpf_map_lookup_elem(procs_fd, &pid, &pub) || !pub.nr_maps)
+	if (bpf_map_lookup_elem(procs_fd, &pid, &pub) || !pub.nr_maps ||
+	    bpf_map_lookup_elem(maps_fd, &pub.first_map, &m))
 		return NULL;
-	return &maps[pub.first_map];
+	return &m;
 }
 
 /* What the walker finds in m's table slot: the rows, or -1 when the slot
@@ -117,8 +118,7 @@ static long slot_rows(const struct unwind_mapping *m, const char *path, bool *sa
 		*same = want != NULL;
 		for (uint32_t i = 0; i < t.nr && *same; i += 97)
 			*same = !bpf_map_lookup_elem(fd, &i, &row) && !memcmp(&row, &t.rows[i], sizeof(row));
-		/* the indexes, read as the walker reads them, not through our
-		 * mapping of them */
+		/* the indexes, read as the walker reads them */
 		if (want)
 			unwind_table__index(&t, hdr.blocks, want, &want_hdr);
 		*same = *same && !memcmp(&hdr, &want_hdr, sizeof(hdr));
@@ -145,13 +145,12 @@ static long slot_rows(const struct unwind_mapping *m, const char *path, bool *sa
 static struct unwinder *new_unwinder(uint64_t max_rows)
 {
 	struct unwinder_opts o = {
-		.tables_fd = tables_fd, .max_tables = 64, .maps = maps, .nr_maps = 256,
+		.tables_fd = tables_fd, .max_tables = 64, .maps_fd = maps_fd, .nr_maps = 256,
 		.procs_fd = procs_fd, .seen_fd = seen_fd, .max_rows = max_rows,
-		.index = index_space, .nr_index = unwinder__index_entries(max_rows, 64),
+		.index_fd = index_fd, .nr_index = unwinder__index_entries(max_rows, 64),
 		.hdrs_fd = hdrs_fd,
 	};
 
-	memset(maps, 0, sizeof(maps));
 	return unwinder__new(&o);
 }
 
@@ -189,16 +188,11 @@ int main(void)
 	/* room for the largest budget below */
 	nr_index = unwinder__index_entries(64ull << 20, 64);
 	index_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_index", sizeof(uint32_t), sizeof(uint64_t),
-				  nr_index, &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
-									   .map_flags = BPF_F_MMAPABLE });
-	if (procs_fd < 0 || seen_fd < 0 || tables_fd < 0 || hdrs_fd < 0 || index_fd < 0) {
+				  nr_index, NULL);
+	maps_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_maps", sizeof(uint32_t),
+				 sizeof(struct unwind_mapping), 256, NULL);
+	if (procs_fd < 0 || seen_fd < 0 || tables_fd < 0 || hdrs_fd < 0 || index_fd < 0 || maps_fd < 0) {
 		SKIP("unwinder", "cannot create BPF maps: %s", strerror(errno));
-		return 0;
-	}
-	index_space = mmap(NULL, (size_t)nr_index * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-			   MAP_SHARED, index_fd, 0);
-	if (index_space == MAP_FAILED) {
-		SKIP("unwinder", "cannot map the index: %s", strerror(errno));
 		return 0;
 	}
 
