@@ -11,6 +11,8 @@
  *   UNW_HDR(m, hdr)		copy the struct unwind_table_hdr of m's table into hdr;
  *				0 on success
  *   UNW_INDEX(i, out)		set __u32 out to entry i of the index space; 0 on success
+ *   UNW_CACHE(i)		struct unwind_row_cache_ent * for entry i of this CPU's
+ *				row cache, or NULL
  *   UNW_MAP(idx)		const struct unwind_mapping * for a mapping index, or NULL
  *   UNW_INLINE			the inline attribute to use
  */
@@ -170,6 +172,7 @@ static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_pro
 				  int *how)
 {
 	const struct unwind_mapping *m = r->last_map;
+	struct unwind_row_cache_ent *ce;
 	const struct unwind_row *row;
 	struct unwind_table_hdr hdr;
 	__u64 cfa, pc, frame[2];
@@ -196,7 +199,19 @@ static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_pro
 		return unwind_fp_step(r);
 	}
 	pc = r->ip - m->bias - (leaf ? 0 : 1);
-	row = unwind_find_row(tbl, &hdr, m->nr_rows, (__u32)pc);
+	ce = UNW_CACHE((((__u32)pc * 0x9e3779b1u) ^ (m->table * 0x85ebca6bu)) >>
+		       (32 - UNWIND_ROW_CACHE_BITS));
+	if (ce && ce->gen == hdr.gen && ce->pc == (__u32)pc && ce->slot == m->table) {
+		row = &ce->row;
+	} else {
+		row = unwind_find_row(tbl, &hdr, m->nr_rows, (__u32)pc);
+		if (ce && row) {
+			ce->slot = m->table;
+			ce->gen = hdr.gen;
+			ce->pc = (__u32)pc;
+			ce->row = *row;
+		}
+	}
 	if (!row || row->cfa_type == UNW_CFA_NONE) {
 		*how = UNW_HOW_FP_NO_ROW;
 		return unwind_fp_step(r);

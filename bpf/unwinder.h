@@ -49,6 +49,14 @@ struct {
 	__type(value, struct unwind_table_hdr);
 } unwind_table_hdrs SEC(".maps");
 
+/* Rows found, per CPU (unwind.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNWIND_ROW_CACHE);
+	__type(key, __u32);
+	__type(value, struct unwind_row_cache_ent);
+} unwind_row_cache SEC(".maps");
+
 /* User space writes a process's mappings into free slots, then publishes
  * the process by updating unwind_procs. */
 struct {
@@ -98,6 +106,11 @@ static __always_inline int unwind_hdr_of(const struct unwind_mapping *m,
 	return 0;
 }
 
+static __always_inline struct unwind_row_cache_ent *unwind_cache_at(__u32 i)
+{
+	return bpf_map_lookup_elem(&unwind_row_cache, &i);
+}
+
 static __always_inline int unwind_index_at(__u32 i, __u32 *out)
 {
 	__u64 *v = bpf_map_lookup_elem(&unwind_index, &i);
@@ -118,6 +131,7 @@ static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
 #define UNW_TABLE(m) unwind_table_of(m)
 #define UNW_ROW(tbl, idx) unwind_row_at(tbl, idx)
 #define UNW_HDR(m, hdr) unwind_hdr_of(m, &(hdr))
+#define UNW_CACHE(i) unwind_cache_at(i)
 #define UNW_INDEX(i, out) unwind_index_at(i, &(out))
 #define UNW_MAP(idx) unwind_map_at(idx)
 #include "unwind_step.h"

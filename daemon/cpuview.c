@@ -58,6 +58,9 @@ struct cpuview {
 	int counts_fd[CPROF_NR_GENS], stacks_fd[CPROF_NR_GENS];
 	bool pending[CPROF_NR_GENS];	/* a failed drain left entries there */
 	int64_t flipped_ns;		/* CLOCK_MONOTONIC of the last flip */
+	int64_t flipped_real_ns;	/* and CLOCK_REALTIME: a window's samples are
+					 * those of the generations from the flip
+					 * after it opens to the one as it closes */
 	uint64_t fill_limit;		/* new entries in a generation that drain it early */
 	size_t window_limit;
 	uint64_t closed_bytes;		/* index bytes of closed windows */
@@ -455,9 +458,10 @@ static int drain_locked(struct cpuview *v)
 
 	if (v->pending[old ^ 1] && (e = drain_gen(v, old ^ 1)))
 		goto out;	/* keep writing into `old`: it is drained next time */
+	v->flipped_real_ns = now_ns(CLOCK_REALTIME);
+	v->flipped_ns = now_ns(CLOCK_MONOTONIC);
 	__atomic_store_n(&v->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
 	bpf__sync();		/* nobody writes into generation `old` any more */
-	v->flipped_ns = now_ns(CLOCK_MONOTONIC);
 	e = drain_gen(v, old);
 out:
 	v->stats.drains++;
@@ -548,7 +552,18 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&v->lock, NULL);
+	{
+		/* the drain thread runs at a real-time priority and takes this
+		 * lock: whoever holds it runs at that priority meanwhile, or a
+		 * client's thread preempted with it among busy threads would
+		 * stop the drain */
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+		pthread_mutex_init(&v->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	pthread_mutex_init(&v->qlock, NULL);
 	pthread_cond_init(&v->qcond, NULL);
 	pthread_cond_init(&v->stop_cond, NULL);
@@ -709,10 +724,11 @@ struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds)
 		e = -EBUSY;
 		goto cleanup;
 	}
-	/* Drain so the window starts with nothing from before it opened. */
+	/* Drain so the window starts with nothing from before it opened: it
+	 * starts at that flip (however long this thread waits after it). */
 	drain_locked(v);
-	w->start_ns = now_ns(CLOCK_REALTIME);
-	w->opened_mono_ns = now_ns(CLOCK_MONOTONIC);
+	w->start_ns = v->flipped_real_ns;
+	w->opened_mono_ns = v->flipped_ns;
 	w->deadline_mono_ns = seconds > 0 ? w->opened_mono_ns + seconds * NS : 0;
 	w->next = v->windows;
 	v->windows = w;
@@ -729,10 +745,10 @@ cleanup:
 	return w;
 }
 
-/* Caller holds v->lock and has drained. */
+/* Caller holds v->lock and has drained: the window ends at that flip. */
 static void close_locked(struct cpuview *v, struct window *w)
 {
-	w->end_ns = now_ns(CLOCK_REALTIME);
+	w->end_ns = v->flipped_real_ns;
 	for (struct window **p = &v->windows; *p; p = &(*p)->next)
 		if (*p == w) {
 			*p = w->next;

@@ -108,6 +108,7 @@ struct unwinder {
 	struct range *index_freed;	/* of evicted tables: free after a BPF sync */
 	size_t nr_index_freed, cap_index_freed;
 	uint32_t *free_slots;		/* a stack of free table slots */
+	uint32_t *slot_gen;		/* each slot's table generation */
 	uint32_t nr_free_slots;
 	uint64_t max_rows;
 	struct hashmap *objs;		/* objkey -> struct uobj * */
@@ -284,7 +285,8 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	u->by_build_id = hashmap__new(sizeof(struct build_id_key), sizeof(struct uobj *));
 	u->procs = hashmap__new(sizeof(uint32_t), sizeof(struct uproc));
 	u->free_slots = malloc((opts->max_tables ? opts->max_tables : 1) * sizeof(uint32_t));
-	if (!u->objs || !u->by_build_id || !u->procs || !u->free_slots ||
+	u->slot_gen = calloc(opts->max_tables ? opts->max_tables : 1, sizeof(uint32_t));
+	if (!u->objs || !u->by_build_id || !u->procs || !u->free_slots || !u->slot_gen ||
 	    ranges_init(&u->map_space, opts->nr_maps) || ranges_init(&u->index_space, opts->nr_index)) {
 		unwinder__free(u);
 		errno = ENOMEM;
@@ -354,6 +356,11 @@ static int table_put(struct unwinder *u, struct uobj *o, const struct unwind_tab
 		goto out;
 	}
 	unwind_table__index(t, start, index, &hdr);
+	/* rows the walkers cached for the slot's previous table are not
+	 * this one's: a new generation (never 0, which marks empty) */
+	if (!++u->slot_gen[o->slot])
+		u->slot_gen[o->slot] = 1;
+	hdr.gen = u->slot_gen[o->slot];
 	err = array_write(u->index_fd, start, index, (uint32_t)n, sizeof(*index));
 	free(index);
 	if (err)
@@ -975,6 +982,7 @@ void unwinder__free(struct unwinder *u)
 	free(u->index_space.free);
 	free(u->index_freed);
 	free(u->free_slots);
+	free(u->slot_gen);
 	pthread_mutex_destroy(&u->snap_lock);
 	free(u);
 }

@@ -50,9 +50,11 @@ source tests/bench/lib.sh
 
 cleanup_hook() {
 	local p
-	for p in $SCRAPER_PID $CHURN_PID; do kill -TERM "$p" 2>/dev/null; done
-	pkill -P "${CHURN_PID:-0}" 2>/dev/null
-	wait 2>/dev/null
+	[ -n "$CHURN_PID" ] && pkill -TERM -P "$CHURN_PID" 2>/dev/null
+	for p in $SCRAPER_PID $CHURN_PID; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 }
 
 build_check

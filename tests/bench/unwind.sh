@@ -153,21 +153,24 @@ map_slots() {
 		awk -F: '{ s += $2; if ($2 > 0) p++ } END { print s + 0, p + 0 }'
 }
 
-# kernel memory of the unwind tables' maps (rows and mapping slots; array
-# maps are allocated whole when created), bytes
+# kernel memory of the unwind tables' maps, bytes: the program's (index,
+# table headers, mapping slots, processes, row cache; array maps are
+# allocated whole when created) and every table's own (cprof_rows, one per
+# object loaded)
 tables_kmem() {
 	local id sum=0 b m
-	for m in unwind_rows unwind_maps unwind_procs; do
+	for m in unwind_index unwind_table_h unwind_maps unwind_procs unwind_row_ca; do
 		id=$(prog_map_id "$1" "$m")
 		[ -n "$id" ] || continue
 		b=$(bpftool map show id "$id" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "memlock") print $(i + 1) + 0 }')
 		sum=$((sum + ${b:-0}))
 	done
-	echo "$sum"
+	b=$(bpftool map show 2>/dev/null | awk '/ name cprof_rows / { for (i = 1; i < NF; i++) if ($i == "memlock") s += $(i + 1) } END { print s + 0 }')
+	echo "$((sum + b))"
 }
 
-# the resident part of PID's mappings of BPF maps (cprofd maps the row space
-# and the mapping slots into its memory), KiB
+# the resident part of PID's mappings of BPF maps (none but while a table is
+# written), KiB
 maps_rss_kb() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { m = ($6 == "anon_inode:bpf-map") } m && $1 == "Rss:" { s += $2 }
 		END { print s + 0 }' "/proc/$1/smaps" 2>/dev/null || echo -
@@ -475,12 +478,12 @@ notes() {
 	echo "- Tables built in the window are for processes sampled often enough during it for the first"
 	echo "  time. cprofd profiles itself too, and in some windows it is one of them: by hand, its own"
 	echo "  objects took about 40 ms to build, which is most of the spread of its CPU in the window."
-	echo "- Table memory: rows used × 16 bytes, shared by every process mapping the object. Each process"
-	echo "  with tables also takes one mapping slot (32 bytes) per executable mapping, at most 256. The row"
-	echo "  space (1 Mi rows) and the mapping slots (64 Ki) are array maps, allocated whole when cprofd"
-	echo "  starts: $(fmt "$(m "${WORKLOADS[0]}" tables 'kmem_bytes != "-" ? kmem_bytes / 1048576 : ""')" %.1f) MiB of kernel memory (memlock of unwind_rows, unwind_maps and unwind_procs),"
-	echo "  however much is used. cprofd maps them into its memory whole (to write rows), so its RSS"
-	echo "  counts them: the \"of which BPF maps\" part. That part is this same kernel memory, not more."
+	echo "- Table memory: rows used × 16 bytes, in one array map per object, shared by every process"
+	echo "  mapping it, made on demand up to --unwind-memory. Each process with tables also takes one"
+	echo "  mapping slot (32 bytes) per executable mapping, at most 256. The index (sized for the row"
+	echo "  budget), the mapping slots (128 Ki) and the row cache are array maps, allocated whole when"
+	echo "  cprofd starts. With the tables: $(fmt "$(m "${WORKLOADS[0]}" tables 'kmem_bytes != "-" ? kmem_bytes / 1048576 : ""')" %.1f) MiB of kernel memory (memlock). None of it is in"
+	echo "  cprofd's RSS: it writes them with system calls, not through a mapping."
 	echo "- perf's CPU in the window is the copying of its ring buffers (with dwarf, 8 KiB per sample) to"
 	echo "  perf.data. At exit it reads the whole file again for build-ids: that is its CPU to stop."
 	goal_check

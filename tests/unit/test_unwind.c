@@ -103,12 +103,23 @@ static void index_table(uint32_t first_row, const struct unwind_row *rows, size_
 	cur_index = more;
 	tables[nr_tables].first_row = first_row;
 	unwind_table__index(&t, (uint32_t)cur_nr_index, cur_index + cur_nr_index, &tables[nr_tables].hdr);
+	tables[nr_tables].hdr.gen = (uint32_t)nr_tables + 1;
 	nr_tables++;
 	cur_nr_index += n;
 }
 
+/* The walker's row cache, as one CPU's: cleared with the tables, whose
+ * slots (first rows) the next row space reuses. */
+static struct unwind_row_cache_ent row_cache[UNWIND_ROW_CACHE];
+
+static struct unwind_row_cache_ent *cache_at(uint32_t i)
+{
+	return i < UNWIND_ROW_CACHE ? &row_cache[i] : NULL;
+}
+
 static void index_clear(void)
 {
+	memset(row_cache, 0, sizeof(row_cache));
 	free(cur_index);
 	cur_index = NULL;
 	cur_nr_index = 0;
@@ -137,6 +148,7 @@ static int index_at(uint32_t i, uint32_t *out)
 #define UNW_ROW(tbl, idx) row_at(tbl, idx)
 #define UNW_HDR(m, hdr) hdr_of(m, &(hdr))
 #define UNW_INDEX(i, out) index_at(i, &(out))
+#define UNW_CACHE(i) cache_at(i)
 #define UNW_MAP(idx) map_at(idx)
 #include "../../bpf/unwind_step.h"
 
@@ -988,6 +1000,10 @@ static const struct unwind_row syn_rows[] = {
 	ROW(0x1090, UNW_CFA_RSP, UNW_RBP_UNSUPPORTED, 16, 0),
 	ROW(0x10a0, UNW_CFA_NONE, UNW_RBP_SAME, 0, 0),	/* end of the last FDE */
 };
+/* The row space of the step cases: another object's 5 rows, then these. */
+static struct unwind_row space[5 + sizeof(syn_rows) / sizeof(syn_rows[0])];
+#define SYN_ROW_1040 (5 + 4)	/* syn_rows' row for 0x1040 */
+
 
 struct syn_case {
 	const char *name;
@@ -1077,8 +1093,6 @@ static void check_synthetic(void)
 	cur_nr_maps = DECOY_MAPS + 2;
 	/* Rows 0-4 of the row space belong to some other object. */
 	{
-		static struct unwind_row space[5 + sizeof(syn_rows) / sizeof(syn_rows[0])];
-
 		for (i = 0; i < 5; i++)
 			space[i] = (struct unwind_row)ROW(0x1000 + (uint32_t)i, UNW_CFA_RSP,
 							  UNW_RBP_SAME, 99, 0);
@@ -1090,13 +1104,15 @@ static void check_synthetic(void)
 	}
 	cur_stack = &s;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct syn_case *c = &cases[i];
+	/* each case twice: with the row cache cold, then warm */
+	for (i = 0; i < 2 * sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct syn_case *c = &cases[i % (sizeof(cases) / sizeof(cases[0]))];
 		struct unwind_regs r = { c->ip, c->sp, c->bp };
 		int how = -1, ret;
 
 		ret = unwind_step(&r, &proc, c->leaf, &how);
-		snprintf(name, sizeof(name), "step: %s", c->name);
+		snprintf(name, sizeof(name), "step: %s%s", c->name,
+			 i < sizeof(cases) / sizeof(cases[0]) ? "" : " (row cache warm)");
 		if (c->want_ret < 0)
 			CHECK(ret == c->want_ret && how == c->want_how, name, "ret %s how %d",
 			      result_str(ret), how);
@@ -1121,7 +1137,27 @@ static void check_synthetic(void)
 		CHECK(ret == UNW_CONTINUE && how == UNW_HOW_FP_NO_MAPPING,
 		      "step: no process table: frame pointers", "ret %s how %d",
 		      result_str(ret), how);
+		/* A table loaded again in the slot (a new generation) after
+		 * it changed: rows cached for the old one are not used. */
+		{
+			struct unwind_row saved = space[SYN_ROW_1040];
+
+			space[SYN_ROW_1040] = (struct unwind_row)ROW(0x1040, UNW_CFA_RSP, UNW_RBP_SAME, 8, 0);
+			r = (struct unwind_regs){ 0x10040, sp, 7 };
+			ret = unwind_step(&r, &proc, 1, &how);
+			CHECK(r.sp == sp + 32, "step: a cached row holds while its table's generation does",
+			      "sp %+lld", (long long)(r.sp - sp));
+			tables[0].hdr.gen++;
+			r = (struct unwind_regs){ 0x10040, sp, 7 };
+			ret = unwind_step(&r, &proc, 1, &how);
+			CHECK(ret == UNW_CONTINUE && r.sp == sp + 8,
+			      "step: a new generation of the table is searched, not served from the cache",
+			      "ret %s sp %+lld", result_str(ret), (long long)(r.sp - sp));
+			space[SYN_ROW_1040] = saved;
+			tables[0].hdr.gen++;
+		}
 		/* A row space that ends early: a missing shard. */
+		memset(row_cache, 0, sizeof(row_cache));
 		cur_nr_rows = 7;
 		r = (struct unwind_regs){ 0x10040, sp, fpb };
 		ret = unwind_step(&r, &proc, 1, &how);

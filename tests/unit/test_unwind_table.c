@@ -42,6 +42,7 @@ static size_t walk_nr_index;
 static struct unwind_table_hdr walk_hdr;
 #define UNW_HDR(m, hdr) ((void)(m), (void)(hdr), -1)	/* unused: find_row is called directly */
 #define UNW_INDEX(i, out) ((i) < walk_nr_index ? ((out) = (__u32)walk_index[i], 0) : -1)
+#define UNW_CACHE(i) ((void)(i), (struct unwind_row_cache_ent *)NULL)
 #define UNW_ROW(tbl, idx) ((idx) < walk_table->nr ? &walk_table->rows[idx] : NULL)
 #define UNW_MAP(idx) ((const struct unwind_mapping *)((void)(idx), NULL))
 #define UNW_READ(dst, size, addr) (memset((dst), 0, (size)), (void)(addr), -1)

@@ -121,6 +121,9 @@ static long slot_rows(const struct unwind_mapping *m, const char *path, bool *sa
 		/* the indexes, read as the walker reads them */
 		if (want)
 			unwind_table__index(&t, hdr.blocks, want, &want_hdr);
+		/* a generation of its own, never 0 (an empty cache entry) */
+		*same = *same && hdr.gen;
+		want_hdr.gen = hdr.gen;
 		*same = *same && !memcmp(&hdr, &want_hdr, sizeof(hdr));
 		for (uint32_t k = 0; k < nr_index && *same; k++) {
 			uint32_t i = hdr.blocks + k;
