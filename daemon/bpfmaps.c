@@ -40,10 +40,13 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 #endif
 
 /* Entries per batch, and per pass of the key walk: as many keys and values
- * as fit in 256 KiB, up to 4096, whatever the size of the map. Draining
+ * as fit in 64 KiB, up to 4096, whatever the size of the map. Draining
  * 100,000 entries took 40-50 ms with any batch of 64 to 16,384 entries (the
- * kernel's work dominates), so the size is chosen for memory. */
-#define DRAIN_BYTES (256 << 10)
+ * kernel's work dominates), so the size is chosen for memory: under
+ * malloc's mmap threshold (cprofd fixes it at 256 KiB), the buffers come
+ * from the heap again each second instead of fresh pages that fault in,
+ * which were most of a drain's time. */
+#define DRAIN_BYTES (64 << 10)
 #define DRAIN_MAX 4096
 
 static __u32 drain_cap(size_t key_size, size_t value_size)

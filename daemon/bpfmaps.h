@@ -17,7 +17,7 @@
  *
  * Lookup-and-delete in batches of whole hash buckets where the kernel has it
  * (Linux 5.6), else a get_next_key walk; either way its buffers hold at most
- * 4096 entries or 256 KiB, whatever the size of the map (more only for a hash
+ * 4096 entries or 64 KiB, whatever the size of the map (more only for a hash
  * bucket that does not fit). */
 int bpfmap__drain(int fd, size_t key_size, size_t value_size,
 		  int (*fn)(const void *key, const void *value, void *arg), void *arg);

@@ -604,6 +604,11 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 8192);
 		bpf_map__set_max_entries(v->skel->maps.unwind_index,
 					 unwinder__index_entries(v->unwind_rows, UNWIND_MAX_TABLES));
+		v->stats.unwind_fixed_bytes =
+			(uint64_t)bpf_map__max_entries(v->skel->maps.unwind_index) * sizeof(uint64_t) +
+			(uint64_t)bpf_map__max_entries(v->skel->maps.unwind_maps) * sizeof(struct unwind_mapping) +
+			(uint64_t)UNWIND_MAX_TABLES * sizeof(struct unwind_table_hdr) +
+			(uint64_t)libbpf_num_possible_cpus() * UNWIND_ROW_CACHE * sizeof(struct unwind_row_cache_ent);
 	}
 	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
 	v->stats.counts_entries = opts->counts_entries ?:

@@ -52,6 +52,8 @@ struct cpuview_stats {
 	int max_hz;			/* sampling rate all sets together may reach, per CPU */
 	uint32_t counts_entries, stacks_entries;	/* per generation */
 	uint64_t kernel_map_bytes;	/* of the sample and stack maps, both generations */
+	uint64_t unwind_fixed_bytes;	/* the unwind maps made whole at start: the tables'
+					 * index, mapping slots, row caches */
 	bool dwarf_unwind;		/* user stacks walked with unwind tables */
 	struct unwinder_stats unwind;
 	uint32_t insns;			/* the sampling program's instructions */

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,10 +206,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* New processes are announced here, and their maps must be read before
+ * they exit: among thousands of busy threads a thread of normal priority
+ * waits seconds for its turn, so this one asks for a real-time priority
+ * (its work is bounded: one maps file a process). */
 static void *event_loop(void *arg)
 {
+	struct sched_param sp = { .sched_priority = 1 };
 	struct cprofd *d = arg;
+	int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 
+	if (e)
+		log_debug("the events thread keeps its normal priority (%s)", strerror(e));
 	while (!d->stopping)
 		cpuview__poll_events(d->cpu, 200);
 	return NULL;
@@ -265,11 +274,13 @@ static void print_start(const struct options *o, const struct cpuview_stats *cs)
 		 who, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
-	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB%s%.0f MiB",
+	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB",
 		 cs->counts_entries, cs->stacks_entries, cs->nr_cpus, cs->max_hz, o->hz,
-		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0,
-		 cs->dwarf_unwind ? "; unwind tables on demand up to " : "",
-		 cs->dwarf_unwind ? cs->unwind.rows_total * sizeof(struct unwind_row) / 1048576.0 : 0.0);
+		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0);
+	if (cs->dwarf_unwind)
+		log_info("unwind tables: on demand up to %.0f MiB (--unwind-memory), with %.0f MiB of index, slots and caches made now",
+			 cs->unwind.rows_total * sizeof(struct unwind_row) / 1048576.0,
+			 cs->unwind_fixed_bytes / 1048576.0);
 	log_info("memory budget %.0f MiB (--memory): symbols %.0f, windows %.0f, exited processes %.0f",
 		 o->memory / 1048576.0, o->memory * 0.40 / 1048576.0, o->memory * 0.25 / 1048576.0,
 		 o->memory * 0.15 / 1048576.0);

@@ -98,7 +98,17 @@ struct proctab *proctab__new(int64_t retention_ns, size_t max_bytes)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_mutex_init(&t->lock, NULL);
+	{
+		/* the events thread reads new processes' maps at a real-time
+		 * priority: a profile build holding the table meanwhile runs
+		 * at it too */
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+		pthread_mutex_init(&t->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	t->retention_ns = retention_ns;
 	t->max_bytes = max_bytes;
 	return t;

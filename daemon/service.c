@@ -252,8 +252,11 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# TYPE cprofd_kernel_map_entries gauge\n"
 		   "cprofd_kernel_map_entries{map=\"samples\"} %u\ncprofd_kernel_map_entries{map=\"stacks\"} %u\n"
 		   "# HELP cprofd_kernel_map_bytes Kernel memory of the sample and stack maps, both generations (about).\n"
-		   "# TYPE cprofd_kernel_map_bytes gauge\ncprofd_kernel_map_bytes %" PRIu64 "\n",
-		cs.hz, cs.max_hz, cs.counts_entries, cs.stacks_entries, cs.kernel_map_bytes);
+		   "# TYPE cprofd_kernel_map_bytes gauge\ncprofd_kernel_map_bytes %" PRIu64 "\n"
+		   "# HELP cprofd_unwind_fixed_bytes Kernel memory of the unwind maps made whole at start: the tables' index, mapping slots, row caches (about).\n"
+		   "# TYPE cprofd_unwind_fixed_bytes gauge\ncprofd_unwind_fixed_bytes %" PRIu64 "\n",
+		cs.hz, cs.max_hz, cs.counts_entries, cs.stacks_entries, cs.kernel_map_bytes,
+		cs.unwind_fixed_bytes);
 	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included.\n"
 		   "# TYPE cprofd_bpf_events_total counter\n");
 	for (int i = 0; i < CPROF_CNT_MAX; i++)

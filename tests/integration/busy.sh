@@ -2,7 +2,7 @@
 # A busy host: thousands of threads in short bursts at hz=1000, a big C++
 # compiler (clang: libLLVM and libclang-cpp, two million unwind rows), no
 # invented frames in a whole-host profile while it compiles, and what a
-# user is told when --pid targets exit.
+# user is told when --pid targets exit, and profiles held to their memory.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 need_root "busy host"
@@ -129,3 +129,43 @@ check "--pid: once every target has exited, a profile is refused with the reason
 	"HTTP $code: $(head -c 200 "$TMP/gone.txt")"
 check "--pid: the exit is logged" grep -q "pid $S exited" "$TMP/cprofd.log" \
 	"log: $(tail -n 3 "$TMP/cprofd.log")"
+stop_daemon
+
+# 5. Profiles in progress are held to a quarter of --memory: with --memory
+#    16M (4 MiB for windows), six windows of 14 s at hz=1000 of 2,000
+#    threads (each holds its own key per thread and stack, about 0.9 MiB,
+#    and the stacks once among them) pass it; then a new request gets a 503
+#    with the reason and a counter moves, and the six still arrive whole
+#    enough to read, saying what they dropped, if anything.
+start_daemon --memory 16M
+start_workload "$TMP/t2.out" "$B/workloads/threads" 2000 24
+T=$WPID
+for _ in $(seq 100); do grep -q '^cpu' "$TMP/t2.out" && break; sleep 0.1; done
+# a profile asked for before the limit is passed waits its turn among the
+# busy threads: ask once /metrics says the windows are past it
+chrt -f 1 bash -c 'for i in 1 2 3 4 5 6; do
+		curl -sf -o "$1/big$i.pb.gz" "$2/debug/pprof/profile?seconds=14&hz=1000&pid=$3" &
+	done
+	code=none
+	for _ in $(seq 40); do
+		sleep 0.5
+		used=$(curl -s "$2/metrics" | awk '"'"'$1 == "cprofd_window_bytes{state=\"used\"}" { print $2 }'"'"')
+		[ "${used:-0}" -gt $((4 << 20)) ] || continue
+		code=$(curl -s -o "$1/refused.txt" -w "%{http_code}" "$2/debug/pprof/profile?seconds=1")
+		break
+	done
+	echo "$code" >"$1/refused.code"
+	wait' _ "$TMP" "$URL" "$T"
+kill "$T" 2>/dev/null
+wait "$T" 2>/dev/null
+check "windows: past their memory limit a new profile gets a 503 with the reason" \
+	test "$(cat "$TMP/refused.code")" = 503 \
+	"no 503 (last: HTTP $(cat "$TMP/refused.code") $(head -c 200 "$TMP/refused.txt" | tr -cd '[:print:]'))"
+check "windows: the 503 says which limit" grep -q "the limit for windows" "$TMP/refused.txt" \
+	"$(head -c 200 "$TMP/refused.txt" | tr -cd '[:print:]')"
+check "windows: the refusal is counted" test "$(metric cprofd_windows_refused_total)" -ge 1 \
+	"cprofd_windows_refused_total $(metric cprofd_windows_refused_total)"
+n=0
+for i in 1 2 3 4 5 6; do [ -s "$TMP/big$i.pb.gz" ] && n=$((n + 1)); done
+check "windows: the profiles in progress still arrive ($n of 6)" test "$n" = 6 "only $n"
+pprof_reads "windows: go tool pprof reads them without warnings" "$TMP/big6.pb.gz"
