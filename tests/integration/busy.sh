@@ -8,22 +8,6 @@ cd "$(dirname "$0")/../.." || exit 1
 need_root "busy host"
 
 metric() { curl -sf "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-# The workload's CPU time over a profile's window, s: its own readings of
-# the process's CPU clock ("cpu REALTIME_NS CPU_NS", every 50 ms),
-# interpolated at the window's start and end. FILE PROFILE
-cpu_over_window() {
-	read -r start dur < <(q "$2" window)
-	awk -v a="$start" -v b="$((start + dur))" '
-		function at(t,   i) {
-			for (i = 2; i <= n; i++)
-				if (T[i] >= t)
-					return C[i - 1] + (C[i] - C[i - 1]) * (t - T[i - 1]) / (T[i] - T[i - 1])
-			return -1e18
-		}
-		$1 == "cpu" { n++; T[n] = $2; C[n] = $3 }
-		END { if (n < 2 || T[1] > a) print "nan"; else printf "%.3f\n", (at(b) - at(a)) / 1e9 }' "$1"
-}
-
 start_daemon
 
 # 1. 3,000 threads in sub-millisecond bursts, every one a key of its own,

@@ -18,8 +18,12 @@ check() {
 	if "${@:2:$#-2}"; then pass "$name"; else fail "$name" "$why"; fi
 }
 
-# near A B TOLERANCE: |A - B| <= TOLERANCE, decimals allowed
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+# near A B TOLERANCE: |A - B| <= TOLERANCE, decimals allowed; never true of
+# a value that is missing or nan
+near() {
+	case " $1 $2 $3 " in *nan*|*"  "*) return 1 ;; esac
+	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'
+}
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 need_root() {
@@ -61,6 +65,22 @@ start_workload() {
 	local out=$1; shift
 	"$@" >"$out" 2>&1 &
 	WPID=$!
+}
+
+# The workload's CPU time over a profile's window, s: its own readings of
+# the process's CPU clock ("cpu REALTIME_NS CPU_NS", every 50 ms),
+# interpolated at the window's start and end. FILE PROFILE
+cpu_over_window() {
+	read -r start dur < <(q "$2" window)
+	awk -v a="$start" -v b="$((start + dur))" '
+		function at(t,   i) {
+			for (i = 2; i <= n; i++)
+				if (T[i] >= t)
+					return C[i - 1] + (C[i] - C[i - 1]) * (t - T[i - 1]) / (T[i] - T[i - 1])
+			return -1e18
+		}
+		$1 == "cpu" { n++; T[n] = $2; C[n] = $3 }
+		END { if (n < 2 || T[1] > a) print "nan"; else printf "%.3f\n", (at(b) - at(a)) / 1e9 }' "$1"
 }
 
 # pprof_reads NAME FILE: go tool pprof reads it with nothing on stderr.

@@ -91,7 +91,7 @@ truth_a=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", 100 * a / (a + b) }'
 share_a=$(q "$TMP/nofp.pb.gz" share work_a)
 check "-fomit-frame-pointer: work_a's share ($share_a%) within 5 points of its CPU time ($truth_a%)" \
 	near "$share_a" "$truth_a" 5 "profile says $share_a%"
-reach=$(q "$TMP/nofp.pb.gz" any main thread_b)
+reach=$(q "$TMP/nofp.pb.gz" any main thread_b clock_thread)
 check "-fomit-frame-pointer: $reach% of samples reach main or the thread's start routine" \
 	ge "$reach" 99 "only $reach%"
 depth=$(q "$TMP/nofp.pb.gz" depth recurse)

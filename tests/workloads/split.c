@@ -2,7 +2,10 @@
  * CPU in work_a(), reached through 40 calls of recurse(); a second thread
  * spends ~30% in work_b(). Both burn thread CPU time in slices and sleep
  * between them, so the split holds however many CPUs there are. At exit it
- * prints the CPU time each thread really used: the ground truth.
+ * prints the CPU time each thread really used: the ground truth. A third
+ * thread, asleep but for a clock reading every 50 ms, prints the process's
+ * CPU time ("cpu REALTIME_NS CPU_NS") so a test can tell what it used over
+ * any window inside the run.
  * usage: split SECONDS */
 #include <pthread.h>
 #include <stdio.h>
@@ -75,6 +78,24 @@ __attribute__((noipa)) int recurse(int depth)
 	return r + 1;
 }
 
+static void *clock_thread(void *arg)
+{
+	long long until = wall_ns() + (long long)(seconds * 1e9);
+	struct timespec now, cpu, tick = { 0, 50000000 };
+
+	(void)arg;
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		printf("cpu %lld %lld\n", now.tv_sec * 1000000000LL + now.tv_nsec,
+		       cpu.tv_sec * 1000000000LL + cpu.tv_nsec);
+		fflush(stdout);
+		if (wall_ns() >= until)
+			return NULL;
+		nanosleep(&tick, NULL);
+	}
+}
+
 static void *thread_b(void *arg)
 {
 	long long *cpu = arg;
@@ -87,15 +108,17 @@ static void *thread_b(void *arg)
 int main(int argc, char **argv)
 {
 	long long cpu_a, cpu_b = 0;
-	pthread_t t;
+	pthread_t t, c;
 
 	seconds = argc > 1 ? atof(argv[1]) : 10;
 	printf("pid %d\n", getpid());
 	fflush(stdout);
+	pthread_create(&c, NULL, clock_thread, NULL);
 	pthread_create(&t, NULL, thread_b, &cpu_b);
 	recurse(39);		/* recurse() is on the stack 40 times */
 	cpu_a = thread_cpu_ns();
 	pthread_join(t, NULL);
+	pthread_join(c, NULL);
 	printf("cpu_ns work_a %lld work_b %lld\n", cpu_a, cpu_b);
 	return 0;
 }
