@@ -669,6 +669,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 			goto fail;
 		}
 		v->worker_started = true;
+		pthread_setname_np(v->worker, "cprofd-unwind");
 	}
 	v->flipped_ns = now_ns(CLOCK_MONOTONIC);
 	if (pthread_create(&v->drainer, NULL, drainer, v)) {
@@ -676,6 +677,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		goto fail;
 	}
 	v->drainer_started = true;
+	pthread_setname_np(v->drainer, "cprofd-drain");
 	return v;
 fail:
 	cpuview__free(v);

@@ -599,8 +599,10 @@ static int worker_start(struct debuginfo *d)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&d->worker, NULL, worker_main, d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!err)
+	if (!err) {
 		d->worker_running = true;
+		pthread_setname_np(d->worker, "cprofd-debuginfo");
+	}
 	return err;
 }
 

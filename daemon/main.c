@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	events_started = true;
+	pthread_setname_np(events_thread, "cprofd-events");
 	http = http__start(&d, tcp_fd, unix_fd);
 	if (!http) {
 		log_error("cannot start the HTTP server");

@@ -630,6 +630,9 @@ static void object_build(struct unwinder *u, struct uobj *o, const char *const *
 			break;
 	}
 	u->stats.build_ns += now_ns() - t0;
+	if (!err)
+		log_debug("unwind table of %s: %zu rows, built in %.1f ms", name, t.nr,
+			  (now_ns() - t0) / 1e6);
 	if (err == -ENOENT || (!err && !t.nr)) {
 		o->no_cfi = true;
 		u->stats.objects_without_cfi++;

@@ -85,12 +85,12 @@ start_bcc() {
 # ---- the measurement: one run of the workload under configuration CFG ------
 
 # fields of results.tsv, one line per run
-FIELDS="cfg round wall_s user_s sys_s prof_cpu_ns window_us start_cpu_ns stop_cpu_ns hwm_kb bpf_ns bpf_cnt others fetch"
+FIELDS="cfg round wall_s user_s sys_s prof_cpu_ns window_us start_cpu_ns stop_cpu_ns hwm_kb bpf_ns bpf_cnt others fetch build_ms"
 
 measure() {
 	local cfg=$1 round=$2
 	local prog_id= bpf0="0 0" bpf1="0 0" cpu0=0 t0 t1 tw0 tw1 out user sys hwm=0
-	local fetch=- start_cpu=0 others wall
+	local fetch=- start_cpu=0 others wall build0=0 build1=0
 	CPU1_NS=0 STOP_CPU_NS=0
 
 	if [ "$cfg" != alone ]; then
@@ -109,6 +109,7 @@ measure() {
 		cpu0=$(cpu_ns "$PROF_PID")
 		start_cpu=$cpu0
 		[ -n "$prog_id" ] && bpf0=$(bpf_stats "$prog_id")
+		[ "$cfg" = cprofd ] && build0=$(table_build_ms)
 	fi
 	t0=$(now)
 	[ "$cfg" = cprofd ] && fetch_start
@@ -123,6 +124,7 @@ measure() {
 	if [ -n "$PROF_PID" ]; then
 		CPU1_NS=$(cpu_ns "$PROF_PID")
 		[ -n "$prog_id" ] && bpf1=$(bpf_stats "$prog_id")
+		[ "$cfg" = cprofd ] && build1=$(table_build_ms)
 		hwm=$(peak_rss_kb "$PROF_PID")
 		alive "$PROF_PID" || echo "  warning: $cfg exited during the run" >&2
 		stop_profiler
@@ -138,16 +140,21 @@ measure() {
 	[ "$cfg" = alone ] && LAST_ALONE_WALL=$wall
 	read -r bt0 bc0 <<<"$bpf0"
 	read -r bt1 bc1 <<<"$bpf1"
-	printf '%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n' \
+	printf '%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n' \
 		"$cfg" "$round" "$wall" "$user" "$sys" $((CPU1_NS - cpu0)) $((t1 - t0)) \
 		"$start_cpu" "$STOP_CPU_NS" "$hwm" $((bt1 - bt0)) $((bc1 - bc0)) \
-		"${others:--}" "$fetch" >>"$RESULTS"
+		"${others:--}" "$fetch" "$(awk -v a="$build0" -v b="$build1" 'BEGIN { printf "%.1f", b - a }')" >>"$RESULTS"
 	awk -v c="$cfg" -v w="$wall" -v u="$user" -v s="$sys" -v p=$((CPU1_NS - cpu0)) -v d=$((t1 - t0)) -v h="$hwm" \
 		'BEGIN { printf "  %-7s wall %6.2f s  user+sys %6.2f s", c, w, u + s
 			 if (c != "alone") printf "  profiler %.3f%% of a core, peak RSS %.1f MiB", p / (d * 1e3) * 100, h / 1024
 			 printf "\n" }'
 	[ -n "$others" ] && echo "    (other profilers running: $others)"
 	return 0
+}
+
+# cprofd: the time it has spent building unwind tables, ms
+table_build_ms() {
+	curl -sf "$URL/metrics" | awk '$1 == "cprofd_unwind_build_seconds_total" { v = $2 * 1000 } END { print v + 0 }'
 }
 
 # cprofd: fetch one CPU profile covering the workload run, in the background
@@ -262,6 +269,11 @@ notes() {
 		echo "  rounded up) was fetched, started with the workload, so cprofd's CPU includes draining,"
 		echo "  symbolizing and serving: $fetched of $total fetched with status 200 and showing the workload's"
 		echo "  functions by name (checked with cprof-ctl top), median $(fmt "$sizes" %.1f) KiB."
+		echo "- Of cprofd's CPU during the run, building unwind tables took $(fmt "$(col cprofd 'build_ms' | med)" %.0f) ms"
+		echo "  ($(fmt "$(col cprofd 'build_ms / (window_us / 1000) * 100' | med)" %.3f)% of one core; median, from its /metrics): the tables"
+		echo "  of the processes first sampled in the run, cprofd itself among them (busy with starting up,"
+		echo "  it is sampled enough to have its ~40 libraries' tables built). Built once per object and kept"
+		echo "  while processes map it, they are a start-up cost, not a steady one: see the soak below."
 	fi
 	echo "- perf writes to a file under /tmp (deleted after each run). It only copies its ring buffers"
 	echo "  to the file as they fill, so its CPU during the run is near zero; its processing (the"
