@@ -24,6 +24,7 @@ struct cprofd {
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;
+	uint64_t http_refused;		/* 503: past the connection limit */
 	uint64_t targets_exited;	/* --pid targets seen to exit */
 	char host[256];			/* this host's name, for whole-host profiles */
 };

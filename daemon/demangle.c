@@ -15,6 +15,7 @@
  * path component.
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +31,25 @@ struct dm_buf {
 	char *s;
 	size_t len, cap;
 	bool oom;
+	jmp_buf out;		/* past DEMANGLE_MAX_OUT: back to demangle() */
 };
 
+/* libiberty's callback demanglers keep all their state on the stack and
+ * hold no lock, so leaving them by longjmp loses nothing: a name whose
+ * demangling runs away (a crafted Rust backreference loop, or templates
+ * nested to expand exponentially) is given up as soon as its text passes
+ * the limit, whatever the demangler would have gone on doing. */
 static void dm_append(const char *piece, size_t n, void *opaque)
 {
 	struct dm_buf *b = opaque;
 	size_t need;
 	char *tmp;
 
-	if (b->oom)
+	if (b->oom || !n)
 		return;
 	need = b->len + n + 1;
+	if (need > DEMANGLE_MAX_OUT + 1)
+		longjmp(b->out, 1);
 	if (need > b->cap) {
 		size_t ncap = b->cap ? b->cap : 64;
 
@@ -68,29 +77,42 @@ static bool looks_mangled(const char *name)
 
 char *demangle(const char *name)
 {
-	struct dm_buf b = { 0 };
+	/* on the heap: what the callbacks changed before a longjmp is then
+	 * still defined after it (a local's value would not be) */
+	struct dm_buf *b = NULL;
+	char *out = NULL;
 	int err = 0, ok;
 
 	if (!name || !looks_mangled(name) || strnlen(name, DEMANGLE_MAX_LEN + 1) > DEMANGLE_MAX_LEN) {
 		err = -EINVAL;
 		goto cleanup;
 	}
-
-	ok = rust_demangle_callback(name, DEMANGLE_OPTS, dm_append, &b);
-	if (!ok && !b.oom && name[1] != 'R') {
-		b.len = 0;
-		ok = cplus_demangle_v3_callback(name, DEMANGLE_OPTS, dm_append, &b);
-	}
-	if (b.oom)
+	b = calloc(1, sizeof(*b));
+	if (!b) {
 		err = -ENOMEM;
-	else if (!ok || !b.len)
+		goto cleanup;
+	}
+	if (setjmp(b->out)) {
+		err = -E2BIG;
+		goto cleanup;
+	}
+	ok = rust_demangle_callback(name, DEMANGLE_OPTS, dm_append, b);
+	if (!ok && !b->oom && name[1] != 'R') {
+		b->len = 0;
+		ok = cplus_demangle_v3_callback(name, DEMANGLE_OPTS, dm_append, b);
+	}
+	if (b->oom)
+		err = -ENOMEM;
+	else if (!ok || !b->len)
 		err = -EINVAL;
+	else
+		out = b->s;
 
 cleanup:
-	if (err) {
-		free(b.s);
+	if (b && !out)
+		free(b->s);
+	free(b);
+	if (err)
 		errno = -err;
-		return NULL;
-	}
-	return b.s;
+	return out;
 }

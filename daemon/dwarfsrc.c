@@ -454,7 +454,23 @@ struct func_list {
 	struct spans v;
 	struct func *a;
 	size_t nr, cap;
+	Dwarf_Off last;			/* the last DIE visited: see next_die() */
 };
+
+/* A walk of a DIE tree in order meets each DIE after the one before it
+ * (children follow their parent, siblings the subtree before them), and
+ * skipping a subtree keeps that true. A file whose sibling links point back
+ * (or into a subtree) would have the walk meet DIEs again, in loops or
+ * exponentially often: the walk stops at the first DIE not past the last. */
+static bool next_die(Dwarf_Off *last, Dwarf_Die *die)
+{
+	Dwarf_Off off = dwarf_dieoffset(die);
+
+	if (off == (Dwarf_Off)-1 || off <= *last)
+		return false;
+	*last = off;
+	return true;
+}
 
 /* A subprogram into l, when it has code. */
 static int add_func(struct func_list *l, Dwarf_Die *die)
@@ -494,6 +510,8 @@ static int collect_funcs(struct func_list *l, Dwarf_Die *parent, int depth, bool
 	if (depth >= NEST_MAX || dwarf_child(parent, &child) != 0)
 		goto cleanup;
 	do {
+		if (!next_die(&l->last, &child))
+			return -EINVAL;
 		switch (dwarf_tag(&child)) {
 		case DW_TAG_subprogram:
 			err = add_func(l, &child);
@@ -529,6 +547,7 @@ static int unit_funcs(struct dwarfsrc *d, struct unit *u)
 
 	if (u->funcs_done)
 		return 0;
+	l.last = dwarf_dieoffset(&u->die);
 	err = collect_funcs(&l, &u->die, 0, false);
 	if (!err)
 		err = spans_finish(&l.v, &u->fspans, &u->nr_fspans);
@@ -549,6 +568,7 @@ struct node_list {
 	struct spans v;
 	struct node *a;
 	size_t nr, cap;
+	Dwarf_Off last;			/* the last DIE visited: see next_die() */
 };
 
 /* The inlined subroutines under die (nested depth deep in the function)
@@ -565,6 +585,8 @@ static int collect_nodes(struct node_list *l, Dwarf_Die *die, uint32_t parent, u
 	if (depth >= NEST_MAX || dwarf_child(die, &child) != 0)
 		goto cleanup;
 	do {
+		if (!next_die(&l->last, &child))
+			return -EINVAL;
 		switch (dwarf_tag(&child)) {
 		case DW_TAG_inlined_subroutine:
 			n = grow(l->a, &l->cap, l->nr, sizeof(*n));
@@ -614,6 +636,7 @@ static int func_nodes(struct dwarfsrc *d, struct func *f)
 	l.cap = l.nr = 1;
 	l.a[0].off = f->off;
 	l.a[0].parent = NO_NODE;
+	l.last = f->off;
 	if (dwarf_offdie(d->dw, f->off, &die))
 		err = collect_nodes(&l, &die, 0, 0);
 	if (!err)

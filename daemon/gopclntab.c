@@ -840,6 +840,9 @@ static int sp_runs(const struct pcln *t, const struct gopclntab_func *f, uint64_
 		pc += (uint64_t)pcd * t->quantum;
 		if (pc > f->end)
 			pc = f->end;
+		/* a value off the int32 range is no stack depth: a bad table */
+		if ((int64_t)val + vd > INT32_MAX || (int64_t)val + vd < INT32_MIN)
+			return -EINVAL;
 		val += vd;
 		if (pc > start) {
 			err = cb(ctx, f, start, pc, val);

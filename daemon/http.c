@@ -17,6 +17,17 @@
 
 #define HTTP_MAX_BODY	(1u << 20)
 
+/* Connections served at once per listener. Past that, up to HTTP_SPARE more
+ * are taken only to be told 503 (rather than reset); past those, reset. */
+#define HTTP_MAX_CONNS	64
+#define HTTP_SPARE	16
+/* A connection that sends nothing for this long, while its request comes in
+ * or between requests, is closed: slow or idle clients do not keep slots. */
+#define HTTP_IDLE_S	15
+
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
 struct http_server {
 	struct cprofd *d;
 	struct MHD_Daemon *tcp, *unix_;
@@ -238,6 +249,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	} else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		return queue_text(c, 405, "only GET and POST are served here\n");
 	}
+	{
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON)->daemon,
+			MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (di && di->num_connections > HTTP_MAX_CONNS) {
+			__atomic_add_fetch(&s->d->http_refused, 1, __ATOMIC_RELAXED);
+			return queue_text(c, 503, "too many connections at once (the limit is " STR(HTTP_MAX_CONNS) "); "
+					  "try again when others finish\n");
+		}
+	}
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
 	if (ps.too_many)
 		return queue_text(c, 400, "too many query parameters\n");
@@ -274,7 +296,8 @@ static struct MHD_Daemon *start_one(struct http_server *s, int fd)
 				0, NULL, NULL, on_request, s,
 				MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, 64,
+				MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNS + HTTP_SPARE,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_S,
 				MHD_OPTION_END);
 }
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 
 #include "bsearch.h"
@@ -437,7 +438,32 @@ cleanup:
 	return err;
 }
 
-struct perfmap *perfmap__open(const char *path)
+/* Open path as user `as` would: this thread takes its filesystem uid and
+ * gid for the open (Linux keeps them per thread, and a nonzero fsuid drops
+ * the capabilities that bypass permissions), so the kernel checks the path
+ * and the file, in the process's own mount namespace, as for it. */
+static int open_as(const char *path, const struct perfmap_user *as)
+{
+	int fd, e;
+
+	if (!as)
+		return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	setfsgid(as->gid);
+	setfsuid(as->uid);
+	if ((uint32_t)setfsuid((uid_t)-1) != as->uid || (uint32_t)setfsgid((gid_t)-1) != as->gid) {
+		fd = -1;
+		e = EPERM;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		e = errno;
+	}
+	setfsuid(0);
+	setfsgid(0);
+	errno = e;
+	return fd;
+}
+
+struct perfmap *perfmap__open_as(const char *path, const struct perfmap_user *as)
 {
 	struct pm_builder b = { 0 };
 	struct perfmap *m = NULL;
@@ -450,7 +476,7 @@ struct perfmap *perfmap__open(const char *path)
 	}
 	/* Not through a symlink the process planted, and never blocking on a
 	 * FIFO: only a regular file is read. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = open_as(path, as);
 	if (fd < 0) {
 		err = -errno;
 		goto cleanup;
@@ -461,6 +487,12 @@ struct perfmap *perfmap__open(const char *path)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto cleanup;
+	}
+	/* as perf: a map is the process's own (or root's), not one another
+	 * user left under its name */
+	if (as && st.st_uid != as->uid && st.st_uid != 0) {
+		err = -EPERM;
 		goto cleanup;
 	}
 	m = calloc(1, sizeof(*m));
@@ -496,7 +528,12 @@ cleanup:
 	return m;
 }
 
-int perfmap__refresh(struct perfmap **m, const char *path)
+struct perfmap *perfmap__open(const char *path)
+{
+	return perfmap__open_as(path, NULL);
+}
+
+int perfmap__refresh(struct perfmap **m, const char *path, const struct perfmap_user *as)
 {
 	struct perfmap *fresh;
 	struct stat st;
@@ -517,7 +554,7 @@ int perfmap__refresh(struct perfmap **m, const char *path)
 		    st.st_mtim.tv_nsec == (*m)->mtime.tv_nsec)
 			goto cleanup;
 	}
-	fresh = perfmap__open(path);
+	fresh = perfmap__open_as(path, as);
 	if (!fresh) {
 		err = -errno;
 		goto cleanup;

@@ -28,10 +28,19 @@ struct perfmap;
  * regular file and is not followed when it is a symlink (ELOOP). NULL and
  * errno on failure (ENOENT when absent). */
 struct perfmap *perfmap__open(const char *path);
+/* The user a process runs as: its perf map is read as that user would read
+ * it, and only when that user or root owns the file (EPERM otherwise). */
+struct perfmap_user {
+	uint32_t uid, gid;
+};
+/* perfmap__open() as user as (NULL: as the daemon). Changes this thread's
+ * filesystem ids for the open only. */
+struct perfmap *perfmap__open_as(const char *path, const struct perfmap_user *as);
 /* Re-read *m's file only if it changed (size, mtime or inode) since it was
- * read; opens it when *m is NULL. 0, or -errno with *m untouched (the old
- * map is kept, e.g. -ENOENT when the file vanished with its process). */
-int perfmap__refresh(struct perfmap **m, const char *path);
+ * read; opens it when *m is NULL, as user as (see perfmap__open_as). 0, or
+ * -errno with *m untouched (the old map is kept, e.g. -ENOENT when the file
+ * vanished with its process). */
+int perfmap__refresh(struct perfmap **m, const char *path, const struct perfmap_user *as);
 /* The name at addr, or NULL. *start, when start is non-NULL, gets the start
  * of the entry the name comes from (below the piece holding addr when a
  * later entry split it). O(log n). */

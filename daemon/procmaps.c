@@ -220,9 +220,7 @@ static void stamp_files(int pid, struct procmaps *out)
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid,
 			 (unsigned long)m->start, (unsigned long)m->end);
 		if (!stat(path, &st))
-			m->stamp = ((uint64_t)st.st_ctim.tv_sec * 1000000000ull +
-				    (uint64_t)st.st_ctim.tv_nsec) ^
-				   ((uint64_t)st.st_size * 0x9e3779b97f4a7c15ull);
+			m->stamp = file_stamp(&st);
 		prev = m;
 	}
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "container.h"
@@ -133,6 +134,20 @@ static void read_maps(struct proctab *t, struct proc_instance *in)
 	}
 	procmaps__clear(&in->maps);
 	in->maps = fresh;
+	/* its effective ids, for reading its perf map as it would; a
+	 * process that is not dumpable shows as root's, which only makes
+	 * that check stricter */
+	{
+		char dir[32];
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "/proc/%u", in->pid);
+		if (!stat(dir, &st) && same_process(in)) {
+			in->uid = (uint32_t)st.st_uid;
+			in->gid = (uint32_t)st.st_gid;
+			in->user_known = true;
+		}
+	}
 }
 
 int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id)

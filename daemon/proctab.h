@@ -19,6 +19,8 @@ struct proc_instance {
 	int64_t exited_ns;		/* CLOCK_MONOTONIC when seen gone; 0: alive */
 	int64_t refreshed_ns;		/* last read of the maps */
 	char container[80];		/* container id from its cgroup, "" when none */
+	uint32_t uid, gid;		/* whom it runs as (its /proc dir's owner) */
+	bool user_known;		/* uid and gid were read while it lived */
 	struct perfmap *perfmap;	/* its JIT's /tmp/perf-PID.map, once needed */
 	int64_t perfmap_checked_ns;	/* when that file was last looked at */
 };

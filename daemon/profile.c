@@ -104,17 +104,21 @@ static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
 static const char *jit_name(struct proc_instance *in, uint64_t addr)
 {
 	int64_t now = now_mono_ns();
+	struct perfmap_user as;
 	char path[128];
 
 	if (!in)
 		return NULL;
-	if (now - in->perfmap_checked_ns >= 1000000000LL) {
+	as = (struct perfmap_user){ in->uid, in->gid };
+	/* not known: its maps were never read, so neither is its perf map */
+	if (in->user_known && now - in->perfmap_checked_ns >= 1000000000LL) {
 		in->perfmap_checked_ns = now;
 		/* through its root (containers, its own pid namespace); the
 		 * host's /tmp when it has exited */
 		if (perfmap__path(in->pid, path, sizeof(path)))
 			snprintf(path, sizeof(path), "/tmp/perf-%u.map", in->pid);
-		perfmap__refresh(&in->perfmap, path);
+		/* as the process's user, and only its own map (or root's) */
+		perfmap__refresh(&in->perfmap, path, &as);
 	}
 	return in->perfmap ? perfmap__lookup(in->perfmap, addr, NULL) : NULL;
 }

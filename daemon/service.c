@@ -388,8 +388,10 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		vs.images, vs.read_errors, vs.refused);
 	fprintf(f, "# TYPE cprofd_http_requests_total counter\ncprofd_http_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_bad_requests_total counter\ncprofd_http_bad_requests_total %" PRIu64 "\n"
-		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n",
-		d->requests, d->bad_requests, d->hangups);
+		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n"
+		   "# HELP cprofd_http_refused_total Requests answered 503 because a listener had too many connections.\n"
+		   "# TYPE cprofd_http_refused_total counter\ncprofd_http_refused_total %" PRIu64 "\n",
+		d->requests, d->bad_requests, d->hangups, d->http_refused);
 	if (fclose(f)) {
 		free(r->body);
 		r->body = NULL;

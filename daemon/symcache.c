@@ -28,10 +28,15 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "hashmap.h"
 #include "symcache.h"
 
@@ -49,11 +54,29 @@ struct shared {
 	size_t bytes;
 	uint64_t retry_ns;		/* debug info pending: when to open it again */
 	char build_id[BUILD_ID_HEX_MAX];	/* "" when it has none: not shared */
+	uint32_t owner;			/* of its file: see file_owner() */
 };
 
+/* Objects are shared by build id only between files of one owner: a user's
+ * copy of a binary, with its build id and other names, must not name the
+ * frames of root's or another user's copy. */
 struct build_id_key {
-	char hex[BUILD_ID_HEX_MAX];
+	char hex[(BUILD_ID_HEX_MAX + 3) & ~3];	/* no padding before owner */
+	uint32_t owner;
 };
+
+#define NOT_SHARED	UINT32_MAX
+
+/* Who could have written the file at fd: its owner, or NOT_SHARED when
+ * others may write to it too. */
+static uint32_t file_owner(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_uid == NOT_SHARED)
+		return NOT_SHARED;
+	return (uint32_t)st.st_uid;
+}
 
 struct entry {
 	uint64_t dev, inode, stamp;
@@ -178,18 +201,19 @@ static struct entry *find(const struct symcache *c, uint64_t dev, uint64_t inode
 }
 
 /* A new shared object for obj, indexed by its build id. */
-static struct shared *share(struct symcache *c, struct elfobj *obj)
+static struct shared *share(struct symcache *c, struct elfobj *obj, uint32_t owner)
 {
 	const char *id = elfobj__build_id(obj);
 	struct shared *sh = calloc(1, sizeof(*sh)), **slot;
-	struct build_id_key key = { 0 };
+	struct build_id_key key = { .owner = owner };
 	bool added;
 
 	if (!sh)
 		return NULL;
 	sh->obj = obj;
 	sh->bytes = sizeof(*sh) + elfobj__mem(obj);
-	if (id && strlen(id) < sizeof(key.hex)) {
+	sh->owner = owner;
+	if (id && strlen(id) < sizeof(sh->build_id) && owner != NOT_SHARED) {
 		strcpy(key.hex, id);
 		slot = hashmap__insert(c->by_build_id, &key, &added);
 		if (slot && added) {
@@ -210,6 +234,7 @@ static void unshare(struct symcache *c, struct shared *sh)
 		return;
 	if (sh->build_id[0]) {
 		strcpy(key.hex, sh->build_id);
+		key.owner = sh->owner;
 		hashmap__delete(c->by_build_id, &key);
 	}
 	c->st.objects--;
@@ -295,13 +320,14 @@ cleanup:
 	return c;
 }
 
-/* The object already held under the build id of the file at path. */
-static struct shared *find_by_build_id(struct symcache *c, const char *path)
+/* The object already held under the build id of the file at path, from a
+ * file of the same owner. */
+static struct shared *find_by_build_id(struct symcache *c, const char *path, uint32_t owner)
 {
-	struct build_id_key key = { 0 };
+	struct build_id_key key = { .owner = owner };
 	struct shared **sh;
 
-	if (hashmap__count(c->by_build_id) == 0 ||
+	if (owner == NOT_SHARED || hashmap__count(c->by_build_id) == 0 ||
 	    elfobj__read_build_id(path, key.hex, sizeof(key.hex)))
 		return NULL;
 	sh = hashmap__find(c->by_build_id, &key);
@@ -316,6 +342,22 @@ static struct elfobj *open_object(struct symcache *c, const struct symcache_ref 
 	return elfobj__open(path, c->debuginfo ? &dbg : NULL);
 }
 
+/* Open the i-th path of ref if it is still the file ref names (see
+ * open_same_file()): its descriptor, and in fdpath a name that reaches that
+ * very file however its path changes. -errno when not. */
+static int open_ref(const struct symcache_ref *ref, size_t i, char *fdpath, size_t len)
+{
+	struct file_id id = { ref->dev, ref->inode, ref->stamp };
+	int fd;
+
+	if (!ref->paths[i])
+		return -ENOENT;
+	fd = open_same_file(ref->paths[i], &id);
+	if (fd >= 0)
+		snprintf(fdpath, len, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
 /* Debuginfod was still fetching this object's debug file when it was
  * opened: open it again, now and then, to pick the file up. */
 static void retry_pending(struct symcache *c, struct shared *sh, const struct symcache_ref *ref)
@@ -326,9 +368,15 @@ static void retry_pending(struct symcache *c, struct shared *sh, const struct sy
 	if (!elfobj__debug_pending(sh->obj) || now < sh->retry_ns)
 		return;
 	sh->retry_ns = now + RETRY_NS;
-	for (size_t i = 0; i < ref->nr_paths && !obj; i++)
-		if (ref->paths[i])
-			obj = open_object(c, ref, ref->paths[i]);
+	for (size_t i = 0; i < ref->nr_paths && !obj; i++) {
+		char fdpath[32];
+		int fd = open_ref(ref, i, fdpath, sizeof(fdpath));
+
+		if (fd < 0)
+			continue;
+		obj = open_object(c, ref, fdpath);
+		close(fd);
+	}
 	if (!obj || elfobj__debug_pending(obj)) {
 		elfobj__free(obj);
 		return;
@@ -353,6 +401,7 @@ struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref
 	struct shared *sh = NULL;
 	struct entry *e;
 	uint64_t now;
+	uint32_t owner = NOT_SHARED;
 	int err = 0, open_err = 0;
 	size_t i;
 
@@ -380,18 +429,29 @@ struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref
 
 	c->st.misses++;
 	for (i = 0; i < ref->nr_paths; i++) {
-		if (!ref->paths[i])
+		char fdpath[32];
+		int fd = open_ref(ref, i, fdpath, sizeof(fdpath));
+
+		if (fd == -ENOENT && !ref->paths[i])
 			continue;
-		sh = find_by_build_id(c, ref->paths[i]);
-		if (sh) {
-			c->st.shared++;
-			break;
+		if (fd < 0) {
+			errno = -fd;
+		} else {
+			owner = file_owner(fd);
+			sh = find_by_build_id(c, fdpath, owner);
+			if (!sh)
+				obj = open_object(c, ref, fdpath);
+			close(fd);
+			if (sh) {
+				c->st.shared++;
+				break;
+			}
+			if (obj)
+				break;
 		}
-		obj = open_object(c, ref, ref->paths[i]);
-		if (obj)
-			break;
-		/* Report the most telling failure: "not ELF" or "permission
-		 * denied" on one path says more than ENOENT on another. */
+		/* Report the most telling failure: "not ELF", "another file"
+		 * or "permission denied" on one path says more than ENOENT
+		 * on another. */
 		if (!open_err || open_err == ENOENT)
 			open_err = errno;
 	}
@@ -412,7 +472,7 @@ struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref
 	}
 	lru_touch(c, e);
 	if (obj) {
-		sh = share(c, obj);
+		sh = share(c, obj, owner);
 		if (!sh) {
 			elfobj__free(obj);
 			obj = NULL;

@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unwind tables from call-frame information, read through libdw.
+ * Unwind tables from call-frame information.
  *
- * libdw interprets the CFI programs: for a pc, dwarf_cfi_addrframe() plays
- * the FDE up to it and says which rules hold and over which [start, end)
- * they hold. What libdw does not offer is a list of the FDEs, so we walk
+ * libdw reads the sections' entries (dwarf_next_cfi) and we play each FDE's
+ * program ourselves, once, in order (see "Our own CFI interpreter"): files
+ * any user wrote come here, and libdw's own interpreter sizes its state by
+ * the largest register number a program names (a crafted one made it
+ * allocate gigabytes) and replays the FDE from its start for every row. The
+ * tests build every table both ways and compare: libdw's way is kept as
+ * unwind_table__build_libdw(), where dwarf_cfi_addrframe() plays the FDE up
+ * to a pc and says which rules hold over which [start, end).
+ *
+ * What libdw does not offer is a list of the FDEs, so we walk
  * the section's entries with dwarf_next_cfi() and decode each FDE's
  * initial_location and address_range ourselves: that needs only the
  * pointer encoding of the CIE ('R' augmentation, DW_EH_PE_pcrel|sdata4 in
@@ -84,6 +91,16 @@ struct builder {
 	size_t nr_fdes;
 	size_t nr_go_funcs;
 	bool used_debug_frame;
+	bool libdw;			/* rows by libdw (the tests' reference) */
+};
+
+struct cfi_prog;
+
+/* One FDE's call-frame program. */
+struct fde_prog {
+	struct cfi_prog *pr;
+	const uint8_t *ins, *end;	/* its instructions */
+	uint64_t lo;			/* where they start from */
 };
 
 static bool fits_s16(int64_t v)
@@ -437,6 +454,347 @@ static int add_rows(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi)
 	return err;
 }
 
+/* ---- Our own CFI interpreter ---- */
+
+/*
+ * The call-frame program of an FDE, played once from its first byte to its
+ * last, row after row: linear in its length (libdw replays the FDE from the
+ * start for each row it is asked about), and bounded by what it reads. Only
+ * the rules the walker can use are kept (the CFA, rbp, the return address);
+ * instructions about any other register are read past, whatever number
+ * they name, so no register number sizes anything. Anything malformed or
+ * unknown ends the FDE's rows with an unsupported one.
+ */
+
+#define CFI_STATE_DEPTH	16	/* DW_CFA_remember_state nesting kept */
+
+enum reg_how {
+	REG_UNDEF,		/* lost: the outermost frame for the RA */
+	REG_SAME,		/* unchanged */
+	REG_AT_CFA,		/* saved at CFA + off */
+	REG_OTHER,		/* any other rule: not followed */
+};
+
+struct reg_rule {
+	uint8_t how;
+	int64_t off;
+};
+
+enum cfa_how {
+	CFA_REG,		/* reg + off */
+	CFA_PLT,		/* the binutils lazy .plt expression */
+	CFA_OTHER,		/* any other expression */
+};
+
+struct cfi_state {
+	uint8_t cfa_how;
+	uint64_t cfa_reg;
+	int64_t cfa_off;
+	struct reg_rule rbp, ra;
+};
+
+struct cfi_prog {
+	uint64_t caf;			/* code alignment factor */
+	int64_t daf;			/* data alignment factor */
+	bool bad;			/* signal frame, or RA not in register 16 */
+	struct cfi_state init;		/* after the CIE's instructions */
+};
+
+/* The lazy .plt's CFA expression, as bytes (see is_plt_expr). */
+static const uint8_t plt_expr[] = {
+	DW_OP_breg7, 8, DW_OP_breg16, 0, DW_OP_lit15, DW_OP_and, DW_OP_lit0 + PLT_THRESHOLD,
+	DW_OP_ge, DW_OP_lit3, DW_OP_shl, DW_OP_plus,
+};
+
+/* The CFA rule of a DW_CFA_def_cfa_expression block. */
+static void cfa_expr(struct cfi_state *st, const uint8_t *p, uint64_t len)
+{
+	const uint8_t *q = p + 1;
+	uint64_t off;
+
+	st->cfa_how = CFA_OTHER;
+	if (len == sizeof(plt_expr) && !memcmp(p, plt_expr, len)) {
+		st->cfa_how = CFA_PLT;
+		return;
+	}
+	/* one DW_OP_bregN off: the same as DW_CFA_def_cfa N, off */
+	if (len >= 2 && p[0] >= DW_OP_breg0 && p[0] <= DW_OP_breg31 &&
+	    !read_leb128(&q, p + len, &off, true) && q == p + len) {
+		st->cfa_how = CFA_REG;
+		st->cfa_reg = p[0] - DW_OP_breg0;
+		st->cfa_off = (int64_t)off;
+	}
+}
+
+static struct reg_rule *rule_of(struct cfi_state *st, uint64_t reg)
+{
+	if (reg == REG_RBP)
+		return &st->rbp;
+	if (reg == REG_RA)
+		return &st->ra;
+	return NULL;
+}
+
+static void set_rule(struct cfi_state *st, uint64_t reg, uint8_t how, int64_t off)
+{
+	struct reg_rule *r = rule_of(st, reg);
+
+	if (r) {
+		r->how = how;
+		r->off = off;
+	}
+}
+
+/* What the walker can follow of state st (as classify() does for libdw). */
+static void rule_from_state(const struct cfi_prog *pr, const struct cfi_state *st, struct rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfa_type = UNW_CFA_UNSUPPORTED;
+	if (pr->bad)
+		return;
+	if (st->ra.how == REG_UNDEF) {
+		r->cfa_type = UNW_CFA_END;
+		return;
+	}
+	if (st->ra.how != REG_AT_CFA || st->ra.off != -8)
+		return;
+	if (st->cfa_how == CFA_PLT) {
+		r->cfa_type = UNW_CFA_PLT;
+	} else if (st->cfa_how == CFA_REG && fits_s16(st->cfa_off) &&
+		   (st->cfa_reg == REG_RSP || st->cfa_reg == REG_RBP)) {
+		r->cfa_type = st->cfa_reg == REG_RSP ? UNW_CFA_RSP : UNW_CFA_RBP;
+		r->cfa_off = (__s16)st->cfa_off;
+	} else {
+		return;
+	}
+	r->rbp_type = UNW_RBP_UNSUPPORTED;
+	if (st->rbp.how == REG_SAME) {
+		r->rbp_type = UNW_RBP_SAME;
+	} else if (st->rbp.how == REG_AT_CFA && fits_s16(st->rbp.off)) {
+		r->rbp_type = UNW_RBP_CFA;
+		r->rbp_off = (__s16)st->rbp.off;
+	}
+}
+
+/* The segment [lo, hi) of st, cut to [from, to). */
+static int emit_state(struct builder *b, const struct cfi_prog *pr, const struct cfi_state *st,
+		      uint64_t lo, uint64_t hi, uint64_t from, uint64_t to)
+{
+	struct rule r;
+
+	if (lo < from)
+		lo = from;
+	if (hi > to)
+		hi = to;
+	if (lo >= hi)
+		return 0;
+	rule_from_state(pr, st, &r);
+	return add_seg(b, lo, hi, &r);
+}
+
+/*
+ * Play the instructions [p, end). With b NULL, the CIE's initial ones: they
+ * set pr->init. Otherwise an FDE's over [lo, hi), its rows added to b where
+ * they fall in [from, to). 0, or -errno for a bad program (the rows up to
+ * it are kept; the caller marks the rest).
+ */
+static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, const uint8_t *end,
+		   uint64_t lo, uint64_t hi, uint64_t from, uint64_t to, uint64_t *done)
+{
+	struct cfi_state st = pr->init, saved[CFI_STATE_DEPTH];
+	unsigned int depth = 0;
+	uint64_t loc = lo, reg, off, len, delta;
+	int err = 0;
+
+	*done = lo;
+	while (p < end && loc < hi) {
+		uint8_t op = *p++, low = op & 0x3f;
+
+		delta = UINT64_MAX;
+		switch (op >> 6) {
+		case 1:			/* DW_CFA_advance_loc */
+			delta = low;
+			break;
+		case 2:			/* DW_CFA_offset */
+			if (read_leb128(&p, end, &off, false))
+				return -EINVAL;
+			set_rule(&st, low, REG_AT_CFA, (int64_t)off * pr->daf);
+			continue;
+		case 3:			/* DW_CFA_restore */
+			if (rule_of(&st, low))
+				*rule_of(&st, low) = *rule_of(&pr->init, low);
+			continue;
+		}
+		if (delta == UINT64_MAX) {
+			switch (op) {
+			case DW_CFA_nop:
+				continue;
+			case DW_CFA_advance_loc1:
+				if (end - p < 1)
+					return -EINVAL;
+				delta = p[0];
+				p += 1;
+				break;
+			case DW_CFA_advance_loc2:
+				if (end - p < 2)
+					return -EINVAL;
+				delta = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+				p += 2;
+				break;
+			case DW_CFA_advance_loc4:
+				if (end - p < 4)
+					return -EINVAL;
+				delta = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+					(uint64_t)p[3] << 24;
+				p += 4;
+				break;
+			case DW_CFA_offset_extended:
+			case DW_CFA_offset_extended_sf:
+			case DW_CFA_GNU_negative_offset_extended:
+			case DW_CFA_val_offset:
+			case DW_CFA_val_offset_sf:
+				if (read_leb128(&p, end, &reg, false) ||
+				    read_leb128(&p, end, &off, op == DW_CFA_offset_extended_sf ||
+						op == DW_CFA_val_offset_sf))
+					return -EINVAL;
+				if (op == DW_CFA_GNU_negative_offset_extended)
+					off = -off;
+				set_rule(&st, reg, op == DW_CFA_val_offset || op == DW_CFA_val_offset_sf ?
+					 REG_OTHER : REG_AT_CFA, (int64_t)off * pr->daf);
+				continue;
+			case DW_CFA_restore_extended:
+			case DW_CFA_undefined:
+			case DW_CFA_same_value:
+				if (read_leb128(&p, end, &reg, false))
+					return -EINVAL;
+				if (op == DW_CFA_restore_extended && rule_of(&st, reg))
+					*rule_of(&st, reg) = *rule_of(&pr->init, reg);
+				else if (op != DW_CFA_restore_extended)
+					set_rule(&st, reg, op == DW_CFA_undefined ? REG_UNDEF : REG_SAME, 0);
+				continue;
+			case DW_CFA_register:
+				if (read_leb128(&p, end, &reg, false) || read_leb128(&p, end, &off, false))
+					return -EINVAL;
+				set_rule(&st, reg, REG_OTHER, 0);
+				continue;
+			case DW_CFA_remember_state:
+				if (depth == CFI_STATE_DEPTH)
+					return -E2BIG;
+				saved[depth++] = st;
+				continue;
+			case DW_CFA_restore_state:
+				if (!depth)
+					return -EINVAL;
+				st = saved[--depth];
+				continue;
+			case DW_CFA_def_cfa:
+			case DW_CFA_def_cfa_sf:
+				if (read_leb128(&p, end, &reg, false) ||
+				    read_leb128(&p, end, &off, op == DW_CFA_def_cfa_sf))
+					return -EINVAL;
+				st.cfa_how = CFA_REG;
+				st.cfa_reg = reg;
+				st.cfa_off = op == DW_CFA_def_cfa_sf ? (int64_t)off * pr->daf : (int64_t)off;
+				continue;
+			case DW_CFA_def_cfa_register:
+				if (read_leb128(&p, end, &reg, false))
+					return -EINVAL;
+				if (st.cfa_how != CFA_REG)
+					st.cfa_how = CFA_OTHER;	/* no offset to keep */
+				st.cfa_reg = reg;
+				continue;
+			case DW_CFA_def_cfa_offset:
+			case DW_CFA_def_cfa_offset_sf:
+				if (read_leb128(&p, end, &off, op == DW_CFA_def_cfa_offset_sf))
+					return -EINVAL;
+				if (st.cfa_how != CFA_REG)
+					st.cfa_how = CFA_OTHER;
+				st.cfa_off = op == DW_CFA_def_cfa_offset_sf ? (int64_t)off * pr->daf :
+					     (int64_t)off;
+				continue;
+			case DW_CFA_def_cfa_expression:
+				if (read_leb128(&p, end, &len, false) || len > (uint64_t)(end - p))
+					return -EINVAL;
+				cfa_expr(&st, p, len);
+				p += len;
+				continue;
+			case DW_CFA_expression:
+			case DW_CFA_val_expression:
+				if (read_leb128(&p, end, &reg, false) ||
+				    read_leb128(&p, end, &len, false) || len > (uint64_t)(end - p))
+					return -EINVAL;
+				set_rule(&st, reg, REG_OTHER, 0);
+				p += len;
+				continue;
+			case DW_CFA_GNU_args_size:
+				if (read_leb128(&p, end, &off, false))
+					return -EINVAL;
+				continue;
+			default:	/* DW_CFA_set_loc, vendor opcodes: not for x86-64 */
+				return -ENOTSUP;
+			}
+		}
+		if (!b)
+			return -EINVAL;	/* a CIE has no rows to advance over */
+		delta *= pr->caf;
+		if (delta > hi - loc)
+			delta = hi - loc;
+		err = emit_state(b, pr, &st, loc, loc + delta, from, to);
+		if (err)
+			return err;
+		loc += delta;
+		*done = loc;
+	}
+	if (!b) {
+		pr->init = st;
+		return 0;
+	}
+	err = emit_state(b, pr, &st, loc, hi, from, to);
+	if (!err)
+		*done = hi;
+	return err;
+}
+
+/* The CIE's part of every FDE program: its factors and initial rules. */
+static int cfi_prog_init(struct cfi_prog *pr, const Dwarf_CIE *cie)
+{
+	uint64_t unused;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->caf = cie->code_alignment_factor;
+	pr->daf = cie->data_alignment_factor;
+	/* a signal frame's caller is the interrupted context, restored from
+	 * the sigcontext, not from a return address */
+	pr->bad = cie->return_address_register != REG_RA || strchr(cie->augmentation, 'S');
+	/* the x86-64 ABI's rules before any instruction (what libdw starts
+	 * from too): CFA rsp + 8, rbp unchanged, the RA lost */
+	pr->init.cfa_how = CFA_REG;
+	pr->init.cfa_reg = REG_RSP;
+	pr->init.cfa_off = 8;
+	pr->init.rbp.how = REG_SAME;
+	pr->init.ra.how = REG_UNDEF;
+	return cfi_run(NULL, pr, cie->initial_instructions, cie->initial_instructions_end,
+		       0, 1, 0, 0, &unused);
+}
+
+/* Rows of the FDE for [lo, hi) (whose instructions are [p, end)) that fall
+ * in [from, to); past a bad instruction, one unsupported row to its end. */
+static int add_rows_cfi(struct builder *b, struct cfi_prog *pr, const uint8_t *p,
+			const uint8_t *end, uint64_t lo, uint64_t hi, uint64_t from, uint64_t to)
+{
+	uint64_t done;
+	int err = cfi_run(b, pr, p, end, lo, hi, from, to, &done);
+
+	if (err && err != -ENOMEM) {
+		struct rule r = { .cfa_type = UNW_CFA_UNSUPPORTED };
+
+		if (done < from)
+			done = from;
+		err = done < (hi < to ? hi : to) ? add_seg(b, done, hi < to ? hi : to, &r) : 0;
+	}
+	return err;
+}
+
 /* The executable segment holding pc, or NULL. */
 static const struct range *exec_range(const struct builder *b, uint64_t pc)
 {
@@ -475,7 +833,16 @@ static size_t eh_after(const struct builder *b, uint64_t pc)
  * has them: .eh_frame is what the running code was built with (and what the
  * C++ runtime trusts), while .debug_frame may come from other options.
  */
-static int add_fde(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi, bool eh_frame)
+static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde_prog *f, uint64_t hi,
+		    uint64_t from, uint64_t to)
+{
+	if (b->libdw)
+		return add_rows(b, cfi, from, to);
+	return add_rows_cfi(b, f->pr, f->ins, f->end, f->lo, hi, from, to);
+}
+
+static int add_fde(struct builder *b, Dwarf_CFI *cfi, const struct fde_prog *f, uint64_t lo,
+		   uint64_t hi, bool eh_frame)
 {
 	size_t before = b->nr_segs, i;
 	struct range *eh;
@@ -487,7 +854,7 @@ static int add_fde(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi, 
 			return -ENOMEM;
 		b->eh = eh;
 		b->eh[b->nr_eh++] = (struct range){ lo, hi };
-		err = add_rows(b, cfi, lo, hi);
+		err = fde_rows(b, cfi, f, hi, lo, hi);
 		goto cleanup;
 	}
 
@@ -501,7 +868,7 @@ static int add_fde(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi, 
 		}
 		if (i < b->nr_eh && b->eh[i].lo < hi)
 			piece_end = b->eh[i].lo;
-		err = add_rows(b, cfi, lo, piece_end);
+		err = fde_rows(b, cfi, f, hi, lo, piece_end);
 		if (err)
 			goto cleanup;
 		lo = piece_end;
@@ -526,11 +893,14 @@ static int add_section(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64
 {
 	Dwarf_Off off = 0, next, cie_off = (Dwarf_Off)-1;
 	Dwarf_CFI_Entry entry;
+	struct cfi_prog pr;
+	bool z = false;
 	int enc = -1, err = 0;
 
 	for (; dwarf_next_cfi(b->e_ident, data, eh_frame, off, &next, &entry) == 0; off = next) {
 		const struct range *seg;
-		uint64_t lo, hi, field;
+		struct fde_prog f = { .pr = &pr };
+		uint64_t lo, hi, field, skip;
 
 		if (dwarf_cfi_cie_p(&entry))
 			continue;
@@ -542,20 +912,38 @@ static int add_section(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64
 			cie_off = entry.fde.CIE_pointer;
 			enc = -1;
 			if (dwarf_next_cfi(b->e_ident, data, eh_frame, cie_off, &cie_next, &cie) == 0 &&
-			    dwarf_cfi_cie_p(&cie))
+			    dwarf_cfi_cie_p(&cie)) {
 				enc = cie_fde_encoding(&cie.cie);
+				z = cie.cie.augmentation[0] == 'z';
+				/* a CIE whose own program is bad: its FDEs get
+				 * one unsupported row (b->libdw: unused) */
+				if (cfi_prog_init(&pr, &cie.cie))
+					pr.bad = true;
+			}
 		}
 		if (enc < 0)
 			continue;
 		field = sh_addr + (uint64_t)(entry.fde.start - (const uint8_t *)data->d_buf);
 		if (fde_range(&entry.fde, (uint8_t)enc, field, &lo, &hi) || lo == hi)
 			continue;
+		/* the instructions: after the location, the range and, with
+		 * 'z', the augmentation data's length and bytes */
+		f.ins = entry.fde.start;
+		f.end = entry.fde.end;
+		if (read_format((uint8_t)enc, &f.ins, f.end, &skip) ||
+		    read_format((uint8_t)enc & 0x0f, &f.ins, f.end, &skip) ||
+		    (z && (read_leb128(&f.ins, f.end, &skip, false) ||
+			   skip > (uint64_t)(f.end - f.ins))))
+			continue;
+		if (z)
+			f.ins += skip;
+		f.lo = lo;
 		seg = exec_range(b, lo);
 		if (!seg)
 			continue;
 		if (hi > seg->hi)
 			hi = seg->hi;
-		err = add_fde(b, cfi, lo, hi, eh_frame);
+		err = add_fde(b, cfi, &f, lo, hi, eh_frame);
 		if (err)
 			break;
 	}
@@ -1026,9 +1414,9 @@ cleanup:
 	return err;
 }
 
-int unwind_table__build(const char *path, struct unwind_table *t)
+static int build(const char *path, struct unwind_table *t, bool libdw)
 {
-	struct builder b = { 0 };
+	struct builder b = { .libdw = libdw };
 	int err;
 
 	memset(t, 0, sizeof(*t));
@@ -1055,6 +1443,16 @@ cleanup:
 	free(b.eh);
 	free(b.exec);
 	return err;
+}
+
+int unwind_table__build(const char *path, struct unwind_table *t)
+{
+	return build(path, t, false);
+}
+
+int unwind_table__build_libdw(const char *path, struct unwind_table *t)
+{
+	return build(path, t, true);
 }
 
 /* Pages of at least 4 KiB, as many as there are blocks at most: the page

@@ -1,5 +1,5 @@
 /* Unwind tables of one ELF object, built from its call-frame information
- * (.eh_frame, and .debug_frame where present) through libdw, and for Go
+ * (.eh_frame, and .debug_frame where present), and for Go
  * code without it from the pclntab's stack-pointer table. */
 #ifndef CPROF_UNWIND_TABLE_H
 #define CPROF_UNWIND_TABLE_H
@@ -23,6 +23,9 @@ struct unwind_table {
  * information at all: the object gets frame pointers), -ERANGE (addresses
  * beyond 4 GiB), or -errno. */
 int unwind_table__build(const char *path, struct unwind_table *t);
+/* The same, with libdw playing the call-frame programs: the reference the
+ * tests hold unwind_table__build() to. Not for files users may write. */
+int unwind_table__build_libdw(const char *path, struct unwind_table *t);
 /* Entries the indexes of t take in the index space (unwind.h). */
 size_t unwind_table__index_len(const struct unwind_table *t);
 /* Write t's indexes at out, the index space's entry base, and fill hdr. */

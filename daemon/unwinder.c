@@ -15,6 +15,7 @@
 #include "buildid.h"
 #include "cprof.h"
 #include "elfinit.h"
+#include "fileio.h"
 #include "hashmap.h"
 #include "log.h"
 #include "proctab.h"
@@ -57,6 +58,7 @@ struct uobj {
 	uint64_t last_sampled;		/* its processes', as of the last look */
 	uint64_t retry_at;		/* a waiting table is not rebuilt before */
 	char build_id[BUILD_ID_MAX * 2 + 1];	/* "" when it has none */
+	uint32_t owner;			/* of its file: file_owner() */
 	char *path;			/* as the first process to map it saw it */
 	dev_t dev;			/* and the file it was there */
 	ino_t inode;
@@ -71,9 +73,24 @@ struct objkey {
 	uint64_t dev, inode, stamp;
 };
 
+/* Tables are shared by build id only between files of one owner (see
+ * file_owner()): a user's altered copy of root's binary, with its build id,
+ * must not walk root's stacks. */
 struct build_id_key {
-	char hex[BUILD_ID_MAX * 2 + 1];
+	char hex[(BUILD_ID_MAX * 2 + 1 + 3) & ~3];	/* no padding before owner */
+	uint32_t owner;
 };
+
+#define NOT_SHARED	UINT32_MAX
+
+static uint32_t file_owner(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_uid == NOT_SHARED)
+		return NOT_SHARED;
+	return (uint32_t)st.st_uid;
+}
 
 /* An object a process maps, and where (to open it again for a rebuild). */
 struct uproc_obj {
@@ -302,15 +319,14 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 
 /* The build id, and the PT_LOAD segments: what turns a mapping's file
  * offset into the ELF vaddrs the rows use. */
-static int read_elf(const char *path, struct uobj *o)
+static int read_elf(int fd, struct uobj *o)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 	struct build_id id;
+	int err = 0;
 	size_t nr;
 	Elf *elf;
 
-	if (fd < 0)
-		return -errno;
+	o->owner = file_owner(fd);
 	elf = elf_ready() ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
 	if (!elf || elf_getphdrnum(elf, &nr)) {
 		err = -ENOEXEC;
@@ -330,7 +346,6 @@ static int read_elf(const char *path, struct uobj *o)
 	}
 cleanup:
 	elf_end(elf);
-	close(fd);
 	return err;
 }
 
@@ -474,8 +489,8 @@ static void object_drop(struct unwinder *u, struct uobj *o)
 		hashmap__delete(u->objs, &key);
 		o->names--;
 	}
-	if (o->build_id[0]) {
-		struct build_id_key bk = { 0 };
+	if (o->build_id[0] && o->owner != NOT_SHARED) {
+		struct build_id_key bk = { .owner = o->owner };
 
 		strcpy(bk.hex, o->build_id);
 		hashmap__delete(u->by_build_id, &bk);
@@ -671,10 +686,11 @@ static struct uobj *object_name(struct unwinder *u, const struct objkey *key, st
 static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct procmap *m)
 {
 	struct objkey key = { m->dev, m->inode, m->stamp };
-	char paths[3][PATH_MAX];
-	const char *try[3];
+	struct file_id id = { m->dev, m->inode, m->stamp };
+	char paths[3][PATH_MAX], fdpath[32];
+	const char *try[1] = { fdpath };
 	struct uobj **slot, *o;
-	int i;
+	int fd = -1;
 
 	slot = hashmap__find(u->objs, &key);
 	if (slot)
@@ -686,20 +702,27 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 	o->path = strdup(m->path);
 	o->dev = (dev_t)m->dev;
 	o->inode = (ino_t)m->inode;
+	o->owner = NOT_SHARED;
 	snprintf(paths[0], sizeof(paths[0]), "/proc/%u/map_files/%lx-%lx", pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
 	snprintf(paths[1], sizeof(paths[1]), "/proc/%u/root%s", pid, m->path);
 	snprintf(paths[2], sizeof(paths[2]), "%s", m->path);
-	for (i = 0; i < 3; i++)
-		if (!read_elf(paths[i], o))
-			break;
-	if (i < 3 && o->build_id[0]) {
-		struct build_id_key bk = { 0 };
+	/* the file the process mapped, and only that one (see open_same_file) */
+	for (int i = 0; i < 3 && fd < 0; i++) {
+		fd = open_same_file(paths[i], &id);
+		if (fd >= 0 && read_elf(fd, o)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0 && o->build_id[0] && o->owner != NOT_SHARED) {
+		struct build_id_key bk = { .owner = o->owner };
 		struct uobj **same;
 
 		strcpy(bk.hex, o->build_id);
 		same = hashmap__find(u->by_build_id, &bk);
 		if (same) {
+			close(fd);
 			free(o->path);
 			free(o);
 			u->stats.shared++;
@@ -707,12 +730,14 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 		}
 	}
 	if (!object_name(u, &key, o)) {
+		if (fd >= 0)
+			close(fd);
 		free(o->path);
 		free(o);
 		return NULL;
 	}
-	if (o->build_id[0]) {
-		struct build_id_key bk = { 0 };
+	if (o->build_id[0] && o->owner != NOT_SHARED) {
+		struct build_id_key bk = { .owner = o->owner };
 		struct uobj **bslot;
 
 		strcpy(bk.hex, o->build_id);
@@ -722,10 +747,10 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 		else
 			o->build_id[0] = '\0';
 	}
-	if (i < 3) {
-		for (int j = 0; j < 3 - i; j++)
-			try[j] = paths[i + j];
-		object_build(u, o, try, 3 - i, m->path);
+	if (fd >= 0) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		object_build(u, o, try, 1, m->path);
+		close(fd);
 	} else {
 		o->no_cfi = true;	/* cannot be read: frame pointers */
 		u->stats.objects_without_cfi++;
@@ -912,10 +937,16 @@ static void object_reload(struct unwinder *u, struct uobj *o, uint64_t now)
 	 * with maps of its own, or gone meanwhile): its path, if that is
 	 * still the same file */
 	if (err && o->path) {
-		struct stat st;
+		struct file_id id = { (uint64_t)o->dev, (uint64_t)o->inode, 0 };
+		int fd = open_same_file(o->path, &id);
 
-		if (!stat(o->path, &st) && st.st_dev == o->dev && st.st_ino == o->inode)
-			err = unwind_table__build(o->path, &t);
+		if (fd >= 0) {
+			char fdpath[32];
+
+			snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+			err = unwind_table__build(fdpath, &t);
+			close(fd);
+		}
 	}
 	u->stats.build_ns += now_ns() - t0;
 	/* the same file gives the same rows: the mappings already say how many */

@@ -319,21 +319,21 @@ static void test_refresh(void)
 	tmp_path(tmp, sizeof(tmp), "refresh.tmp");
 	unlink(path);
 
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(err == -ENOENT && !m, "refresh: absent file, no map", "err %d", err);
 
 	write_text(path, "1000 10 a\n2000 10 b\n", "w");
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(!err && m && perfmap__nr(m) == 2, "refresh: opens when no map yet", "err %d", err);
 	if (!m)
 		return;
 
 	old = m;
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(!err && m == old, "refresh: unchanged file is not read again", "err %d", err);
 
 	write_text(path, "3000 10 c\n1000 10 a2\n", "a");
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(!err && m != old && perfmap__nr(m) == 4, "refresh: append read",
 	      "err %d nr %zu", err, perfmap__nr(m));
 	expect(m, 0x3000, "c", 0x3000, "refresh: appended entry");
@@ -344,23 +344,23 @@ static void test_refresh(void)
 	old = m;
 	write_text(tmp, "1000 10 x\n2000 10 y\n3000 10 z\n1000 10 w2\n", "w");
 	rename(tmp, path);
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(!err && m != old, "refresh: replaced file read", "err %d", err);
 	expect(m, 0x2000, "y", 0x2000, "refresh: replaced content");
 
 	old = m;
 	unlink(path);
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(err == -ENOENT && m == old, "refresh: vanished file keeps the old map", "err %d", err);
 	expect(m, 0x3000, "z", 0x3000, "refresh: old map still answers");
 
 	/* A path that cannot be read as a map: error, old map kept. */
 	mkdir(path, 0700);
-	err = perfmap__refresh(&m, path);
+	err = perfmap__refresh(&m, path, NULL);
 	CHECK(err == -EISDIR && m == old, "refresh: unreadable file keeps the old map", "err %d", err);
 	rmdir(path);
 
-	CHECK(perfmap__refresh(NULL, path) == -EINVAL, "refresh: NULL", "not refused");
+	CHECK(perfmap__refresh(NULL, path, NULL) == -EINVAL, "refresh: NULL", "not refused");
 	perfmap__free(m);
 }
 
@@ -645,6 +645,46 @@ static int bench(void)
 	return 0;
 }
 
+/* A map is read as the process's user would read it, and only when that
+ * user or root owns it (perf's rule). */
+static void test_as_user(void)
+{
+	struct perfmap_user nobody = { 65534, 65534 };
+	char secret[600], theirs[600], mine[600];
+	struct perfmap *m;
+
+	snprintf(secret, sizeof(secret), "%s/perf-secret.map", dir);
+	snprintf(theirs, sizeof(theirs), "%s/perf-theirs.map", dir);
+	snprintf(mine, sizeof(mine), "%s/perf-mine.map", dir);
+	if (write_text(secret, "1000 10 root_only_name\n", "w") || chmod(secret, 0600) ||
+	    write_text(theirs, "1000 10 another_users_name\n", "w") || chown(theirs, 65533, 65533) ||
+	    chmod(theirs, 0644) || write_text(mine, "1000 10 own_name\n", "w") ||
+	    chown(mine, 65534, 65534) || chmod(dir, 0755)) {
+		CHECK(0, "as user: set up", "%s", strerror(errno));
+		return;
+	}
+	errno = 0;
+	m = perfmap__open_as(secret, &nobody);
+	CHECK(!m && errno == EACCES, "as user: a root-only file is not read for another user",
+	      "%s", m ? perfmap__lookup(m, 0x1000, NULL) : strerror(errno));
+	perfmap__free(m);
+	errno = 0;
+	m = perfmap__open_as(theirs, &nobody);
+	CHECK(!m && errno == EPERM, "as user: a map another user owns is refused", "%s",
+	      m ? "read" : strerror(errno));
+	perfmap__free(m);
+	m = perfmap__open_as(mine, &nobody);
+	CHECK(m && perfmap__lookup(m, 0x1000, NULL) &&
+	      !strcmp(perfmap__lookup(m, 0x1000, NULL), "own_name"),
+	      "as user: the process's own map is read", "%s", m ? "no name" : strerror(errno));
+	perfmap__free(m);
+	m = perfmap__open_as(secret, NULL);
+	CHECK(m != NULL, "as user: the daemon itself still reads as root", "%s", strerror(errno));
+	perfmap__free(m);
+	CHECK(access(secret, R_OK) == 0, "as user: the thread is root again after", "%s",
+	      strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[128];
@@ -665,6 +705,10 @@ int main(int argc, char **argv)
 		test_open_errors();
 		test_bounds();
 		test_path();
+		if (geteuid() == 0)
+			test_as_user();
+		else
+			SKIP("perf maps as the process's user", "needs root");
 		ret = CHECK_EXIT();
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "check.h"
 #include "debuginfo.h"
@@ -750,7 +751,7 @@ static void check_symcache(const char *pie, const char *nopie, const char *lib,
 	struct symcache_opts opts = { .max_objects = 2 };
 	struct symcache *c = NULL, *small = NULL;
 	struct elfobj *o1, *o2, *o3, *o;
-	uint64_t d1, i1, d2, i2, d3, i3;
+	uint64_t d1, i1, d2, i2, d3, i3, dl, il, dt, it;
 	struct symcache_stats st;
 	const char *paths[2];
 
@@ -802,15 +803,20 @@ static void check_symcache(const char *pie, const char *nopie, const char *lib,
 		      (unsigned long long)st.open_errors, (unsigned long long)st2.open_errors,
 		      (unsigned long long)st.misses, (unsigned long long)st2.misses);
 	}
-	o = symcache__get(c, 1, 999999998, paths, 1);
+	if (file_id(late, &dl, &il) || file_id(text_file, &dt, &it)) {
+		CHECK(0, "symcache: stat late files", "errno %d", errno);
+		symcache__free(c);
+		return;
+	}
+	o = symcache__get(c, dl, il, paths, 1);
 	CHECK(o != NULL, "symcache: same path under another key opens", "errno %d", errno);
 
 	paths[0] = text_file;
 	errno = 0;
-	o = symcache__get(c, 1, 999999997, paths, 1);
+	o = symcache__get(c, dt, it, paths, 1);
 	CHECK(!o && errno == ENOEXEC, "symcache: not ELF fails with ENOEXEC", "errno %d", errno);
 	errno = 0;
-	o = symcache__get(c, 1, 999999997, paths, 1);
+	o = symcache__get(c, dt, it, paths, 1);
 	CHECK(!o && errno == ENOEXEC, "symcache: cached failure keeps its errno", "errno %d",
 	      errno);
 
@@ -832,7 +838,7 @@ static void check_symcache(const char *pie, const char *nopie, const char *lib,
 	symcache__stats(c, &st);
 	CHECK(o3 && st.objects == 3, "symcache: get does not evict", "objects %llu",
 	      (unsigned long long)st.objects);
-	CHECK(o3 && o3 == symcache__get(c, 1, 999999998, paths, 1) && st.shared == 1,
+	CHECK(o3 && o3 == symcache__get(c, dl, il, paths, 1) && st.shared == 1,
 	      "symcache: a copy with the same build id shares one object", "shared %llu",
 	      (unsigned long long)st.shared);
 	CHECK(elfobj__nr_symbols(o1) > 0 && elfobj__build_id(o1),
@@ -900,16 +906,97 @@ static void check_symcache(const char *pie, const char *nopie, const char *lib,
 		paths[0] = pie;
 		o1 = symcache__get(c, d1, i1, paths, 1);
 		paths[0] = lib;
+		errno = 0;
 		o = symcache__find(c, &ref);
-		CHECK(o1 && o && o != o1 && strcmp(elfobj__build_id(o), elfobj__build_id(o1)),
-		      "symcache: a new file on a reused inode is not served the old file's object",
-		      "%s", o == o1 ? "got the old object" : "no object");
+		CHECK(o1 && !o && errno == ESTALE,
+		      "symcache: a path that now holds another file is not read for the old one",
+		      "%s, errno %d", o == o1 ? "got the old object" : o ? "got an object" : "none",
+		      errno);
 		paths[0] = pie;
 		CHECK(symcache__get(c, d1, i1, paths, 1) == o1,
 		      "symcache: the old stamp still finds the old object", "another object");
 		symcache__free(c);
 	}
 	symcache__free(NULL);
+}
+
+/* Files are read only if they are the file the process mapped, never
+ * blocking, and objects are shared by build id only between one owner's
+ * files. */
+static void check_symcache_identity(const char *lib)
+{
+	struct symcache *c = symcache__new(NULL);
+	char fifo[300], theirs[300];
+	const char *paths[1];
+	struct symcache_stats st, st2;
+	struct elfobj *mine, *o;
+	uint64_t d, i;
+	struct timespec t0, t1;
+
+	if (!c || file_id(lib, &d, &i)) {
+		CHECK(0, "identity: set up", "errno %d", errno);
+		symcache__free(c);
+		return;
+	}
+	/* a FIFO put where a binary was: refused at once, not waited on */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	if (mkfifo(fifo, 0644) == 0) {
+		uint64_t fd_, fi;
+
+		file_id(fifo, &fd_, &fi);
+		paths[0] = fifo;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		errno = 0;
+		o = symcache__get(c, fd_, fi, paths, 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK(!o && errno == EINVAL && t1.tv_sec - t0.tv_sec < 2,
+		      "identity: a FIFO is refused without blocking", "errno %d after %lld s", errno,
+		      (long long)(t1.tv_sec - t0.tv_sec));
+	}
+	/* the path now holds another file than the one mapped */
+	paths[0] = lib;
+	errno = 0;
+	o = symcache__get(c, d, i + 1, paths, 1);
+	CHECK(!o && errno == ESTALE, "identity: another file at the path is refused",
+	      "errno %d", errno);
+
+	/* root's copy, then a copy with the same build id that another user
+	 * owns: its own object, not root's (and the reverse) */
+	paths[0] = lib;
+	mine = symcache__get(c, d, i, paths, 1);
+	snprintf(theirs, sizeof(theirs), "%s/theirs.so", dir);
+	if (!mine || copy_file(lib, theirs) || chown(theirs, 65534, 65534) || file_id(theirs, &d, &i)) {
+		CHECK(0, "identity: a copy another user owns", "errno %d", errno);
+	} else {
+		symcache__stats(c, &st);
+		paths[0] = theirs;
+		o = symcache__get(c, d, i, paths, 1);
+		symcache__stats(c, &st2);
+		CHECK(o && o != mine && st2.shared == st.shared,
+		      "identity: another owner's copy with the same build id is not shared",
+		      "%s", o == mine ? "shared" : "not opened");
+		/* and two copies of that user's share */
+		snprintf(fifo, sizeof(fifo), "%s/theirs2.so", dir);
+		if (!copy_file(lib, fifo) && !chown(fifo, 65534, 65534) && !file_id(fifo, &d, &i)) {
+			paths[0] = fifo;
+			CHECK(symcache__get(c, d, i, paths, 1) == o,
+			      "identity: one owner's copies with one build id share", "not shared");
+		}
+		/* a group-writable file is shared with nobody */
+		if (!chmod(fifo, 0664) && !file_id(fifo, &d, &i)) {
+			struct symcache *c2 = symcache__new(NULL);
+
+			paths[0] = theirs;
+			file_id(theirs, &d, &i);
+			o = c2 ? symcache__get(c2, d, i, paths, 1) : NULL;
+			paths[0] = fifo;
+			file_id(fifo, &d, &i);
+			CHECK(o && symcache__get(c2, d, i, paths, 1) != o,
+			      "identity: a file others may write is not shared", "shared");
+			symcache__free(c2);
+		}
+	}
+	symcache__free(c);
 }
 
 static const char kallsyms_text[] =
@@ -1173,6 +1260,7 @@ int main(void)
 	else
 		check_alias_names(alias_lib, alias_bare);
 	check_symcache(pie, nopie, lib, late, text);
+	check_symcache_identity(lib);
 
 out:
 	cleanup_dir();

@@ -864,6 +864,70 @@ static void check_programs(void)
 	}
 }
 
+/* Our CFI interpreter against libdw's, row for row, on one file: the same
+ * rows, or the first pc where they part. Counts into *rows. */
+static bool same_as_libdw(const char *path, size_t *rows, char *why, size_t len)
+{
+	struct unwind_table a, b;
+	int ea = unwind_table__build(path, &a), eb = unwind_table__build_libdw(path, &b);
+	bool same = ea == eb;
+
+	why[0] = 0;
+	if (!same)
+		snprintf(why, len, "errors %d vs libdw %d", ea, eb);
+	for (size_t i = 0; same && !ea && i < a.nr && i < b.nr; i++) {
+		const struct unwind_row *x = &a.rows[i], *y = &b.rows[i];
+
+		if (memcmp(x, y, sizeof(*x))) {
+			snprintf(why, len, "row %zu: pc %#x cfa %u%+d rbp %u%+d vs libdw pc %#x cfa %u%+d rbp %u%+d",
+				 i, x->pc, x->cfa_type, x->cfa_off, x->rbp_type, x->rbp_off,
+				 y->pc, y->cfa_type, y->cfa_off, y->rbp_type, y->rbp_off);
+			same = false;
+		}
+	}
+	if (same && !ea && a.nr != b.nr) {
+		snprintf(why, len, "%zu rows vs libdw %zu", a.nr, b.nr);
+		same = false;
+	}
+	if (!ea)
+		*rows += a.nr;
+	unwind_table__clear(&a);
+	unwind_table__clear(&b);
+	return same;
+}
+
+/* Every shared object in the system's library directory (and the test
+ * programs): the interpreter must give libdw's rows exactly. */
+static void check_against_libdw(void)
+{
+	char cmd[512], path[4096], why[256];
+	size_t files = 0, differ = 0, rows = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "{ ls %s/prog* 2>/dev/null; find /usr/lib/x86_64-linux-gnu /usr/bin -maxdepth 1 -type f "
+		 "\\( -name '*.so*' -o -perm -u+x \\) -size -200M 2>/dev/null | sort; } | "
+		 "while read -r f; do head -c 4 \"$f\" 2>/dev/null | grep -q ELF && echo \"$f\"; done",
+		 dir);
+	f = popen(cmd, "r");
+	if (!f) {
+		CHECK(0, "libdw: list objects", "errno %d", errno);
+		return;
+	}
+	while (fgets(path, sizeof(path), f)) {
+		path[strcspn(path, "\n")] = 0;
+		files++;
+		if (!same_as_libdw(path, &rows, why, sizeof(why))) {
+			if (differ++ < 10)
+				printf("  %s: %s\n", path, why);
+		}
+	}
+	pclose(f);
+	CHECK(files > 100 && !differ, "interpreter: the rows libdw gives, on every object here",
+	      "%zu of %zu objects differ", differ, files);
+	printf("# interpreter vs libdw: %zu objects, %zu rows\n", files, rows);
+}
+
 int main(void)
 {
 	struct stats st;
@@ -885,6 +949,7 @@ int main(void)
 		snprintf(cmd, sizeof(cmd), "%s/prog.c", dir);
 		check_errors(cmd);
 	}
+	check_against_libdw();
 
 	if (access(LIBC, R_OK)) {
 		SKIP("libc.so.6", "%s not found", LIBC);

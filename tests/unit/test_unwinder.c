@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "check.h"
+#include "fileio.h"
 #include "cprof.h"
 #include "proctab.h"
 #include "unwind_table.h"
@@ -47,7 +48,7 @@ static void fake_instance(struct proc_instance *in, uint32_t pid, const char *pa
 	m->offset = 0;
 	m->dev = st.st_dev;
 	m->inode = st.st_ino;
-	m->stamp = (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec;
+	m->stamp = file_stamp(&st);
 	m->path = (char *)path;
 	in->maps.maps = m;
 	in->maps.nr = 1;
@@ -289,18 +290,39 @@ int main(void)
 	unwinder__add(u, &a);
 	unwinder__remove(u, pid_a, a.start_ns, a.exec_id);
 
-	/* libm given libc's (dev, inode) and another mtime: what a rebuilt
-	 * binary looks like when it gets the inode its old version freed */
-	fake_instance(&b, pid_b, LIBM, &mb);
-	mb.dev = ma.dev;
-	mb.inode = ma.inode;
-	mb.stamp = ma.stamp + 1;
-	CHECK(unwinder__add(u, &b) == 0, "unwinder: add a new file on a reused inode", "failed");
-	m = published(pid_b);
-	CHECK(m && m->nr_rows == libm_rows,
-	      "unwinder: a new file on a reused inode gets its own table, not the old one's",
-	      "%u rows (libc has %zu, libm %zu)", m ? m->nr_rows : 0, libc_rows, libm_rows);
-	unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
+	/* a file rewritten in place: the same (dev, inode), new contents,
+	 * as a rebuilt binary that got the inode its old version freed */
+	{
+		char f[] = "/tmp/cprof-test-reused-XXXXXX", cmd[300];
+		struct proc_instance c;
+		struct procmap mc;
+		int ffd = mkstemp(f);
+
+		if (ffd >= 0) {
+			close(ffd);
+			snprintf(cmd, sizeof(cmd), "cat %s > %s", LIBC, f);
+			if (system(cmd) == 0) {
+				fake_instance(&c, pid_a + 7, f, &mc);
+				unwinder__add(u, &c);
+				unwinder__remove(u, pid_a + 7, c.start_ns, c.exec_id);
+			}
+			snprintf(cmd, sizeof(cmd), "sleep 0.01; cat %s > %s", LIBM, f);
+			if (system(cmd) == 0) {
+				fake_instance(&b, pid_b, f, &mb);
+				CHECK(mb.inode == mc.inode && mb.stamp != mc.stamp,
+				      "unwinder: the file keeps its inode, with a new stamp", "not");
+				CHECK(unwinder__add(u, &b) == 0, "unwinder: add a new file on a reused inode",
+				      "failed");
+				m = published(pid_b);
+				CHECK(m && m->nr_rows == libm_rows,
+				      "unwinder: a new file on a reused inode gets its own table, not the old one's",
+				      "%u rows (libc has %zu, libm %zu)", m ? m->nr_rows : 0, libc_rows,
+				      libm_rows);
+				unwinder__remove(u, pid_b, b.start_ns, b.exec_id);
+			}
+			unlink(f);
+		}
+	}
 
 	/* a copy of libc: another inode, the same build id */
 	{
