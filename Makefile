@@ -112,6 +112,10 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< $(LIB) $(CLI_LIBS) -o $@
 
+$(BUILD)/tests/craft: tests/tools/craft.c | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< -ldw -lelf -o $@
+
 # Test workloads, with frame pointers and (-nofp) without: how Debian builds
 # its programs, so only call-frame information can unwind them.
 $(BUILD)/workloads/lib%.so: tests/workloads/lib/%.c | $(BUILD)/workloads
@@ -133,7 +137,8 @@ run: all
 	./$(BUILD)/cprofd
 
 TESTS_BUILT := $(UNIT_TESTS) $(TEST_TOOLS) $(WORKLOADS)
-check: deps-check all $(TESTS_BUILT)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+check: deps-check all $(TESTS_BUILT) $(FUZZERS)
 	$(Q)tests/run.sh
 
 bench: all $(TESTS_BUILT)
@@ -150,8 +155,17 @@ soak: all $(TESTS_BUILT)
 # libFuzzer harnesses for the parsers of files other programs write (each
 # includes the module it fuzzes): make fuzz, then for example
 # build/fuzz/fuzz_perfmap -max_total_time=60
-FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 fuzz: $(FUZZERS)
+
+# Harnesses that drive the daemon's parsers through their own interfaces,
+# built together with them under the sanitizers.
+FUZZ_PARSERS := $(addprefix daemon/,elfobj.c unwind_table.c dwarfsrc.c gopclntab.c demangle.c \
+	procmaps.c debuginfo.c buildid.c elfinit.c fileio.c hashmap.c)
+$(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text: $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_PARSERS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(BUILD)/fuzz
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$(CPROF_CFLAGS) $< $(FUZZ_PARSERS) $(DAEMON_LIBS) -o $@
 
 # small read chunks make lines cross chunk boundaries with short inputs
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c daemon/%.c daemon/fileio.c

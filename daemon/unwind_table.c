@@ -526,6 +526,17 @@ static void cfa_expr(struct cfi_state *st, const uint8_t *p, uint64_t len)
 	}
 }
 
+/* off × the data alignment factor; past int64 (a crafted file), a value
+ * no row can hold, so the rule is not followed. */
+static int64_t factored(uint64_t off, int64_t daf)
+{
+	int64_t v;
+
+	if (__builtin_mul_overflow((int64_t)off, daf, &v))
+		return INT64_MAX;
+	return v;
+}
+
 static struct reg_rule *rule_of(struct cfi_state *st, uint64_t reg)
 {
 	if (reg == REG_RBP)
@@ -618,7 +629,7 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 		case 2:			/* DW_CFA_offset */
 			if (read_leb128(&p, end, &off, false))
 				return -EINVAL;
-			set_rule(&st, low, REG_AT_CFA, (int64_t)off * pr->daf);
+			set_rule(&st, low, REG_AT_CFA, factored(off, pr->daf));
 			continue;
 		case 3:			/* DW_CFA_restore */
 			if (rule_of(&st, low))
@@ -660,7 +671,7 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 				if (op == DW_CFA_GNU_negative_offset_extended)
 					off = -off;
 				set_rule(&st, reg, op == DW_CFA_val_offset || op == DW_CFA_val_offset_sf ?
-					 REG_OTHER : REG_AT_CFA, (int64_t)off * pr->daf);
+					 REG_OTHER : REG_AT_CFA, factored(off, pr->daf));
 				continue;
 			case DW_CFA_restore_extended:
 			case DW_CFA_undefined:
@@ -694,7 +705,7 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 					return -EINVAL;
 				st.cfa_how = CFA_REG;
 				st.cfa_reg = reg;
-				st.cfa_off = op == DW_CFA_def_cfa_sf ? (int64_t)off * pr->daf : (int64_t)off;
+				st.cfa_off = op == DW_CFA_def_cfa_sf ? factored(off, pr->daf) : (int64_t)off;
 				continue;
 			case DW_CFA_def_cfa_register:
 				if (read_leb128(&p, end, &reg, false))
@@ -709,7 +720,7 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 					return -EINVAL;
 				if (st.cfa_how != CFA_REG)
 					st.cfa_how = CFA_OTHER;
-				st.cfa_off = op == DW_CFA_def_cfa_offset_sf ? (int64_t)off * pr->daf :
+				st.cfa_off = op == DW_CFA_def_cfa_offset_sf ? factored(off, pr->daf) :
 					     (int64_t)off;
 				continue;
 			case DW_CFA_def_cfa_expression:
@@ -736,9 +747,10 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 		}
 		if (!b)
 			return -EINVAL;	/* a CIE has no rows to advance over */
-		delta *= pr->caf;
-		if (delta > hi - loc)
-			delta = hi - loc;
+		if (!pr->caf || delta > (hi - loc) / pr->caf)
+			delta = hi - loc;	/* past the FDE's end (or a crafted factor) */
+		else
+			delta *= pr->caf;
 		err = emit_state(b, pr, &st, loc, loc + delta, from, to);
 		if (err)
 			return err;
