@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fileio.h"
@@ -64,6 +66,14 @@ uint64_t file_stamp(const struct stat *st)
 	       ((uint64_t)st->st_size * 0x9e3779b97f4a7c15ull);
 }
 
+/* /proc/PID/map_files/START-END: the kernel's link to the very file
+ * mapped there, whatever has become of its path (and its change time, which
+ * deleting it moves). */
+static bool is_map_file(const char *path)
+{
+	return !strncmp(path, "/proc/", 6) && strstr(path, "/map_files/");
+}
+
 int open_same_file(const char *path, const struct file_id *id)
 {
 	struct stat st;
@@ -77,7 +87,7 @@ int open_same_file(const char *path, const struct file_id *id)
 		err = -errno;
 	else if (!S_ISREG(st.st_mode))
 		err = -EINVAL;
-	else if (id && ((uint64_t)st.st_ino != id->inode ||
+	else if (id && !is_map_file(path) && ((uint64_t)st.st_ino != id->inode ||
 			(id->stamp ? file_stamp(&st) != id->stamp : (uint64_t)st.st_dev != id->dev)))
 		err = -ESTALE;
 	if (err) {

@@ -27,7 +27,9 @@ struct file_id {
  * (never a FIFO or device, and the open itself does not block) with id's
  * inode and stamp (or, without a stamp, its device). The file descriptor, or
  * -errno: -ESTALE when path is now another file, -EINVAL when not a regular
- * one. id NULL: any regular file.
+ * one. id NULL: any regular file. A /proc/PID/map_files/ path is the mapped
+ * file by the kernel's word: only its type is checked there (deleting a
+ * file moves its stamp).
  */
 int open_same_file(const char *path, const struct file_id *id);
 
