@@ -22,6 +22,7 @@
 
 #include <libiberty/demangle.h>
 
+#include "hostile.h"
 #include "demangle.h"
 
 /* No DMGL_VERBOSE: std::string stays std::string and Rust loses its hash. */
@@ -93,6 +94,7 @@ char *demangle(const char *name)
 		goto cleanup;
 	}
 	if (setjmp(b->out)) {
+		hostile__count(HOSTILE_DEMANGLE);
 		err = -E2BIG;
 		goto cleanup;
 	}

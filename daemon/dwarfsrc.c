@@ -61,6 +61,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hostile.h"
 #include "elfinit.h"
 #include "bsearch.h"
 #include "demangle.h"
@@ -462,12 +463,35 @@ struct func_list {
  * skipping a subtree keeps that true. A file whose sibling links point back
  * (or into a subtree) would have the walk meet DIEs again, in loops or
  * exponentially often: the walk stops at the first DIE not past the last. */
+/* The DIE after die's subtree: dwarf_siblingof(), which follows a
+ * DW_AT_sibling link where there is one. A link into die's own subtree
+ * (before or at its first child) is a crafted one: -1, counted. Links
+ * deeper into the subtree pass here, and next_die() keeps the walk from
+ * meeting any DIE twice. */
+static int next_sibling(Dwarf_Die *die)
+{
+	Dwarf_Off first = 0;
+	Dwarf_Die kid;
+	int r;
+
+	if (dwarf_haschildren(die) > 0 && dwarf_child(die, &kid) == 0)
+		first = dwarf_dieoffset(&kid);
+	r = dwarf_siblingof(die, die);
+	if (r == 0 && first && dwarf_dieoffset(die) <= first) {
+		hostile__count(HOSTILE_DWARF);
+		return -1;
+	}
+	return r;
+}
+
 static bool next_die(Dwarf_Off *last, Dwarf_Die *die)
 {
 	Dwarf_Off off = dwarf_dieoffset(die);
 
-	if (off == (Dwarf_Off)-1 || off <= *last)
+	if (off == (Dwarf_Off)-1 || off <= *last) {
+		hostile__count(HOSTILE_DWARF);
 		return false;
+	}
 	*last = off;
 	return true;
 }
@@ -534,7 +558,7 @@ static int collect_funcs(struct func_list *l, Dwarf_Die *parent, int depth, bool
 		}
 		if (err)
 			goto cleanup;
-	} while (dwarf_siblingof(&child, &child) == 0);
+	} while (next_sibling(&child) == 0);
 
 cleanup:
 	return err;
@@ -613,7 +637,7 @@ static int collect_nodes(struct node_list *l, Dwarf_Die *die, uint32_t parent, u
 		}
 		if (err)
 			goto cleanup;
-	} while (dwarf_siblingof(&child, &child) == 0);
+	} while (next_sibling(&child) == 0);
 
 cleanup:
 	return err;

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "gopclntab.h"
 
 #define MAGIC_12	0xfffffffbu
@@ -841,8 +842,10 @@ static int sp_runs(const struct pcln *t, const struct gopclntab_func *f, uint64_
 		if (pc > f->end)
 			pc = f->end;
 		/* a value off the int32 range is no stack depth: a bad table */
-		if ((int64_t)val + vd > INT32_MAX || (int64_t)val + vd < INT32_MIN)
+		if ((int64_t)val + vd > INT32_MAX || (int64_t)val + vd < INT32_MIN) {
+			hostile__count(HOSTILE_PCLNTAB);
 			return -EINVAL;
+		}
 		val += vd;
 		if (pc > start) {
 			err = cb(ctx, f, start, pc, val);

@@ -138,12 +138,29 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 	return MHD_YES;
 }
 
-/* Wait up to ms; true when the client has closed its end. Nothing else
- * reads this socket while our handler runs (one thread per connection). */
+/* A connection whose handler is waiting for its profile. */
+struct client {
+	struct MHD_Connection *c;
+	bool http11;			/* may be sent an interim (1xx) response */
+	bool probed;			/* its end closed; it was sent one */
+};
+
+/*
+ * Wait up to ms; true when the client has gone. Nothing else reads or
+ * writes this socket while our handler runs (one thread per connection).
+ *
+ * A client that closes its sending side (FIN) may have left, or may only
+ * have half-closed after its request and still be reading: TCP shows both
+ * alike. An HTTP/1.1 client is then sent one interim response, "102
+ * Processing", which clients skip while they wait for the real one: one
+ * that left answers it with a reset, and one that reads goes on waiting for
+ * its profile. (HTTP/1.0 allows no interim response: a FIN there ends it.)
+ */
 static bool connection_hung_up(void *arg, int ms)
 {
-	struct MHD_Connection *c = arg;
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	static const char interim[] = "HTTP/1.1 102 Processing\r\n\r\n";
+	struct client *cl = arg;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(cl->c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct pollfd pfd;
 	char b;
 
@@ -152,15 +169,26 @@ static bool connection_hung_up(void *arg, int ms)
 		return false;
 	}
 	pfd.fd = ci->connect_fd;
-	pfd.events = POLLRDHUP;
+	/* after the probe, only a reset (POLLHUP, POLLERR) says it left */
+	pfd.events = cl->probed ? 0 : POLLRDHUP;
 	if (poll(&pfd, 1, ms) <= 0)
 		return false;
-	if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
+	if (pfd.revents & (POLLHUP | POLLERR))
 		return true;
-	/* readable but not closed: a pipelined request; wait it out */
-	if (recv(pfd.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+	if (!(pfd.revents & POLLRDHUP) && recv(pfd.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0) {
+		/* readable but not closed: a pipelined request; wait it out */
+		usleep(ms * 1000);
+		return false;
+	}
+	/* its end is closed */
+	if (!cl->http11)
 		return true;
-	usleep(ms * 1000);
+	if (cl->probed)
+		return false;	/* a reset will say if it left */
+	cl->probed = true;
+	if (send(pfd.fd, interim, sizeof(interim) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)(sizeof(interim) - 1))
+		return true;
 	return false;
 }
 
@@ -234,6 +262,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct params ps = { .n = 0 };
 	struct MHD_Response *resp;
 	struct upload *body = NULL;
+	struct client cl;
 	struct reply r;
 	enum MHD_Result ret;
 
@@ -264,8 +293,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ps.too_many)
 		return queue_text(c, 400, "too many query parameters\n");
 
+	cl = (struct client){ .c = c, .http11 = !strcmp(version, MHD_HTTP_VERSION_1_1) };
 	cprofd__serve(s->d, url, ps.p, ps.n, body ? body->data : NULL, body ? body->len : 0,
-		      connection_hung_up, c, &r);
+		      connection_hung_up, &cl, &r);
 	if (r.status == 0) {
 		free(r.body);
 		return MHD_NO;		/* the client left: close */

@@ -11,6 +11,7 @@
 #include "cpuview.h"
 #include "cprofd.h"
 #include "debuginfo.h"
+#include "hostile.h"
 #include "log.h"
 #include "proctab.h"
 #include "symcache.h"
@@ -386,6 +387,11 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "cprofd_vdso_errors_total{reason=\"read\"} %" PRIu64 "\n"
 		   "cprofd_vdso_errors_total{reason=\"refused\"} %" PRIu64 "\n",
 		vs.images, vs.read_errors, vs.refused);
+	fprintf(f, "# HELP cprofd_hostile_input_total Input the parsers refused as malformed or hostile (a DWARF tree that loops, a call-frame program that cannot be played, a runaway demangling, a Go table out of range): those frames lose their names or rows, nothing else.\n"
+		   "# TYPE cprofd_hostile_input_total counter\n");
+	for (int k = 0; k < HOSTILE_NR; k++)
+		fprintf(f, "cprofd_hostile_input_total{kind=\"%s\"} %" PRIu64 "\n", hostile__name(k),
+			hostile__get(k));
 	fprintf(f, "# TYPE cprofd_http_requests_total counter\ncprofd_http_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_bad_requests_total counter\ncprofd_http_bad_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n"

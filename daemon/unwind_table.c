@@ -44,6 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hostile.h"
 #include "elfinit.h"
 #include "gopclntab.h"
 #include "unwind_table.h"
@@ -467,6 +468,9 @@ static int add_rows(struct builder *b, Dwarf_CFI *cfi, uint64_t lo, uint64_t hi)
  */
 
 #define CFI_STATE_DEPTH	16	/* DW_CFA_remember_state nesting kept */
+/* DWARF numbers x86-64's registers below 130 (the psABI's table); a program
+ * naming one past this was not written by a compiler */
+#define CFI_REG_MAX	255
 
 enum reg_how {
 	REG_UNDEF,		/* lost: the outermost frame for the RA */
@@ -487,6 +491,7 @@ enum cfa_how {
 };
 
 struct cfi_state {
+	bool bad_reg;			/* a register number past CFI_REG_MAX */
 	uint8_t cfa_how;
 	uint64_t cfa_reg;
 	int64_t cfa_off;
@@ -550,6 +555,8 @@ static void set_rule(struct cfi_state *st, uint64_t reg, uint8_t how, int64_t of
 {
 	struct reg_rule *r = rule_of(st, reg);
 
+	if (reg > CFI_REG_MAX)
+		st->bad_reg = true;
 	if (r) {
 		r->how = how;
 		r->off = off;
@@ -621,6 +628,8 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 	while (p < end && loc < hi) {
 		uint8_t op = *p++, low = op & 0x3f;
 
+		if (st.bad_reg || st.cfa_reg > CFI_REG_MAX)
+			return -ERANGE;
 		delta = UINT64_MAX;
 		switch (op >> 6) {
 		case 1:			/* DW_CFA_advance_loc */
@@ -757,6 +766,8 @@ static int cfi_run(struct builder *b, struct cfi_prog *pr, const uint8_t *p, con
 		loc += delta;
 		*done = loc;
 	}
+	if (st.bad_reg || st.cfa_reg > CFI_REG_MAX)
+		return -ERANGE;
 	if (!b) {
 		pr->init = st;
 		return 0;
@@ -800,6 +811,7 @@ static int add_rows_cfi(struct builder *b, struct cfi_prog *pr, const uint8_t *p
 	if (err && err != -ENOMEM) {
 		struct rule r = { .cfa_type = UNW_CFA_UNSUPPORTED };
 
+		hostile__count(HOSTILE_CFI);
 		if (done < from)
 			done = from;
 		err = done < (hi < to ? hi : to) ? add_seg(b, done, hi < to ? hi : to, &r) : 0;
@@ -929,8 +941,10 @@ static int add_section(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64
 				z = cie.cie.augmentation[0] == 'z';
 				/* a CIE whose own program is bad: its FDEs get
 				 * one unsupported row (b->libdw: unused) */
-				if (cfi_prog_init(&pr, &cie.cie))
+				if (cfi_prog_init(&pr, &cie.cie)) {
+					hostile__count(HOSTILE_CFI);
 					pr.bad = true;
+				}
 			}
 		}
 		if (enc < 0)

@@ -59,6 +59,30 @@ check "hang-up: the window was ended" test "$hangups" = 1 "hangups counted: $han
 code=$(status "/debug/pprof/profile?seconds=1")
 check "hang-up: the next request is served" test "$code" = 200 "got $code"
 
+# A client that sends its request and closes its sending side (a half-close)
+# still gets its profile: a departed client is told apart by the reset its
+# end answers the interim "102 Processing" with.
+python3 - "$PORT" >"$TMP/halfclose.out" 2>&1 <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /debug/pprof/profile?seconds=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+# skip interim (1xx) responses: the final one follows them
+while data.startswith(b"HTTP/1.1 1"):
+    data = data[data.find(b"\r\n\r\n") + 4:]
+status = data.split(b"\r\n", 1)[0].decode(errors="replace")
+print(status, len(data), b"\x1f\x8b" in data)
+PY
+read -r _ hc_code _ hc_gzip < <(awk '{ print $1, $2, $3, $NF }' "$TMP/halfclose.out")
+check "half-close: the profile is still served ($(head -c 80 "$TMP/halfclose.out"))" \
+	test "$hc_code" = 200 -a "$hc_gzip" = True "got: $(head -c 200 "$TMP/halfclose.out")"
+
 # cprof-ctl against the daemon, over the Unix socket.
 start_workload "$TMP/w.out" "$B/workloads/split" 4
 (cd "$TMP" && "$B/cprof-ctl" --socket "$SOCK" collect cpu 2s --pid "$WPID") >"$TMP/collect.out" 2>&1

@@ -3,8 +3,11 @@
  * Makes the hostile files of issue 10 out of a program the build compiled,
  * for the fuzz harnesses' regression corpus and the live-attack tests:
  *
- *   craft sibling-loop IN OUT   every DW_AT_sibling (DW_FORM_ref4) of the
- *                               first unit points back at its own DIE
+ *   craft sibling-loop IN OUT   every DW_AT_sibling (DW_FORM_ref4) of a DIE
+ *                               with children, in the first unit, points at
+ *                               its first child: a walk that follows them
+ *                               meets each subtree again, exponentially
+ *                               often with nesting
  *   craft cfa-register IN OUT   the first FDE with six DW_CFA_nop bytes of
  *                               padding gets, there, DW_CFA_offset_extended
  *                               naming register 268,000,000
@@ -63,11 +66,13 @@ static size_t sibling_edits(Elf *elf, struct edit *e, size_t max)
 		Dwarf_Die d = stack[--depth];
 		Dwarf_Attribute a;
 
-		if (dwarf_attr(&d, DW_AT_sibling, &a) && dwarf_whatform(&a) == DW_FORM_ref4) {
-			uint32_t self = (uint32_t)dwarf_dieoffset(&d);	/* the first unit starts at 0 */
+		if (dwarf_attr(&d, DW_AT_sibling, &a) && dwarf_whatform(&a) == DW_FORM_ref4 &&
+		    dwarf_child(&d, &c) == 0) {
+			/* the first unit starts at 0: section offsets are its own */
+			uint32_t child = (uint32_t)dwarf_dieoffset(&c);
 
 			e[n].off = (uint64_t)((const char *)a.valp - raw);
-			memcpy(e[n].bytes, &self, 4);
+			memcpy(e[n].bytes, &child, 4);
 			e[n].len = 4;
 			n++;
 		}
