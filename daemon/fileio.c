@@ -96,3 +96,12 @@ int open_same_file(const char *path, const struct file_id *id)
 	}
 	return fd;
 }
+
+uint32_t file_owner(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_uid == FILE_OWNER_MANY)
+		return FILE_OWNER_MANY;
+	return (uint32_t)st.st_uid;
+}

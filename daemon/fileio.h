@@ -33,4 +33,12 @@ struct file_id {
  */
 int open_same_file(const char *path, const struct file_id *id);
 
+/* Who could have written the file at fd: its owner's uid, or
+ * FILE_OWNER_MANY when its group or others may write to it too (or it
+ * cannot be told). What is parsed from a file is shared by build id only
+ * between files of one owner: a user's copy of root's binary, with its build
+ * id and other contents, must not stand for root's. */
+#define FILE_OWNER_MANY	UINT32_MAX
+uint32_t file_owner(int fd);
+
 #endif /* CPROF_FILEIO_H */

@@ -54,29 +54,15 @@ struct shared {
 	size_t bytes;
 	uint64_t retry_ns;		/* debug info pending: when to open it again */
 	char build_id[BUILD_ID_HEX_MAX];	/* "" when it has none: not shared */
-	uint32_t owner;			/* of its file: see file_owner() */
+	uint32_t owner;			/* of its file: file_owner() */
 };
 
-/* Objects are shared by build id only between files of one owner: a user's
- * copy of a binary, with its build id and other names, must not name the
- * frames of root's or another user's copy. */
+/* Objects are shared by build id only between files of one owner (see
+ * file_owner()). */
 struct build_id_key {
 	char hex[(BUILD_ID_HEX_MAX + 3) & ~3];	/* no padding before owner */
 	uint32_t owner;
 };
-
-#define NOT_SHARED	UINT32_MAX
-
-/* Who could have written the file at fd: its owner, or NOT_SHARED when
- * others may write to it too. */
-static uint32_t file_owner(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) || (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_uid == NOT_SHARED)
-		return NOT_SHARED;
-	return (uint32_t)st.st_uid;
-}
 
 struct entry {
 	uint64_t dev, inode, stamp;
@@ -213,7 +199,7 @@ static struct shared *share(struct symcache *c, struct elfobj *obj, uint32_t own
 	sh->obj = obj;
 	sh->bytes = sizeof(*sh) + elfobj__mem(obj);
 	sh->owner = owner;
-	if (id && strlen(id) < sizeof(sh->build_id) && owner != NOT_SHARED) {
+	if (id && strlen(id) < sizeof(sh->build_id) && owner != FILE_OWNER_MANY) {
 		strcpy(key.hex, id);
 		slot = hashmap__insert(c->by_build_id, &key, &added);
 		if (slot && added) {
@@ -327,7 +313,7 @@ static struct shared *find_by_build_id(struct symcache *c, const char *path, uin
 	struct build_id_key key = { .owner = owner };
 	struct shared **sh;
 
-	if (owner == NOT_SHARED || hashmap__count(c->by_build_id) == 0 ||
+	if (owner == FILE_OWNER_MANY || hashmap__count(c->by_build_id) == 0 ||
 	    elfobj__read_build_id(path, key.hex, sizeof(key.hex)))
 		return NULL;
 	sh = hashmap__find(c->by_build_id, &key);
@@ -401,7 +387,7 @@ struct elfobj *symcache__find(struct symcache *c, const struct symcache_ref *ref
 	struct shared *sh = NULL;
 	struct entry *e;
 	uint64_t now;
-	uint32_t owner = NOT_SHARED;
+	uint32_t owner = FILE_OWNER_MANY;
 	int err = 0, open_err = 0;
 	size_t i;
 

@@ -81,17 +81,6 @@ struct build_id_key {
 	uint32_t owner;
 };
 
-#define NOT_SHARED	UINT32_MAX
-
-static uint32_t file_owner(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) || (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_uid == NOT_SHARED)
-		return NOT_SHARED;
-	return (uint32_t)st.st_uid;
-}
-
 /* An object a process maps, and where (to open it again for a rebuild). */
 struct uproc_obj {
 	struct objkey key;
@@ -489,7 +478,7 @@ static void object_drop(struct unwinder *u, struct uobj *o)
 		hashmap__delete(u->objs, &key);
 		o->names--;
 	}
-	if (o->build_id[0] && o->owner != NOT_SHARED) {
+	if (o->build_id[0] && o->owner != FILE_OWNER_MANY) {
 		struct build_id_key bk = { .owner = o->owner };
 
 		strcpy(bk.hex, o->build_id);
@@ -702,7 +691,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 	o->path = strdup(m->path);
 	o->dev = (dev_t)m->dev;
 	o->inode = (ino_t)m->inode;
-	o->owner = NOT_SHARED;
+	o->owner = FILE_OWNER_MANY;
 	snprintf(paths[0], sizeof(paths[0]), "/proc/%u/map_files/%lx-%lx", pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
 	snprintf(paths[1], sizeof(paths[1]), "/proc/%u/root%s", pid, m->path);
@@ -715,7 +704,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 			fd = -1;
 		}
 	}
-	if (fd >= 0 && o->build_id[0] && o->owner != NOT_SHARED) {
+	if (fd >= 0 && o->build_id[0] && o->owner != FILE_OWNER_MANY) {
 		struct build_id_key bk = { .owner = o->owner };
 		struct uobj **same;
 
@@ -736,7 +725,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 		free(o);
 		return NULL;
 	}
-	if (o->build_id[0] && o->owner != NOT_SHARED) {
+	if (o->build_id[0] && o->owner != FILE_OWNER_MANY) {
 		struct build_id_key bk = { .owner = o->owner };
 		struct uobj **bslot;
 

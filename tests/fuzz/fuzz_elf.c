@@ -21,31 +21,9 @@
 #include "dwarfsrc.h"
 #include "elfobj.h"
 #include "unwind_table.h"
-
-#define FUZZ_CHECK(cond)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "check failed: %s (line %d)\n",	\
-				#cond, __LINE__);			\
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz.h"
 
 static char path[64];
-
-static int write_input(const uint8_t *data, size_t size)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (size && fwrite(data, 1, size, f) != size)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -EIO;
-	return err;
-}
 
 static void symbolize(struct elfobj *o, struct dwarfsrc *d, uint64_t vaddr)
 {
@@ -73,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!path[0])
 		snprintf(path, sizeof(path), "/dev/shm/fuzz_elf.%d", (int)getpid());
-	if (write_input(data, size))
+	if (fuzz_write_input(path, data, size))
 		return 0;
 
 	if (!unwind_table__build(path, &t)) {

@@ -18,31 +18,9 @@
 #include <stdlib.h>
 
 #include "perfmap.c"
-
-#define FUZZ_CHECK(cond)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "check failed: %s (line %d)\n",	\
-				#cond, __LINE__);			\
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz.h"
 
 static char path[64];
-
-static int write_input(const uint8_t *data, size_t size)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (size && fwrite(data, 1, size, f) != size)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -EIO;
-	return err;
-}
 
 /* The model: the last line (highest seq) holding addr, or -1. */
 static long model_lookup(const struct pm_entry *e, size_t n, uint64_t addr)
@@ -87,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    sel & 0x40 ? (sel & 0x3f) * 3u + 1u : 0);
 	data++;
 	size--;
-	if (write_input(data, size))
+	if (fuzz_write_input(path, data, size))
 		return 0;
 
 	/* The model's entries: what the parser accepted, in line order. */

@@ -13,15 +13,7 @@
 
 #include "demangle.h"
 #include "procmaps.h"
-
-#define FUZZ_CHECK(cond)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "check failed: %s (line %d)\n",	\
-				#cond, __LINE__);			\
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
