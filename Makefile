@@ -152,10 +152,11 @@ soak: all $(TESTS_BUILT)
 	$(Q)scripts/deps.sh bench
 	$(Q)tests/bench/soak.sh
 
-# libFuzzer harnesses for the parsers of files other programs write (each
-# includes the module it fuzzes): make fuzz, then for example
-# build/fuzz/fuzz_perfmap -max_total_time=60
-fuzz: $(FUZZERS)
+# libFuzzer harnesses for the parsers of files other programs write: make fuzz
+# runs each for FUZZ_SECONDS (default 600) and writes the figures into
+# docs/PERFORMANCE.md; make check replays their corpora.
+fuzz: $(FUZZERS) $(BUILD)/tests/craft
+	$(Q)tests/bench/fuzz.sh
 
 # Harnesses that drive the daemon's parsers through their own interfaces,
 # built together with them under the sanitizers.
