@@ -619,20 +619,13 @@ static void log_no_room(struct unwinder *u, const char *path, const struct uobj 
 		 u->max_rows * sizeof(struct unwind_row) / 1048576.0, COLD_NS / NS);
 }
 
-/* Build o's table from the first of paths that opens, and load it if
- * there is room. */
-static void object_build(struct unwinder *u, struct uobj *o, const char *const *paths,
-			 int nr_paths, const char *name)
+/* Build o's table from the file at path, and load it if there is room. */
+static void object_build(struct unwinder *u, struct uobj *o, const char *path, const char *name)
 {
 	struct unwind_table t = { 0 };
 	uint64_t t0 = now_ns();
-	int err = -ENOENT;
+	int err = unwind_table__build(path, &t);
 
-	for (int i = 0; i < nr_paths; i++) {
-		err = unwind_table__build(paths[i], &t);
-		if (err != -ENOENT && err != -EACCES && err != -ENOTDIR)
-			break;
-	}
 	u->stats.build_ns += now_ns() - t0;
 	if (!err)
 		log_debug("unwind table of %s: %zu rows, built in %.1f ms", name, t.nr,
@@ -677,7 +670,6 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 	struct objkey key = { m->dev, m->inode, m->stamp };
 	struct file_id id = { m->dev, m->inode, m->stamp };
 	char paths[3][PATH_MAX], fdpath[32];
-	const char *try[1] = { fdpath };
 	struct uobj **slot, *o;
 	int fd = -1;
 
@@ -738,7 +730,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 	}
 	if (fd >= 0) {
 		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-		object_build(u, o, try, 1, m->path);
+		object_build(u, o, fdpath, m->path);
 		close(fd);
 	} else {
 		o->no_cfi = true;	/* cannot be read: frame pointers */
