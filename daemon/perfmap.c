@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 
 #include "bsearch.h"
@@ -442,23 +443,40 @@ cleanup:
  * gid for the open (Linux keeps them per thread, and a nonzero fsuid drops
  * the capabilities that bypass permissions), so the kernel checks the path
  * and the file, in the process's own mount namespace, as for it. */
+/* Open path with as's file system identity: its user and group, and none
+ * of the daemon's supplementary groups (a root:root 0640 file must stay
+ * closed). Credentials are per thread in the kernel: the raw system calls
+ * change this thread's only, where glibc's setgroups() would change every
+ * thread's. */
 static int open_as(const char *path, const struct perfmap_user *as)
 {
-	int fd, e;
+	gid_t *groups = NULL;
+	int fd = -1, e = EPERM, n;
 
 	if (!as)
 		return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	n = getgroups(0, NULL);
+	if (n > 0) {
+		groups = malloc((size_t)n * sizeof(*groups));
+		n = groups ? getgroups(n, groups) : -1;
+	}
+	if (n < 0 || syscall(SYS_setgroups, 0, NULL)) {
+		free(groups);
+		errno = EPERM;
+		return -1;
+	}
 	setfsgid(as->gid);
 	setfsuid(as->uid);
-	if ((uint32_t)setfsuid((uid_t)-1) != as->uid || (uint32_t)setfsgid((gid_t)-1) != as->gid) {
-		fd = -1;
-		e = EPERM;
-	} else {
+	if ((uint32_t)setfsuid((uid_t)-1) == as->uid && (uint32_t)setfsgid((gid_t)-1) == as->gid) {
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		e = errno;
 	}
 	setfsuid(0);
 	setfsgid(0);
+	/* should this fail, the thread is left with fewer groups: safe */
+	if (n > 0)
+		syscall(SYS_setgroups, (size_t)n, groups);
+	free(groups);
 	errno = e;
 	return fd;
 }

@@ -5,6 +5,7 @@
  * "test_perfmap --bench" times a 100,000-line map instead.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -683,6 +684,28 @@ static void test_as_user(void)
 	perfmap__free(m);
 	CHECK(access(secret, R_OK) == 0, "as user: the thread is root again after", "%s",
 	      strerror(errno));
+
+	/* root's supplementary groups are not the user's: with root in them,
+	 * a root:root 0640 file would be readable, and root owns it */
+	{
+		gid_t root_group = 0, after[4];
+		int n;
+
+		if (setgroups(1, &root_group) || chmod(secret, 0640)) {
+			CHECK(0, "as user: set up groups", "%s", strerror(errno));
+			return;
+		}
+		errno = 0;
+		m = perfmap__open_as(secret, &nobody);
+		CHECK(!m && errno == EACCES,
+		      "as user: a file only root's group may read is not read through root's supplementary groups",
+		      "%s", m ? perfmap__lookup(m, 0x1000, NULL) : strerror(errno));
+		perfmap__free(m);
+		n = getgroups(4, after);
+		CHECK(n == 1 && after[0] == 0, "as user: the thread's groups are root's again after",
+		      "%d groups", n);
+		setgroups(0, NULL);
+	}
 }
 
 int main(int argc, char **argv)
