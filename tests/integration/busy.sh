@@ -91,8 +91,10 @@ check "host: every sample marked truncated is counted ($nmarked marked, counter 
 curl -sf "$URL/metrics" >"$TMP/m2"
 walks=$(awk '$1 == "cprofd_bpf_events_total{view=\"cpu\",event=\"unwind_walks\"}" { print $2 }' "$TMP/m2")
 ends=$(awk '$1 ~ /event="unwind_end_/ { s += $2 } END { print s }' "$TMP/m2")
-check "host: every table walk's end is counted ($ends of $walks)" test "$walks" = "$ends" \
-	"$walks walks, $ends ends"
+# read while the host runs: a walk in progress on a CPU has started and not
+# yet ended, so the ends may lag by one per CPU, never more, never ahead
+check "host: every table walk's end is counted ($ends of $walks)" \
+	test $((walks - ends)) -ge 0 -a $((walks - ends)) -le "$(nproc)" "$walks walks, $ends ends"
 pprof_reads "host: go tool pprof reads the profile without warnings" "$TMP/host.pb.gz"
 check "host: the profile is named after the host, not a process" \
 	grep -q "^File: $(hostname)\$" "$TMP/top.out" "go tool pprof says: $(head -1 "$TMP/top.out")"
