@@ -7,17 +7,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "params.h"
+#include "parserd.h"
 #include "profile.h"
+#include "vdso.h"
 
 struct cprofd {
 	struct cpuview *cpu;
 	struct proctab *proctab;
-	struct symcache *symcache;
-	struct debuginfo *debuginfo;
+	struct isolate *symbols;	/* the symbols parser process */
+	struct isolate *tables;		/* the unwind tables parser process */
 	struct ksyms *ksyms;
 	struct vdso *vdso;
-	pthread_mutex_t sym_lock;	/* symcache, ksyms, vdso, symbolize stats */
+	pthread_mutex_t sym_lock;	/* one profile built at a time: vdso, the symbols parser */
+	pthread_mutex_t stats_lock;	/* what /metrics reads, copied after each build */
 	struct symbolize_stats symstats;
+	struct parserd_trim_stats parser_stats;	/* the symbols parser's caches */
+	struct vdso_stats vdso_stats;
 	const int *pids;		/* --pid, or NULL: every process */
 	int nr_pids;
 	int hz;

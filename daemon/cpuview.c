@@ -66,6 +66,7 @@ struct cpuview {
 	uint64_t closed_bytes;		/* index bytes of closed windows */
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	uint64_t unwind_rows;		/* the row budget */
+	struct isolate *tables_parser;	/* where tables are built */
 	struct cpuview_stats stats;
 
 	/* the drain thread */
@@ -343,6 +344,7 @@ static int unwinder_start(struct cpuview *v, char *err, size_t errlen)
 		.procs_fd = bpf_map__fd(v->skel->maps.unwind_procs),
 		.seen_fd = bpf_map__fd(v->skel->maps.seen),
 		.max_rows = v->unwind_rows,
+		.parser = v->tables_parser,
 	};
 
 	uo.maps_fd = bpf_map__fd(v->skel->maps.unwind_maps);
@@ -595,6 +597,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
 	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
 	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
+	v->tables_parser = opts->tables_parser;
 	if (!v->stats.dwarf_unwind) {	/* no tables: keep the maps minimal */
 		bpf_map__set_max_entries(v->skel->maps.unwind_tables, 1);
 		bpf_map__set_max_entries(v->skel->maps.unwind_table_hdrs, 1);

@@ -32,6 +32,7 @@ struct cpuview_opts {
 	uint32_t counts_entries;	/* per generation; 0: from the host */
 	uint32_t stacks_entries;
 	uint64_t unwind_bytes;		/* unwind table budget; 0: from the host */
+	struct isolate *tables_parser;	/* where tables are built (unwinder.h) */
 	size_t window_bytes;		/* windows' memory before new ones are
 					 * refused (records are dropped past 1.5
 					 * times that); 0: no limit */

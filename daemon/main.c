@@ -22,8 +22,8 @@
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
-#include "debuginfo.h"
-#include "symcache.h"
+#include "isolate.h"
+#include "parserd.h"
 #include "vdso.h"
 
 #define CPROFD_VERSION "0.1.0"
@@ -33,6 +33,10 @@
  * that may hold its samples is open or being built. */
 #define PROCESS_RETENTION_NS (10 * 1000000000LL)
 #define DEFAULT_MEMORY (96ull << 20)
+#define DEFAULT_PARSER_MEMORY (512ull << 20)
+/* What one request may take a parser process: far more than any real object
+ * needs (libLLVM's table: 0.3 s; its symbols cold: under 2 s). */
+#define DEFAULT_PARSER_TIMEOUT 30
 
 struct options {
 	int pids[PARAMS_MAX_PIDS];
@@ -42,6 +46,8 @@ struct options {
 	int hz;
 	uint64_t memory;		/* the daemon's memory budget */
 	uint64_t unwind_memory;		/* unwind tables' (kernel) budget; 0: from the host */
+	uint64_t parser_memory;		/* each parser process's data limit */
+	int parser_timeout;		/* seconds one request may take it */
 	bool frame_pointers;
 	bool verbose;
 };
@@ -49,15 +55,20 @@ struct options {
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
 	"              [--hz N] [--views cpu] [--memory SIZE] [--unwind-memory SIZE]\n"
-	"              [--frame-pointers] [-v]\n"
+	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers] [-v]\n"
 	"Serve pprof profiles of this host's processes at http://127.0.0.1:6070/debug/pprof/.\n"
 	"  --pid N          profile only process N and its threads (repeatable); default: every process\n"
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
 	"  --views LIST     views to run; this version has: cpu\n"
-	"  --memory SIZE    the daemon's own memory budget (default 96M): symbols 40%,\n"
-	"                   profile windows 25%, exited processes' maps 15%\n"
+	"  --memory SIZE    the daemon's own memory budget (default 96M): symbols 40%\n"
+	"                   (held by its symbols parser), profile windows 25%,\n"
+	"                   exited processes' maps 15%\n"
+	"  --parser-memory SIZE  what each parser process (symbols, unwind tables) may\n"
+	"                   allocate before a file that needs more is given up (default 512M)\n"
+	"  --parser-timeout SECONDS  what parsing one file may take before it is given up\n"
+	"                   and the parser restarted (default 30)\n"
 	"  --unwind-memory SIZE  kernel memory unwind tables may grow to\n"
 	"                   (default: 1/64 of RAM, from 64M to 1G)\n"
 	"  --frame-pointers walk user stacks by frame pointers only, not with .eh_frame tables\n"
@@ -106,7 +117,8 @@ static int parse_views(const char *list, const char *opt)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
-	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY };
+	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
+	       OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -119,6 +131,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "frame-pointers", no_argument, NULL, OPT_FP },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY },
+		{ "parser-memory", required_argument, NULL, OPT_PARSER_MEMORY },
+		{ "parser-timeout", required_argument, NULL, OPT_PARSER_TIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -130,6 +144,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->socket = "/run/cprofd.sock";
 	o->hz = 99;
 	o->memory = DEFAULT_MEMORY;
+	o->parser_memory = DEFAULT_PARSER_MEMORY;
+	o->parser_timeout = DEFAULT_PARSER_TIMEOUT;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PID:
@@ -181,6 +197,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (params__parse_size(optarg, &o->unwind_memory) ||
 			    o->unwind_memory < (1ull << 20)) {
 				fprintf(stderr, "cprofd: --unwind-memory %s: expected a size of 1M or more, as in 256M\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_PARSER_TIMEOUT:
+			if (parse_int(optarg, 1, 3600, &o->parser_timeout)) {
+				fprintf(stderr, "cprofd: --parser-timeout %s: expected seconds, 1 to 3600\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_PARSER_MEMORY:
+			if (params__parse_size(optarg, &o->parser_memory) ||
+			    o->parser_memory < (64ull << 20)) {
+				fprintf(stderr, "cprofd: --parser-memory %s: expected a size of 64M or more, as in 512M\n",
 					optarg);
 				return 2;
 			}
@@ -281,9 +312,10 @@ static void print_start(const struct options *o, const struct cpuview_stats *cs)
 		log_info("unwind tables: on demand up to %.0f MiB (--unwind-memory), with %.0f MiB of index, slots and caches made now",
 			 cs->unwind.rows_total * sizeof(struct unwind_row) / 1048576.0,
 			 cs->unwind_fixed_bytes / 1048576.0);
-	log_info("memory budget %.0f MiB (--memory): symbols %.0f, windows %.0f, exited processes %.0f",
+	log_info("memory budget %.0f MiB (--memory): symbols %.0f, windows %.0f, exited processes %.0f; "
+		 "files are parsed in two processes of their own, as nobody, up to %.0f MiB each (--parser-memory)",
 		 o->memory / 1048576.0, o->memory * 0.40 / 1048576.0, o->memory * 0.25 / 1048576.0,
-		 o->memory * 0.15 / 1048576.0);
+		 o->memory * 0.15 / 1048576.0, o->parser_memory / 1048576.0);
 }
 
 int main(int argc, char **argv)
@@ -291,6 +323,7 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	struct cprofd d = { 0 };
 	struct cpuview_opts co = { 0 };
+	struct isolate *tables = NULL;
 	struct http_server *http = NULL;
 	pthread_t events_thread;
 	bool events_started = false;
@@ -299,6 +332,9 @@ int main(int argc, char **argv)
 	char err[512];
 	sigset_t sigs;
 
+	/* cprofd's parser processes are cprofd too (parserd.h) */
+	if (argc > 1 && !strcmp(argv[1], "--parser"))
+		return parserd__main(argc, argv);
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
@@ -351,13 +387,18 @@ int main(int argc, char **argv)
 	if (gethostname(d.host, sizeof(d.host) - 1) || !d.host[0])
 		snprintf(d.host, sizeof(d.host), "localhost");
 	pthread_mutex_init(&d.sym_lock, NULL);
+	pthread_mutex_init(&d.stats_lock, NULL);
 	d.proctab = proctab__new(PROCESS_RETENTION_NS, o.memory * 15 / 100);
 	raise_fd_limit();
-	d.debuginfo = debuginfo__new(&(struct debuginfo_opts){ .debuginfod = true });
-	d.symcache = symcache__new(&(struct symcache_opts){ .debuginfo = d.debuginfo,
-							     .max_bytes = o.memory * 40 / 100 });
+	/* every file a user may have written is parsed in these */
+	d.symbols = isolate__new(&(struct isolate_opts){
+		.role = "symbols", .max_data = o.parser_memory, .cache_bytes = o.memory * 40 / 100,
+		.deadline_ns = o.parser_timeout * 1000000000ull });
+	tables = isolate__new(&(struct isolate_opts){
+		.role = "tables", .max_data = o.parser_memory, .deadline_ns = o.parser_timeout * 1000000000ull });
+	d.tables = tables;
 	d.vdso = vdso__new();
-	if (!d.proctab || !d.debuginfo || !d.symcache || !d.vdso) {
+	if (!d.proctab || !d.symbols || !tables || !d.vdso) {
 		log_error("out of memory");
 		goto cleanup;
 	}
@@ -372,6 +413,7 @@ int main(int argc, char **argv)
 	co.nr_pids = d.nr_pids;
 	co.frame_pointers_only = o.frame_pointers;
 	co.unwind_bytes = o.unwind_memory;
+	co.tables_parser = tables;
 	co.window_bytes = o.memory * 25 / 100;
 	d.cpu = cpuview__new(&co, d.proctab, err, sizeof(err));
 	if (!d.cpu) {
@@ -424,9 +466,9 @@ cleanup:
 	if (tcp_fd >= 0)
 		close(tcp_fd);
 	ksyms__free(d.ksyms);
-	symcache__free(d.symcache);
+	isolate__free(d.symbols);
+	isolate__free(tables);
 	vdso__free(d.vdso);
-	debuginfo__free(d.debuginfo);
 	proctab__free(d.proctab);
 	return ret;
 }

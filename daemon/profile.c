@@ -13,7 +13,7 @@
 #include "pprof.h"
 #include "proctab.h"
 #include "profile.h"
-#include "symcache.h"
+#include "symbatch.h"
 #include "vdso.h"
 
 static int64_t now_mono_ns(void)
@@ -35,6 +35,13 @@ struct frame_key {
 	uint64_t leaf;
 };
 
+/* A mapping's object: the kernel's vDSO, parsed here, or a file, parsed by
+ * the symbols parser. */
+struct object {
+	struct elfobj *vdso;
+	struct symobj *file;
+};
+
 /* Mappings already made, by process instance and mapping: the frames of one
  * mapping share its pprof mapping and object, found once per profile. */
 struct mapping_key {
@@ -43,13 +50,15 @@ struct mapping_key {
 };
 
 struct mapping_val {
-	uint64_t id;
-	struct elfobj *obj;
+	uint64_t id;			/* 0: not made yet (while collecting) */
+	struct object obj;
 };
 
 struct build {
 	const struct profile_ctx *ctx;
 	struct pprof_builder *b;
+	struct symbatch *sb;
+	bool collecting;		/* first pass: only say what will be wanted */
 	struct hashmap *frames;		/* frame_key -> uint64_t location id */
 	struct hashmap *mappings;	/* mapping_key -> mapping_val */
 	uint64_t kernel_mapping;
@@ -74,29 +83,37 @@ static uint64_t kernel_location(struct build *bd, uint64_t addr)
 	return pprof_builder__location(bd->b, bd->kernel_mapping, addr, &line, 1);
 }
 
-static struct elfobj *open_object(const struct profile_ctx *ctx, uint32_t pid,
-				  const struct procmap *m)
+static struct object object_of(const struct profile_ctx *ctx, struct symbatch *sb,
+			       uint32_t pid, const struct procmap *m)
 {
-	char map_file[96], root_path[PATH_MAX], root[48];
-	const char *paths[3];
-	struct symcache_ref ref = { .dev = m->dev, .inode = m->inode, .stamp = m->stamp,
-				    .paths = paths, .path = m->path, .root = root };
-
 	/* the kernel's ELF image, named from its own symbols */
 	if (m->path && !strcmp(m->path, "[vdso]"))
-		return vdso__find(ctx->vdso, pid, m->start, m->end);
-	if (!m->path || m->path[0] == '[')
-		return NULL;
-	/* map_files reaches the very file mapped, even when deleted or in
-	 * another mount namespace; root/ the process's view of its path. */
-	snprintf(map_file, sizeof(map_file), "/proc/%u/map_files/%lx-%lx", pid,
-		 (unsigned long)m->start, (unsigned long)m->end);
-	paths[ref.nr_paths++] = map_file;
-	snprintf(root, sizeof(root), "/proc/%u/root", pid);
-	snprintf(root_path, sizeof(root_path), "%s%s", root, m->path);
-	paths[ref.nr_paths++] = root_path;
-	paths[ref.nr_paths++] = m->path;
-	return symcache__find(ctx->symcache, &ref);
+		return (struct object){ .vdso = vdso__find(ctx->vdso, pid, m->start, m->end) };
+	return (struct object){ .file = symbatch__object(sb, pid, m) };
+}
+
+static bool object_none(const struct object *o)
+{
+	return !o->vdso && !o->file;
+}
+
+/* The frames at a file offset of o: how many, 0 when none. */
+static int object_frames(struct build *bd, const struct object *o, uint64_t offset,
+			 struct srcline *frames)
+{
+	const struct srcline *f;
+	uint64_t vaddr;
+	int n;
+
+	if (o->vdso) {
+		if (elfobj__offset_to_vaddr(o->vdso, offset, &vaddr))
+			return 0;
+		return elfobj__symbolize(o->vdso, vaddr, frames, DWARFSRC_FRAMES_MAX);
+	}
+	n = symbatch__frames(bd->sb, o->file, offset, &f);
+	if (n > 0)
+		memcpy(frames, f, (size_t)n * sizeof(*f));
+	return n;
 }
 
 /* The JIT's name for addr, from the process's perf map (read when first
@@ -123,43 +140,48 @@ static const char *jit_name(struct proc_instance *in, uint64_t addr)
 	return in->perfmap ? perfmap__lookup(in->perfmap, addr, NULL) : NULL;
 }
 
-/* The pprof mapping of m, and its object when it can be opened. */
+/* The pprof mapping of m, and its object when it has one. While
+ * collecting, the object is only noted, and the mapping not made (1). */
 static uint64_t mapping_of(struct build *bd, struct proc_instance *in,
-			   const struct procmap *m, struct elfobj **objp)
+			   const struct procmap *m, struct object *objp)
 {
 	struct mapping_key key = { .in = in, .start = m->start, .offset = m->offset,
 				   .inode = m->inode };
 	struct mapping_val *v = hashmap__find(bd->mappings, &key);
 	struct pprof_mapping pm;
-	struct elfobj *obj;
-	bool added;
+	struct object obj;
+	bool dwarf;
 
-	if (v) {
-		*objp = v->obj;
-		return v->id;
+	if (!v) {
+		obj = object_of(bd->ctx, bd->sb, in->pid, m);
+		v = hashmap__insert(bd->mappings, &key, NULL);
+		if (!v)
+			return 0;
+		v->obj = obj;
 	}
-	obj = open_object(bd->ctx, in->pid, m);
+	*objp = v->obj;
+	if (v->id || bd->collecting)
+		return v->id ? v->id : 1;
+
+	obj = v->obj;
 	if (!m->path || m->path[0] == '[')
 		jit_name(in, m->start);		/* reads its perf map, if any */
+	dwarf = obj.vdso ? elfobj__has_dwarf(obj.vdso) : symobj__has_dwarf(bd->sb, obj.file);
 	pm = (struct pprof_mapping){
 		.start = m->start,
 		.limit = m->end,
 		.offset = m->offset,
 		.file = m->path ? m->path : "//anon",	/* pprof skips these, as perf names them */
-		.build_id = obj ? elfobj__build_id(obj) : NULL,
+		.build_id = obj.vdso ? elfobj__build_id(obj.vdso) :
+			    symobj__build_id(bd->sb, obj.file),
 		/* a perf map names anonymous code: pprof must not look for a file */
-		.has_functions = obj ? elfobj__nr_symbols(obj) > 0 || elfobj__has_dwarf(obj) :
+		.has_functions = obj.vdso ? elfobj__nr_symbols(obj.vdso) > 0 || dwarf :
+				 obj.file ? symobj__has_functions(bd->sb, obj.file) :
 				 in->perfmap && perfmap__nr(in->perfmap) > 0,
-		.has_filenames = elfobj__has_dwarf(obj),
-		.has_line_numbers = elfobj__has_dwarf(obj),
-		.has_inline_frames = elfobj__has_dwarf(obj),
+		.has_filenames = dwarf,
+		.has_line_numbers = dwarf,
+		.has_inline_frames = dwarf,
 	};
-
-	*objp = obj;
-	v = hashmap__insert(bd->mappings, &key, &added);
-	if (!v)
-		return 0;
-	v->obj = obj;
 	v->id = pprof_builder__mapping(bd->b, &pm);
 	return v->id;
 }
@@ -183,8 +205,8 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 	const struct procmap *m = in ? procmaps__find(&in->maps, addr) : NULL;
 	struct srcline frames[DWARFSRC_FRAMES_MAX];
 	struct pprof_line lines[DWARFSRC_FRAMES_MAX];
-	struct elfobj *obj;
-	uint64_t mapping, vaddr;
+	struct object obj;
+	uint64_t mapping;
 	int n = 0;
 
 	if (!m && in) {
@@ -192,6 +214,8 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 		proctab__refresh(bd->ctx->proctab, in, false);
 		m = procmaps__find(&in->maps, addr);
 	}
+	if (!m && bd->collecting)
+		return 1;
 	if (!m) {
 		/* JIT code lives in anonymous memory our maps may not hold */
 		if (jit_name(in, addr))
@@ -202,10 +226,13 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 	mapping = mapping_of(bd, in, m, &obj);
 	if (!mapping)
 		return 0;
-	if (!obj && (!m->path || m->path[0] == '['))
+	if (bd->collecting) {
+		symbatch__want(bd->sb, obj.file, addr - m->start + m->offset);
+		return 1;
+	}
+	if (object_none(&obj) && (!m->path || m->path[0] == '['))
 		return anon_location(bd, in, mapping, addr);
-	if (obj && !elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
-		n = elfobj__symbolize(obj, vaddr, frames, DWARFSRC_FRAMES_MAX);
+	n = object_frames(bd, &obj, addr - m->start + m->offset, frames);
 	if (n <= 0) {
 		bd->ctx->stats->unnamed++;
 		return pprof_builder__location(bd->b, mapping, addr, NULL, 0);
@@ -231,6 +258,10 @@ static uint64_t frame_location(struct build *bd, struct proc_instance *in, bool 
 	uint64_t addr = leaf ? ip : ip - 1, *id;
 	bool added;
 
+	/* the first pass notes what the parser will be asked; each frame
+	 * again, which costs a lookup, less than keeping them */
+	if (bd->collecting)
+		return kernel ? 1 : user_location(bd, in, addr);
 	id = hashmap__insert(bd->frames, &key, &added);
 	if (!id)
 		return 0;
@@ -258,7 +289,7 @@ static void add_main_mapping(struct build *bd, const struct window *w,
 {
 	const struct cpu_key *best = NULL;
 	struct proc_instance *in;
-	struct elfobj *obj;
+	struct object obj;
 	uint64_t *count, most = 0;
 	struct cpu_key *k;
 	size_t it = 0;
@@ -313,6 +344,23 @@ static bool is_code(struct build *bd, struct proc_instance *in, uint64_t addr)
 		return true;
 	proctab__refresh(bd->ctx->proctab, in, false);
 	return procmaps__find(&in->maps, addr) || jit_name(in, addr);
+}
+
+/* The first pass over a sample: its user frames, as add_sample() will
+ * take them, are noted for the parser. */
+static void collect_sample(struct build *bd, const struct window *w, const struct cpu_key *k)
+{
+	const struct window_stack *ks = window__stack(w, k->k.kstack);
+	const struct window_stack *us = window__stack(w, k->k.ustack);
+	struct proc_instance *in;
+	size_t nk = ks ? ks->len : 0;
+
+	in = us ? proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id) : NULL;
+	for (uint32_t i = 0; in && i < us->len; i++) {
+		if (!is_code(bd, in, us->ips[i] - (i ? 1 : 0)))
+			break;
+		frame_location(bd, in, false, us->ips[i], nk + i == 0);
+	}
 }
 
 static int add_sample(struct build *bd, const struct window *w, const struct cpu_key *k,
@@ -437,7 +485,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		.time_nanos = w->start_ns,
 		.duration_nanos = w->end_ns - w->start_ns,
 	};
-	struct build bd = { .ctx = ctx };
+	struct build bd = { .ctx = ctx, .collecting = true };
 	uint64_t locs[2 * CPROF_MAX_STACK_DEPTH + 2], *count;
 	const char *comments[8];
 	char dropped[160], failed[160];
@@ -463,10 +511,25 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	bd.b = pprof_builder__new(&opts);
 	bd.frames = hashmap__new(sizeof(struct frame_key), sizeof(uint64_t));
 	bd.mappings = hashmap__new(sizeof(struct mapping_key), sizeof(struct mapping_val));
-	if (!bd.b || !bd.frames || !bd.mappings) {
+	bd.sb = symbatch__new(&ctx->symsrc);
+	if (!bd.b || !bd.frames || !bd.mappings || !bd.sb) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	proctab__lock(ctx->proctab);
+	/* what the parser will be asked, all at once */
+	if (!ctx->host)
+		add_main_mapping(&bd, w, req);
+	while (hashmap__next(w->samples, &it, (void **)&k, NULL))
+		if (pid_wanted(req, k->k.pid))
+			collect_sample(&bd, w, k);
+	/* The parser is asked without the table's lock: new processes are
+	 * taken in meanwhile, and a parser at its deadline holds up nothing
+	 * but this profile. What was noted holds no pointer into the table. */
+	proctab__unlock(ctx->proctab);
+	symbatch__resolve(bd.sb);
+	bd.collecting = false;
+	it = 0;
 	proctab__lock(ctx->proctab);
 	if (ctx->host) {
 		/* pprof calls a profile after its first mapping ("File:", and
@@ -490,36 +553,48 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	if (!err)
 		err = render(bd.b, req, out, len);
 cleanup:
+	if (bd.sb) {
+		struct symbatch_stats st;
+
+		symbatch__stats(bd.sb, &st);
+		ctx->stats->parser_requests += st.requests;
+		ctx->stats->parser_failed += st.failed;
+	}
+	symbatch__free(bd.sb);
 	hashmap__free(bd.frames);
 	hashmap__free(bd.mappings);
 	pprof_builder__free(bd.b);
 	return err;
 }
 
-/* The name pprof's symbol protocol wants for one user address of pid. */
-static const char *user_symbol(const struct profile_ctx *ctx, uint32_t pid,
-			       const struct procmaps *maps, uint64_t addr)
+/* The name pprof's symbol protocol wants for one user address of pid; NULL
+ * when none. With want, the address is only noted for the parser. */
+static const char *user_symbol(struct build *bd, uint32_t pid, const struct procmaps *maps,
+			       uint64_t addr, bool want)
 {
 	const struct procmap *m = procmaps__find(maps, addr);
 	struct srcline frames[DWARFSRC_FRAMES_MAX];
-	struct elfobj *obj;
-	uint64_t vaddr;
+	struct object obj;
 
 	if (!m)
 		return NULL;
-	obj = open_object(ctx, pid, m);
-	if (!obj || elfobj__offset_to_vaddr(obj, addr - m->start + m->offset, &vaddr))
+	obj = object_of(bd->ctx, bd->sb, pid, m);
+	if (want) {
+		symbatch__want(bd->sb, obj.file, addr - m->start + m->offset);
 		return NULL;
+	}
 	/* Go's answer for inlined code is the innermost function too. */
-	if (elfobj__symbolize(obj, vaddr, frames, DWARFSRC_FRAMES_MAX) <= 0)
+	if (object_frames(bd, &obj, addr - m->start + m->offset, frames) <= 0)
 		return NULL;
 	return frames[0].function;
 }
 
-int profile__symbol(const struct profile_ctx *ctx, uint32_t pid, const char *text, FILE *out)
+/* One pass over pprof's addresses: noting them for the parser (out NULL),
+ * or answering. */
+static int symbol_pass(struct build *bd, uint32_t pid, const char *text, struct procmaps *maps,
+		       bool *maps_read, FILE *out)
 {
-	struct procmaps maps = { 0 };
-	bool maps_read = false;
+	const struct profile_ctx *ctx = bd->ctx;
 	const char *p = text;
 	int err = 0;
 
@@ -541,17 +616,37 @@ int profile__symbol(const struct profile_ctx *ctx, uint32_t pid, const char *tex
 		if (addr >= KERNEL_ADDR_MIN) {
 			name = ctx->ksyms ? ksyms__lookup(ctx->ksyms, addr, NULL, NULL) : NULL;
 		} else if (pid) {
-			if (!maps_read) {
-				maps_read = true;
-				err = procmaps__read((int)pid, &maps);
+			if (!*maps_read) {
+				*maps_read = true;
+				err = procmaps__read((int)pid, maps);
 				if (err)
 					break;
 			}
-			name = user_symbol(ctx, pid, &maps, addr);
+			name = user_symbol(bd, pid, maps, addr, !out);
 		}
-		if (name)
+		if (name && out)
 			fprintf(out, "%#" PRIx64 " %s\n", addr, name);
 	}
+	return err;
+}
+
+int profile__symbol(const struct profile_ctx *ctx, uint32_t pid, const char *text, FILE *out)
+{
+	struct build bd = { .ctx = ctx, .sb = symbatch__new(&ctx->symsrc) };
+	struct procmaps maps = { 0 };
+	bool maps_read = false;
+	int err;
+
+	if (!bd.sb)
+		return -ENOMEM;
+	/* every address in one request per object, then the answers */
+	err = symbol_pass(&bd, pid, text, &maps, &maps_read, NULL);
+	if (err != -EINVAL && err)
+		goto cleanup;
+	symbatch__resolve(bd.sb);
+	err = symbol_pass(&bd, pid, text, &maps, &maps_read, out);
+cleanup:
 	procmaps__clear(&maps);
+	symbatch__free(bd.sb);
 	return err;
 }

@@ -8,8 +8,9 @@
 #include "params.h"
 #include "window.h"
 
+#include "symbatch.h"
+
 struct proctab;
-struct symcache;
 struct ksyms;
 struct vdso;
 
@@ -27,11 +28,13 @@ struct symbolize_stats {
 					 * executable mapping (frame-pointer walks) */
 	uint64_t unverified;		/* of those, without user frames: the
 					 * process's maps were never read */
+	uint64_t parser_requests;	/* objects' frames asked of the parser */
+	uint64_t parser_failed;		/* objects it failed on (or known bad) */
 };
 
 struct profile_ctx {
 	struct proctab *proctab;
-	struct symcache *symcache;
+	struct symsrc symsrc;		/* where objects are parsed */
 	const struct ksyms *ksyms;	/* NULL: kernel frames stay addresses */
 	struct vdso *vdso;		/* NULL: vDSO frames stay addresses */
 	struct symbolize_stats *stats;

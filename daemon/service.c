@@ -14,7 +14,7 @@
 #include "hostile.h"
 #include "log.h"
 #include "proctab.h"
-#include "symcache.h"
+#include "isolate.h"
 #include "vdso.h"
 
 #define TEXT "text/plain; charset=utf-8"
@@ -85,13 +85,42 @@ static void exited_targets(const struct cprofd *d, char *buf, size_t len, int *a
 	}
 }
 
+/* After a build, under sym_lock: the symbols parser trims its caches, and
+ * what /metrics shows is published, so that /metrics never waits for a build. */
+static void after_build(struct cprofd *d, const struct symbolize_stats *st)
+{
+	struct parserd_trim_stats ps;
+	struct vdso_stats vs;
+	struct ipc_hdr rh;
+	uint64_t *dst = (uint64_t *)&d->symstats;
+	const uint64_t *src = (const uint64_t *)st;
+	void *payload = NULL;
+	bool trimmed;
+
+	_Static_assert(sizeof(*st) % sizeof(uint64_t) == 0, "symbolize_stats holds only counters");
+	trimmed = !isolate__call(d->symbols, IPC_TRIM, NULL, NULL, NULL, -1, &rh, &payload,
+				 sizeof(ps)) && !rh.status && rh.len == sizeof(ps);
+	if (trimmed)
+		memcpy(&ps, payload, sizeof(ps));
+	free(payload);
+	vdso__stats(d->vdso, &vs);
+	pthread_mutex_lock(&d->stats_lock);
+	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+	if (trimmed)
+		d->parser_stats = ps;
+	d->vdso_stats = vs;
+	pthread_mutex_unlock(&d->stats_lock);
+}
+
 static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_up_fn hung_up,
 		      void *arg, struct reply *r)
 {
+	struct symbolize_stats st = { 0 };
 	int seconds = req->seconds ? req->seconds : PARAMS_DEFAULT_SECONDS;
 	struct profile_ctx ctx = {
-		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
-		.vdso = d->vdso, .stats = &d->symstats,
+		.proctab = d->proctab, .symsrc = { .parser = d->symbols }, .ksyms = d->ksyms,
+		.vdso = d->vdso, .stats = &st,
 		/* a whole-host profile is named after the host, not whichever
 		 * process pprof would take for its main binary */
 		.host = !d->pids && !req->nr_pids ? d->host : NULL,
@@ -154,10 +183,10 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	pthread_mutex_lock(&d->sym_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = profile__cpu(&ctx, w, req, (uint8_t **)&r->body, &r->len);
-	symcache__trim(d->symcache);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->symstats.profiles++;
-	d->symstats.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
+	st.profiles++;
+	st.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
+	after_build(d, &st);
 	pthread_mutex_unlock(&d->sym_lock);
 	cpuview__free_window(d->cpu, w);
 	if (err) {
@@ -222,16 +251,20 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	struct debuginfo_stats ds;
 	struct proctab_stats ps;
 	struct vdso_stats vs;
+	struct isolate_stats is[2];
+	static const char *const roles[2] = { "symbols", "tables" };
 	FILE *f;
 
 	cpuview__stats(d->cpu, &cs);
 	proctab__stats(d->proctab, &ps);
-	pthread_mutex_lock(&d->sym_lock);
+	isolate__stats(d->symbols, &is[0]);
+	isolate__stats(d->tables, &is[1]);
+	pthread_mutex_lock(&d->stats_lock);
 	ss = d->symstats;
-	symcache__stats(d->symcache, &sc);
-	debuginfo__stats(d->debuginfo, &ds);
-	vdso__stats(d->vdso, &vs);
-	pthread_mutex_unlock(&d->sym_lock);
+	sc = d->parser_stats.symcache;
+	ds = d->parser_stats.debuginfo;
+	vs = d->vdso_stats;
+	pthread_mutex_unlock(&d->stats_lock);
 
 	f = open_memstream(&r->body, &r->len);
 	if (!f) {
@@ -391,7 +424,39 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# TYPE cprofd_hostile_input_total counter\n");
 	for (int k = 0; k < HOSTILE_NR; k++)
 		fprintf(f, "cprofd_hostile_input_total{kind=\"%s\"} %" PRIu64 "\n", hostile__name(k),
-			hostile__get(k));
+			hostile__get(k) + is[0].hostile[k] + is[1].hostile[k]);
+	fprintf(f, "# HELP cprofd_parser_requests_total Requests the parser processes answered (objects' frames, unwind tables).\n"
+		   "# TYPE cprofd_parser_requests_total counter\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "cprofd_parser_requests_total{role=\"%s\"} %" PRIu64 "\n", roles[i],
+			is[i].requests);
+	fprintf(f, "# HELP cprofd_parser_starts_total Parser processes started (the first, and one after each failure).\n"
+		   "# TYPE cprofd_parser_starts_total counter\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "cprofd_parser_starts_total{role=\"%s\"} %" PRIu64 "\n", roles[i],
+			is[i].starts);
+	fprintf(f, "# HELP cprofd_parser_failures_total Requests a parser process failed on, by how: it died (crash), overran its deadline (timeout) or answered nonsense (protocol); it was restarted and the file remembered as bad.\n"
+		   "# TYPE cprofd_parser_failures_total counter\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "cprofd_parser_failures_total{role=\"%s\",reason=\"crash\"} %" PRIu64 "\n"
+			   "cprofd_parser_failures_total{role=\"%s\",reason=\"timeout\"} %" PRIu64 "\n"
+			   "cprofd_parser_failures_total{role=\"%s\",reason=\"protocol\"} %" PRIu64 "\n",
+			roles[i], is[i].crashes, roles[i], is[i].timeouts, roles[i], is[i].protocol_errors);
+	fprintf(f, "# HELP cprofd_parser_bad_objects Files remembered as bad (a parser failed on them): never parsed again while unchanged.\n"
+		   "# TYPE cprofd_parser_bad_objects gauge\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "cprofd_parser_bad_objects{role=\"%s\"} %" PRIu64 "\n", roles[i],
+			is[i].bad_objects);
+	fprintf(f, "# HELP cprofd_parser_skipped_total Requests not sent to a parser: the file is remembered as bad.\n"
+		   "# TYPE cprofd_parser_skipped_total counter\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "cprofd_parser_skipped_total{role=\"%s\"} %" PRIu64 "\n", roles[i],
+			is[i].refused);
+	fprintf(f, "# HELP cprofd_parser_resident_bytes A parser process's resident memory, as it last said.\n"
+		   "# TYPE cprofd_parser_resident_bytes gauge\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "cprofd_parser_resident_bytes{role=\"%s\"} %" PRIu64 "\n", roles[i],
+			is[i].rss_kb * 1024);
 	fprintf(f, "# TYPE cprofd_http_requests_total counter\ncprofd_http_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_bad_requests_total counter\ncprofd_http_bad_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n"
@@ -414,9 +479,10 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr,
 			 const char *body, struct reply *r)
 {
+	struct symbolize_stats st = { 0 };
 	struct profile_ctx ctx = {
-		.proctab = d->proctab, .symcache = d->symcache, .ksyms = d->ksyms,
-		.vdso = d->vdso, .stats = &d->symstats,
+		.proctab = d->proctab, .symsrc = { .parser = d->symbols }, .ksyms = d->ksyms,
+		.vdso = d->vdso, .stats = &st,
 	};
 	uint32_t pid = d->nr_pids == 1 ? (uint32_t)d->pids[0] : 0;
 	FILE *f;
@@ -451,7 +517,7 @@ static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr
 	fputs("num_symbols: 1\n", f);
 	pthread_mutex_lock(&d->sym_lock);
 	err = profile__symbol(&ctx, pid, body, f);
-	symcache__trim(d->symcache);
+	after_build(d, &st);
 	pthread_mutex_unlock(&d->sym_lock);
 	if (fclose(f) && !err)
 		err = -ENOMEM;

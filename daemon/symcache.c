@@ -338,7 +338,7 @@ static int open_ref(const struct symcache_ref *ref, size_t i, char *fdpath, size
 
 	if (!ref->paths[i])
 		return -ENOENT;
-	fd = open_same_file(ref->paths[i], &id);
+	fd = open_same_file(ref->paths[i], ref->verified ? NULL : &id);
 	if (fd >= 0)
 		snprintf(fdpath, len, "/proc/self/fd/%d", fd);
 	return fd;

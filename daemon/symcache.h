@@ -7,6 +7,7 @@
 #ifndef CPROF_SYMCACHE_H
 #define CPROF_SYMCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "elfobj.h"
@@ -33,6 +34,8 @@ struct symcache_ref {
 	size_t nr_paths;
 	const char *path;		/* its path as the process sees it (debug links), or NULL */
 	const char *root;		/* "/proc/PID/root" (containers), or NULL */
+	bool verified;			/* paths are known to be that file (descriptors
+					 * the caller opened and checked): not checked again */
 };
 
 struct symcache *symcache__new(const struct symcache_opts *opts);

@@ -17,7 +17,10 @@
 #include "elfinit.h"
 #include "fileio.h"
 #include "hashmap.h"
+#include "ipc.h"
+#include "isolate.h"
 #include "log.h"
+#include "parserd.h"
 #include "proctab.h"
 #include "unwind_table.h"
 #include "unwinder.h"
@@ -62,6 +65,7 @@ struct uobj {
 	char *path;			/* as the first process to map it saw it */
 	dev_t dev;			/* and the file it was there */
 	ino_t inode;
+	uint64_t stamp;
 	int nr_loads;
 	struct { uint64_t offset, vaddr, filesz; } loads[MAX_LOADS];
 };
@@ -117,6 +121,7 @@ struct unwinder {
 	uint32_t *slot_gen;		/* each slot's table generation */
 	uint32_t nr_free_slots;
 	uint64_t max_rows;
+	struct isolate *parser;		/* builds the tables; NULL: here */
 	struct hashmap *objs;		/* objkey -> struct uobj * */
 	struct hashmap *by_build_id;	/* build_id_key -> struct uobj * */
 	struct hashmap *procs;		/* uint32_t pid -> struct uproc */
@@ -287,6 +292,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	u->seen_fd = opts->seen_fd;
 	u->maps_fd = opts->maps_fd;
 	u->max_rows = opts->max_rows;
+	u->parser = opts->parser;
 	u->objs = hashmap__new(sizeof(struct objkey), sizeof(struct uobj *));
 	u->by_build_id = hashmap__new(sizeof(struct build_id_key), sizeof(struct uobj *));
 	u->procs = hashmap__new(sizeof(uint32_t), sizeof(struct uproc));
@@ -619,12 +625,40 @@ static void log_no_room(struct unwinder *u, const char *path, const struct uobj 
 		 u->max_rows * sizeof(struct unwind_row) / 1048576.0, COLD_NS / NS);
 }
 
-/* Build o's table from the file at path, and load it if there is room. */
-static void object_build(struct unwinder *u, struct uobj *o, const char *path, const char *name)
+/* o's table, from the file open at fd: built by the parser process, or
+ * here without one. */
+static int build_table(struct unwinder *u, const struct uobj *o, int fd, struct unwind_table *t)
+{
+	struct file_id id = { (uint64_t)o->dev, (uint64_t)o->inode, o->stamp };
+	struct ipc_hdr rh;
+	void *payload;
+	int err;
+
+	if (!u->parser) {
+		char fdpath[32];
+
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		return unwind_table__build(fdpath, t);
+	}
+	err = isolate__call(u->parser, IPC_TABLE, &id, o->path, NULL, fd, &rh, &payload,
+			    sizeof(struct unwind_row) * (size_t)UNWIND_MAX_TABLE_ROWS + 4096);
+	if (!err)
+		err = rh.status;
+	if (!err)
+		err = parserd__read_table(payload, rh.len, t);
+	if (err == -EPROTO)
+		log_warn("the tables parser sent a malformed table for %s: its stacks are walked by frame pointers",
+			 o->path);
+	free(payload);
+	return err;
+}
+
+/* Build o's table from the file open at fd, and load it if there is room. */
+static void object_build(struct unwinder *u, struct uobj *o, int fd, const char *name)
 {
 	struct unwind_table t = { 0 };
 	uint64_t t0 = now_ns();
-	int err = unwind_table__build(path, &t);
+	int err = build_table(u, o, fd, &t);
 
 	u->stats.build_ns += now_ns() - t0;
 	if (!err)
@@ -669,7 +703,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 {
 	struct objkey key = { m->dev, m->inode, m->stamp };
 	struct file_id id = { m->dev, m->inode, m->stamp };
-	char paths[3][PATH_MAX], fdpath[32];
+	char paths[3][PATH_MAX];
 	struct uobj **slot, *o;
 	int fd = -1;
 
@@ -683,6 +717,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 	o->path = strdup(m->path);
 	o->dev = (dev_t)m->dev;
 	o->inode = (ino_t)m->inode;
+	o->stamp = m->stamp;
 	o->owner = FILE_OWNER_MANY;
 	snprintf(paths[0], sizeof(paths[0]), "/proc/%u/map_files/%lx-%lx", pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
@@ -729,8 +764,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 			o->build_id[0] = '\0';
 	}
 	if (fd >= 0) {
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-		object_build(u, o, fdpath, m->path);
+		object_build(u, o, fd, m->path);
 		close(fd);
 	} else {
 		o->no_cfi = true;	/* cannot be read: frame pointers */
@@ -909,23 +943,26 @@ static void object_reload(struct unwinder *u, struct uobj *o, uint64_t now)
 
 			if (!slot || *slot != o)
 				continue;
+			int fd;
+
 			snprintf(path, sizeof(path), "/proc/%u/map_files/%lx-%lx", *pid,
 				 (unsigned long)p->objs[i].start, (unsigned long)p->objs[i].end);
-			err = unwind_table__build(path, &t);
+			fd = open_same_file(path, NULL);
+			if (fd < 0)
+				continue;
+			err = build_table(u, o, fd, &t);
+			close(fd);
 		}
 	}
 	/* no live process reaches it through map_files (an unwinder fed
 	 * with maps of its own, or gone meanwhile): its path, if that is
 	 * still the same file */
 	if (err && o->path) {
-		struct file_id id = { (uint64_t)o->dev, (uint64_t)o->inode, 0 };
+		struct file_id id = { (uint64_t)o->dev, (uint64_t)o->inode, o->stamp };
 		int fd = open_same_file(o->path, &id);
 
 		if (fd >= 0) {
-			char fdpath[32];
-
-			snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-			err = unwind_table__build(fdpath, &t);
+			err = build_table(u, o, fd, &t);
 			close(fd);
 		}
 	}

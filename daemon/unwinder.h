@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "unwind.h"
 
+struct isolate;
 struct proc_instance;
 struct procmaps;
 
@@ -36,6 +37,8 @@ struct unwinder_opts {
 	int seen_fd;			/* BPF seen map (when processes were last
 					 * sampled), or -1: every process counts as busy */
 	uint64_t max_rows;		/* the row budget */
+	struct isolate *parser;		/* builds the tables (parserd.h); NULL:
+					 * built in this process (tests) */
 };
 
 struct unwinder_stats {
