@@ -161,8 +161,9 @@ fuzz: $(FUZZERS) $(BUILD)/tests/craft
 # Harnesses that drive the daemon's parsers through their own interfaces,
 # built together with them under the sanitizers.
 FUZZ_PARSERS := $(addprefix daemon/,elfobj.c unwind_table.c dwarfsrc.c gopclntab.c demangle.c \
-	procmaps.c debuginfo.c buildid.c elfinit.c fileio.c hashmap.c hostile.c)
-$(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text: $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_PARSERS)
+	procmaps.c debuginfo.c buildid.c elfinit.c fileio.c hashmap.c hostile.c \
+	ipc.c parserd.c symcache.c params.c log.c)
+$(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_ipc: $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_PARSERS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(BUILD)/fuzz
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -69,4 +69,19 @@ printf '\002%s\n' '7f0000000000-7f0000001000 r-xp 00001000 fd:01 123 /usr/lib/x 
 printf '\000%s\n' '7f0000001000 40 jitted_a' '7f0000001020 40 jitted_b overlapping' \
 	'bad line' '7f0000002000 0 zero_size' >"$OUT/perfmap/lines"
 printf '\301%s\n' '1000 10 a' '1008 10 b' '1004 4 c' >"$OUT/perfmap/bounded"
-echo "fuzz seeds: $n ELF files, $t texts, 2 perf maps in $OUT"
+# ipc: the first byte picks the reader (see fuzz_ipc.c); numbers are
+# little-endian, strings a u32 length then the bytes and a NUL (ipc.h)
+mkdir -p "$OUT/ipc"
+u32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"; }
+u64() { u32 $(($1 & 0xffffffff)); u32 $(($1 >> 32)); }
+str() { u32 ${#1}; printf '%s\0' "$1"; }
+{ printf '\000\002'; str 0123abcd; u32 3; u32 2
+  u32 2; str 'inlined(int)'; str _Z7inlinedi; str /src/a.c; u32 7; str outer; u32 4294967295; str /src/a.c; u32 12
+  u32 0; } >"$OUT/ipc/frames"
+{ printf '\001'; u64 3; u64 2; u64 0; u64 0; u64 1; u32 0
+  for pc in 16 32 48; do u32 $pc; printf '\001\001'; printf '\x10\0\xf0\xff\0\0\0\0\0\0'; done; } >"$OUT/ipc/table"
+printf '\002%s' 'seconds=5&hz=99&pid=1&pid=2&debug=1' >"$OUT/ipc/params"
+printf '\002%s' 'seconds=99999999999999999999&hz=-1&pid=0x10&debug' >"$OUT/ipc/params-bad"
+{ printf '\003'; u64 2049; u64 1234; u64 0; u32 2; str /usr/bin/x; str /proc/1/root; u32 2; u64 4096; u64 8192; } \
+	>"$OUT/ipc/request"
+echo "fuzz seeds: $n ELF files, $t texts, 2 perf maps, $(ls "$OUT/ipc" | wc -l) ipc messages in $OUT"

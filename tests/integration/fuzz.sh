@@ -13,12 +13,7 @@ fi
 for f in "$B"/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
 	name=${f##*/fuzz_}
-	case $name in
-	elf) corpus=$SEEDS/elf ;;
-	text) corpus=$SEEDS/text ;;
-	perfmap) corpus=$SEEDS/perfmap ;;
-	*) corpus=tests/fuzz/corpus/$name ;;
-	esac
+	corpus=$SEEDS/$name
 	[ -d "$corpus" ] || { skip "fuzz $name: replay" "no corpus at $corpus"; continue; }
 	n=$(find "$corpus" -type f | wc -l)
 	"$f" -runs=0 -timeout=10 -rss_limit_mb=2048 "$corpus" >"$TMP/$name.log" 2>&1
