@@ -37,8 +37,25 @@ trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM HUP
 
 now() { echo "${EPOCHREALTIME/./}"; }             # microseconds
-cpu_ns() { "$PROCCPU" "$1" 2>/dev/null || echo 0; } # a process's CPU so far
-peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# a process's CPU so far, with its living children's (cprofd's parser
+# processes; children it has reaped are in its own count)
+cpu_ns() {
+	local p t=0
+	for p in "$1" $(pgrep -P "$1"); do
+		t=$((t + $("$PROCCPU" "$p" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+# a /proc/PID/status field in KiB (VmRSS, VmHWM) of PID and its living
+# children (cprofd's parser processes), summed
+tree_status_kb() {
+	local p t=0
+	for p in "$2" $(pgrep -P "$2"); do
+		t=$((t + $(awk -v f="$1:" '$1 == f { v = $2 } END { print v + 0 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+peak_rss_kb() { tree_status_kb VmHWM "$1"; }
 alive() { kill -0 "$1" 2>/dev/null; }
 # Prefix for commands we stop with SIGINT: a non-interactive shell starts
 # background commands with SIGINT ignored, and Python (profile-bpfcc) then

@@ -145,7 +145,7 @@ for minute in $(seq "$MINUTES"); do
 	curl -s -o "$TMP/m" "$URL/metrics"
 	cpu1=$(cpu_ns "$PROF_PID")
 	read -r bns1 bcnt1 < <(bpf_stats "$prog_id")
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PROF_PID/status" 2>/dev/null || echo 0)
+	rss=$(tree_status_kb VmRSS "$PROF_PID")
 	read -r reach samples outside profiles truncated < <(scrape_stats "$KNOWN")
 	drops=$(awk '$1 ~ /event="(counts_map_full|stacks_map_full|events_lost|seen_map_full)"/ { s += $2 } END { print s + 0 }' "$TMP/m")
 	printf '%s\t' "$minute" "$rss" "$((cpu1 - cpu0))" "$((bns1 - bns0))" "$((bcnt1 - bcnt0))" \
@@ -172,8 +172,8 @@ section=$TMP/section.md
 	echo "cprofd at its defaults, system-wide (--hz $HZ, --memory 96M); a known workload (split-nofp, no"
 	echo "frame pointers, two threads, about a CPU); a churn of new programs (a new C program built and run every"
 	echo "round, clang++ -O1 on a template-heavy file every third round, bursts of short shell pipelines);"
-	echo "a scraper fetching profile?seconds=14 every 15 s. One row a minute: cprofd's RSS at its end;"
-	echo "cprofd's CPU and its BPF program's run time over it, in % of one core; unwind rows in use and"
+	echo "a scraper fetching profile?seconds=14 every 15 s. One row a minute: cprofd's RSS at its end (with its parser processes');"
+	echo "cprofd's CPU (with its parser processes') and its BPF program's run time over it, in % of one core; unwind rows in use and"
 	echo "objects loaded; of the minute's scraped profiles, the known workload's samples whose walk"
 	echo "reached its outermost frame (main, or libc's start_thread for its second thread), and all"
 	echo "samples with a frame outside the processes' code, or marked [truncated stack]."

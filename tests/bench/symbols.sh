@@ -196,7 +196,7 @@ maps_rss_kb() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { m = ($6 == "anon_inode:bpf-map") } m && $1 == "Rss:" { s += $2 }
 		END { print s + 0 }' "/proc/$1/smaps" 2>/dev/null || echo -
 }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_kb() { tree_status_kb VmRSS "$1"; }
 
 # "NAMED LOCATIONS" of the locations profq prints (named: its innermost
 # line has a function name, not "??")
@@ -508,10 +508,11 @@ notes() {
 	echo "  Cold is cold for cprofd only: the files are in the page cache (they are mapped by running processes,"
 	echo "  and the debug files were read by earlier rounds). Kernel symbols are read when cprofd starts, not"
 	echo "  in a build."
-	echo "- cprofd's RSS and peak RSS: VmRSS and VmHWM from /proc/PID/status right after each profile. They"
+	echo "- cprofd's RSS and peak RSS: VmRSS and VmHWM from /proc/PID/status right after each profile, the daemon's"
+	echo "  plus its parser processes' (which hold the symbol cache; the sum of their peaks for the peak). They"
 	echo "  are the whole daemon's, not the build's alone, and include its mapping of its BPF maps (the unwind"
 	echo "  tables, allocated whole at start): $(fmt "$(m warm 'maps_kb != "-" ? maps_kb / 1024 : ""')" %.1f) MiB of the RSS after the warm profile (/proc/PID/smaps)."
-	echo "- Build CPU: cprofd's CPU (all threads, the kernel's precise per-process clock, by proccpu) from 50 ms before the"
+	echo "- Build CPU: cprofd's CPU, with its parser processes' (all threads, the kernel's precise per-process clock, by proccpu) from 50 ms before the"
 	echo "  window's end to the response, so it also holds the last drain and up to 50 ms of sampling work."
 	echo "  cprofd runs at the same priority as the workload and competes with it for the $(nproc) CPUs: the build"
 	echo "  took $(fmt "$(m cold 'tail_cpu_ns ? build_s * 1e9 / tail_cpu_ns : ""')" %.1f) (cold) and $(fmt "$(m warm 'tail_cpu_ns ? build_s * 1e9 / tail_cpu_ns : ""')" %.1f) (warm) times as long in wall time as in CPU (medians of the"
