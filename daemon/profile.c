@@ -258,14 +258,17 @@ static uint64_t frame_location(struct build *bd, struct proc_instance *in, bool 
 	uint64_t addr = leaf ? ip : ip - 1, *id;
 	bool added;
 
-	/* the first pass notes what the parser will be asked; each frame
-	 * again, which costs a lookup, less than keeping them */
-	if (bd->collecting)
-		return kernel ? 1 : user_location(bd, in, addr);
 	id = hashmap__insert(bd->frames, &key, &added);
 	if (!id)
 		return 0;
-	if (!added)
+	/* the first pass notes, once per frame, what the parser will be
+	 * asked; the location is made in the second (0: not yet) */
+	if (bd->collecting) {
+		if (added && !kernel)
+			user_location(bd, in, addr);
+		return 1;
+	}
+	if (*id)
 		return *id;
 	bd->ctx->stats->frames++;
 	*id = kernel ? kernel_location(bd, addr) : user_location(bd, in, addr);
