@@ -150,8 +150,8 @@ static void forget(struct isolate *p)
 }
 
 /* Kill the process, if it has not died already, and reap it; what became
- * of it goes into how (for logs). */
-static void stop(struct isolate *p, char *how, size_t len)
+ * of it goes into how (for logs). Its wait status. */
+static int stop(struct isolate *p, char *how, size_t len)
 {
 	int status = 0;
 
@@ -165,6 +165,7 @@ static void stop(struct isolate *p, char *how, size_t len)
 			snprintf(how, len, "exited with status %d", WEXITSTATUS(status));
 	}
 	forget(p);
+	return status;
 }
 
 static bool is_bad(struct isolate *p, const struct file_id *id)
@@ -212,7 +213,8 @@ int isolate__call(struct isolate *p, uint32_t op, const struct file_id *id, cons
 	struct ipc_hdr h = { .op = op };
 	uint64_t now = now_ns();
 	char how[96] = "";
-	int err = 0;
+	bool blame;
+	int err = 0, status;
 
 	*payload = NULL;
 	pthread_mutex_lock(&p->lock);
@@ -272,7 +274,12 @@ int isolate__call(struct isolate *p, uint32_t op, const struct file_id *id, cons
 			 p->o.deadline_ns / 1e9);
 	else if (err == -EPROTO)
 		snprintf(how, sizeof(how), "sent a malformed reply");
-	stop(p, how[0] ? NULL : how, sizeof(how));
+	status = stop(p, how[0] ? NULL : how, sizeof(how));
+	/* a parser that exits before its first answer (it could not set
+	 * itself up) says nothing about the file; one killed by a signal,
+	 * one that overran or talked nonsense does */
+	blame = err == -ETIMEDOUT || err == -EPROTO || p->answered ||
+		(WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL);
 	pthread_mutex_lock(&p->stats_lock);
 	if (err == -ETIMEDOUT)
 		p->st.timeouts++;
@@ -283,11 +290,16 @@ int isolate__call(struct isolate *p, uint32_t op, const struct file_id *id, cons
 	pthread_mutex_unlock(&p->stats_lock);
 	if (!p->answered)
 		p->spawn_after_ns = now_ns() + RESPAWN_BACKOFF_NS;
-	if (id)
+	if (id && blame)
 		mark_bad(p, id, err == -ETIMEDOUT ? now_ns() + TIMEOUT_BAD_NS : BAD_FOREVER);
-	log_warn("the %s parser process %s on %s: restarted; that file is skipped from now on%s",
-		 p->role, how[0] ? how : "failed", what ? what : "a request",
-		 err == -ETIMEDOUT ? " for 10 minutes" : " (until it changes)");
+	if (blame)
+		log_warn("the %s parser process %s on %s: restarted; that file is skipped from now on%s",
+			 p->role, how[0] ? how : "failed", what ? what : "a request",
+			 err == -ETIMEDOUT ? " for 10 minutes" : " (until it changes)");
+	else
+		log_warn("the %s parser process %s before its first answer: tried again in %llu s",
+			 p->role, how[0] ? how : "failed",
+			 (unsigned long long)(RESPAWN_BACKOFF_NS / NS));
 	if (err != -ETIMEDOUT && err != -EPROTO)
 		err = -ECHILD;
 out:

@@ -44,7 +44,9 @@ struct isolate *isolate__new(const struct isolate_opts *opts);
  * (malloc'd, at most max bytes, NULL when empty). Otherwise -errno, and the
  * object is remembered as bad: -ETIMEDOUT (the parser overran the deadline
  * and was killed), -ECHILD (it died, or cannot be started), -EPROTO (its
- * reply was malformed; killed). -ENOTRECOVERABLE: the object was already
+ * reply was malformed; killed). A parser that exits, without a signal,
+ * before its first answer could not set itself up: no object is blamed, and
+ * it is started again 10 s later. -ENOTRECOVERABLE: the object was already
  * known to be bad, and the parser was not asked.
  */
 int isolate__call(struct isolate *p, uint32_t op, const struct file_id *id, const char *what,

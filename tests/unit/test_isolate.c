@@ -310,6 +310,24 @@ static void check_garbage(const struct procmap *m, uint64_t off)
 	      "err %d protocol errors %llu pid %d", err, (unsigned long long)st.protocol_errors,
 	      st.pid);
 	isolate__free(p);
+
+	/* one that cannot set itself up: no file is blamed, and it is not
+	 * started again at once */
+	fd = open(script, O_WRONLY | O_TRUNC);
+	dprintf(fd, "#!/bin/sh\nexit 1\n");
+	close(fd);
+	p = start("symbols", script, 5000);
+	err = call_symbolize(p, m, off, &id, name, sizeof(name));
+	isolate__stats(p, &st);
+	CHECK(err == -ECHILD && st.bad_objects == 0 && !isolate__bad(p, &id),
+	      "isolate: a parser that cannot start blames no file", "err %d bad %llu", err,
+	      (unsigned long long)st.bad_objects);
+	err = call_symbolize(p, m, off, &id, name, sizeof(name));
+	isolate__stats(p, &st);
+	CHECK(err == -ECHILD && st.starts == 1,
+	      "isolate: ... and is not started again at once", "err %d starts %llu", err,
+	      (unsigned long long)st.starts);
+	isolate__free(p);
 	unlink(script);
 }
 
