@@ -30,7 +30,8 @@
 # (python processes, default 1), BENCH_PG_SCALE (pgbench -s, default 5),
 # BENCH_PG_CLIENTS (pgbench -c and -j, default 2), BENCH_PORT (cprofd's
 # port, default 16074), BENCH_REDIS_PORT (default 16380), BENCH_PG_PORT
-# (default 16432), BENCH_DOC (default docs/PERFORMANCE.md; "none" to only
+# (default 16432), BENCH_CPROFD (the daemon to measure, default build/cprofd:
+# another build, to compare), BENCH_DOC (default docs/PERFORMANCE.md; "none" to only
 # print), BENCH_KEEP=1 (keep the raw results in /tmp).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -86,7 +87,8 @@ OBJ_LABELS=(python3 redis-server postgres libc.so.6 kernel)
 build() {
 	build_check
 	[ -x build/tests/profq ] || die "build/tests/profq missing: run make first"
-	cp build/cprofd "$CPROFD" && cp build/tests/profq "$PROFQ" || die "cannot copy build/cprofd and build/tests/profq"
+	cp "${BENCH_CPROFD:-build/cprofd}" "$CPROFD" && cp build/tests/profq "$PROFQ" ||
+		die "cannot copy ${BENCH_CPROFD:-build/cprofd} and build/tests/profq"
 	build_proccpu
 	[ -x "$PYTHON" ] || die "$PYTHON missing (apt-get install python3)"
 	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null &&
