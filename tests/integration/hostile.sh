@@ -6,7 +6,8 @@
 # mount namespace; a copy of root's binary with the same build id and other
 # names. The daemon keeps answering, stays within its memory budget, counts
 # what it refused, and no profile shows what the user may not read or names
-# root's frames with the user's names.
+# root's frames with the user's names. Then the parser processes: as nobody,
+# within their limit, and one that hangs costs one file and one timeout.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 need_root "hostile files"
@@ -40,7 +41,7 @@ responsive() {	# every endpoint answers within 10 s
 		curl -sf --max-time 15 -o /dev/null "$URL/debug/pprof/profile?seconds=1"
 }
 
-start_daemon
+start_daemon --parser-timeout 5
 
 # 1. DWARF sibling links that loop
 "$B/tests/craft" sibling-loop "$B/workloads/split" "$U/loops" >/dev/null && chown 65534 "$U/loops"
@@ -173,6 +174,54 @@ check "build id: root's profile of its own binary keeps its true names" \
 	"PWNED_ in $(q "$TMP/rootsplit.pb.gz" share PWNED_)% of root's profile"
 check "build id: root's profile names work_a" ge "$(q "$TMP/rootsplit.pb.gz" share work_a)" 30 \
 	"work_a in $(q "$TMP/rootsplit.pb.gz" share work_a)%"
+
+# The parsers: every file above was parsed in processes of their own, as
+# nobody, within their memory limit.
+parsers_ok() {
+	local role pid
+	for role in symbols tables; do
+		pid=$(pgrep -P "$DAEMON_PID" -x "cprofd-$role") || { echo "no $role parser"; return 1; }
+		grep -q "^Uid:.*65534" "/proc/$pid/status" || { echo "$role parser not nobody"; return 1; }
+		grep -q "^Max data size *536870912 " "/proc/$pid/limits" ||
+			{ echo "$role parser: $(grep 'Max data' "/proc/$pid/limits")"; return 1; }
+		[ "$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")" -lt $((512 * 1024)) ] ||
+			{ echo "$role parser over 512 MiB"; return 1; }
+	done
+}
+why=$(parsers_ok)
+check "parsers: two processes, as nobody, each within --parser-memory" test -z "$why" "$why"
+
+# A parser that hangs (stopped here, standing in for a bug no input is known
+# to reach) costs one object its names, for one --parser-timeout, and is
+# restarted; the daemon answers meanwhile.
+spid=$(pgrep -P "$DAEMON_PID" -x cprofd-symbols)
+fails=$(metric 'cprofd_parser_failures_total{role="symbols",reason="timeout"}')
+# the hung request is about another program than the next one: whichever of
+# its objects is blamed (syscalls, libc, ld.so), split's work_a is not
+"$B/workloads/syscalls" 6 >"$TMP/hang.out" 2>&1 &
+hpid=$!
+"$B/workloads/split" 12 >"$TMP/next.out" 2>&1 &
+npid=$!
+kill -STOP "$spid"
+t0=$(date +%s)
+curl -sf --max-time 30 -o "$TMP/hang.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$hpid" &
+cpid=$!
+sleep 3
+check "hung parser: the daemon answers every endpoint meanwhile" \
+	curl -sf --max-time 3 -o /dev/null "$URL/metrics" "/metrics did not answer"
+wait "$cpid"
+check "hung parser: the profile comes after the timeout ($(( $(date +%s) - t0 )) s)" \
+	test -s "$TMP/hang.pb.gz" "no profile"
+check "hung parser: killed and counted" test "$(metric 'cprofd_parser_failures_total{role="symbols",reason="timeout"}')" \
+	-gt "${fails:-0}" "not counted"
+check "hung parser: its object remembered as bad" test "$(metric 'cprofd_parser_bad_objects{role="symbols"}')" \
+	-ge 1 "none"
+! kill -0 "$spid" 2>/dev/null
+check "hung parser: gone" test $? = 0 "pid $spid still there"
+curl -sf --max-time 20 -o "$TMP/after.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$npid"
+check "hung parser: a fresh one names the next profile" \
+	ge "$(q "$TMP/after.pb.gz" share work_a)" 30 "work_a in $(q "$TMP/after.pb.gz" share work_a)%"
+wait "$hpid" "$npid"
 
 # the budget held through all of it
 rss=$(metric process_resident_memory_bytes)
