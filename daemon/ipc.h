@@ -15,6 +15,7 @@ enum ipc_op {
 	IPC_SYMBOLIZE = 1,	/* one object's frames at file offsets (parserd.h) */
 	IPC_TABLE,		/* one object's unwind table */
 	IPC_TRIM,		/* a profile is done: trim caches, report counters */
+	IPC_IDENTIFY,		/* one object's build id and loaded segments */
 };
 
 struct ipc_hdr {

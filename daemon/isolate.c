@@ -312,6 +312,21 @@ out:
 	return err;
 }
 
+void isolate__reject(struct isolate *p, const struct file_id *id, const char *what)
+{
+	pthread_mutex_lock(&p->lock);
+	stop(p, NULL, 0);
+	if (p->bad && id)
+		mark_bad(p, id, BAD_FOREVER);
+	pthread_mutex_lock(&p->stats_lock);
+	p->st.protocol_errors++;
+	p->st.bad_objects = p->bad ? hashmap__count(p->bad) : 0;
+	pthread_mutex_unlock(&p->stats_lock);
+	pthread_mutex_unlock(&p->lock);
+	log_warn("the %s parser process answered nonsense about %s: restarted; that file is skipped from now on (until it changes)",
+		 p->role, what ? what : "a request");
+}
+
 void isolate__stats(struct isolate *p, struct isolate_stats *st)
 {
 	if (!p) {

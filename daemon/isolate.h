@@ -51,6 +51,10 @@ struct isolate *isolate__new(const struct isolate_opts *opts);
  */
 int isolate__call(struct isolate *p, uint32_t op, const struct file_id *id, const char *what,
 		  const struct wbuf *req, int fd, struct ipc_hdr *rh, void **payload, size_t max);
+/* The parser's answer about id, well framed, said something impossible
+ * (rows out of order, a reply that does not parse): the parser is killed as
+ * for a malformed reply, and id remembered as bad. */
+void isolate__reject(struct isolate *p, const struct file_id *id, const char *what);
 /* Whether id is remembered as bad. */
 bool isolate__bad(struct isolate *p, const struct file_id *id);
 void isolate__stats(struct isolate *p, struct isolate_stats *st);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <linux/capability.h>
@@ -20,6 +21,10 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include <gelf.h>
+
+#include "buildid.h"
+#include "elfinit.h"
 #include "elfobj.h"
 #include "log.h"
 #include "parserd.h"
@@ -112,6 +117,67 @@ int parserd__table(int fd, struct wbuf *out)
 	wbuf_put(out, t.rows, t.nr * sizeof(*t.rows));
 	unwind_table__clear(&t);
 	return out->err;
+}
+
+int parserd__identify(int fd, struct wbuf *out)
+{
+	struct build_id id;
+	char hex[BUILD_ID_MAX * 2 + 1];
+	uint32_t n = 0;
+	size_t nr = 0;
+	GElf_Phdr ph;
+	Elf *elf;
+
+	elf = fd >= 0 && elf_ready() ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &nr)) {
+		elf_end(elf);
+		return -ENOEXEC;
+	}
+	if (build_id__read(elf, &id)) {
+		build_id__hex(&id, hex);
+		wbuf_str(out, hex);
+	} else {
+		wbuf_str(out, NULL);
+	}
+	for (size_t i = 0; i < nr && n < PARSERD_MAX_LOADS; i++)
+		n += gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD;
+	wbuf_u32(out, n);
+	for (size_t i = 0, k = 0; i < nr && k < n; i++) {
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		wbuf_u64(out, ph.p_offset);
+		wbuf_u64(out, ph.p_vaddr);
+		wbuf_u64(out, ph.p_filesz);
+		k++;
+	}
+	elf_end(elf);
+	return out->err;
+}
+
+int parserd__read_identity(const void *payload, size_t len, struct parserd_identity *id)
+{
+	struct rbuf r = { payload, len, 0, false };
+	const char *hex = rbuf_str(&r, sizeof(id->build_id) - 1);
+	uint32_t n;
+
+	*id = (struct parserd_identity){ 0 };
+	n = rbuf_u32(&r);
+	if (r.bad || n > PARSERD_MAX_LOADS)
+		return -EPROTO;
+	if (hex) {
+		if (strspn(hex, "0123456789abcdef") != strlen(hex))
+			return -EPROTO;
+		strcpy(id->build_id, hex);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		id->loads[i].offset = rbuf_u64(&r);
+		id->loads[i].vaddr = rbuf_u64(&r);
+		id->loads[i].filesz = rbuf_u64(&r);
+	}
+	if (r.bad || r.off != r.len)
+		return -EPROTO;
+	id->nr_loads = (int)n;
+	return 0;
 }
 
 int parserd__read_table(const void *payload, size_t len, struct unwind_table *t)
@@ -266,6 +332,11 @@ static int serve(struct symcache *c, struct debuginfo *d)
 			break;
 		case IPC_TRIM:
 			rh.status = c ? parserd__trim(c, d, &out) : 0;
+			/* what the cache let go goes back to the system */
+			malloc_trim(0);
+			break;
+		case IPC_IDENTIFY:
+			rh.status = parserd__identify(fd, &out);
 			break;
 		default:
 			rh.status = -EOPNOTSUPP;
@@ -280,6 +351,9 @@ static int serve(struct symcache *c, struct debuginfo *d)
 			close(fd);
 		free(req);
 		wbuf_free(&out);
+		/* a table's rows and its builder's arrays are large and short-lived */
+		if (h.op == IPC_TABLE)
+			malloc_trim(0);
 		if (err)
 			return err == -EPIPE ? 0 : 1;
 	}
@@ -323,6 +397,9 @@ int parserd__main(int argc, char **argv)
 		return 1;
 	}
 	prctl(PR_SET_NAME, symbols ? "cprofd-symbols" : "cprofd-tables", 0, 0, 0);
+	/* as the daemon: big blocks from mmap, given back when freed */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 #ifndef __SANITIZE_ADDRESS__	/* its shadow memory counts as data */
 	if (memory)

@@ -24,18 +24,33 @@
  *
  * IPC_TRIM: the symbol cache is trimmed; the reply is struct
  * parserd_trim_stats.
+ *
+ * IPC_IDENTIFY, with the object's descriptor: the reply is str build id
+ * (hex, NULL when none), u32 nr of PT_LOAD segments (at most
+ * PARSERD_MAX_LOADS, the first ones), then u64 offset, vaddr and file size
+ * of each.
  */
 #ifndef CPROF_PARSERD_H
 #define CPROF_PARSERD_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "buildid.h"
 #include "debuginfo.h"
 #include "ipc.h"
 #include "symcache.h"
 
 #define PARSERD_F_DWARF		1u	/* files, lines and inlined frames */
 #define PARSERD_F_FUNCTIONS	2u	/* function names of its own */
+
+#define PARSERD_MAX_LOADS	16
+
+/* What IPC_IDENTIFY tells of an object. */
+struct parserd_identity {
+	char build_id[BUILD_ID_MAX * 2 + 1];	/* hex, "" when none */
+	int nr_loads;
+	struct { uint64_t offset, vaddr, filesz; } loads[PARSERD_MAX_LOADS];
+};
 
 /* Offsets in one request at most: a bigger batch is split by the daemon. */
 #define PARSERD_MAX_OFFSETS	65536u
@@ -54,11 +69,14 @@ int parserd__symbolize(struct symcache *c, const void *req, size_t len, int fd,
 		       struct wbuf *out);
 int parserd__table(int fd, struct wbuf *out);
 int parserd__trim(struct symcache *c, struct debuginfo *d, struct wbuf *out);
+int parserd__identify(int fd, struct wbuf *out);
 
 /* The daemon's side: replies read as hostile input (a parser a file has
  * subverted could send anything). -EPROTO when malformed. */
 struct unwind_table;
 struct srcline;
+/* An IPC_IDENTIFY reply. */
+int parserd__read_identity(const void *payload, size_t len, struct parserd_identity *id);
 /* An IPC_TABLE reply into t (rows malloc'd, sorted by pc). */
 int parserd__read_table(const void *payload, size_t len, struct unwind_table *t);
 /* An IPC_SYMBOLIZE reply for n offsets: fn gets each offset's frames (in

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,54 @@ static void self_metrics(FILE *f)
 		(double)(t.tms_utime + t.tms_stime) / (double)ticks, rss * (unsigned long long)page);
 }
 
+/* The parser processes' metrics, one line per role (and reason). */
+static void parser_metrics(FILE *f, const struct isolate_stats is[2])
+{
+	static const char *const roles[2] = { "symbols", "tables" };
+	static const struct {
+		const char *name, *type;	/* type NULL: more lines of the one above */
+		const char *help, *label;
+		size_t off;
+		uint64_t scale;
+	} m[] = {
+		{ "cprofd_parser_requests_total", "counter",
+		  "Requests the parser processes answered (objects' frames, unwind tables).", "",
+		  offsetof(struct isolate_stats, requests), 1 },
+		{ "cprofd_parser_starts_total", "counter",
+		  "Parser processes started (the first, and one after each failure).", "",
+		  offsetof(struct isolate_stats, starts), 1 },
+		{ "cprofd_parser_failures_total", "counter",
+		  "Requests a parser process failed on, by how: it died (crash), overran its deadline (timeout) or answered nonsense (protocol); it was restarted and the file remembered as bad.",
+		  ",reason=\"crash\"", offsetof(struct isolate_stats, crashes), 1 },
+		{ "cprofd_parser_failures_total", NULL, NULL, ",reason=\"timeout\"",
+		  offsetof(struct isolate_stats, timeouts), 1 },
+		{ "cprofd_parser_failures_total", NULL, NULL, ",reason=\"protocol\"",
+		  offsetof(struct isolate_stats, protocol_errors), 1 },
+		{ "cprofd_parser_bad_objects", "gauge",
+		  "Files remembered as bad (a parser failed on them): not parsed again while unchanged.", "",
+		  offsetof(struct isolate_stats, bad_objects), 1 },
+		{ "cprofd_parser_skipped_total", "counter",
+		  "Requests not sent to a parser: the file is remembered as bad.", "",
+		  offsetof(struct isolate_stats, refused), 1 },
+		{ "cprofd_parser_resident_bytes", "gauge",
+		  "A parser process's resident memory, as it last said.", "",
+		  offsetof(struct isolate_stats, rss_kb), 1024 },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (m[i].type)
+			fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m[i].name, m[i].help, m[i].name,
+				m[i].type);
+		for (int r = 0; r < 2; r++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)&is[r] + m[i].off, sizeof(v));
+			fprintf(f, "%s{role=\"%s\"%s} %" PRIu64 "\n", m[i].name, roles[r], m[i].label,
+				v * m[i].scale);
+		}
+	}
+}
+
 static void serve_metrics(struct cprofd *d, struct reply *r)
 {
 	struct cpuview_stats cs;
@@ -252,7 +301,6 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	struct proctab_stats ps;
 	struct vdso_stats vs;
 	struct isolate_stats is[2];
-	static const char *const roles[2] = { "symbols", "tables" };
 	FILE *f;
 
 	cpuview__stats(d->cpu, &cs);
@@ -425,38 +473,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	for (int k = 0; k < HOSTILE_NR; k++)
 		fprintf(f, "cprofd_hostile_input_total{kind=\"%s\"} %" PRIu64 "\n", hostile__name(k),
 			hostile__get(k) + is[0].hostile[k] + is[1].hostile[k]);
-	fprintf(f, "# HELP cprofd_parser_requests_total Requests the parser processes answered (objects' frames, unwind tables).\n"
-		   "# TYPE cprofd_parser_requests_total counter\n");
-	for (int i = 0; i < 2; i++)
-		fprintf(f, "cprofd_parser_requests_total{role=\"%s\"} %" PRIu64 "\n", roles[i],
-			is[i].requests);
-	fprintf(f, "# HELP cprofd_parser_starts_total Parser processes started (the first, and one after each failure).\n"
-		   "# TYPE cprofd_parser_starts_total counter\n");
-	for (int i = 0; i < 2; i++)
-		fprintf(f, "cprofd_parser_starts_total{role=\"%s\"} %" PRIu64 "\n", roles[i],
-			is[i].starts);
-	fprintf(f, "# HELP cprofd_parser_failures_total Requests a parser process failed on, by how: it died (crash), overran its deadline (timeout) or answered nonsense (protocol); it was restarted and the file remembered as bad.\n"
-		   "# TYPE cprofd_parser_failures_total counter\n");
-	for (int i = 0; i < 2; i++)
-		fprintf(f, "cprofd_parser_failures_total{role=\"%s\",reason=\"crash\"} %" PRIu64 "\n"
-			   "cprofd_parser_failures_total{role=\"%s\",reason=\"timeout\"} %" PRIu64 "\n"
-			   "cprofd_parser_failures_total{role=\"%s\",reason=\"protocol\"} %" PRIu64 "\n",
-			roles[i], is[i].crashes, roles[i], is[i].timeouts, roles[i], is[i].protocol_errors);
-	fprintf(f, "# HELP cprofd_parser_bad_objects Files remembered as bad (a parser failed on them): never parsed again while unchanged.\n"
-		   "# TYPE cprofd_parser_bad_objects gauge\n");
-	for (int i = 0; i < 2; i++)
-		fprintf(f, "cprofd_parser_bad_objects{role=\"%s\"} %" PRIu64 "\n", roles[i],
-			is[i].bad_objects);
-	fprintf(f, "# HELP cprofd_parser_skipped_total Requests not sent to a parser: the file is remembered as bad.\n"
-		   "# TYPE cprofd_parser_skipped_total counter\n");
-	for (int i = 0; i < 2; i++)
-		fprintf(f, "cprofd_parser_skipped_total{role=\"%s\"} %" PRIu64 "\n", roles[i],
-			is[i].refused);
-	fprintf(f, "# HELP cprofd_parser_resident_bytes A parser process's resident memory, as it last said.\n"
-		   "# TYPE cprofd_parser_resident_bytes gauge\n");
-	for (int i = 0; i < 2; i++)
-		fprintf(f, "cprofd_parser_resident_bytes{role=\"%s\"} %" PRIu64 "\n", roles[i],
-			is[i].rss_kb * 1024);
+	parser_metrics(f, is);
 	fprintf(f, "# TYPE cprofd_http_requests_total counter\ncprofd_http_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_bad_requests_total counter\ncprofd_http_bad_requests_total %" PRIu64 "\n"
 		   "# TYPE cprofd_http_hangups_total counter\ncprofd_http_hangups_total %" PRIu64 "\n"

@@ -305,9 +305,8 @@ static int ask(struct symbatch *b, struct symobj *o, int fd, int open_err, uint3
 	b->replies[b->nr_replies++] = payload;
 	err = decode(o, payload, len, from, to);
 	payload = NULL;
-	if (err == -EPROTO)
-		log_warn("the symbols parser sent a malformed answer about %s: its frames stay unnamed",
-			 o->path);
+	if (err == -EPROTO && b->src.parser)
+		isolate__reject(b->src.parser, &o->id, o->path);
 out:
 	free(payload);
 	wbuf_free(&req);

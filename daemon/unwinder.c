@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,9 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "bpfmaps.h"
-#include "buildid.h"
 #include "cprof.h"
-#include "elfinit.h"
 #include "fileio.h"
 #include "hashmap.h"
 #include "ipc.h"
@@ -313,35 +310,45 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 }
 
 /* The build id, and the PT_LOAD segments: what turns a mapping's file
- * offset into the ELF vaddrs the rows use. */
-static int read_elf(int fd, struct uobj *o)
+ * offset into the ELF vaddrs the rows use. Read by the tables parser, or
+ * here without one. */
+static int read_elf(struct unwinder *u, int fd, struct uobj *o)
 {
-	struct build_id id;
-	int err = 0;
-	size_t nr;
-	Elf *elf;
+	struct file_id fid = { (uint64_t)o->dev, (uint64_t)o->inode, o->stamp };
+	struct parserd_identity id;
+	struct wbuf out = { 0 };
+	struct ipc_hdr rh = { 0 };
+	void *payload = NULL;
+	size_t len = 0;
+	int err;
 
 	o->owner = file_owner(fd);
-	elf = elf_ready() ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
-	if (!elf || elf_getphdrnum(elf, &nr)) {
-		err = -ENOEXEC;
-		goto cleanup;
+	if (u->parser) {
+		err = isolate__call(u->parser, IPC_IDENTIFY, &fid, o->path, NULL, fd, &rh, &payload,
+				    4096);
+		len = rh.len;
+	} else {
+		err = 0;
+		rh.status = parserd__identify(fd, &out);
+		payload = out.p;
+		len = out.len;
 	}
-	if (build_id__read(elf, &id))
-		build_id__hex(&id, o->build_id);
-	for (size_t i = 0; i < nr && o->nr_loads < MAX_LOADS; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		o->loads[o->nr_loads].offset = ph.p_offset;
-		o->loads[o->nr_loads].vaddr = ph.p_vaddr;
-		o->loads[o->nr_loads].filesz = ph.p_filesz;
-		o->nr_loads++;
+	if (!err)
+		err = rh.status;
+	if (!err) {
+		err = parserd__read_identity(payload, len, &id);
+		if (err == -EPROTO && u->parser)
+			isolate__reject(u->parser, &fid, o->path);
 	}
-cleanup:
-	elf_end(elf);
-	return err;
+	free(payload);
+	if (err)
+		return err;
+	_Static_assert(sizeof(o->build_id) == sizeof(id.build_id), "build ids of one size");
+	_Static_assert(MAX_LOADS == PARSERD_MAX_LOADS, "as many loads");
+	strcpy(o->build_id, id.build_id);
+	o->nr_loads = id.nr_loads;
+	memcpy(o->loads, id.loads, sizeof(id.loads[0]) * (size_t)id.nr_loads);
+	return 0;
 }
 
 /* ---- tables in the kernel ---- */
@@ -644,11 +651,11 @@ static int build_table(struct unwinder *u, const struct uobj *o, int fd, struct 
 			    sizeof(struct unwind_row) * (size_t)UNWIND_MAX_TABLE_ROWS + 4096);
 	if (!err)
 		err = rh.status;
-	if (!err)
+	if (!err) {
 		err = parserd__read_table(payload, rh.len, t);
-	if (err == -EPROTO)
-		log_warn("the tables parser sent a malformed table for %s: its stacks are walked by frame pointers",
-			 o->path);
+		if (err == -EPROTO)	/* framed, but not a table */
+			isolate__reject(u->parser, &id, o->path);
+	}
 	free(payload);
 	return err;
 }
@@ -726,7 +733,7 @@ static struct uobj *object_get(struct unwinder *u, uint32_t pid, const struct pr
 	/* the file the process mapped, and only that one (see open_same_file) */
 	for (int i = 0; i < 3 && fd < 0; i++) {
 		fd = open_same_file(paths[i], &id);
-		if (fd >= 0 && read_elf(fd, o)) {
+		if (fd >= 0 && read_elf(u, fd, o)) {
 			close(fd);
 			fd = -1;
 		}

@@ -311,6 +311,32 @@ static void check_garbage(const struct procmap *m, uint64_t off)
 	      st.pid);
 	isolate__free(p);
 
+	/* well framed, but the frames do not parse: rejected all the same */
+	fd = open(script, O_WRONLY | O_TRUNC);
+	dprintf(fd, "#!/bin/sh\n"
+		    "printf '\\001\\000\\000\\000\\000\\000\\000\\000' >&3\n"
+		    "printf '\\004\\000\\000\\000\\000\\000\\000\\000' >&3\n"
+		    "head -c 40 /dev/zero >&3\n"
+		    "printf 'junk' >&3\n"
+		    "sleep 10\n");
+	close(fd);
+	p = start("symbols", script, 5000);
+	{
+		struct symbatch *b = symbatch__new(&(struct symsrc){ .parser = p });
+		struct symobj *o = symbatch__object(b, (uint32_t)getpid(), m);
+		struct file_id oid = { m->dev, m->inode, m->stamp };
+		const struct srcline *f;
+		int n = symbatch__frames(b, o, off, &f);
+
+		isolate__stats(p, &st);
+		CHECK(n == 0 && st.protocol_errors == 1 && st.pid == 0 && isolate__bad(p, &oid),
+		      "isolate: an answer that does not parse kills the parser, and the object is skipped",
+		      "n %d protocol errors %llu pid %d", n, (unsigned long long)st.protocol_errors,
+		      st.pid);
+		symbatch__free(b);
+	}
+	isolate__free(p);
+
 	/* one that cannot set itself up: no file is blamed, and it is not
 	 * started again at once */
 	fd = open(script, O_WRONLY | O_TRUNC);
@@ -358,6 +384,27 @@ static void check_table(void)
 	      "err %d status %d local %d (%zu rows)", err, rh.status, lerr, local.nr);
 	unwind_table__clear(&local);
 	free(payload);
+
+	/* the build id and segments the unwinder maps addresses with */
+	{
+		struct parserd_identity remote = { 0 }, here = { 0 };
+		struct wbuf out = { 0 };
+		int rerr;
+
+		err = isolate__call(p, IPC_IDENTIFY, NULL, "this program", NULL, fd, &rh, &payload,
+				    4096);
+		rerr = err ? err : rh.status ? rh.status :
+		       parserd__read_identity(payload, rh.len, &remote);
+		lerr = parserd__identify(fd, &out) ?: parserd__read_identity(out.p, out.len, &here);
+		CHECK(!rerr && !lerr && remote.build_id[0] && remote.nr_loads >= 2 &&
+		      !strcmp(remote.build_id, here.build_id) && remote.nr_loads == here.nr_loads &&
+		      !memcmp(remote.loads, here.loads, sizeof(here.loads)),
+		      "isolate: the tables parser reads an object's build id and segments",
+		      "remote %d local %d build id %s loads %d", rerr, lerr, remote.build_id,
+		      remote.nr_loads);
+		free(payload);
+		wbuf_free(&out);
+	}
 	close(fd);
 	isolate__free(p);
 }
