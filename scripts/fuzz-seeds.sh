@@ -84,4 +84,6 @@ printf '\002%s' 'seconds=5&hz=99&pid=1&pid=2&debug=1' >"$OUT/ipc/params"
 printf '\002%s' 'seconds=99999999999999999999&hz=-1&pid=0x10&debug' >"$OUT/ipc/params-bad"
 { printf '\003'; u64 2049; u64 1234; u64 0; u32 2; str /usr/bin/x; str /proc/1/root; u32 2; u64 4096; u64 8192; } \
 	>"$OUT/ipc/request"
+{ printf '\004'; str 93ac61ec5a8eb1396f9fbd350e3169a558528a40; u32 2; u64 0; u64 0; u64 4096; u64 4096; u64 4096; u64 65536; } \
+	>"$OUT/ipc/identity"
 echo "fuzz seeds: $n ELF files, $t texts, 2 perf maps, $(ls "$OUT/ipc" | wc -l) ipc messages in $OUT"

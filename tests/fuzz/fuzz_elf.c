@@ -4,7 +4,8 @@
  * every object a profiled process maps: symbols (elfobj.c, with the Go
  * pclntab and MiniDebugInfo it reads), DWARF lines and inlines (dwarfsrc.c,
  * demangle.c) and unwind tables (unwind_table.c and its CFI interpreter).
- * Each input is written to a file and opened by all three; the unwind rows
+ * Each input is written to a file and opened by all three, and taken as a
+ * vDSO image (elfobj__open_vdso) too; the unwind rows
  * must be sorted, and symbolizing the input's first addresses, its
  * segments' edges and its symbols' starts must return. Built and linked
  * with the daemon's modules (see the Makefile's fuzz rules); the seed corpus
@@ -75,5 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	elfobj__free(o);
 	dwarfsrc__free(d);
 	unlink(path);
+
+	/* the same bytes as a vDSO image read from a process's memory, which
+	 * the daemon parses itself */
+	o = size <= ELFOBJ_IMAGE_MAX ? elfobj__open_vdso(data, size) : NULL;
+	for (uint64_t off = 0; o && off < size; off += 256)
+		if (!elfobj__offset_to_vaddr(o, off, &v))
+			symbolize(o, NULL, v);
+	elfobj__free(o);
 	return 0;
 }

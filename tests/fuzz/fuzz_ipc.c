@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer harness for what cprofd reads from others over its own wires:
- * the parser processes' replies (parserd.c: frames and unwind tables), which
+ * the parser processes' replies (parserd.c: frames, unwind tables and
+ * objects' identities), which
  * a parser subverted by a file could fill with anything, the daemon's
  * requests as a parser reads them, and HTTP query parameters (params.c),
  * which any local user sends. The first byte picks the reader. Frames read
@@ -71,6 +72,7 @@ static void read_params(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct symcache *cache;
+	struct parserd_identity id;
 	struct unwind_table t;
 	struct wbuf out = { 0 };
 	const char *build_id;
@@ -79,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	switch (data[0] & 3) {
+	switch (data[0] % 5) {
 	case 0:
 		if (!parserd__read_frames(data + 2, size - 2, data[1], &build_id, &flags,
 					  frames_read, &total))
@@ -94,6 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		read_params(data + 1, size - 1);
+		break;
+	case 4:
+		if (!parserd__read_identity(data + 1, size - 1, &id)) {
+			FUZZ_CHECK(id.nr_loads >= 0 && id.nr_loads <= PARSERD_MAX_LOADS);
+			FUZZ_CHECK(strlen(id.build_id) < sizeof(id.build_id));
+		}
 		break;
 	default:
 		/* a request, without a file: answered from the cache, or not */
