@@ -47,7 +47,7 @@ int parserd__symbolize(struct symcache *c, const void *req, size_t len, int fd,
 	char fdpath[32];
 	const char *paths[1] = { fdpath };
 	struct symcache_ref ref = { .paths = paths, .verified = true };
-	const uint64_t *offs;
+	const uint8_t *offs;	/* u64s, not aligned */
 	struct elfobj *obj;
 	uint32_t open_err, n, flags = 0;
 
@@ -58,7 +58,7 @@ int parserd__symbolize(struct symcache *c, const void *req, size_t len, int fd,
 	ref.path = rbuf_str(&r, PATH_MAX);
 	ref.root = rbuf_str(&r, PATH_MAX);
 	n = rbuf_u32(&r);
-	offs = n <= PARSERD_MAX_OFFSETS ? rbuf_take(&r, (size_t)n * sizeof(*offs)) : NULL;
+	offs = n <= PARSERD_MAX_OFFSETS ? rbuf_take(&r, (size_t)n * sizeof(uint64_t)) : NULL;
 	if (r.bad || !offs || r.off != r.len || open_err > 4095)	/* errno values */
 		return -EPROTO;
 	if (fd >= 0) {
@@ -80,7 +80,7 @@ int parserd__symbolize(struct symcache *c, const void *req, size_t len, int fd,
 		uint64_t off, vaddr;
 		int k = 0;
 
-		memcpy(&off, &offs[i], sizeof(off));
+		memcpy(&off, offs + (size_t)i * sizeof(off), sizeof(off));
 		if (!elfobj__offset_to_vaddr(obj, off, &vaddr))
 			k = elfobj__symbolize(obj, vaddr, frames, DWARFSRC_FRAMES_MAX);
 		if (k < 0)
