@@ -1,4 +1,6 @@
-# cprof: make (build), make run, make check, make bench. V=1 for full commands.
+# cprof: make (build), make deps (install build dependencies), make run,
+# make check, make bench, make install [PREFIX=/usr/local] [DESTDIR=].
+# V=1 for full commands.
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BUILD := build
 CC ?= gcc
@@ -14,10 +16,16 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# CFLAGS is the user's (make CFLAGS=...); what the build needs is in CPROF_CFLAGS.
+# One version for everything: the top-level VERSION file (debian/changelog
+# carries the same).
+VERSION := $(shell cat VERSION)
+
+# CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS=..., or
+# dpkg-buildflags in a package build); what the build needs is in CPROF_CFLAGS.
 CFLAGS ?= -g -O2
 CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I$(BUILD)/gen
+	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I$(BUILD)/gen \
+	  -DCPROF_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
 
@@ -41,9 +49,10 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps deps-check run check bench soak fuzz clean
+.PHONY: all deps deps-check run check bench soak fuzz clean install uninstall
 
-all: deps $(BUILD)/cprofd $(BUILD)/cprof-ctl
+# Builds only: installing packages is make deps (make run and make check do it).
+all: $(BUILD)/cprofd $(BUILD)/cprof-ctl
 
 deps:
 	$(Q)scripts/deps.sh build
@@ -74,11 +83,14 @@ $(BUILD)/gen/profile.pb-c.o: $(BUILD)/gen/profile.pb-c.c
 
 $(BUILD)/daemon/%.o: daemon/%.c $(SKELS) $(GEN) | $(BUILD)/daemon
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/cli/%.o: cli/%.c $(GEN) | $(BUILD)/cli
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
+
+# the files that print the version
+$(BUILD)/daemon/main.o $(BUILD)/cli/cprof-ctl.o: VERSION
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -86,11 +98,11 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/cprofd: $(BUILD)/daemon/main.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $^ $(DAEMON_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $(LDFLAGS) $^ $(DAEMON_LIBS) -o $@
 
 $(BUILD)/cprof-ctl: $(CLI_OBJS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $^ $(CLI_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $(LDFLAGS) $^ $(CLI_LIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -133,23 +145,29 @@ $(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads
 $(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/workloads:
 	$(Q)mkdir -p $@
 
-run: all
+# These install what is missing first, then build: the build is a second make,
+# so that no compile starts before the packages are in (make -j).
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
 	./$(BUILD)/cprofd
 
 TESTS_BUILT := $(UNIT_TESTS) $(TEST_TOOLS) $(WORKLOADS)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
-check: deps-check all $(TESTS_BUILT) $(FUZZERS)
+check: deps-check
+	$(Q)$(MAKE) --no-print-directory all $(TESTS_BUILT) $(FUZZERS)
 	$(Q)tests/run.sh
 
-bench: all $(TESTS_BUILT)
+bench:
 	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all $(TESTS_BUILT)
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/unwind.sh
 	$(Q)tests/bench/symbols.sh
 
 # 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
-soak: all $(TESTS_BUILT)
+soak:
 	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all $(TESTS_BUILT)
 	$(Q)tests/bench/soak.sh
 
 # libFuzzer harnesses for the parsers of files other programs write: make fuzz
@@ -175,6 +193,45 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c daemon/%.c daemon/fileio.c
 	$(Q)mkdir -p $(BUILD)/fuzz
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DPERFMAP_READ_CHUNK=64 \
 		$(CPROF_CFLAGS) $< daemon/fileio.c -o $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, the man pages
+# (VERSION put in their footer), the systemd unit (its paths rewritten for
+# PREFIX) and, unless one is there already, the example config file in /etc.
+# The Debian package uses PREFIX=/usr.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# Debian 12's systemd and debhelper look for packaged units in /lib/systemd/system
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+INSTALL ?= install
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/cprofd
+	$(Q)$(INSTALL) -m 755 $(BUILD)/cprofd $(DESTDIR)$(SBINDIR)/cprofd
+	$(Q)$(INSTALL) -m 755 $(BUILD)/cprof-ctl $(DESTDIR)$(BINDIR)/cprof-ctl
+	$(Q)for m in man8/cprofd.8 man1/cprof-ctl.1; do \
+		sed '/^\.TH /s/"cprof"/"cprof $(VERSION)"/' docs/man/$${m#*/} >$(DESTDIR)$(MANDIR)/$$m && \
+		chmod 644 $(DESTDIR)$(MANDIR)/$$m || exit 1; \
+	done
+	$(Q)sed -e 's|/usr/sbin/cprofd|$(SBINDIR)/cprofd|g' -e 's|/etc/cprofd/|$(SYSCONFDIR)/cprofd/|g' \
+		packaging/cprofd.service >$(DESTDIR)$(UNITDIR)/cprofd.service.tmp
+	$(Q)chmod 644 $(DESTDIR)$(UNITDIR)/cprofd.service.tmp
+	$(Q)mv -f $(DESTDIR)$(UNITDIR)/cprofd.service.tmp $(DESTDIR)$(UNITDIR)/cprofd.service
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/cprofd/cprofd.conf ]; then \
+		echo "  kept $(DESTDIR)$(SYSCONFDIR)/cprofd/cprofd.conf (packaging/cprofd.conf is the example)"; \
+	else \
+		$(INSTALL) -m 644 packaging/cprofd.conf $(DESTDIR)$(SYSCONFDIR)/cprofd/cprofd.conf; \
+	fi
+
+# Leaves the config file, which may hold local changes.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/cprofd $(DESTDIR)$(BINDIR)/cprof-ctl \
+		$(DESTDIR)$(MANDIR)/man8/cprofd.8 $(DESTDIR)$(MANDIR)/man1/cprof-ctl.1 \
+		$(DESTDIR)$(UNITDIR)/cprofd.service
 
 clean:
 	rm -rf $(BUILD)

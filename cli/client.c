@@ -148,8 +148,8 @@ static void describe_curl_error(CURL *curl, CURLcode rc, const struct transfer *
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 		if (os_errno == EACCES || os_errno == EPERM)
-			set_err(err, errlen, "cannot reach cprofd at %s: %s; run as root (sudo) "
-				"or use --url http://127.0.0.1:6070", where, reason);
+			set_err(err, errlen, "cannot reach cprofd at %s: %s; a cprofd older than 0.2 "
+				"serves its socket to root only: run as root (sudo)", where, reason);
 		else
 			set_err(err, errlen, "cannot reach cprofd at %s: %s; is it running? (sudo cprofd)",
 				where, reason);

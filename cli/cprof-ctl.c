@@ -21,7 +21,7 @@
 #include "pprof.h"
 
 #ifndef CPROF_VERSION
-#define CPROF_VERSION		"0.1"
+#error "CPROF_VERSION comes from the top-level VERSION file: build with make"
 #endif
 
 #define DEFAULT_SOCKET		"/run/cprofd.sock"

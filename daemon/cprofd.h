@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "access.h"
 #include "params.h"
 #include "parserd.h"
 #include "profile.h"
@@ -31,6 +32,9 @@ struct cprofd {
 	uint64_t requests, bad_requests, hangups;
 	uint64_t http_refused;		/* 503: past the connection limit */
 	uint64_t targets_exited;	/* --pid targets seen to exit */
+	struct access_policy *access;	/* who sees what; replaced on SIGHUP */
+	pthread_rwlock_t access_lock;
+	uint64_t access_refused[ACCESS_NR_REFUSALS];	/* 403s, by reason */
 	char host[256];			/* this host's name, for whole-host profiles */
 };
 
@@ -47,9 +51,10 @@ struct reply {
 /* Wait up to ms for the client; true when it has hung up. */
 typedef bool (*hung_up_fn)(void *arg, int ms);
 
-/* Serve a GET (body NULL) or POST of path with its query parameters. On
- * return r is filled; r->status 0 means the client went away and gets nothing. */
-void cprofd__serve(struct cprofd *d, const char *path, const struct param *params, size_t nr,
+/* Serve a GET (body NULL) or POST of path with its query parameters, to a
+ * client that may see what who allows. On return r is filled; r->status 0
+ * means the client went away and gets nothing. */
+void cprofd__serve(struct cprofd *d, const struct access *who, const char *path, const struct param *params, size_t nr,
 		   const char *body, size_t body_len, hung_up_fn hung_up, void *arg,
 		   struct reply *r);
 

@@ -755,6 +755,52 @@ cleanup:
 	return w;
 }
 
+int cpuview__set_hz(struct cpuview *v, int hz)
+{
+	struct perfset *base = &v->sets[0], fresh = { 0 };
+	int total = 0, same = -1, spare = -1, e = 0;
+
+	pthread_mutex_lock(&v->lock);
+	if (base->hz == hz)
+		goto out;
+	for (int i = 0; i < MAX_SETS; i++) {
+		if (!v->sets[i].refs) {
+			spare = spare < 0 ? i : spare;
+			continue;
+		}
+		total += v->sets[i].hz;
+		if (i && v->sets[i].hz == hz)
+			same = i;
+	}
+	/* the old rate goes on only while windows opened at it are open */
+	if (base->refs == 1)
+		total -= base->hz;
+	if ((same < 0 && total + hz > v->stats.max_hz) || (base->refs > 1 && same < 0 && spare < 0)) {
+		e = -EBUSY;
+		goto out;
+	}
+	if (same < 0) {
+		e = perfset_open(v, &fresh, hz);
+		if (e)
+			goto out;
+	} else {
+		fresh = v->sets[same];
+		fresh.refs++;
+		memset(&v->sets[same], 0, sizeof(v->sets[same]));
+		spare = same;
+	}
+	/* the always-on set is index 0; windows find theirs by rate */
+	if (--base->refs == 0)
+		perfset_close(v, base);
+	else
+		v->sets[spare] = *base;	/* a free slot: there is one, or same */
+	v->sets[0] = fresh;
+	v->stats.hz = hz;
+out:
+	pthread_mutex_unlock(&v->lock);
+	return e;
+}
+
 /* Caller holds v->lock and has drained: the window ends at that flip. */
 static void close_locked(struct cpuview *v, struct window *w)
 {

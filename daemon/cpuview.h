@@ -71,6 +71,10 @@ int cpuview__drain(struct cpuview *v);
  * when the rate would take sampling past max_hz, ENOBUFS when the windows
  * are at their memory limit. */
 struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds);
+/* Change the always-on rate (a reloaded --hz); windows already open keep
+ * theirs. 0, -EBUSY past what the kernel maps were sized for at start,
+ * or -errno opening the perf events. */
+int cpuview__set_hz(struct cpuview *v, int hz);
 /* Wait up to timeout_ms for the view to close w; true once it has. */
 bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms);
 /* End it now, if the view has not: a last drain, then it no longer

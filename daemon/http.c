@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "access.h"
 #include "cprofd.h"
 #include "http.h"
 #include "log.h"
@@ -31,6 +32,7 @@
 struct http_server {
 	struct cprofd *d;
 	struct MHD_Daemon *tcp, *unix_;
+	bool tls;			/* the TCP listener speaks TLS */
 };
 
 int http__listen_tcp(const char *host_port, char *err, size_t errlen)
@@ -106,7 +108,9 @@ int http__listen_unix(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 64))
+	/* Anyone may connect: what each may see is decided by who they are
+	 * (the socket's peer credentials), as on loopback TCP. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) || listen(fd, 64))
 		goto fail;
 	return fd;
 fail:
@@ -142,6 +146,7 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 struct client {
 	struct MHD_Connection *c;
 	bool http11;			/* may be sent an interim (1xx) response */
+	bool tls;			/* nothing may be written past the library */
 	bool probed;			/* its end closed; it was sent one */
 };
 
@@ -175,13 +180,13 @@ static bool connection_hung_up(void *arg, int ms)
 		return false;
 	if (pfd.revents & (POLLHUP | POLLERR))
 		return true;
-	if (!(pfd.revents & POLLRDHUP) && recv(pfd.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0) {
+	if (!(pfd.revents & POLLRDHUP) && (cl->tls || recv(pfd.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0)) {
 		/* readable but not closed: a pipelined request; wait it out */
 		usleep(ms * 1000);
 		return false;
 	}
 	/* its end is closed */
-	if (!cl->http11)
+	if (!cl->http11 || cl->tls)
 		return true;
 	if (cl->probed)
 		return false;	/* a reset will say if it left */
@@ -201,6 +206,8 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, int status, const ch
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	if (status >= 400)
+		MHD_add_response_header(resp, "X-Go-Pprof", "1");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -254,6 +261,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	}
 }
 
+static bool cl_unix(const struct http_server *s, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *di = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+
+	return di && di->daemon == s->unix_;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -262,6 +276,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct params ps = { .n = 0 };
 	struct MHD_Response *resp;
 	struct upload *body = NULL;
+	struct access who;
 	struct client cl;
 	struct reply r;
 	enum MHD_Result ret;
@@ -289,12 +304,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 					  "try again when others finish\n");
 		}
 	}
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct access_peer peer = {
+			.fd = ci ? ci->connect_fd : -1,
+			.unix_socket = cl_unix(s, c),
+			.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		};
+		enum access_refusal why;
+		char reason[256];
+		int err;
+
+		pthread_rwlock_rdlock(&s->d->access_lock);
+		err = access__decide(s->d->access, &peer, &who, &why, reason, sizeof(reason) - 1);
+		pthread_rwlock_unlock(&s->d->access_lock);
+		if (err) {
+			__atomic_add_fetch(&s->d->access_refused[why], 1, __ATOMIC_RELAXED);
+			strcat(reason, "\n");
+			return queue_text(c, 403, reason);
+		}
+	}
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
 	if (ps.too_many)
 		return queue_text(c, 400, "too many query parameters\n");
 
-	cl = (struct client){ .c = c, .http11 = !strcmp(version, MHD_HTTP_VERSION_1_1) };
-	cprofd__serve(s->d, url, ps.p, ps.n, body ? body->data : NULL, body ? body->len : 0,
+	cl = (struct client){ .c = c, .http11 = !strcmp(version, MHD_HTTP_VERSION_1_1), .tls = s->tls && !cl_unix(s, c) };
+	cprofd__serve(s->d, &who, url, ps.p, ps.n, body ? body->data : NULL, body ? body->len : 0,
 		      connection_hung_up, &cl, &r);
 	if (r.status == 0) {
 		free(r.body);
@@ -312,34 +347,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		MHD_add_response_header(resp, "Content-Disposition", r.disposition);
 	if (r.note[0])
 		MHD_add_response_header(resp, "X-Cprof-Note", r.note);
+	/* go tool pprof prints the text of an error only from a server that
+	 * says it is Go's pprof handler, as net/http/pprof does */
+	if (r.status >= 400)
+		MHD_add_response_header(resp, "X-Go-Pprof", "1");
 	ret = MHD_queue_response(c, r.status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-static struct MHD_Daemon *start_one(struct http_server *s, int fd)
+static struct MHD_Daemon *start_one(struct http_server *s, int fd, const struct http_tls *tls)
 {
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNS + HTTP_SPARE, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_S, NULL },
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? (void *)tls->key_pem : NULL },
+		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? (void *)tls->cert_pem : NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
 	if (fd < 0)
 		return NULL;
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-				MHD_USE_POLL,
+				MHD_USE_POLL | (tls ? MHD_USE_TLS : 0),
 				0, NULL, NULL, on_request, s,
-				MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNS + HTTP_SPARE,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_S,
-				MHD_OPTION_END);
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
-struct http_server *http__start(struct cprofd *d, int tcp_fd, int unix_fd)
+struct http_server *http__start(struct cprofd *d, int tcp_fd, int unix_fd, const struct http_tls *tls)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->d = d;
-	s->tcp = start_one(s, tcp_fd);
-	s->unix_ = start_one(s, unix_fd);
+	s->tls = tls != NULL;
+	s->tcp = start_one(s, tcp_fd, tls);
+	s->unix_ = start_one(s, unix_fd, NULL);
 	if ((tcp_fd >= 0 && !s->tcp) || (unix_fd >= 0 && !s->unix_)) {
 		http__stop(s);
 		errno = EIO;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <bpf/libbpf.h>
+#include "access.h"
+#include "caps.h"
 #include "cpuview.h"
 #include "cprofd.h"
 #include "http.h"
@@ -26,7 +28,7 @@
 #include "parserd.h"
 #include "vdso.h"
 
-#define CPROFD_VERSION "0.1.0"
+#define CPROFD_VERSION CPROF_VERSION	/* the top-level VERSION file, passed by the Makefile */
 #define TICK_MS 1000
 #define GC_EVERY_TICKS 10
 /* An exited process is kept this long at least; longer while a window
@@ -50,12 +52,20 @@ struct options {
 	int parser_timeout;		/* seconds one request may take it */
 	bool frame_pointers;
 	bool verbose;
+	const char *config;		/* --config: the file read first, and on SIGHUP */
+	const char *group;		/* members see every process */
+	const char *tls_cert, *tls_key;	/* TLS on the TCP listener */
+	const char *token_file;		/* bearer tokens that see everything */
+	char **owned;			/* strings read from the config file */
+	size_t nr_owned;
 };
 
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
 	"              [--hz N] [--views cpu] [--memory SIZE] [--unwind-memory SIZE]\n"
-	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers] [-v]\n"
+	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
+	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
+	"              [--token-file FILE] [-v]\n"
 	"Serve pprof profiles of this host's processes at http://127.0.0.1:6070/debug/pprof/.\n"
 	"  --pid N          profile only process N and its threads (repeatable); default: every process\n"
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
@@ -72,6 +82,15 @@ static const char usage[] =
 	"  --unwind-memory SIZE  kernel memory unwind tables may grow to\n"
 	"                   (default: 1/64 of RAM, from 64M to 1G)\n"
 	"  --frame-pointers walk user stacks by frame pointers only, not with .eh_frame tables\n"
+	"  --config FILE    read settings from FILE first: one \"flag = value\" a line, flags\n"
+	"                   without their dashes (hz = 99); the command line wins; SIGHUP\n"
+	"                   reads it again\n"
+	"  --group NAME     members of this group, and root, see every process (default cprof);\n"
+	"                   other users see their own processes only, without kernel frames\n"
+	"  --tls-cert FILE, --tls-key FILE  serve TCP over TLS with this PEM certificate\n"
+	"                   chain and key (needed to listen beyond loopback)\n"
+	"  --token-file FILE  bearer tokens, one a line, that see every process from\n"
+	"                   anywhere (needed to listen beyond loopback)\n"
 	"  -v               verbose: debug messages and libbpf's log\n";
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -94,6 +113,8 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+static void opt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int parse_views(const char *list, const char *opt)
 {
 	char *copy = strdup(list), *tok, *save = NULL;
@@ -103,8 +124,7 @@ static int parse_views(const char *list, const char *opt)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (strcmp(tok, "cpu")) {
-			fprintf(stderr, "cprofd: %s: the %s view is not available in this version (it has: cpu)\n",
-				opt, tok);
+			opt_err("%s: the %s view is not available in this version (it has: cpu)", opt, tok);
 			err = -EINVAL;
 			break;
 		}
@@ -113,125 +133,291 @@ static int parse_views(const char *list, const char *opt)
 	return err;
 }
 
-/* 0, or the exit status to leave with. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
-	       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
-	       OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT };
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, OPT_PID },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "hz", required_argument, NULL, OPT_HZ },
-		{ "views", required_argument, NULL, OPT_VIEWS },
-		{ "continuous", required_argument, NULL, OPT_CONTINUOUS },
-		{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
-		{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
-		{ "frame-pointers", no_argument, NULL, OPT_FP },
-		{ "memory", required_argument, NULL, OPT_MEMORY },
-		{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY },
-		{ "parser-memory", required_argument, NULL, OPT_PARSER_MEMORY },
-		{ "parser-timeout", required_argument, NULL, OPT_PARSER_TIMEOUT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ 0 },
-	};
-	int c, pid;
+enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
+       OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
+       OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
+       OPT_TOKEN_FILE };
+static const struct option longopts[] = {
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "hz", required_argument, NULL, OPT_HZ },
+	{ "views", required_argument, NULL, OPT_VIEWS },
+	{ "continuous", required_argument, NULL, OPT_CONTINUOUS },
+	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
+	{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
+	{ "frame-pointers", no_argument, NULL, OPT_FP },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY },
+	{ "parser-memory", required_argument, NULL, OPT_PARSER_MEMORY },
+	{ "parser-timeout", required_argument, NULL, OPT_PARSER_TIMEOUT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ 0 },
+};
 
+/* Where a setting came from, for its error: "" (the command line) or
+ * "FILE:LINE: ". */
+static char opt_where[PATH_MAX + 32];
+
+static void opt_err(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* on a reload the daemon is running: its log takes it */
+	fprintf(stderr, "cprofd: %s%s\n", opt_where, msg);
+}
+
+static void set_defaults(struct options *o)
+{
 	o->listen = "127.0.0.1:6070";
 	o->socket = "/run/cprofd.sock";
 	o->hz = 99;
 	o->memory = DEFAULT_MEMORY;
 	o->parser_memory = DEFAULT_PARSER_MEMORY;
 	o->parser_timeout = DEFAULT_PARSER_TIMEOUT;
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_PID:
-			if (parse_int(optarg, 1, 4194304, &pid)) {
-				fprintf(stderr, "cprofd: --pid %s: expected a process id\n", optarg);
-				return 2;
-			}
-			if (o->nr_pids == PARAMS_MAX_PIDS) {
-				fprintf(stderr, "cprofd: --pid: at most %d processes\n", PARAMS_MAX_PIDS);
-				return 2;
-			}
-			o->pids[o->nr_pids++] = pid;
-			break;
-		case OPT_LISTEN:
-			o->listen = optarg;
-			break;
-		case OPT_SOCKET:
-			o->socket = optarg;
-			break;
-		case OPT_HZ:
-			if (parse_int(optarg, 1, PARAMS_MAX_HZ, &o->hz)) {
-				fprintf(stderr, "cprofd: --hz %s: expected a rate from 1 to %d\n", optarg,
-					PARAMS_MAX_HZ);
-				return 2;
-			}
-			break;
-		case OPT_VIEWS:
-		case OPT_CONTINUOUS:
-			if (parse_views(optarg, c == OPT_VIEWS ? "--views" : "--continuous"))
-				return 2;
-			break;
-		case OPT_HEAP_RATE:
-		case OPT_OFFCPU_MIN:
-			fprintf(stderr, "cprofd: %s: the %s view is not available in this version\n",
-				c == OPT_HEAP_RATE ? "--heap-rate" : "--offcpu-min",
-				c == OPT_HEAP_RATE ? "heap" : "offcpu");
-			return 2;
-		case OPT_FP:
-			o->frame_pointers = true;
-			break;
-		case OPT_MEMORY:
-			if (params__parse_size(optarg, &o->memory) || o->memory < (16ull << 20)) {
-				fprintf(stderr, "cprofd: --memory %s: expected a size of 16M or more, as in 96M or 1G\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case OPT_UNWIND_MEMORY:
-			if (params__parse_size(optarg, &o->unwind_memory) ||
-			    o->unwind_memory < (1ull << 20)) {
-				fprintf(stderr, "cprofd: --unwind-memory %s: expected a size of 1M or more, as in 256M\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case OPT_PARSER_TIMEOUT:
-			if (parse_int(optarg, 1, 3600, &o->parser_timeout)) {
-				fprintf(stderr, "cprofd: --parser-timeout %s: expected seconds, 1 to 3600\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case OPT_PARSER_MEMORY:
-			if (params__parse_size(optarg, &o->parser_memory) ||
-			    o->parser_memory < (64ull << 20)) {
-				fprintf(stderr, "cprofd: --parser-memory %s: expected a size of 64M or more, as in 512M\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return -1;
-		case OPT_VERSION:
-			printf("cprofd %s\n", CPROFD_VERSION);
-			return -1;
-		default:
-			fputs(usage, stderr);
+	o->group = "cprof";
+}
+
+static void options_free(struct options *o)
+{
+	for (size_t i = 0; i < o->nr_owned; i++)
+		free(o->owned[i]);
+	free(o->owned);
+	o->owned = NULL;
+	o->nr_owned = 0;
+}
+
+/* One setting. 0, the exit status to leave with, or -1 (help, version:
+ * leave with 0). */
+static int apply_opt(struct options *o, int c, const char *arg)
+{
+	int pid;
+
+	switch (c) {
+	case OPT_PID:
+		if (parse_int(arg, 1, 4194304, &pid)) {
+			opt_err("--pid %s: expected a process id", arg);
 			return 2;
 		}
+		if (o->nr_pids == PARAMS_MAX_PIDS) {
+			opt_err("--pid: at most %d processes", PARAMS_MAX_PIDS);
+			return 2;
+		}
+		o->pids[o->nr_pids++] = pid;
+		break;
+	case OPT_LISTEN:
+		o->listen = arg;
+		break;
+	case OPT_SOCKET:
+		o->socket = arg;
+		break;
+	case OPT_HZ:
+		if (parse_int(arg, 1, PARAMS_MAX_HZ, &o->hz)) {
+			opt_err("--hz %s: expected a rate from 1 to %d", arg, PARAMS_MAX_HZ);
+			return 2;
+		}
+		break;
+	case OPT_VIEWS:
+	case OPT_CONTINUOUS:
+		if (parse_views(arg, c == OPT_VIEWS ? "--views" : "--continuous"))
+			return 2;
+		break;
+	case OPT_HEAP_RATE:
+	case OPT_OFFCPU_MIN:
+		opt_err("%s: the %s view is not available in this version",
+			c == OPT_HEAP_RATE ? "--heap-rate" : "--offcpu-min",
+			c == OPT_HEAP_RATE ? "heap" : "offcpu");
+		return 2;
+	case OPT_FP:
+		o->frame_pointers = true;
+		break;
+	case OPT_MEMORY:
+		if (params__parse_size(arg, &o->memory) || o->memory < (16ull << 20)) {
+			opt_err("--memory %s: expected a size of 16M or more, as in 96M or 1G", arg);
+			return 2;
+		}
+		break;
+	case OPT_UNWIND_MEMORY:
+		if (params__parse_size(arg, &o->unwind_memory) || o->unwind_memory < (1ull << 20)) {
+			opt_err("--unwind-memory %s: expected a size of 1M or more, as in 256M", arg);
+			return 2;
+		}
+		break;
+	case OPT_PARSER_TIMEOUT:
+		if (parse_int(arg, 1, 3600, &o->parser_timeout)) {
+			opt_err("--parser-timeout %s: expected seconds, 1 to 3600", arg);
+			return 2;
+		}
+		break;
+	case OPT_PARSER_MEMORY:
+		if (params__parse_size(arg, &o->parser_memory) || o->parser_memory < (64ull << 20)) {
+			opt_err("--parser-memory %s: expected a size of 64M or more, as in 512M", arg);
+			return 2;
+		}
+		break;
+	case OPT_CONFIG:
+		o->config = arg;
+		break;
+	case OPT_GROUP:
+		o->group = arg;
+		break;
+	case OPT_TLS_CERT:
+		o->tls_cert = arg;
+		break;
+	case OPT_TLS_KEY:
+		o->tls_key = arg;
+		break;
+	case OPT_TOKEN_FILE:
+		o->token_file = arg;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'h':
+		fputs(usage, stdout);
+		return -1;
+	case OPT_VERSION:
+		printf("cprofd %s\n", CPROFD_VERSION);
+		return -1;
+	default:
+		fputs(usage, stderr);
+		return 2;
+	}
+	return 0;
+}
+
+static char *keep(struct options *o, const char *s, size_t len)
+{
+	char **p = realloc(o->owned, (o->nr_owned + 1) * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	o->owned = p;
+	p[o->nr_owned] = strndup(s, len);
+	return p[o->nr_owned] ? p[o->nr_owned++] : NULL;
+}
+
+#define CONFIG_MAX_BYTES (1 << 20)
+
+/* The config file: "key = value" a line (or "key value"), keys the long
+ * flags without their dashes, '#' comments, flags without a value as
+ * "key = true" (or false, or the key alone). 0, or the exit status. */
+static int read_config(struct options *o, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, total = 0;
+	ssize_t n;
+	int lineno = 0, ret = 0;
+
+	if (!f) {
+		opt_err("--config %s: %s", path, strerror(errno));
+		return 2;
+	}
+	while (!ret && (n = getline(&line, &cap, f)) >= 0) {
+		const struct option *opt = NULL;
+		char *k = line, *v, *end;
+		size_t klen;
+
+		lineno++;
+		total += (size_t)n;
+		snprintf(opt_where, sizeof(opt_where), "%s:%d: ", path, lineno);
+		if (total > CONFIG_MAX_BYTES || memchr(line, '\0', (size_t)n)) {
+			opt_err("not a config file (over 1 MiB, or binary)");
+			ret = 2;
+			break;
+		}
+		k += strspn(k, " \t");
+		end = k + strlen(k);
+		while (end > k && strchr(" \t\r\n", end[-1]))
+			*--end = '\0';
+		if (!*k || *k == '#')
+			continue;
+		klen = strcspn(k, " \t=");
+		v = k + klen;
+		v += strspn(v, " \t");
+		if (*v == '=')
+			v++;
+		v += strspn(v, " \t");
+		for (const struct option *l = longopts; l->name; l++)
+			if (strlen(l->name) == klen && !strncmp(l->name, k, klen))
+				opt = l;
+		if (!opt || opt->val == 'h' || opt->val == OPT_VERSION || opt->val == OPT_CONFIG) {
+			opt_err("unknown setting '%.*s': settings are cprofd's long flags without "
+				"their dashes, as in hz = 99", (int)(klen > 64 ? 64 : klen), k);
+			ret = 2;
+			break;
+		}
+		if (opt->has_arg == no_argument) {
+			if (*v && strcmp(v, "true") && strcmp(v, "false")) {
+				opt_err("%s takes true or false, not '%.64s'", opt->name, v);
+				ret = 2;
+			} else if (strcmp(v, "false")) {
+				ret = apply_opt(o, opt->val, NULL);
+			}
+			continue;
+		}
+		if (!*v) {
+			opt_err("%s needs a value, as in %s = ...", opt->name, opt->name);
+			ret = 2;
+			break;
+		}
+		v = keep(o, v, strlen(v));
+		if (!v) {
+			opt_err("out of memory");
+			ret = 2;
+			break;
+		}
+		ret = apply_opt(o, opt->val, v);
+	}
+	opt_where[0] = '\0';
+	free(line);
+	fclose(f);
+	return ret < 0 ? 2 : ret;
+}
+
+/* Defaults, then the config file if one is named, then the command line.
+ * 0, or the exit status to leave with (-1: leave with 0). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int c, ret;
+
+	set_defaults(o);
+	/* the file first, so that flags given with it override it */
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1)
+		if (c == OPT_CONFIG)
+			o->config = optarg;
+	if (o->config) {
+		ret = read_config(o, o->config);
+		if (ret)
+			return ret;
+	}
+	opterr = 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		ret = apply_opt(o, c, optarg);
+		if (ret)
+			return ret;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "cprofd: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!o->tls_cert != !o->tls_key) {
+		opt_err("--tls-cert and --tls-key go together: give both, or neither");
 		return 2;
 	}
 	return 0;
@@ -243,12 +429,8 @@ static int parse_args(int argc, char **argv, struct options *o)
  * (its work is bounded: one maps file a process). */
 static void *event_loop(void *arg)
 {
-	struct sched_param sp = { .sched_priority = 1 };
 	struct cprofd *d = arg;
-	int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 
-	if (e)
-		log_debug("the events thread keeps its normal priority (%s)", strerror(e));
 	while (!d->stopping)
 		cpuview__poll_events(d->cpu, 200);
 	return NULL;
@@ -318,6 +500,124 @@ static void print_start(const struct options *o, const struct cpuview_stats *cs)
 		 o->memory * 0.15 / 1048576.0, o->parser_memory / 1048576.0);
 }
 
+/* A PEM file root configured, read whole (at most 1 MiB). NULL and the
+ * reason in err. */
+static char *read_pem(const char *flag, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (f) {
+		buf = calloc(1, (1 << 20) + 1);
+		n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+	}
+	if (!f || !buf || ferror(f) || n == 1 << 20 || !strstr(buf, "-----BEGIN ")) {
+		snprintf(err, errlen, "%s %s: %s", flag, path,
+			 !f ? strerror(errno) : !buf ? "out of memory" : "not a PEM file of at most 1 MiB");
+		free(buf);
+		buf = NULL;
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* Whether the TCP listener can be reached from other hosts. */
+static bool listens_beyond_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len))
+		return false;
+	return !access__is_loopback((struct sockaddr *)&ss);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* SIGHUP: the config file again. What can change while running changes
+ * (the sampling rate, who sees what, tokens, verbosity); the rest is said
+ * to need a restart. Profiles in progress and collected go on. */
+static void reload(struct cprofd *d, struct options *o, int argc, char **argv, bool remote)
+{
+	struct options n = { 0 };
+	struct access_policy *ap, *old;
+	char err[512] = "";
+	int ret;
+
+	if (!o->config) {
+		log_info("SIGHUP: cprofd was started without --config: nothing to read again");
+		return;
+	}
+	ret = parse_args(argc, argv, &n);
+	if (ret) {
+		log_error("SIGHUP: %s has errors (above): the settings in force are kept", o->config);
+		options_free(&n);
+		return;
+	}
+	ap = access__new(n.group, n.token_file, err, sizeof(err));
+	if (ap && remote && !access__has_tokens(ap)) {
+		snprintf(err, sizeof(err), "--listen %s is reachable from other hosts, and needs a --token-file", o->listen);
+		access__free(ap);
+		ap = NULL;
+	}
+	if (!ap) {
+		log_error("SIGHUP: %s: the settings in force are kept", err);
+		options_free(&n);
+		return;
+	}
+	pthread_rwlock_wrlock(&d->access_lock);
+	old = d->access;
+	d->access = ap;
+	pthread_rwlock_unlock(&d->access_lock);
+	access__free(old);
+	o->group = n.group;
+	o->token_file = n.token_file;
+	if (n.hz != o->hz) {
+		int e = cpuview__set_hz(d->cpu, n.hz);
+
+		if (e) {
+			log_error("SIGHUP: cannot sample at %d Hz (%s): still %d Hz; restart cprofd for it",
+				  n.hz, e == -EBUSY ? "past what the kernel maps were sized for at start" : strerror(-e),
+				  o->hz);
+		} else {
+			log_info("SIGHUP: sampling at %d Hz (was %d)", n.hz, o->hz);
+			o->hz = d->hz = n.hz;
+		}
+	}
+	if (n.verbose != o->verbose) {
+		o->verbose = n.verbose;
+		log_level = o->verbose ? LOG_DEBUG : LOG_INFO;
+	}
+#define NEEDS_RESTART(cond, name) \
+	if (cond) \
+		log_warn("SIGHUP: %s changed in %s: it takes effect when cprofd restarts", name, o->config)
+	NEEDS_RESTART(!same_str(n.listen, o->listen), "listen");
+	NEEDS_RESTART(!same_str(n.socket, o->socket), "socket");
+	NEEDS_RESTART(!same_str(n.tls_cert, o->tls_cert) || !same_str(n.tls_key, o->tls_key), "tls-cert or tls-key");
+	NEEDS_RESTART(n.nr_pids != o->nr_pids || memcmp(n.pids, o->pids, n.nr_pids * sizeof(int)), "pid");
+	NEEDS_RESTART(n.memory != o->memory, "memory");
+	NEEDS_RESTART(n.unwind_memory != o->unwind_memory, "unwind-memory");
+	NEEDS_RESTART(n.parser_memory != o->parser_memory, "parser-memory");
+	NEEDS_RESTART(n.parser_timeout != o->parser_timeout, "parser-timeout");
+	NEEDS_RESTART(n.frame_pointers != o->frame_pointers, "frame-pointers");
+#undef NEEDS_RESTART
+	/* what the new settings point into stays */
+	for (size_t i = 0; i < n.nr_owned; i++)
+		if (keep(o, "", 0)) {
+			free(o->owned[o->nr_owned - 1]);
+			o->owned[o->nr_owned - 1] = n.owned[i];
+			n.owned[i] = NULL;
+		}
+	options_free(&n);
+	log_info("SIGHUP: %s read again; who may see what: group %s%s", o->config,
+		 o->group && o->group[0] ? o->group : "(none)", o->token_file ? ", tokens from --token-file" : "");
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -325,6 +625,8 @@ int main(int argc, char **argv)
 	struct cpuview_opts co = { 0 };
 	struct isolate *tables = NULL;
 	struct http_server *http = NULL;
+	struct http_tls tls = { 0 };
+	bool remote = false;
 	pthread_t events_thread;
 	bool events_started = false;
 	int tcp_fd = -1, unix_fd = -1, ret = 1, sig, ticks = 0;
@@ -379,6 +681,28 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	pthread_rwlock_init(&d.access_lock, NULL);
+	d.access = access__new(o.group, o.token_file, err, sizeof(err));
+	if (!d.access) {
+		log_error("%s", err);
+		goto cleanup;
+	}
+	if (o.tls_cert) {
+		tls.cert_pem = read_pem("--tls-cert", o.tls_cert, err, sizeof(err));
+		tls.key_pem = tls.cert_pem ? read_pem("--tls-key", o.tls_key, err, sizeof(err)) : NULL;
+		if (!tls.key_pem) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+	}
+	/* Beyond loopback no one is known by the kernel: a token proves who
+	 * may see, and TLS keeps it, and the profiles, from the wire. */
+	remote = listens_beyond_loopback(tcp_fd);
+	if (remote && (!o.tls_cert || !access__has_tokens(d.access))) {
+		log_error("--listen %s can be reached from other hosts: serve it with --tls-cert and --tls-key, and give clients' bearer tokens with --token-file (or listen on 127.0.0.1)",
+			  o.listen);
+		goto cleanup;
+	}
 
 	d.hz = o.hz;
 	d.pids = o.nr_pids ? o.pids : NULL;
@@ -427,10 +751,28 @@ int main(int argc, char **argv)
 	}
 	events_started = true;
 	pthread_setname_np(events_thread, "cprofd-events");
-	http = http__start(&d, tcp_fd, unix_fd);
+	/* set from here, before the capability it takes is dropped */
+	{
+		struct sched_param sp = { .sched_priority = 1 };
+		int e = pthread_setschedparam(events_thread, SCHED_FIFO, &sp);
+
+		if (e)
+			log_debug("the events thread keeps its normal priority (%s)", strerror(e));
+	}
+	http = http__start(&d, tcp_fd, unix_fd, o.tls_cert ? &tls : NULL);
 	if (!http) {
-		log_error("cannot start the HTTP server");
+		log_error(o.tls_cert ? "cannot start the HTTPS server: is %s the certificate for the key %s?"
+				     : "cannot start the HTTP server%s%s", o.tls_cert ? o.tls_cert : "",
+			  o.tls_key ? o.tls_key : "");
 		goto cleanup;
+	}
+	/* Everything that needed more is done: keep what profiling needs. */
+	{
+		int e = caps__drop_to(caps__runtime());
+
+		if (e)
+			log_warn("cannot drop the capabilities cprofd no longer needs (%s): it keeps them",
+				 strerror(-e));
 	}
 	{
 		struct cpuview_stats cs;
@@ -441,6 +783,10 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		sig = sigtimedwait(&sigs, NULL, &interval);
+		if (sig == SIGHUP) {
+			reload(&d, &o, argc, argv, remote);
+			continue;
+		}
 		if (sig > 0) {
 			log_info("%s: detaching and exiting", strsignal(sig));
 			break;
@@ -466,6 +812,12 @@ cleanup:
 	if (tcp_fd >= 0)
 		close(tcp_fd);
 	ksyms__free(d.ksyms);
+	access__free(d.access);
+	free((char *)tls.cert_pem);
+	if (tls.key_pem)
+		explicit_bzero((char *)tls.key_pem, strlen(tls.key_pem));
+	free((char *)tls.key_pem);
+	options_free(&o);
 	isolate__free(d.symbols);
 	isolate__free(tables);
 	vdso__free(d.vdso);

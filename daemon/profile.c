@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "access.h"
 #include "cpu.h"
 #include "elfobj.h"
 #include "hashmap.h"
@@ -64,6 +65,7 @@ struct build {
 	uint64_t kernel_mapping;
 	uint64_t lost_location;
 	uint64_t truncated_location;
+	uint64_t kernel_hidden_location;
 };
 
 static uint64_t kernel_location(struct build *bd, uint64_t addr)
@@ -285,6 +287,24 @@ static bool pid_wanted(const struct profile_request *req, uint32_t pid)
 	return false;
 }
 
+/* Whether the client may see this sample: its process is one of theirs,
+ * as it was known while it lived. Under the table's lock. */
+static bool visible(struct build *bd, const struct cpu_key *k)
+{
+	const struct access *who = bd->ctx->who;
+	struct proc_instance *in;
+
+	if (!who || who->all)
+		return true;
+	in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+	return in && in->user_known && in->uid == who->uid;
+}
+
+static bool kernel_hidden(const struct build *bd)
+{
+	return bd->ctx->who && !bd->ctx->who->all;
+}
+
 /* pprof takes the first mapping for the main binary: make it the executable
  * of the process with the most samples, not whatever a stack held first. */
 static void add_main_mapping(struct build *bd, const struct window *w,
@@ -298,7 +318,7 @@ static void add_main_mapping(struct build *bd, const struct window *w,
 	size_t it = 0;
 
 	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count))
-		if (k->k.ustack && *count > most && pid_wanted(req, k->k.pid)) {
+		if (k->k.ustack && *count > most && pid_wanted(req, k->k.pid) && visible(bd, k)) {
 			most = *count;
 			best = k;
 		}
@@ -325,7 +345,7 @@ static int add_kernel_mapping(struct build *bd, const struct window *w)
 			hi = ks->ips[i] > hi ? ks->ips[i] : hi;
 		}
 	}
-	if (lo > hi)
+	if (lo > hi || kernel_hidden(bd))
 		return 0;
 	/* a return address's location is one byte back, in its call */
 	bd->kernel_mapping = pprof_builder__mapping(bd->b, &(struct pprof_mapping){
@@ -385,6 +405,16 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 		in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
 		if (!in)
 			bd->ctx->stats->no_instance += count;
+	}
+	if (ks && ks->len && kernel_hidden(bd)) {
+		/* time in the kernel, without its addresses (KASLR) */
+		if (!bd->kernel_hidden_location) {
+			struct pprof_line line = { .function = "[kernel]" };
+
+			bd->kernel_hidden_location = pprof_builder__location(bd->b, 0, 0, &line, 1);
+		}
+		locs[n++] = bd->kernel_hidden_location;
+		ks = NULL;
 	}
 	for (uint32_t i = 0; ks && i < ks->len; i++, n++)
 		locs[n] = frame_location(bd, NULL, true, ks->ips[i], n == 0);
@@ -524,7 +554,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	if (!ctx->host)
 		add_main_mapping(&bd, w, req);
 	while (hashmap__next(w->samples, &it, (void **)&k, NULL))
-		if (pid_wanted(req, k->k.pid))
+		if (pid_wanted(req, k->k.pid) && visible(&bd, k))
 			collect_sample(&bd, w, k);
 	/* The parser is asked without the table's lock: new processes are
 	 * taken in meanwhile, and a parser at its deadline holds up nothing
@@ -546,7 +576,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	if (!err)
 		err = add_kernel_mapping(&bd, w);
 	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
-		if (!pid_wanted(req, k->k.pid))
+		if (!pid_wanted(req, k->k.pid) || !visible(&bd, k))
 			continue;
 		err = add_sample(&bd, w, k, *count, locs);
 		if (err)
@@ -617,7 +647,8 @@ static int symbol_pass(struct build *bd, uint32_t pid, const char *text, struct 
 		}
 		p = end;
 		if (addr >= KERNEL_ADDR_MIN) {
-			name = ctx->ksyms ? ksyms__lookup(ctx->ksyms, addr, NULL, NULL) : NULL;
+			if (!kernel_hidden(bd))
+				name = ctx->ksyms ? ksyms__lookup(ctx->ksyms, addr, NULL, NULL) : NULL;
 		} else if (pid) {
 			if (!*maps_read) {
 				*maps_read = true;

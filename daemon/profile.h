@@ -10,6 +10,7 @@
 
 #include "symbatch.h"
 
+struct access;
 struct proctab;
 struct ksyms;
 struct vdso;
@@ -40,6 +41,7 @@ struct profile_ctx {
 	struct symbolize_stats *stats;
 	const char *host;		/* a whole-host profile: its first mapping
 					 * names the host; NULL: the busiest process */
+	const struct access *who;	/* what the client may see; NULL: all */
 	const char *const *comments;	/* added to the profile's comments */
 	size_t nr_comments;
 };

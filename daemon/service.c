@@ -50,8 +50,18 @@ static bool pid_targeted(const struct cprofd *d, int pid)
 	return false;
 }
 
-/* The request's pids must be processes cprofd profiles and that exist. */
-static bool check_pids(struct cprofd *d, const struct profile_request *req, struct reply *r)
+/* A process of another user was asked for. */
+static void refuse_pid(struct cprofd *d, const struct access *who, int pid, struct reply *r)
+{
+	__atomic_add_fetch(&d->access_refused[ACCESS_OTHER_USER], 1, __ATOMIC_RELAXED);
+	reply_text(r, 403, "pid %d is not yours (you are uid %u): users see only their own processes; root and the group named by cprofd's --group see all\n",
+		   pid, who->uid);
+}
+
+/* The request's pids must be processes cprofd profiles, that exist, and
+ * that the client may see. */
+static bool check_pids(struct cprofd *d, const struct access *who,
+		       const struct profile_request *req, struct reply *r)
 {
 	for (int i = 0; i < req->nr_pids; i++) {
 		int pid = req->pids[i];
@@ -63,6 +73,10 @@ static bool check_pids(struct cprofd *d, const struct profile_request *req, stru
 		}
 		if (!proc_alive(pid)) {
 			reply_text(r, 404, "pid %d: no such process\n", pid);
+			return false;
+		}
+		if (!access__may_see(who, pid)) {
+			refuse_pid(d, who, pid, r);
 			return false;
 		}
 	}
@@ -114,14 +128,14 @@ static void after_build(struct cprofd *d, const struct symbolize_stats *st)
 	pthread_mutex_unlock(&d->stats_lock);
 }
 
-static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_up_fn hung_up,
-		      void *arg, struct reply *r)
+static void serve_cpu(struct cprofd *d, const struct access *who, const struct profile_request *req,
+		      hung_up_fn hung_up, void *arg, struct reply *r)
 {
 	struct symbolize_stats st = { 0 };
 	int seconds = req->seconds ? req->seconds : PARAMS_DEFAULT_SECONDS;
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symsrc = { .parser = d->symbols }, .ksyms = d->ksyms,
-		.vdso = d->vdso, .stats = &st,
+		.vdso = d->vdso, .stats = &st, .who = who,
 		/* a whole-host profile is named after the host, not whichever
 		 * process pprof would take for its main binary */
 		.host = !d->pids && !req->nr_pids ? d->host : NULL,
@@ -133,7 +147,7 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	struct window *w;
 	int err, alive;
 
-	if (!check_pids(d, req, r))
+	if (!check_pids(d, who, req, r))
 		return;
 	if (d->pids) {
 		exited_targets(d, gone, sizeof(gone), &alive);
@@ -205,11 +219,16 @@ static void serve_cpu(struct cprofd *d, const struct profile_request *req, hung_
 	}
 }
 
-static void serve_index(struct cprofd *d, struct reply *r)
+static void serve_index(struct cprofd *d, const struct access *who, struct reply *r)
 {
+	char scope[160] = "";
+
+	if (!who->all)
+		snprintf(scope, sizeof(scope), "<p>You (uid %u) see your own processes only, without kernel frames.</p>\n",
+			 who->uid);
 	reply_text(r, 200,
 		   "<html><head><title>cprofd</title></head><body>\n"
-		   "<h1>cprofd</h1>\n<p>Profiles of %s, in pprof format.</p>\n"
+		   "<h1>cprofd</h1>\n<p>Profiles of %s, in pprof format.</p>\n%s"
 		   "<table>\n"
 		   "<tr><td><a href=\"profile?seconds=30\">profile</a></td>"
 		   "<td>CPU: where threads run, sampled at %d Hz (seconds=N, hz=N, pid=N)</td></tr>\n"
@@ -219,7 +238,7 @@ static void serve_index(struct cprofd *d, struct reply *r)
 		   "<p>Read them with <code>go tool pprof http://HOST:PORT/debug/pprof/profile</code>, "
 		   "or <code>cprof-ctl collect cpu 30s</code>. Daemon counters: <a href=\"/metrics\">/metrics</a>.</p>\n"
 		   "</body></html>\n",
-		   d->pids ? "the processes given with --pid" : "every process on this host", d->hz);
+		   d->pids ? "the processes given with --pid" : "every process on this host", scope, d->hz);
 	r->content_type = "text/html; charset=utf-8";
 }
 
@@ -480,6 +499,12 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# HELP cprofd_http_refused_total Requests answered 503 because a listener had too many connections.\n"
 		   "# TYPE cprofd_http_refused_total counter\ncprofd_http_refused_total %" PRIu64 "\n",
 		d->requests, d->bad_requests, d->hangups, d->http_refused);
+	fputs("# HELP cprofd_access_denied_total Requests answered 403, by reason: from beyond loopback without a token (remote), "
+	      "with a token not accepted (bad_token), from a client whose user could not be told (unknown_peer), "
+	      "for another user's process (other_user).\n# TYPE cprofd_access_denied_total counter\n", f);
+	for (int i = 0; i < ACCESS_NR_REFUSALS; i++)
+		fprintf(f, "cprofd_access_denied_total{reason=\"%s\"} %" PRIu64 "\n", access_refusal_names[i],
+			__atomic_load_n(&d->access_refused[i], __ATOMIC_RELAXED));
 	if (fclose(f)) {
 		free(r->body);
 		r->body = NULL;
@@ -493,13 +518,13 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 /* pprof's remote symbolization (what Go's net/http/pprof serves): a GET says
  * symbols are available, a POST of addresses gets "0xADDR name" lines. User
  * addresses are looked up in the process pid= names, or the one --pid. */
-static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr,
-			 const char *body, struct reply *r)
+static void serve_symbol(struct cprofd *d, const struct access *who, const struct param *params,
+			 size_t nr, const char *body, struct reply *r)
 {
 	struct symbolize_stats st = { 0 };
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symsrc = { .parser = d->symbols }, .ksyms = d->ksyms,
-		.vdso = d->vdso, .stats = &st,
+		.vdso = d->vdso, .stats = &st, .who = who,
 	};
 	uint32_t pid = d->nr_pids == 1 ? (uint32_t)d->pids[0] : 0;
 	FILE *f;
@@ -523,6 +548,14 @@ static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr
 	if (!body) {
 		reply_text(r, 200, "num_symbols: 1\n");
 		return;
+	}
+	if (pid && !access__may_see(who, (int)pid)) {
+		if (d->nr_pids == 1 && pid == (uint32_t)d->pids[0])
+			pid = 0;	/* not asked for: kernel addresses only */
+		else {
+			refuse_pid(d, who, (int)pid, r);
+			return;
+		}
 	}
 	f = open_memstream(&r->body, &r->len);
 	if (!f) {
@@ -558,7 +591,8 @@ static void serve_symbol(struct cprofd *d, const struct param *params, size_t nr
 
 static const char *const later_views[] = { "heap", "allocs", "offcpu", "block", "mutex" };
 
-void cprofd__serve(struct cprofd *d, const char *path, const struct param *params, size_t nr,
+void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
+		   const struct param *params, size_t nr,
 		   const char *body, size_t body_len, hung_up_fn hung_up, void *arg,
 		   struct reply *r)
 {
@@ -572,7 +606,7 @@ void cprofd__serve(struct cprofd *d, const char *path, const struct param *param
 		return;
 	}
 	if (!strcmp(path, "/debug/pprof/symbol")) {
-		serve_symbol(d, params, nr, body, r);
+		serve_symbol(d, who, params, nr, body, r);
 		return;
 	}
 	if (body) {
@@ -580,7 +614,7 @@ void cprofd__serve(struct cprofd *d, const char *path, const struct param *param
 		return;
 	}
 	if (!strcmp(path, "/debug/pprof/") || !strcmp(path, "/debug/pprof")) {
-		serve_index(d, r);
+		serve_index(d, who, r);
 		return;
 	}
 	if (!strcmp(path, "/debug/pprof/profile")) {
@@ -589,7 +623,7 @@ void cprofd__serve(struct cprofd *d, const char *path, const struct param *param
 			reply_text(r, 400, "%s\n", err);
 			return;
 		}
-		serve_cpu(d, &req, hung_up, arg, r);
+		serve_cpu(d, who, &req, hung_up, arg, r);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(later_views) / sizeof(later_views[0]); i++) {

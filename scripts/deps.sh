@@ -7,7 +7,10 @@ want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
       libcurl4-openssl-dev libdebuginfod-dev libiberty-dev liblzma-dev)
 case "${1:-build}" in
   check) want+=(golang-go curl binutils linux-perf redis-server redis-tools g++ xz-utils
-                libc6-dbg debuginfod libclang-rt-14-dev) ;;
+                libc6-dbg debuginfod libclang-rt-14-dev
+                # packaging: the .deb, its unit and man pages; TLS and scraping
+                debhelper dpkg-dev fakeroot systemd man-db groff-base mandoc
+                openssl prometheus) ;;
   bench) want+=(golang-go curl binutils linux-perf bpfcc-tools redis-server redis-tools
                 libc6-dbg postgresql-15 time) ;;
 esac

@@ -88,8 +88,12 @@ c2=$!
 wait "$c1" "$c2" "$WPID"
 s1=$(q "$TMP/c1.pb.gz" share work_a)
 s2=$(q "$TMP/c2.pb.gz" share work_a)
-check "concurrent: first client's work_a share $s1%" near "$s1" 70 6 "got $s1%"
-check "concurrent: second client's (hz=199) work_a share $s2%" near "$s2" 70 6 "got $s2%"
+# the truth is the workload's own thread clocks (a loaded machine moves the
+# split away from its 70/30 design: 63% in one run while others compiled)
+read -r _ _ ta _ tb < <(grep cpu_ns "$TMP/c.out")
+truth_c=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
+check "concurrent: first client's work_a share $s1% (its CPU time $truth_c%)" near "$s1" "$truth_c" 6 "got $s1%"
+check "concurrent: second client's (hz=199) work_a share $s2% (its CPU time $truth_c%)" near "$s2" "$truth_c" 6 "got $s2%"
 n1=$(q "$TMP/c1.pb.gz" total | awk '{ print $2 }')
 n2=$(q "$TMP/c2.pb.gz" total | awk '{ print $2 }')
 check "concurrent: hz=199 took about twice the samples of 99 Hz ($n2 vs $n1)" \
