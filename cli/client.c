@@ -182,6 +182,7 @@ int http_get(const struct http_target *t, const char *path, const struct http_ge
 	char reason[REASON_MAX + 8];
 	struct transfer x = { .body = body };
 	const char *where = t->socket_path ? t->socket_path : t->url;
+	struct curl_slist *headers = NULL;
 	char *url = NULL;
 	CURL *curl = NULL;
 	CURLcode rc;
@@ -211,6 +212,21 @@ int http_get(const struct http_target *t, const char *path, const struct http_ge
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
+	if (t->cacert)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, t->cacert);
+	if (t->token) {
+		char *h = NULL;
+
+		if (asprintf(&h, "Authorization: Bearer %s", t->token) < 0 ||
+		    !(headers = curl_slist_append(NULL, h))) {
+			free(h);
+			set_err(err, errlen, "out of memory");
+			goto cleanup;
+		}
+		explicit_bzero(h, strlen(h));
+		free(h);
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	}
 	if (opts->timeout > 0)
 		curl_easy_setopt(curl, CURLOPT_TIMEOUT, opts->timeout);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
@@ -243,6 +259,7 @@ int http_get(const struct http_target *t, const char *path, const struct http_ge
 		set_err(err, errlen, "cprofd at %s answered with HTTP %ld, not 200", where, status);
 cleanup:
 	curl_easy_cleanup(curl);
+	curl_slist_free_all(headers);
 	free(url);
 	return ret;
 }

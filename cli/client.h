@@ -21,6 +21,9 @@ void buf__free(struct buf *b);
 struct http_target {
 	const char *socket_path;	/* NULL: use url */
 	const char *url;		/* no trailing '/' */
+	const char *token;		/* sent as a bearer token, or NULL */
+	const char *cacert;		/* PEM file of the CA that signed cprofd's
+					 * certificate (https), or NULL: the system's */
 };
 
 /* Told about the request while it runs, at least once a second. */

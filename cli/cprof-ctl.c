@@ -50,6 +50,10 @@ static const char usage_text[] =
 	"\n"
 	"  --socket PATH   cprofd's Unix socket (default " DEFAULT_SOCKET ")\n"
 	"  --url URL       reach cprofd over TCP instead, e.g. http://127.0.0.1:6070\n"
+	"                  or https://HOST:PORT\n"
+	"  --token-file FILE  send the bearer token in FILE (its first line): what a\n"
+	"                  cprofd beyond loopback asks for\n"
+	"  --cacert FILE   trust the CA in FILE for an https --url\n"
 	"  -h, --help      this help;  --version  the version\n"
 	"\n"
 	"Exit status: 0 ok, 1 failure, 2 bad arguments.\n";
@@ -67,6 +71,8 @@ enum {
 	OPT_SAMPLE_INDEX = 1 << 6,
 	OPT_HELP = 1 << 7,
 	OPT_VERSION = 1 << 8,
+	OPT_TOKEN = 1 << 9,
+	OPT_CACERT = 1 << 10,
 };
 
 struct view {
@@ -320,6 +326,35 @@ static int check_options(const struct args *a, const char *cmd)
 	return 0;
 }
 
+/* The first line of FILE that is not blank or a comment: the bearer token. */
+static int read_token(struct args *a, const char *path)
+{
+	static char token[520];
+	char line[520];
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		print_err("--token-file %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	token[0] = '\0';
+	while (!token[0] && fgets(line, sizeof(line), f)) {
+		char *t = line + strspn(line, " \t");
+
+		t[strcspn(t, " \t\r\n")] = '\0';
+		if (*t && *t != '#')
+			snprintf(token, sizeof(token), "%s", t);
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	if (!token[0]) {
+		print_err("--token-file %s holds no token", path);
+		return -EINVAL;
+	}
+	a->target.token = token;
+	return 0;
+}
+
 /* Parse argv into a. 0, or -EINVAL after saying what is wrong. Sets OPT_HELP
  * or OPT_VERSION in a->opts when those are asked, and stops there. */
 static int parse_args(int argc, char **argv, struct args *a)
@@ -327,6 +362,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	static const struct option long_opts[] = {
 		{ "socket", required_argument, NULL, 'S' },
 		{ "url", required_argument, NULL, 'U' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "cacert", required_argument, NULL, 'C' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "hz", required_argument, NULL, 'z' },
@@ -362,6 +399,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->opts |= OPT_URL;
 			if (set_url(a, optarg))
 				goto cleanup;
+			break;
+		case 'T':
+			a->opts |= OPT_TOKEN;
+			if (read_token(a, optarg))
+				goto cleanup;
+			break;
+		case 'C':
+			a->opts |= OPT_CACERT;
+			a->target.cacert = optarg;
 			break;
 		case 'p':
 			a->opts |= OPT_PID;

@@ -39,11 +39,11 @@ kernel_addrs() {	# FILE: locations or mappings at kernel addresses
 }
 
 start_daemon --group "$G"
-spawn_as "$U" "$W/mine" 30 >/dev/null 2>&1
+spawn_as "$U" "$W/mine" 300 >/dev/null 2>&1
 MINE=$!
-spawn_as "$OTHER" "$W/theirs" 30 >/dev/null 2>&1
+spawn_as "$OTHER" "$W/theirs" 300 >/dev/null 2>&1
 THEIRS=$!
-"$B/workloads/split-nofp" 30 >/dev/null 2>&1 &
+"$B/workloads/split-nofp" 300 >/dev/null 2>&1 &
 ROOTS=$!
 sleep 1
 
@@ -140,6 +140,12 @@ else
 		"$R/debug/pprof/profile?seconds=1&pid=$ROOTS")
 	check "TLS: a client with the token gets the profile (HTTP $st)" \
 		test "$st" = 200 -a "$(q "$TMP/tls.pb.gz" pids | sort -u)" = "$ROOTS" "HTTP $st"
+	out=$("$B/cprof-ctl" --url "$R" --cacert "$TMP/cert.pem" --token-file "$TMP/tokens" \
+		collect cpu 1s --pid "$ROOTS" -o "$TMP/ctl.pb.gz" 2>&1)
+	check "TLS: cprof-ctl --url https://... --token-file --cacert collects" \
+		test "$(q "$TMP/ctl.pb.gz" pids 2>/dev/null | sort -u)" = "$ROOTS" "$(head -n 2 <<<"$out")"
+	out=$("$B/cprof-ctl" --url "$R" --cacert "$TMP/cert.pem" collect cpu 1s -o "$TMP/ctl2.pb.gz" 2>&1)
+	check "TLS: cprof-ctl without the token is told why: $out" grep -q "bearer token" <<<"$out" "$out"
 	st=$(curl -s -o /dev/null -w '%{http_code}' "http://$IP:$PORT/metrics")
 	check "TLS: plain HTTP gets no answer (curl said $st)" test "$st" != 200 "HTTP $st"
 	stop_daemon
