@@ -15,7 +15,6 @@
 #endif
 
 /* Load-time knobs, set by user space between open and load. */
-const volatile bool filter_pids = false;	/* only tgids in `targets` */
 const volatile bool include_idle = false;	/* count the idle task (pid 0) */
 const volatile bool kernel_stacks = true;
 
@@ -27,9 +26,18 @@ __u32 gen = 0;
  * space drains early when a generation fills faster than its interval. */
 __u64 gen_fill[CPROF_NR_GENS] = {};
 
+/* Which tasks are sampled (CPROF_TGT_*): a global in the memory-mapped
+ * .bss rather than a load-time knob, so that user space can change the
+ * targets while the programs run. 0: every process. */
+__u32 target_flags = 0;
+
+/* The tgids sampled when CPROF_TGT_FILTER is set; the value says why
+ * (CPROF_TARGET_PID, CPROF_TARGET_NAME). Kept by user space (--pid, the
+ * scan of running processes, what it matched by exe) and by bpf/targets.h
+ * (exec, fork, exit). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, CPROF_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, __u8);
 } targets SEC(".maps");
@@ -97,7 +105,7 @@ static __always_inline bool task_wanted(__u32 tgid)
 {
 	if (tgid == 0)
 		return include_idle;
-	if (filter_pids && !bpf_map_lookup_elem(&targets, &tgid))
+	if ((target_flags & CPROF_TGT_FILTER) && !bpf_map_lookup_elem(&targets, &tgid))
 		return false;
 	return true;
 }

@@ -2,6 +2,7 @@
 /* CPU view: a software cpu-clock perf event on every CPU calls cpu_sample();
  * each sample adds one to its (who, user stack, kernel stack) key. */
 #include "common.h"
+#include "targets.h"
 #include "cpu.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -31,6 +31,11 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_UNW_FP_UNSUPPORTED] = "unwind_fp_step_unsupported",
 	[CPROF_CNT_UNW_FP_EVICTED] = "unwind_fp_step_table_evicted",
 	[CPROF_CNT_UNW_WALK_NS] = "unwind_walk_ns",
+	[CPROF_CNT_TGT_EXEC] = "targets_matched_at_exec",
+	[CPROF_CNT_TGT_FORK] = "targets_inherited_at_fork",
+	[CPROF_CNT_TGT_LEFT] = "targets_left_at_exec",
+	[CPROF_CNT_TGT_CHECK] = "targets_checks_asked",
+	[CPROF_CNT_TGT_FULL] = "targets_map_full",
 };
 
 /* The kernel's "operation not supported" (ENOTSUPP), which user space's

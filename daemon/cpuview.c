@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "bpfmaps.h"
 #include "cpu.skel.h"
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
+#include "targets.h"
 
 #define MAX_SETS 4	/* the always-on rate plus three other hz= at once */
 #define NS 1000000000LL
@@ -35,6 +38,9 @@ struct perfset {
 	struct bpf_link **links;
 	int *fds;
 };
+
+/* The programs that keep the targets map (bpf/targets.h). */
+#define NR_TARGET_PROGS 4
 
 /* What the unwind worker is asked to do. */
 enum work_type { WORK_ADD, WORK_STALE, WORK_EXIT };
@@ -68,6 +74,15 @@ struct cpuview {
 	uint64_t unwind_rows;		/* the row budget */
 	struct isolate *tables_parser;	/* where tables are built */
 	struct cpuview_stats stats;
+
+	/* targets (targets.h): what was asked, and what is done about it */
+	pthread_mutex_t tlock;		/* the fields below, and the targets maps */
+	struct targets_spec targets;
+	struct bpf_link *target_links[NR_TARGET_PROGS];
+	bool follow;			/* the exec, fork and exit programs are attached */
+	bool cgroups_in_bpf;		/* BPF matches cgroups at exec */
+	uint64_t targets_scanned, targets_added, targets_left, targets_gone;
+	uint64_t targets_full;		/* the daemon's insertions refused */
 
 	/* the drain thread */
 	pthread_t drainer;
@@ -281,6 +296,304 @@ out:
 	return NULL;
 }
 
+/* ---- targets ---- */
+
+/* Add pid, matched by name in user space, whose start /proc/PID/stat gave
+ * as ticks; false when it was not added (a target already, the map full:
+ * counted, or gone meanwhile). Caller holds tlock. */
+static bool target_insert(struct cpuview *v, uint32_t pid, uint64_t ticks)
+{
+	int fd = bpf_map__fd(v->skel->maps.targets);
+	uint8_t name = CPROF_TARGET_NAME;
+	uint64_t now;
+	bool exited;
+
+	if (bpf_map_update_elem(fd, &pid, &name, BPF_NOEXIST)) {
+		if (errno != EEXIST)
+			v->targets_full++;
+		return false;
+	}
+	/* Exited before it was added: the exit program had nothing to
+	 * remove, and the pid, once reused, must not be a target. */
+	if (targets__proc_stat(pid, &now, &exited) || exited || now != ticks) {
+		bpf_map_delete_elem(fd, &pid);
+		return false;
+	}
+	return true;
+}
+
+static uint64_t ns_to_ticks(uint64_t ns)
+{
+	static long hz;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	return ns / (NS / hz);
+}
+
+/* A process exec'd, or moved to another cgroup, and BPF could not tell
+ * whether it is a target now (an exe target; cgroups on kernels without
+ * the ancestor helper): add it, or after an exec remove it if it was
+ * matched by name and matches no more. A child added at fork that does not
+ * match on its own stays until it execs. */
+static void target_check(struct cpuview *v, const struct cprof_event *e)
+{
+	int fd = bpf_map__fd(v->skel->maps.targets);
+	uint64_t ticks;
+	uint8_t why;
+	bool exited;
+
+	pthread_mutex_lock(&v->tlock);
+	if (!targets__has_names(&v->targets))
+		goto out;
+	if (targets__proc_stat(e->pid, &ticks, &exited) || exited ||
+	    ticks != ns_to_ticks(e->start_ns)) {
+		v->targets_gone++;
+		goto out;
+	}
+	if (targets__match(&v->targets, e->pid, NULL) > 0) {
+		if (target_insert(v, e->pid, ticks))
+			v->targets_added++;
+	} else if (e->type == CPROF_EV_TARGET_EXEC && !bpf_map_lookup_elem(fd, &e->pid, &why) &&
+		   why == CPROF_TARGET_NAME && !bpf_map_delete_elem(fd, &e->pid)) {
+		v->targets_left++;
+	}
+out:
+	pthread_mutex_unlock(&v->tlock);
+}
+
+/* Running processes that match a name target. Caller holds tlock. */
+static void targets_scan(struct cpuview *v)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (!targets__has_names(&v->targets))
+		return;
+	d = opendir("/proc");
+	if (!d) {
+		log_error("cannot list processes in /proc: %s; only processes that start from now on are matched by name",
+			  strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		uint64_t ticks;
+		bool exited;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || *end || pid > UINT32_MAX)
+			continue;
+		if (targets__proc_stat(pid, &ticks, &exited) || exited)
+			continue;
+		if (targets__match(&v->targets, pid, NULL) > 0 && target_insert(v, pid, ticks))
+			v->targets_scanned++;
+	}
+	closedir(d);
+}
+
+/* Entries no longer asked for: --pid ones not in the spec, and name-matched
+ * ones that match none of its names now. Caller holds tlock. */
+static void targets_prune(struct cpuview *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.targets);
+	uint32_t *keys = malloc(CPROF_MAX_TARGETS * sizeof(*keys)), key, *prev = NULL;
+	size_t n = 0;
+
+	if (!keys)
+		return;
+	/* keys first: deleting while walking restarts a hash map's walk */
+	while (n < CPROF_MAX_TARGETS && !bpf_map_get_next_key(fd, prev, &key)) {
+		keys[n] = key;
+		prev = &keys[n++];
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool keep = false;
+		uint8_t why;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], &why))
+			continue;
+		if (why == CPROF_TARGET_PID) {
+			for (int j = 0; j < v->targets.nr_pids && !keep; j++)
+				keep = (uint32_t)v->targets.pids[j] == keys[i];
+		} else {
+			keep = targets__match(&v->targets, keys[i], NULL) > 0;
+		}
+		if (!keep)
+			bpf_map_delete_elem(fd, &keys[i]);
+	}
+	free(keys);
+}
+
+/* Empty a small hash map (the target names or cgroups). */
+static void map_clear(int fd, size_t key_size)
+{
+	char key[64];
+
+	while (key_size <= sizeof(key) && !bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			break;
+}
+
+int cpuview__set_targets(struct cpuview *v, const struct targets_spec *spec,
+			 char *err, size_t errlen)
+{
+	int tfd = bpf_map__fd(v->skel->maps.targets);
+	int cfd = bpf_map__fd(v->skel->maps.target_comms);
+	int gfd = bpf_map__fd(v->skel->maps.target_cgroups);
+	struct targets_spec next = { 0 };
+	uint32_t flags;
+	uint64_t levels = 0;
+	uint8_t one = 1;
+	int e = 0;
+
+	if (targets__has_names(spec) && !v->follow) {
+		snprintf(err, errlen, "cannot match processes by name (--comm, --exe, --cgroup): the exec, fork and exit tracepoints could not be attached; run with -v for why");
+		return -EOPNOTSUPP;
+	}
+	if (targets__copy(&next, spec)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&v->tlock);
+	targets__clear(&v->targets);
+	v->targets = next;
+	/* The names first, and what BPF matches at exec with them: a process
+	 * that starts while the running ones are scanned is not missed. */
+	map_clear(cfd, sizeof(struct cprof_comm));
+	map_clear(gfd, sizeof(uint64_t));
+	for (int i = 0; i < next.nr_comms; i++)
+		if (bpf_map_update_elem(cfd, &next.comms[i], &one, BPF_ANY))
+			e = -errno;
+	for (int i = 0; i < next.nr_cgroups && !e; i++) {
+		if (bpf_map_update_elem(gfd, &next.cgroups[i].id, &one, BPF_ANY))
+			e = -errno;
+		levels |= 1ull << next.cgroups[i].level;
+	}
+	if (e) {
+		snprintf(err, errlen, "cannot set the target names in the kernel: %s", strerror(-e));
+		goto out;
+	}
+	__atomic_store_n(&v->skel->bss->target_cgroup_levels, levels, __ATOMIC_RELAXED);
+	flags = __atomic_load_n(&v->skel->bss->target_flags, __ATOMIC_RELAXED) & CPROF_TGT_FILTER;
+	if (next.nr_comms)
+		flags |= CPROF_TGT_COMM;
+	if (next.nr_exes)
+		flags |= CPROF_TGT_EXE;
+	if (next.nr_cgroups)
+		flags |= v->cgroups_in_bpf ? CPROF_TGT_CGROUP : CPROF_TGT_CGROUP_USER;
+	__atomic_store_n(&v->skel->bss->target_flags, flags, __ATOMIC_SEQ_CST);
+
+	for (int i = 0; i < next.nr_pids; i++) {
+		uint32_t pid = next.pids[i];
+		uint8_t why = CPROF_TARGET_PID;
+
+		/* over a name match: --pid's process stays whatever it runs */
+		if (bpf_map_update_elem(tfd, &pid, &why, BPF_ANY)) {
+			e = -errno;
+			snprintf(err, errlen, "cannot add pid %u to the targets: %s", pid,
+				 e == -E2BIG ? "the targets map is full" : strerror(-e));
+			goto out;
+		}
+	}
+	targets_prune(v);
+	targets_scan(v);
+	/* sampling is restricted only once the targets are in */
+	if (targets__empty(&next))
+		flags &= ~CPROF_TGT_FILTER;
+	else
+		flags |= CPROF_TGT_FILTER;
+	__atomic_store_n(&v->skel->bss->target_flags, flags, __ATOMIC_SEQ_CST);
+out:
+	pthread_mutex_unlock(&v->tlock);
+	return e;
+}
+
+bool cpuview__targeted(struct cpuview *v, uint32_t pid)
+{
+	uint8_t why;
+
+	if (!(__atomic_load_n(&v->skel->bss->target_flags, __ATOMIC_RELAXED) & CPROF_TGT_FILTER))
+		return true;
+	return !bpf_map_lookup_elem(bpf_map__fd(v->skel->maps.targets), &pid, &why);
+}
+
+bool cpuview__has_name_targets(struct cpuview *v)
+{
+	bool names;
+
+	pthread_mutex_lock(&v->tlock);
+	names = targets__has_names(&v->targets);
+	pthread_mutex_unlock(&v->tlock);
+	return names;
+}
+
+void cpuview__describe_targets(struct cpuview *v, char *buf, size_t len)
+{
+	pthread_mutex_lock(&v->tlock);
+	targets__describe(&v->targets, buf, len);
+	pthread_mutex_unlock(&v->tlock);
+}
+
+/* Load the tp_btf flavour of each targets program where the kernel has the
+ * tracepoint's BTF, the raw_tp one elsewhere; the helper that matches
+ * cgroups at exec only where the kernel has it. Before load. */
+static void targets_choose_progs(struct cpuview *v)
+{
+	struct cpu *s = v->skel;
+	const struct {
+		const char *tp;
+		struct bpf_program *btf, *raw;
+	} t[NR_TARGET_PROGS] = {
+		{ "sched_process_exec", s->progs.target_exec, s->progs.target_exec_raw },
+		{ "sched_process_fork", s->progs.target_fork, s->progs.target_fork_raw },
+		{ "sched_process_exit", s->progs.target_exit, s->progs.target_exit_raw },
+		{ "cgroup_attach_task", s->progs.target_cgroup_move, s->progs.target_cgroup_move_raw },
+	};
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+
+	for (int i = 0; i < NR_TARGET_PROGS; i++) {
+		char name[64];
+		bool btf;
+
+		snprintf(name, sizeof(name), "btf_trace_%s", t[i].tp);
+		btf = vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+		bpf_program__set_autoload(btf ? t[i].raw : t[i].btf, false);
+	}
+	btf__free(vmlinux);
+	v->cgroups_in_bpf = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
+						    BPF_FUNC_get_current_ancestor_cgroup_id, NULL) > 0;
+	s->rodata->cgroup_ancestor_ok = v->cgroups_in_bpf;
+}
+
+/* Attach what was loaded of them. Without the cgroup move program, only
+ * moves go unseen; without the others, nothing is matched by name. */
+static void targets_attach(struct cpuview *v)
+{
+	struct cpu *s = v->skel;
+	struct bpf_program *p[2 * NR_TARGET_PROGS] = {
+		s->progs.target_exec, s->progs.target_exec_raw,
+		s->progs.target_fork, s->progs.target_fork_raw,
+		s->progs.target_exit, s->progs.target_exit_raw,
+		s->progs.target_cgroup_move, s->progs.target_cgroup_move_raw,
+	};
+
+	v->follow = true;
+	for (int i = 0; i < NR_TARGET_PROGS; i++) {
+		struct bpf_program *prog = bpf_program__autoload(p[2 * i]) ? p[2 * i] : p[2 * i + 1];
+
+		v->target_links[i] = bpf_program__attach(prog);
+		if (!v->target_links[i]) {
+			log_debug("cannot attach %s: %s", bpf_program__section_name(prog), strerror(errno));
+			if (i < 3)
+				v->follow = false;
+		} else {
+			log_debug("%s: %zu instructions", bpf_program__name(prog),
+				  bpf_program__insn_cnt(prog));
+		}
+	}
+}
+
 /* A new process instance (read its maps while it lives), a busy one (build
  * its unwind tables), or one whose walk met a pc in no known mapping (read
  * its maps again and republish: a library came). */
@@ -293,6 +606,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (e->type == CPROF_EV_NEW_PROC) {
 		proctab__add(v->proctab, e->pid, e->start_ns, e->exec_id);
+		return 0;
+	}
+	if (e->type == CPROF_EV_TARGET_EXEC || e->type == CPROF_EV_TARGET_MOVED) {
+		target_check(v, e);
 		return 0;
 	}
 	if ((e->type != CPROF_EV_BUSY && e->type != CPROF_EV_MAPS_STALE) || !v->unwinder)
@@ -564,6 +881,8 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		pthread_mutexattr_init(&a);
 		pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
 		pthread_mutex_init(&v->lock, &a);
+		/* and the events thread (real-time too) this one */
+		pthread_mutex_init(&v->tlock, &a);
 		pthread_mutexattr_destroy(&a);
 	}
 	pthread_mutex_init(&v->qlock, NULL);
@@ -593,7 +912,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		snprintf(err, errlen, "cannot open the cpu BPF object: %s", strerror(errno));
 		goto fail;
 	}
-	v->skel->rodata->filter_pids = opts->pids != NULL;
+	targets_choose_progs(v);
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
 	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
 	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
@@ -636,14 +955,21 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->stats.insns = bpf_program__insn_cnt(v->skel->progs.cpu_sample);
 	log_debug("cpu_sample: %u instructions", v->stats.insns);
 
-	for (int i = 0; i < opts->nr_pids; i++) {
-		uint32_t pid = opts->pids[i];
-		uint8_t one = 1;
+	targets_attach(v);
+	{
+		/* --pid as before, and the spec's names and pids */
+		struct targets_spec want = { 0 };
 
-		if (bpf_map__update_elem(v->skel->maps.targets, &pid, sizeof(pid), &one, 1, BPF_ANY)) {
-			snprintf(err, errlen, "cannot add pid %u to the targets: %s", pid, strerror(errno));
+		e = targets__copy(&want, opts->targets);
+		for (int i = 0; !e && i < opts->nr_pids; i++)
+			e = targets__add_pid(&want, opts->pids[i]);
+		if (e)
+			snprintf(err, errlen, "out of memory");
+		else
+			e = cpuview__set_targets(v, &want, err, errlen);
+		targets__clear(&want);
+		if (e)
 			goto fail;
-		}
 	}
 	v->counts_fd[0] = bpf_map__fd(v->skel->maps.cpu_counts0);
 	v->counts_fd[1] = bpf_map__fd(v->skel->maps.cpu_counts1);
@@ -901,6 +1227,16 @@ void cpuview__stats(struct cpuview *v, struct cpuview_stats *st)
 	counters__read(bpf_map__fd(v->skel->maps.counters), st->bpf);
 	if (v->unwinder)
 		unwinder__stats(v->unwinder, &st->unwind);
+	pthread_mutex_lock(&v->tlock);
+	st->targets_scanned = v->targets_scanned;
+	st->targets_added = v->targets_added;
+	st->targets_left = v->targets_left;
+	st->targets_gone = v->targets_gone;
+	/* one count of refusals, whoever was refused */
+	st->bpf[CPROF_CNT_TGT_FULL] += v->targets_full;
+	pthread_mutex_unlock(&v->tlock);
+	st->targets_max = bpf_map__max_entries(v->skel->maps.targets);
+	st->targets_follow = v->follow;
 }
 
 void cpuview__free(struct cpuview *v)
@@ -923,6 +1259,9 @@ void cpuview__free(struct cpuview *v)
 			perfset_close(v, &v->sets[i]);
 	ring_buffer__free(v->events);
 	unwinder__free(v->unwinder);
+	for (int i = 0; i < NR_TARGET_PROGS; i++)
+		bpf_link__destroy(v->target_links[i]);
+	targets__clear(&v->targets);
 
 	cpu__destroy(v->skel);
 	free(v->cpus);
@@ -932,6 +1271,7 @@ void cpuview__free(struct cpuview *v)
 	pthread_cond_destroy(&v->stop_cond);
 	pthread_cond_destroy(&v->closed_cond);
 	pthread_mutex_destroy(&v->qlock);
+	pthread_mutex_destroy(&v->tlock);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }

@@ -22,12 +22,15 @@
 
 struct proctab;
 struct proc_instance;
+struct targets_spec;
 
 struct cpuview_opts {
 	int hz;				/* always-on rate */
 	bool kernel_stacks;
-	const int *pids;		/* NULL: every process */
+	const int *pids;		/* --pid; NULL: every process (unless targets) */
 	int nr_pids;
+	const struct targets_spec *targets;	/* by name (and pid), as well; NULL:
+					 * none; copied, the caller keeps it */
 	bool frame_pointers_only;	/* never walk with unwind tables */
 	uint32_t counts_entries;	/* per generation; 0: from the host */
 	uint32_t stacks_entries;
@@ -58,6 +61,16 @@ struct cpuview_stats {
 	bool dwarf_unwind;		/* user stacks walked with unwind tables */
 	struct unwinder_stats unwind;
 	uint32_t insns;			/* the sampling program's instructions */
+	/* targets chosen by name, matched by the daemon (BPF's own matches
+	 * are in bpf[]: CPROF_CNT_TGT_*) */
+	uint64_t targets_scanned;	/* running processes found by the scan of /proc */
+	uint64_t targets_added;		/* added after an exec or a cgroup move (by exe, or
+					 * cgroups where BPF cannot match them) */
+	uint64_t targets_left;		/* removed: exec'd something that matches no more */
+	uint64_t targets_gone;		/* checks of processes already gone (or exec'd
+					 * again, or reused): not matched */
+	uint32_t targets_max;		/* entries of the targets map */
+	bool targets_follow;		/* new processes are followed (exec, fork, exit) */
 };
 
 /* NULL on failure, with a one-line reason in err. Starts its threads. */
@@ -85,6 +98,20 @@ void cpuview__free_window(struct cpuview *v, struct window *w);
 /* Handle process announcements; wait up to timeout_ms for them. */
 int cpuview__poll_events(struct cpuview *v, int timeout_ms);
 void cpuview__stats(struct cpuview *v, struct cpuview_stats *st);
+/* Change the targets (a reloaded configuration): which comms and cgroups
+ * BPF matches at exec, the --pid entries, running processes matched again
+ * (a child added at fork that does not match on its own is dropped), new
+ * matches found by a scan of /proc. No target at all: every process.
+ * 0, or -errno with a one-line reason in err. */
+int cpuview__set_targets(struct cpuview *v, const struct targets_spec *spec,
+			 char *err, size_t errlen);
+/* Whether pid is sampled now: no targets (every process), or in the
+ * targets map (by --pid, or matched by name). */
+bool cpuview__targeted(struct cpuview *v, uint32_t pid);
+/* Whether targets by name are set (processes that start later may match). */
+bool cpuview__has_name_targets(struct cpuview *v);
+/* "pid 42, comm redis-server, ..." or "every process" (targets__describe). */
+void cpuview__describe_targets(struct cpuview *v, char *buf, size_t len);
 /* A process is gone: drop what the kernel holds for it (queued). */
 void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in);
 /* The start of the oldest window not yet freed (CLOCK_MONOTONIC), or

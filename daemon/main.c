@@ -24,6 +24,7 @@
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
+#include "targets.h"
 #include "isolate.h"
 #include "parserd.h"
 #include "vdso.h"
@@ -43,6 +44,7 @@
 struct options {
 	int pids[PARAMS_MAX_PIDS];
 	int nr_pids;
+	struct targets_spec targets;	/* --comm, --exe, --cgroup */
 	const char *listen;
 	const char *socket;
 	int hz;
@@ -61,13 +63,20 @@ struct options {
 };
 
 static const char usage[] =
-	"usage: cprofd [--pid N]... [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
+	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
+	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
 	"              [--hz N] [--views cpu] [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
 	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
 	"              [--token-file FILE] [-v]\n"
 	"Serve pprof profiles of this host's processes at http://127.0.0.1:6070/debug/pprof/.\n"
 	"  --pid N          profile only process N and its threads (repeatable); default: every process\n"
+	"  --comm NAME      profile the processes named NAME (the name ps -o comm shows, at most\n"
+	"                   15 bytes), those that start later too, and their child processes\n"
+	"  --exe PATH       likewise the processes that run the executable PATH\n"
+	"  --cgroup PATH    likewise the processes in cgroup v2 PATH (as in system.slice/nginx.service,\n"
+	"                   or under /sys/fs/cgroup) and in the cgroups below it\n"
+	"                   --pid, --comm, --exe and --cgroup repeat; a process that matches any is profiled\n"
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
@@ -136,9 +145,12 @@ static int parse_views(const char *list, const char *opt)
 enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
        OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
        OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TOKEN_FILE };
+       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP };
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "exe", required_argument, NULL, OPT_EXE },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "hz", required_argument, NULL, OPT_HZ },
@@ -196,12 +208,14 @@ static void options_free(struct options *o)
 	free(o->owned);
 	o->owned = NULL;
 	o->nr_owned = 0;
+	targets__clear(&o->targets);
 }
 
 /* One setting. 0, the exit status to leave with, or -1 (help, version:
  * leave with 0). */
 static int apply_opt(struct options *o, int c, const char *arg)
 {
+	char msg[512];
 	int pid;
 
 	switch (c) {
@@ -215,6 +229,15 @@ static int apply_opt(struct options *o, int c, const char *arg)
 			return 2;
 		}
 		o->pids[o->nr_pids++] = pid;
+		break;
+	case OPT_COMM:
+	case OPT_EXE:
+	case OPT_CGROUP:
+		if (targets__add(&o->targets, c == OPT_COMM ? TARGETS_COMM : c == OPT_EXE ? TARGETS_EXE :
+				 TARGETS_CGROUP, arg, msg, sizeof(msg))) {
+			opt_err("%s", msg);
+			return 2;
+		}
 		break;
 	case OPT_LISTEN:
 		o->listen = arg;
@@ -473,16 +496,28 @@ static void raise_fd_limit(void)
 		log_debug("cannot raise the open-file limit: %s", strerror(errno));
 }
 
+/* Targets by name and --pid's processes: what cpuview__set_targets takes. */
+static int all_targets(const struct targets_spec *names, const struct options *o,
+		       struct targets_spec *all)
+{
+	int e = targets__copy(all, names);
+
+	for (int i = 0; !e && i < o->nr_pids; i++)
+		e = targets__add_pid(all, o->pids[i]);
+	return e;
+}
+
 static void print_start(const struct options *o, const struct cpuview_stats *cs)
 {
+	struct targets_spec all = { 0 };
 	char who[256] = "every process";
-	int n = 0;
 
-	if (o->nr_pids) {
-		n = snprintf(who, sizeof(who), "pid");
-		for (int i = 0; i < o->nr_pids && n < (int)sizeof(who) - 16; i++)
-			n += snprintf(who + n, sizeof(who) - n, "%s%d", i ? "," : " ", o->pids[i]);
-	}
+	if (!all_targets(&o->targets, o, &all))
+		targets__describe(&all, who, sizeof(who));
+	targets__clear(&all);
+	if (targets__has_names(&o->targets))
+		log_info("%llu running processes match %s; those that start later are matched as they exec",
+			 (unsigned long long)cs->targets_scanned, who);
 	log_info("profiling %s: cpu at %d Hz, user stacks by %s; serving http://%s/debug/pprof/%s%s",
 		 who, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
@@ -600,6 +635,26 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(!same_str(n.socket, o->socket), "socket");
 	NEEDS_RESTART(!same_str(n.tls_cert, o->tls_cert) || !same_str(n.tls_key, o->tls_key), "tls-cert or tls-key");
 	NEEDS_RESTART(n.nr_pids != o->nr_pids || memcmp(n.pids, o->pids, n.nr_pids * sizeof(int)), "pid");
+	if (!targets__same(&n.targets, &o->targets)) {
+		struct targets_spec all = { 0 };
+		char who[256];
+		int e = all_targets(&n.targets, o, &all);
+
+		if (e)
+			snprintf(err, sizeof(err), "out of memory");
+		else
+			e = cpuview__set_targets(d->cpu, &all, err, sizeof(err));
+		if (e) {
+			log_error("SIGHUP: cannot change the targets: %s", err);
+		} else {
+			targets__describe(&all, who, sizeof(who));
+			log_info("SIGHUP: profiling %s", who);
+			targets__clear(&o->targets);
+			o->targets = n.targets;
+			memset(&n.targets, 0, sizeof(n.targets));
+		}
+		targets__clear(&all);
+	}
 	NEEDS_RESTART(n.memory != o->memory, "memory");
 	NEEDS_RESTART(n.unwind_memory != o->unwind_memory, "unwind-memory");
 	NEEDS_RESTART(n.parser_memory != o->parser_memory, "parser-memory");
@@ -735,6 +790,7 @@ int main(int argc, char **argv)
 	co.kernel_stacks = true;
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;
+	co.targets = &o.targets;
 	co.frame_pointers_only = o.frame_pointers;
 	co.unwind_bytes = o.unwind_memory;
 	co.tables_parser = tables;

@@ -128,6 +128,160 @@ static int add_pid(struct profile_request *req, const char *value, char *err, si
 	return 0;
 }
 
+int params__comm(const char *key, const char *value, char out[PARAMS_COMM_LEN],
+		 char *err, size_t errlen)
+{
+	char quoted[QUOTED_SIZE], prefix[PARAMS_COMM_LEN], qprefix[QUOTED_SIZE];
+	size_t n;
+
+	if (!value || !*value) {
+		set_err(err, errlen, "%s: must be a process name of 1 to %d bytes, but none was given",
+			key, PARAMS_COMM_LEN - 1);
+		return -EINVAL;
+	}
+	n = strlen(value);
+	if (n >= PARAMS_COMM_LEN) {
+		/* what the kernel would have kept of it */
+		memcpy(prefix, value, PARAMS_COMM_LEN - 1);
+		prefix[PARAMS_COMM_LEN - 1] = '\0';
+		quote(value, quoted);
+		quote(prefix, qprefix);
+		set_err(err, errlen, "%s: process names are at most %d bytes, as the kernel keeps them: give %s, not %s",
+			key, PARAMS_COMM_LEN - 1, qprefix, quoted);
+		return -EINVAL;
+	}
+	memset(out, 0, PARAMS_COMM_LEN);
+	memcpy(out, value, n);
+	return 0;
+}
+
+static int path_too_long(const char *key, const char *value, size_t len, char *err, size_t errlen)
+{
+	char quoted[QUOTED_SIZE];
+
+	quote(value, quoted);
+	set_err(err, errlen, "%s: paths of at most %zu bytes are taken, not %s (%zu bytes)", key,
+		len - 1, quoted, strlen(value));
+	return -EINVAL;
+}
+
+int params__exe(const char *key, const char *value, char *out, size_t len,
+		char *err, size_t errlen)
+{
+	char quoted[QUOTED_SIZE], *real;
+	const char *path;
+	int ret = 0;
+
+	if (!value || !*value) {
+		set_err(err, errlen, "%s: must be the absolute path of an executable, but none was given",
+			key);
+		return -EINVAL;
+	}
+	if (value[0] != '/') {
+		quote(value, quoted);
+		set_err(err, errlen, "%s: must be the absolute path of an executable, as in /usr/bin/python3, not %s",
+			key, quoted);
+		return -EINVAL;
+	}
+	if (strlen(value) >= len)
+		return path_too_long(key, value, len, err, errlen);
+	/* /proc/PID/exe has its symlinks resolved: /usr/bin/python3 runs as
+	 * /usr/bin/python3.11 */
+	real = realpath(value, NULL);
+	path = real ? real : value;
+	if (strlen(path) >= len)
+		ret = path_too_long(key, path, len, err, errlen);
+	else
+		strcpy(out, path);
+	free(real);
+	return ret;
+}
+
+/* value starts with the directory dir (followed by a slash or its end) */
+static const char *under(const char *value, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(value, dir, n) || (value[n] && value[n] != '/'))
+		return NULL;
+	return value + n;
+}
+
+int params__cgroup(const char *key, const char *value, char *out, size_t len,
+		   char *err, size_t errlen)
+{
+	char quoted[QUOTED_SIZE];
+	const char *p;
+	size_t n = 0;
+
+	if (!value || !*value) {
+		set_err(err, errlen, "%s: must be a cgroup, as in system.slice/cron.service, but none was given",
+			key);
+		return -EINVAL;
+	}
+	if (len < 2)
+		return path_too_long(key, value, len, err, errlen);
+	/* where cgroup2 is mounted: alone, or beside v1 (systemd's hybrid
+	 * layout); else a path as /proc/PID/cgroup shows it, or relative */
+	p = under(value, "/sys/fs/cgroup/unified");
+	if (!p)
+		p = under(value, "/sys/fs/cgroup");
+	if (!p)
+		p = value;
+	out[n++] = '/';
+	while (*p) {
+		const char *c;
+		size_t clen;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		c = p;
+		clen = strcspn(p, "/");
+		p += clen;
+		if (c[0] == '.' && (clen == 1 || (clen == 2 && c[1] == '.'))) {
+			quote(value, quoted);
+			set_err(err, errlen, "%s: a cgroup path without \".\" or \"..\" is needed, not %s",
+				key, quoted);
+			return -EINVAL;
+		}
+		if (n + (n > 1) + clen >= len)
+			return path_too_long(key, value, len, err, errlen);
+		if (n > 1)
+			out[n++] = '/';
+		memcpy(out + n, c, clen);
+		n += clen;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+bool params__cgroup_within(const char *path, const char *target)
+{
+	size_t n = strlen(target);
+
+	if (!strcmp(target, "/"))
+		return path[0] == '/';
+	return !strncmp(path, target, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Add a name to a request's list, once. */
+static int add_name(const char *key, char *list, size_t size, int *nr, const char *name,
+		    char *err, size_t errlen)
+{
+	for (int i = 0; i < *nr; i++)
+		if (!strcmp(list + (size_t)i * size, name))
+			return 0;
+	if (*nr == PARAMS_MAX_NAMES) {
+		set_err(err, errlen, "%s: at most %d different values may be given, not more", key,
+			PARAMS_MAX_NAMES);
+		return -EINVAL;
+	}
+	strcpy(list + (size_t)(*nr)++ * size, name);
+	return 0;
+}
+
 int params__parse(const struct param *params, size_t nr, struct profile_request *req,
 		  char *err, size_t errlen)
 {
@@ -160,6 +314,22 @@ int params__parse(const struct param *params, size_t nr, struct profile_request 
 			seen_hz = true;
 		} else if (!strcmp(key, "pid")) {
 			ret = add_pid(&r, value, err, errlen);
+		} else if (!strcmp(key, "comm")) {
+			char comm[PARAMS_COMM_LEN];
+
+			ret = params__comm(key, value, comm, err, errlen);
+			if (!ret)
+				ret = add_name(key, r.comms[0], sizeof(r.comms[0]), &r.nr_comms, comm,
+					       err, errlen);
+		} else if (!strcmp(key, "exe") || !strcmp(key, "cgroup")) {
+			bool exe = key[0] == 'e';
+			char path[PARAMS_PATH_LEN];
+
+			ret = exe ? params__exe(key, value, path, sizeof(path), err, errlen) :
+				    params__cgroup(key, value, path, sizeof(path), err, errlen);
+			if (!ret)
+				ret = add_name(key, exe ? r.exes[0] : r.cgroups[0], PARAMS_PATH_LEN,
+					       exe ? &r.nr_exes : &r.nr_cgroups, path, err, errlen);
 		} else if (!strcmp(key, "debug")) {
 			ret = parse_flag(key, value, 2, &n, err, errlen);
 			if (!ret && !seen_debug)

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "container.h"
+#include "fileio.h"
 #include "hashmap.h"
 #include "log.h"
 #include "perfmap.h"
 #include "proctab.h"
+#include "targets.h"
 
 struct instance_key {
 	uint32_t pid;
@@ -150,6 +153,31 @@ static void read_maps(struct proctab *t, struct proc_instance *in)
 	}
 }
 
+/* What requests' exe=, cgroup= and container labels go by: its executable,
+ * and from its cgroup file its cgroup v2 path and container. Kept only if
+ * the pid still is this instance once they are read. */
+static void read_names(struct proc_instance *in)
+{
+	char path[64], buf[PATH_MAX], *text = NULL;
+	size_t tlen;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", in->pid);
+	if (read_file(path, 256u << 10, &text, &tlen) ||
+	    container__id_from_cgroup(text, in->container, sizeof(in->container)))
+		in->container[0] = '\0';	/* gone, or an id too long to be one */
+	if (text && !targets__cgroup_from_text(text, buf, sizeof(buf)))
+		in->cgroup = strdup(buf);
+	free(text);
+	if (!targets__read_exe(in->pid, buf, sizeof(buf)))
+		in->exe = strdup(buf);
+	if (!same_process(in)) {
+		in->container[0] = '\0';
+		free(in->exe);
+		free(in->cgroup);
+		in->exe = in->cgroup = NULL;
+	}
+}
+
 int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t exec_id)
 {
 	struct instance_key key = { .pid = pid, .exec_id = exec_id, .start_ns = start_ns };
@@ -177,8 +205,8 @@ int proctab__add(struct proctab *t, uint32_t pid, uint64_t start_ns, uint32_t ex
 	read_maps(t, in);
 	if (in->maps_err)
 		log_debug("cannot read the maps of pid %u: %s", pid, strerror(-in->maps_err));
-	else if (container__id(pid, in->container, sizeof(in->container)) || !same_process(in))
-		in->container[0] = '\0';	/* gone, or an id too long to be one */
+	else
+		read_names(in);
 cleanup:
 	pthread_mutex_unlock(&t->lock);
 	return err;
@@ -224,12 +252,15 @@ static void instance_free(struct proc_instance *in)
 		return;
 	procmaps__clear(&in->maps);
 	perfmap__free(in->perfmap);
+	free(in->exe);
+	free(in->cgroup);
 	free(in);
 }
 
 static size_t instance_mem(const struct proc_instance *in)
 {
 	return sizeof(*in) + procmaps__mem(&in->maps) + perfmap__mem(in->perfmap) +
+	       (in->exe ? strlen(in->exe) + 1 : 0) + (in->cgroup ? strlen(in->cgroup) + 1 : 0) +
 	       2 * (sizeof(struct instance_key) + sizeof(in));	/* its slot, with room */
 }
 

@@ -19,6 +19,8 @@ struct proc_instance {
 	int64_t exited_ns;		/* CLOCK_MONOTONIC when seen gone; 0: alive */
 	int64_t refreshed_ns;		/* last read of the maps */
 	char container[80];		/* container id from its cgroup, "" when none */
+	char *exe;			/* its executable (/proc/PID/exe), NULL: not known */
+	char *cgroup;			/* its cgroup v2 path, as read with its maps; NULL: not known */
 	uint32_t uid, gid;		/* whom it runs as (its /proc dir's owner) */
 	bool user_known;		/* uid and gid were read while it lived */
 	struct perfmap *perfmap;	/* its JIT's /tmp/perf-PID.map, once needed */

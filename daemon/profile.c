@@ -277,12 +277,31 @@ static uint64_t frame_location(struct build *bd, struct proc_instance *in, bool 
 	return *id;
 }
 
-static bool pid_wanted(const struct profile_request *req, uint32_t pid)
+/* Whether the request asked for this sample's process: no pid=, comm=,
+ * exe= or cgroup= (every process), or any of them matches it. Its exe and
+ * cgroup are as the process table read them with its maps (a process whose
+ * maps were never read matches neither). Under the table's lock. */
+static bool pid_wanted(struct build *bd, const struct profile_request *req,
+		       const struct cpu_key *k)
 {
-	if (!req->nr_pids)
+	struct proc_instance *in;
+
+	if (!req->nr_pids && !req->nr_comms && !req->nr_exes && !req->nr_cgroups)
 		return true;
 	for (int i = 0; i < req->nr_pids; i++)
-		if ((uint32_t)req->pids[i] == pid)
+		if ((uint32_t)req->pids[i] == k->k.pid)
+			return true;
+	for (int i = 0; i < req->nr_comms; i++)
+		if (!strncmp(req->comms[i], k->k.comm, CPROF_COMM_LEN))
+			return true;
+	if (!req->nr_exes && !req->nr_cgroups)
+		return false;
+	in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+	for (int i = 0; in && in->exe && i < req->nr_exes; i++)
+		if (!strcmp(req->exes[i], in->exe))
+			return true;
+	for (int i = 0; in && in->cgroup && i < req->nr_cgroups; i++)
+		if (params__cgroup_within(in->cgroup, req->cgroups[i]))
 			return true;
 	return false;
 }
@@ -318,7 +337,7 @@ static void add_main_mapping(struct build *bd, const struct window *w,
 	size_t it = 0;
 
 	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count))
-		if (k->k.ustack && *count > most && pid_wanted(req, k->k.pid) && visible(bd, k)) {
+		if (k->k.ustack && *count > most && pid_wanted(bd, req, k) && visible(bd, k)) {
 			most = *count;
 			best = k;
 		}
@@ -554,7 +573,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	if (!ctx->host)
 		add_main_mapping(&bd, w, req);
 	while (hashmap__next(w->samples, &it, (void **)&k, NULL))
-		if (pid_wanted(req, k->k.pid) && visible(&bd, k))
+		if (pid_wanted(&bd, req, k) && visible(&bd, k))
 			collect_sample(&bd, w, k);
 	/* The parser is asked without the table's lock: new processes are
 	 * taken in meanwhile, and a parser at its deadline holds up nothing
@@ -576,7 +595,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	if (!err)
 		err = add_kernel_mapping(&bd, w);
 	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
-		if (!pid_wanted(req, k->k.pid) || !visible(&bd, k))
+		if (!pid_wanted(&bd, req, k) || !visible(&bd, k))
 			continue;
 		err = add_sample(&bd, w, k, *count, locs);
 		if (err)

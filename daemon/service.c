@@ -15,6 +15,7 @@
 #include "hostile.h"
 #include "log.h"
 #include "proctab.h"
+#include "targets.h"
 #include "isolate.h"
 #include "vdso.h"
 
@@ -40,14 +41,11 @@ static void reply_text(struct reply *r, int status, const char *fmt, ...)
 	}
 }
 
+/* Sampled now: every process, a --pid, or one that matched a --comm,
+ * --exe or --cgroup (the kernel's targets map says). */
 static bool pid_targeted(const struct cprofd *d, int pid)
 {
-	if (!d->pids)
-		return true;
-	for (int i = 0; i < d->nr_pids; i++)
-		if (d->pids[i] == pid)
-			return true;
-	return false;
+	return cpuview__targeted(d->cpu, (uint32_t)pid);
 }
 
 /* A process of another user was asked for. */
@@ -66,13 +64,16 @@ static bool check_pids(struct cprofd *d, const struct access *who,
 	for (int i = 0; i < req->nr_pids; i++) {
 		int pid = req->pids[i];
 
-		if (!pid_targeted(d, pid)) {
-			reply_text(r, 400, "pid %d is not profiled: this cprofd was started with --pid for other processes\n",
-				   pid);
-			return false;
-		}
 		if (!proc_alive(pid)) {
 			reply_text(r, 404, "pid %d: no such process\n", pid);
+			return false;
+		}
+		if (!pid_targeted(d, pid)) {
+			char targets[200];
+
+			cpuview__describe_targets(d->cpu, targets, sizeof(targets));
+			reply_text(r, 400, "pid %d is not profiled: this cprofd profiles only %s\n",
+				   pid, targets);
 			return false;
 		}
 		if (!access__may_see(who, pid)) {
@@ -80,6 +81,21 @@ static bool check_pids(struct cprofd *d, const struct access *who,
 			return false;
 		}
 	}
+	return true;
+}
+
+/* comm= and exe= may match processes that start during the window, and
+ * whether a running one is a target cannot be told from a name (children
+ * of matched processes are, whatever their names): they are not refused,
+ * and the profile holds what matched, if anything. A cgroup= that names
+ * no cgroup is a 404, as a pid= of no process is. */
+static bool check_names(const struct profile_request *req, struct reply *r)
+{
+	for (int i = 0; i < req->nr_cgroups; i++)
+		if (!targets__cgroup_exists(req->cgroups[i])) {
+			reply_text(r, 404, "cgroup %.300s: no such cgroup\n", req->cgroups[i]);
+			return false;
+		}
 	return true;
 }
 
@@ -138,7 +154,8 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 		.vdso = d->vdso, .stats = &st, .who = who,
 		/* a whole-host profile is named after the host, not whichever
 		 * process pprof would take for its main binary */
-		.host = !d->pids && !req->nr_pids ? d->host : NULL,
+		.host = !d->pids && !cpuview__has_name_targets(d->cpu) && !req->nr_pids &&
+			!req->nr_comms && !req->nr_exes && !req->nr_cgroups ? d->host : NULL,
 	};
 	char gone[256] = "", note[320];
 	const char *comments[1];
@@ -147,9 +164,10 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 	struct window *w;
 	int err, alive;
 
-	if (!check_pids(d, who, req, r))
+	if (!check_pids(d, who, req, r) || !check_names(req, r))
 		return;
-	if (d->pids) {
+	/* targets by name may still start: only --pid's can all be gone */
+	if (d->pids && !cpuview__has_name_targets(d->cpu)) {
 		exited_targets(d, gone, sizeof(gone), &alive);
 		if (!alive) {
 			reply_text(r, 404, "nothing to profile: every process cprofd was started for has exited (%s); restart it with --pid of a running process\n",
@@ -231,14 +249,16 @@ static void serve_index(struct cprofd *d, const struct access *who, struct reply
 		   "<h1>cprofd</h1>\n<p>Profiles of %s, in pprof format.</p>\n%s"
 		   "<table>\n"
 		   "<tr><td><a href=\"profile?seconds=30\">profile</a></td>"
-		   "<td>CPU: where threads run, sampled at %d Hz (seconds=N, hz=N, pid=N)</td></tr>\n"
+		   "<td>CPU: where threads run, sampled at %d Hz (seconds=N, hz=N, pid=N, comm=NAME, exe=PATH, cgroup=PATH)</td></tr>\n"
 		   "<tr><td><a href=\"symbol\">symbol</a></td>"
 		   "<td>pprof's remote symbolization: POST 0xADDR+0xADDR... (pid=N)</td></tr>\n"
 		   "</table>\n"
 		   "<p>Read them with <code>go tool pprof http://HOST:PORT/debug/pprof/profile</code>, "
 		   "or <code>cprof-ctl collect cpu 30s</code>. Daemon counters: <a href=\"/metrics\">/metrics</a>.</p>\n"
 		   "</body></html>\n",
-		   d->pids ? "the processes given with --pid" : "every process on this host", scope, d->hz);
+		   d->pids || cpuview__has_name_targets(d->cpu) ?
+		   "the processes given with --pid, --comm, --exe or --cgroup" : "every process on this host",
+		   scope, d->hz);
 	r->content_type = "text/html; charset=utf-8";
 }
 
@@ -442,6 +462,17 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# TYPE cprofd_targets_exited_total counter\ncprofd_targets_exited_total %" PRIu64 "\n",
 		ps.instances, ps.exited, ps.maps_reads, ps.maps_errors, ps.shed, ps.bytes, ps.max_bytes,
 		d->targets_exited);
+	fprintf(f, "# HELP cprofd_targets_matched_total Processes cprofd itself made targets by --comm, --exe or --cgroup: running at start (scan), or after an exec or a cgroup move it was asked to check (check). Those BPF matched are cprofd_bpf_events_total's targets_*.\n"
+		   "# TYPE cprofd_targets_matched_total counter\n"
+		   "cprofd_targets_matched_total{how=\"scan\"} %" PRIu64 "\n"
+		   "cprofd_targets_matched_total{how=\"check\"} %" PRIu64 "\n"
+		   "# HELP cprofd_targets_left_total Processes matched by name that exec'd something that matches no more (checked by cprofd).\n"
+		   "# TYPE cprofd_targets_left_total counter\ncprofd_targets_left_total %" PRIu64 "\n"
+		   "# HELP cprofd_targets_checks_late_total Checks of processes already gone (or reused) when cprofd read them.\n"
+		   "# TYPE cprofd_targets_checks_late_total counter\ncprofd_targets_checks_late_total %" PRIu64 "\n"
+		   "# HELP cprofd_targets_map_entries Processes the kernel's targets map holds at most (past it: targets_map_full).\n"
+		   "# TYPE cprofd_targets_map_entries gauge\ncprofd_targets_map_entries %u\n",
+		cs.targets_scanned, cs.targets_added, cs.targets_left, cs.targets_gone, cs.targets_max);
 	fprintf(f, "# HELP cprofd_symbolize_total Frames symbolized, and why some were not.\n"
 		   "# TYPE cprofd_symbolize_total counter\n"
 		   "cprofd_symbolize_total{result=\"frames\"} %" PRIu64 "\n"

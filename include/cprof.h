@@ -49,6 +49,41 @@ enum cprof_event_type {
 	CPROF_EV_NEW_PROC = 1,
 	CPROF_EV_MAPS_STALE = 2,	/* a walk met a pc in no known mapping */
 	CPROF_EV_BUSY = 3,		/* sampled CPROF_BUSY_SAMPLES times: worth tables */
+	/* is this process a target now? (what BPF could not tell) */
+	CPROF_EV_TARGET_EXEC = 4,	/* it exec'd: added, or removed if it was
+					 * name-matched and matches no more */
+	CPROF_EV_TARGET_MOVED = 5,	/* moved to another cgroup: added if it matches */
+};
+
+/* Targets: with CPROF_TGT_FILTER set in target_flags (a .bss global user
+ * space may change at any time), only the tgids in the targets map are
+ * sampled. Its value says why a tgid is there. */
+#define CPROF_TARGET_PID	1	/* --pid: that process, never its children */
+#define CPROF_TARGET_NAME	2	/* matched by comm, exe or cgroup, or the child
+					 * of one that was: rechecked at exec */
+
+#define CPROF_TGT_FILTER	(1u << 0)	/* only tgids in targets */
+#define CPROF_TGT_COMM		(1u << 1)	/* target_comms holds names */
+#define CPROF_TGT_CGROUP	(1u << 2)	/* target_cgroups holds cgroup ids */
+#define CPROF_TGT_EXE		(1u << 3)	/* exe targets: the daemon checks every exec */
+#define CPROF_TGT_CGROUP_USER	(1u << 4)	/* cgroup targets BPF cannot check
+						 * (no ancestor helper): the daemon does */
+#define CPROF_TGT_NAMES		(CPROF_TGT_COMM | CPROF_TGT_CGROUP | CPROF_TGT_EXE | \
+				 CPROF_TGT_CGROUP_USER)
+
+/* Entries of the targets map: a whole cgroup (a container host's
+ * kubepods.slice) may hold thousands of processes. Past it an insertion is
+ * refused and counted (targets_map_full). */
+#define CPROF_MAX_TARGETS	16384
+/* Names and cgroups that may be targets at once, each. */
+#define CPROF_MAX_TARGET_NAMES	64
+/* Cgroup levels BPF checks for target cgroups (0 is the root). */
+#define CPROF_CGROUP_LEVELS	64
+
+/* A process name as the kernel keeps it: at most 15 bytes and a NUL,
+ * zero-padded, so that it can be a hash key. */
+struct cprof_comm {
+	char name[CPROF_COMM_LEN];
 };
 
 /* Unwind tables are built for a process once it has been sampled this many
@@ -108,6 +143,14 @@ enum cprof_counter {
 	CPROF_CNT_UNW_FP_UNSUPPORTED,	/* a rule the walker cannot follow */
 	CPROF_CNT_UNW_FP_EVICTED,	/* its object's table was evicted or refused for room */
 	CPROF_CNT_UNW_WALK_NS,		/* time spent walking with tables, ns (not an event) */
+	/* targets chosen by name (--comm, --exe, --cgroup) */
+	CPROF_CNT_TGT_EXEC,		/* a process matched at exec, in BPF (comm or cgroup) */
+	CPROF_CNT_TGT_FORK,		/* a child of a name-matched process, added at fork */
+	CPROF_CNT_TGT_LEFT,		/* a name-matched process exec'd something that no
+					 * longer matches: removed in BPF */
+	CPROF_CNT_TGT_CHECK,		/* execs and cgroup moves the daemon was asked to check */
+	CPROF_CNT_TGT_FULL,		/* targets map full: a matching process is not
+					 * profiled (BPF's and the daemon's refusals) */
 	CPROF_CNT_MAX,
 };
 
@@ -121,6 +164,7 @@ _Static_assert(sizeof(struct sample_key) == 72, "sample_key layout");
 _Static_assert(sizeof(struct cprof_event) == 24, "cprof_event layout");
 _Static_assert(sizeof(struct seen_val) == 16, "seen_val layout");
 _Static_assert(sizeof(struct cprof_instance) == 16, "cprof_instance layout");
+_Static_assert(sizeof(struct cprof_comm) == 16, "cprof_comm layout");
 #endif
 
 #endif /* CPROF_H */

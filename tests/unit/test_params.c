@@ -234,6 +234,99 @@ static void test_error_text(void)
 	CHECK(ret == -EINVAL, "NULL err buffer", "ret %d", ret);
 }
 
+/* key=value must be accepted as the one name want (comms, exes or cgroups). */
+static void accept_name(const char *name, const char *key, const char *value, const char *want)
+{
+	struct profile_request r;
+	int ret = parse1(key, value, &r);
+	const char *got = key[0] == 'c' && key[1] == 'o' ? r.comms[0] :
+			  key[0] == 'e' ? r.exes[0] : r.cgroups[0];
+	int nr = key[0] == 'c' && key[1] == 'o' ? r.nr_comms : key[0] == 'e' ? r.nr_exes : r.nr_cgroups;
+
+	CHECK(ret == 0 && nr == 1 && !strcmp(got, want), name, "ret %d nr %d got \"%s\" want \"%s\" (%s)",
+	      ret, nr, ret ? "" : got, want, err);
+}
+
+static void test_names(void)
+{
+	struct profile_request r;
+	struct param many[PARAMS_MAX_NAMES + 1];
+	char values[PARAMS_MAX_NAMES + 1][16], longpath[PARAMS_PATH_LEN + 8], real[4096];
+	int ret;
+
+	accept_name("comm=redis-server", "comm", "redis-server", "redis-server");
+	accept_name("comm of 15 bytes", "comm", "abcdefghijklmno", "abcdefghijklmno");
+	accept_name("comm with a space and a slash", "comm", "kworker/0:1 x", "kworker/0:1 x");
+	refuse1("comm of 16 bytes", "comm", "abcdefghijklmnop",
+		"comm: process names are at most 15 bytes, as the kernel keeps them: give \"abcdefghijklmno\", not \"abcdefghijklmnop\"");
+	refuse1("comm=\"\"", "comm", "", "comm: must be a process name of 1 to 15 bytes, but none was given");
+	refuse1("comm without value", "comm", NULL,
+		"comm: must be a process name of 1 to 15 bytes, but none was given");
+	ret = parse1("comm", "x", &r);
+	CHECK(ret == 0 && !memcmp(r.comms[0], "x\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16),
+	      "comm is zero-padded", "ret %d", ret);
+
+	accept_name("exe of no file: as given", "exe", "/nonexistent/cprof/bin", "/nonexistent/cprof/bin");
+	if (realpath("/proc/self/exe", real))
+		accept_name("exe: symlinks resolved", "exe", "/proc/self/exe", real);
+	refuse1("exe relative", "exe", "bin/python3",
+		"exe: must be the absolute path of an executable, as in /usr/bin/python3, not \"bin/python3\"");
+	refuse1("exe=\"\"", "exe", "", "exe: must be the absolute path of an executable, but none was given");
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	ret = parse1("exe", longpath, &r);
+	CHECK(ret == -EINVAL && strstr(err, "paths of at most 511 bytes are taken"), "exe too long refused",
+	      "ret %d err \"%s\"", ret, err);
+
+	accept_name("cgroup relative", "cgroup", "system.slice/cron.service", "/system.slice/cron.service");
+	accept_name("cgroup as /proc/PID/cgroup shows it", "cgroup", "/system.slice/cron.service",
+		    "/system.slice/cron.service");
+	accept_name("cgroup under /sys/fs/cgroup", "cgroup", "/sys/fs/cgroup/system.slice/cron.service",
+		    "/system.slice/cron.service");
+	accept_name("cgroup under /sys/fs/cgroup/unified", "cgroup",
+		    "/sys/fs/cgroup/unified/system.slice/cron.service", "/system.slice/cron.service");
+	accept_name("cgroup: /sys/fs/cgroupx is not the mount", "cgroup", "/sys/fs/cgroupx/a",
+		    "/sys/fs/cgroupx/a");
+	accept_name("cgroup: slashes collapse", "cgroup", "//a///b//", "/a/b");
+	accept_name("cgroup: the root", "cgroup", "/sys/fs/cgroup/", "/");
+	accept_name("cgroup: the root, as /", "cgroup", "/", "/");
+	refuse1("cgroup with ..", "cgroup", "a/../b", "cgroup: a cgroup path without \".\" or \"..\" is needed, not \"a/../b\"");
+	refuse1("cgroup with .", "cgroup", "./a", "cgroup: a cgroup path without \".\" or \"..\" is needed, not \"./a\"");
+	accept_name("cgroup: ..a is a name", "cgroup", "..a/b.", "/..a/b.");
+	refuse1("cgroup=\"\"", "cgroup", "", "cgroup: must be a cgroup, as in system.slice/cron.service, but none was given");
+	longpath[0] = 'a';
+	ret = parse1("cgroup", longpath, &r);
+	CHECK(ret == -EINVAL && strstr(err, "paths of at most 511 bytes are taken"), "cgroup too long refused",
+	      "ret %d err \"%s\"", ret, err);
+
+	{
+		struct param p[] = { P("comm", "a"), P("exe", "/x"), P("comm", "a"), P("cgroup", "c"),
+				     P("comm", "b"), P("cgroup", "/c/"), P("pid", "3") };
+
+		ret = params__parse(p, N(p), &r, err, sizeof(err));
+		CHECK(ret == 0 && r.nr_comms == 2 && r.nr_exes == 1 && r.nr_cgroups == 1 && r.nr_pids == 1 &&
+		      !strcmp(r.comms[1], "b") && !strcmp(r.cgroups[0], "/c"),
+		      "names repeated, duplicates collapse (after normalizing)", "ret %d (%s) %d %d %d",
+		      ret, err, r.nr_comms, r.nr_exes, r.nr_cgroups);
+	}
+	for (int i = 0; i <= PARAMS_MAX_NAMES; i++) {
+		snprintf(values[i], sizeof(values[i]), "name%d", i);
+		many[i] = (struct param)P("comm", values[i]);
+	}
+	ret = params__parse(many, PARAMS_MAX_NAMES, &r, err, sizeof(err));
+	CHECK(ret == 0 && r.nr_comms == PARAMS_MAX_NAMES, "comm: PARAMS_MAX_NAMES accepted",
+	      "ret %d (%s)", ret, err);
+	ret = params__parse(many, PARAMS_MAX_NAMES + 1, &r, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, "comm: at most 16 different values may be given, not more"),
+	      "comm: PARAMS_MAX_NAMES + 1 refused", "ret %d err \"%s\"", ret, err);
+
+	CHECK(params__cgroup_within("/a/b", "/a") && params__cgroup_within("/a", "/a") &&
+	      !params__cgroup_within("/ab", "/a") && !params__cgroup_within("/", "/a") &&
+	      params__cgroup_within("/x", "/") && params__cgroup_within("/", "/") &&
+	      !params__cgroup_within("/a", "/a/b"), "cgroup within: below and at, not beside", "%s", "no");
+}
+
 int main(void)
 {
 	test_seconds();
@@ -242,5 +335,6 @@ int main(void)
 	test_debug_gc();
 	test_request();
 	test_error_text();
+	test_names();
 	return CHECK_EXIT();
 }
