@@ -39,45 +39,15 @@ static int64_t now_mono(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The start time /proc/PID/stat gives (field 22, clock ticks since boot):
- * what the kernel derives from the same start_boottime BPF reads. */
-static int proc_start_ticks(uint32_t pid, uint64_t *ticks)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ESRCH;
-	buf[n] = 0;
-	p = strrchr(buf, ')');	/* the name may hold spaces and parentheses */
-	if (!p)
-		return -EINVAL;
-	/* each step moves to the space before the next field: the first
-	 * lands before field 3 (state), the twentieth before 22 (starttime) */
-	for (int field = 3; field <= 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -EINVAL;
-	}
-	*ticks = strtoull(p + 1, NULL, 10);
-	return 0;
-}
-
 static bool same_process(const struct proc_instance *in)
 {
 	static long hz;
 	uint64_t ticks;
+	bool exited;		/* a zombie is still the same process */
 
 	if (!hz)
 		hz = sysconf(_SC_CLK_TCK);
-	if (proc_start_ticks(in->pid, &ticks))
+	if (targets__proc_stat(in->pid, &ticks, &exited))
 		return false;
 	return ticks == in->start_ns / (1000000000ULL / hz);
 }
