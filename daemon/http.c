@@ -268,6 +268,32 @@ static bool cl_unix(const struct http_server *s, struct MHD_Connection *c)
 	return di && di->daemon == s->unix_;
 }
 
+/* What this request's client may see. true, or false once it has been
+ * refused (403 queued, counted) with what to return in *ret. */
+static bool decide(struct http_server *s, struct MHD_Connection *c, struct access *who,
+		   enum MHD_Result *ret)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct access_peer peer = {
+		.fd = ci ? ci->connect_fd : -1,
+		.unix_socket = cl_unix(s, c),
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+	};
+	enum access_refusal why;
+	char reason[256];
+	int err;
+
+	pthread_rwlock_rdlock(&s->d->access_lock);
+	err = access__decide(s->d->access, &peer, who, &why, reason, sizeof(reason) - 1);
+	pthread_rwlock_unlock(&s->d->access_lock);
+	if (!err)
+		return true;
+	__atomic_add_fetch(&s->d->access_refused[why], 1, __ATOMIC_RELAXED);
+	strcat(reason, "\n");
+	*ret = queue_text(c, 403, reason);
+	return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -281,6 +307,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct reply r;
 	enum MHD_Result ret;
 
+	/* before anything else, a POST's body included */
+	if (!*req_cls && !decide(s, c, &who, &ret))
+		return ret;
 	if (!strcmp(method, "POST")) {
 		/* pprof's symbol requests: a list of addresses */
 		if (gather_upload(req_cls, upload_data, upload_data_size))
@@ -304,26 +333,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 					  "try again when others finish\n");
 		}
 	}
-	{
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		struct access_peer peer = {
-			.fd = ci ? ci->connect_fd : -1,
-			.unix_socket = cl_unix(s, c),
-			.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
-		};
-		enum access_refusal why;
-		char reason[256];
-		int err;
-
-		pthread_rwlock_rdlock(&s->d->access_lock);
-		err = access__decide(s->d->access, &peer, &who, &why, reason, sizeof(reason) - 1);
-		pthread_rwlock_unlock(&s->d->access_lock);
-		if (err) {
-			__atomic_add_fetch(&s->d->access_refused[why], 1, __ATOMIC_RELAXED);
-			strcat(reason, "\n");
-			return queue_text(c, 403, reason);
-		}
-	}
+	/* a POST is decided again on its last call: who was set on its first */
+	if (body && !decide(s, c, &who, &ret))
+		return ret;
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
 	if (ps.too_many)
 		return queue_text(c, 400, "too many query parameters\n");

@@ -134,6 +134,11 @@ else
 	done
 	st=$(curl -s --cacert "$TMP/cert.pem" -o "$TMP/nt.txt" -w '%{http_code}' "$R/debug/pprof/profile?seconds=1")
 	check "TLS: a client without the token is refused (HTTP $st): $(head -c 100 "$TMP/nt.txt")" test "$st" = 403 "HTTP $st"
+	head -c 900000 /dev/zero | tr '\0' '+' >"$TMP/body"
+	# (with Expect: 100-continue cprofd answers 403 instead of 100: the body is never sent)
+	st=$(curl -s --cacert "$TMP/cert.pem" -H 'Expect: 100-continue' --data-binary @"$TMP/body" \
+		-o /dev/null -w '%{http_code}' "$R/debug/pprof/symbol")
+	check "TLS: a POST without the token is refused (HTTP $st)" test "$st" = 403 "HTTP $st"
 	st=$(curl -s --cacert "$TMP/cert.pem" -H "Authorization: Bearer wrong$TOKEN" -o /dev/null -w '%{http_code}' "$R/metrics")
 	check "TLS: a wrong token is refused (HTTP $st)" test "$st" = 403 "HTTP $st"
 	st=$(curl -s --cacert "$TMP/cert.pem" -H "Authorization: Bearer $TOKEN" -o "$TMP/tls.pb.gz" -w '%{http_code}' \
