@@ -9,7 +9,9 @@ start_daemon
 # 1. The known split: the workload's own thread CPU clocks are the truth.
 start_workload "$TMP/split.out" "$B/workloads/split" 7
 sleep 0.5
+steal0=$(awk '/^cpu / { print $9 }' /proc/stat)
 curl -sf -o "$TMP/split.pb.gz" "$URL/debug/pprof/profile?seconds=5&pid=$WPID"
+steal1=$(awk '/^cpu / { print $9 }' /proc/stat)
 wait "$WPID"
 read -r _ _ ta _ tb < <(grep cpu_ns "$TMP/split.out")
 truth_a=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
@@ -19,7 +21,18 @@ check "split: work_a's share ($share_a%) within 5 points of its CPU time ($truth
 	near "$share_a" "$truth_a" 5 "profile says $share_a%, thread clocks say $truth_a%"
 check "split: work_b's share ($share_b%) within 5 points of its CPU time" \
 	near "$share_b" "$(awk -v t="$truth_a" 'BEGIN { print 100 - t }')" 5 "profile says $share_b%"
-check "split: the 70/30 design holds (work_a $share_a%)" near "$share_a" 70 5 "work_a is $share_a%"
+# Time the hypervisor gave to others (steal, /proc/stat) counts in the
+# cpu-clock that samples, but not in the threads' own clocks: a run with
+# steal showed 5.8 s sampled for 3.4 s of thread CPU time. Past 2% of the
+# window's CPU the totals are reported, not judged.
+steal=$(awk -v a="$steal0" -v b="$steal1" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
+	'BEGIN { printf "%.1f", 100 * (b - a) / hz / (5 * n) }')
+echo "# split: the host stole $steal% of this VM's CPU during the window"
+if ge "$steal" 2; then
+	skip "split: the 70/30 design holds" "the host stole $steal% of the CPU (work_a $share_a%)"
+else
+	check "split: the 70/30 design holds (work_a $share_a%)" near "$share_a" 70 5 "work_a is $share_a%"
+fi
 reach=$(q "$TMP/split.pb.gz" reach work_a main)
 check "split: stacks reach main from work_a ($reach%)" ge "$reach" 99 "only $reach% of work_a's samples reach main"
 depth=$(q "$TMP/split.pb.gz" depth recurse)
@@ -28,8 +41,12 @@ check "split: every sample has pid, tid, comm and thread labels" \
 	test "$(q "$TMP/split.pb.gz" labels)" = 0 "some samples lack labels"
 total=$(q "$TMP/split.pb.gz" total | awk '{ print $1 / 1e9 }')
 truth_total=$(cpu_over_window "$TMP/split.out" "$TMP/split.pb.gz")
-check "split: CPU seconds sampled ($total s) within 10% of what the workload used in the window ($truth_total s)" \
-	near "$total" "$truth_total" "$(awk -v t="$truth_total" 'BEGIN { print t * 0.10 }')" "sampled $total s"
+if ge "$steal" 2; then
+	skip "split: CPU seconds sampled within 10% of the workload's" "the host stole $steal% of the CPU: sampled $total s, threads' clocks $truth_total s"
+else
+	check "split: CPU seconds sampled ($total s) within 10% of what the workload used in the window ($truth_total s)" \
+		near "$total" "$truth_total" "$(awk -v t="$truth_total" 'BEGIN { print t * 0.10 }')" "sampled $total s"
+fi
 pprof_reads "split: go tool pprof reads the profile without warnings" "$TMP/split.pb.gz"
 check "split: the profile names the workload as its main binary" \
 	grep -q '^File: split' "$TMP/top.out" "go tool pprof says: $(head -1 "$TMP/top.out")"
