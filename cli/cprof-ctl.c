@@ -19,6 +19,7 @@
 #include "client.h"
 #include "params.h"
 #include "pprof.h"
+#include "views.h"
 
 #ifndef CPROF_VERSION
 #error "CPROF_VERSION comes from the top-level VERSION file: build with make"
@@ -40,8 +41,9 @@ static const char usage_text[] =
 	"  cprof-ctl collect VIEW DURATION [--pid N]... [-o FILE] [--hz N]\n"
 	"      Profile for DURATION (10s, 2m, 1m30s; whole seconds, at most 1h) and write\n"
 	"      the pprof file to FILE (default VIEW-YYYYMMDD-HHMMSS.pb.gz), then print its\n"
-	"      top %d. VIEW: cpu heap allocs offcpu block mutex. --pid (repeatable)\n"
-	"      limits it to those processes; --hz sets the cpu sampling rate.\n"
+	"      top %d. VIEW: %s\n"
+	"      (this version serves: %s). --pid (repeatable) limits it to those\n"
+	"      processes; --hz sets the cpu sampling rate.\n"
 	"  cprof-ctl top FILE [-n N] [--sample-index TYPE]\n"
 	"      Print the top N functions (default %d, 0: all) of a pprof file, by the\n"
 	"      sample type TYPE (name or index; default: the profile's default).\n"
@@ -75,26 +77,12 @@ enum {
 	OPT_CACERT = 1 << 10,
 };
 
-struct view {
-	const char *name;
-	const char *path;	/* under /debug/pprof/ */
-};
-
-static const struct view views[] = {
-	{ "cpu", "profile" },
-	{ "heap", "heap" },
-	{ "allocs", "allocs" },
-	{ "offcpu", "offcpu" },
-	{ "block", "block" },
-	{ "mutex", "mutex" },
-};
-
 struct args {
 	enum command cmd;
 	unsigned int opts;		/* OPT_* given */
 	struct http_target target;
 	/* collect */
-	const struct view *view;
+	const struct view_def *view;	/* from the view table (daemon/views.c) */
 	int seconds;
 	int pids[PARAMS_MAX_PIDS];
 	int nr_pids;
@@ -195,17 +183,6 @@ static int parse_duration(const char *s, int *seconds)
 	return 0;
 }
 
-static const struct view *find_view(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
-		if (!strcmp(views[i].name, name))
-			return &views[i];
-	}
-	return NULL;
-}
-
 static int add_pid(struct args *a, const char *arg)
 {
 	int pid, i;
@@ -257,10 +234,12 @@ static int set_positionals(struct args *a, char **pos, int nr_pos)
 			print_err("collect needs a VIEW and a DURATION, e.g. cprof-ctl collect cpu 10s");
 			return -EINVAL;
 		}
-		a->view = find_view(pos[1]);
+		a->view = views__find(pos[1]);
 		if (!a->view) {
-			print_err("unknown view \"%s\"; views: cpu heap allocs offcpu block mutex",
-				  pos[1]);
+			char names[128];
+
+			views__names(names, sizeof(names), false);
+			print_err("unknown view \"%s\"; views: %s", pos[1], names);
 			return -EINVAL;
 		}
 		ret = parse_duration(pos[2], &a->seconds);
@@ -999,17 +978,20 @@ cleanup:
 
 int main(int argc, char **argv)
 {
+	char all_views[128], built_views[128];
 	struct args a;
 	int rc;
 
+	views__names(all_views, sizeof(all_views), false);
+	views__names(built_views, sizeof(built_views), true);
 	if (argc < 2) {
-		fprintf(stderr, usage_text, COLLECT_TOP_ROWS, DEFAULT_TOP_ROWS);
+		fprintf(stderr, usage_text, COLLECT_TOP_ROWS, all_views, built_views, DEFAULT_TOP_ROWS);
 		return RC_USAGE;
 	}
 	if (parse_args(argc, argv, &a))
 		return RC_USAGE;
 	if (a.opts & OPT_HELP) {
-		printf(usage_text, COLLECT_TOP_ROWS, DEFAULT_TOP_ROWS);
+		printf(usage_text, COLLECT_TOP_ROWS, all_views, built_views, DEFAULT_TOP_ROWS);
 		return RC_OK;
 	}
 	if (a.opts & OPT_VERSION) {

@@ -16,6 +16,7 @@
 #include "profile.h"
 #include "symbatch.h"
 #include "vdso.h"
+#include "views.h"
 
 static int64_t now_mono_ns(void)
 {
@@ -525,14 +526,12 @@ cleanup:
 int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 		 const struct profile_request *req, uint8_t **out, size_t *len)
 {
-	static const struct pprof_value_type types[] = {
-		{ "samples", "count" }, { "cpu", "nanoseconds" },
-	};
+	const struct view_def *view = views__find("cpu");
 	struct pprof_opts opts = {
-		.sample_types = types,
-		.nr_sample_types = 2,
-		.default_sample_type = "cpu",
-		.period_type = { "cpu", "nanoseconds" },
+		.sample_types = view->types,
+		.nr_sample_types = (size_t)view->nr_types,
+		.default_sample_type = view->default_type,
+		.period_type = view->period,
 		.period = (int64_t)w->filter,
 		.time_nanos = w->start_ns,
 		.duration_nanos = w->end_ns - w->start_ns,

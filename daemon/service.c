@@ -18,6 +18,7 @@
 #include "targets.h"
 #include "isolate.h"
 #include "vdso.h"
+#include "views.h"
 
 #define TEXT "text/plain; charset=utf-8"
 
@@ -239,26 +240,45 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 
 static void serve_index(struct cprofd *d, const struct access *who, struct reply *r)
 {
-	char scope[160] = "";
+	FILE *f = open_memstream(&r->body, &r->len);
 
+	if (!f) {
+		reply_text(r, 500, "out of memory\n");
+		return;
+	}
+	fprintf(f, "<html><head><title>cprofd</title></head><body>\n"
+		   "<h1>cprofd</h1>\n<p>Profiles of %s, in pprof format.</p>\n",
+		d->pids || cpuview__has_name_targets(d->cpu) ?
+		"the processes given with --pid, --comm, --exe or --cgroup" : "every process on this host");
 	if (!who->all)
-		snprintf(scope, sizeof(scope), "<p>You (uid %u) see your own processes only, without kernel frames.</p>\n",
-			 who->uid);
-	reply_text(r, 200,
-		   "<html><head><title>cprofd</title></head><body>\n"
-		   "<h1>cprofd</h1>\n<p>Profiles of %s, in pprof format.</p>\n%s"
-		   "<table>\n"
-		   "<tr><td><a href=\"profile?seconds=30\">profile</a></td>"
-		   "<td>CPU: where threads run, sampled at %d Hz (seconds=N, hz=N, pid=N, comm=NAME, exe=PATH, cgroup=PATH)</td></tr>\n"
-		   "<tr><td><a href=\"symbol\">symbol</a></td>"
-		   "<td>pprof's remote symbolization: POST 0xADDR+0xADDR... (pid=N)</td></tr>\n"
-		   "</table>\n"
-		   "<p>Read them with <code>go tool pprof http://HOST:PORT/debug/pprof/profile</code>, "
-		   "or <code>cprof-ctl collect cpu 30s</code>. Daemon counters: <a href=\"/metrics\">/metrics</a>.</p>\n"
-		   "</body></html>\n",
-		   d->pids || cpuview__has_name_targets(d->cpu) ?
-		   "the processes given with --pid, --comm, --exe or --cgroup" : "every process on this host",
-		   scope, d->hz);
+		fprintf(f, "<p>You (uid %u) see your own processes only, without kernel frames.</p>\n",
+			who->uid);
+	fputs("<table>\n", f);
+	for (size_t i = 0; i < nr_views; i++) {
+		const struct view_def *v = &views[i];
+
+		if (v->built)
+			fprintf(f, "<tr><td><a href=\"%s?seconds=30\">%s</a></td><td>%s; at %d Hz. "
+				   "Also pid=N, comm=NAME, exe=PATH, cgroup=PATH, debug=1</td></tr>\n",
+				v->path, v->path, v->summary, d->hz);
+		else
+			fprintf(f, "<tr><td>%s</td><td>%s (not in this version)</td></tr>\n",
+				v->path, v->summary);
+	}
+	fputs("<tr><td><a href=\"symbol\">symbol</a></td>"
+	      "<td>pprof's remote symbolization: POST 0xADDR+0xADDR... (pid=N)</td></tr>\n"
+	      "</table>\n"
+	      "<p>Read them with <code>go tool pprof http://HOST:PORT/debug/pprof/profile</code>, "
+	      "or <code>cprof-ctl collect cpu 30s</code>. Daemon counters: <a href=\"/metrics\">/metrics</a>.</p>\n"
+	      "</body></html>\n", f);
+	if (fclose(f)) {
+		free(r->body);
+		r->body = NULL;
+		r->len = 0;
+		reply_text(r, 500, "out of memory\n");
+		return;
+	}
+	r->status = 200;
 	r->content_type = "text/html; charset=utf-8";
 }
 
@@ -358,9 +378,11 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		reply_text(r, 500, "out of memory\n");
 		return;
 	}
-	fprintf(f, "# HELP cprofd_view_running Whether a view is sampling.\n"
-		   "# TYPE cprofd_view_running gauge\n"
-		   "cprofd_view_running{view=\"cpu\"} 1\n");
+	fputs("# HELP cprofd_view_running Whether a view is sampling.\n"
+	      "# TYPE cprofd_view_running gauge\n", f);
+	for (size_t i = 0; i < nr_views; i++)	/* the views this version has */
+		if (views[i].built)
+			fprintf(f, "cprofd_view_running{view=\"%s\"} 1\n", views[i].name);
 	fprintf(f, "# HELP process_start_time_seconds When cprofd started, in seconds since the epoch.\n"
 		   "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n",
 		(long long)(d->started_ns / 1000000000LL));
@@ -620,13 +642,12 @@ static void serve_symbol(struct cprofd *d, const struct access *who, const struc
 	r->content_type = TEXT;
 }
 
-static const char *const later_views[] = { "heap", "allocs", "offcpu", "block", "mutex" };
-
 void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 		   const struct param *params, size_t nr,
 		   const char *body, size_t body_len, hung_up_fn hung_up, void *arg,
 		   struct reply *r)
 {
+	const struct view_def *view;
 	struct profile_request req;
 	char err[256];
 
@@ -648,24 +669,20 @@ void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 		serve_index(d, who, r);
 		return;
 	}
-	if (!strcmp(path, "/debug/pprof/profile")) {
+	view = !strncmp(path, "/debug/pprof/", 13) ? views__by_path(path + 13) : NULL;
+	if (view && !view->built) {
+		reply_text(r, 404, "the %s view is not available in this version of cprofd\n", view->name);
+		return;
+	}
+	if (view) {
 		if (params__parse(params, nr, &req, err, sizeof(err))) {
 			__atomic_add_fetch(&d->bad_requests, 1, __ATOMIC_RELAXED);
 			reply_text(r, 400, "%s\n", err);
 			return;
 		}
+		/* the one view built so far */
 		serve_cpu(d, who, &req, hung_up, arg, r);
 		return;
-	}
-	for (size_t i = 0; i < sizeof(later_views) / sizeof(later_views[0]); i++) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "/debug/pprof/%s", later_views[i]);
-		if (!strcmp(path, p)) {
-			reply_text(r, 404, "the %s view is not available in this version of cprofd\n",
-				   later_views[i]);
-			return;
-		}
 	}
 	reply_text(r, 404, "no such path: %.100s; see /debug/pprof/\n", path);
 }
