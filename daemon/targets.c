@@ -382,21 +382,35 @@ int targets__read_exe(uint32_t pid, char *buf, size_t len)
 	return 0;
 }
 
+/* A small /proc file, NUL-terminated: its length, or -errno (-ESRCH when
+ * it reads empty: the process has gone). */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (!n)
+		return -ESRCH;
+	if (n > 0)
+		buf[n] = '\0';
+	return n;
+}
+
 int targets__read_comm(uint32_t pid, char buf[CPROF_COMM_LEN])
 {
 	char path[32], text[CPROF_COMM_LEN + 1];
 	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -ESRCH;
-	text[n] = '\0';
+	n = read_small(path, text, sizeof(text));
+	if (n < 0)
+		return (int)n;
 	n = (ssize_t)strcspn(text, "\n");
 	if (n > CPROF_COMM_LEN - 1)
 		n = CPROF_COMM_LEN - 1;
@@ -444,17 +458,11 @@ int targets__proc_stat(uint32_t pid, uint64_t *start_ticks, bool *exited)
 {
 	char path[32], buf[1024], *p, state;
 	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ESRCH;
-	buf[n] = '\0';
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
 	p = strrchr(buf, ')');	/* the name may hold spaces and parentheses */
 	if (!p || p[1] != ' ' || !p[2])
 		return -EINVAL;
