@@ -163,6 +163,7 @@ bench:
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/unwind.sh
 	$(Q)tests/bench/symbols.sh
+	$(Q)tests/bench/churn.sh
 
 # 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
 soak:
