@@ -32,9 +32,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 DAEMON_LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lprotobuf-c -lmicrohttpd -lpthread
 CLI_LIBS := -lcurl -lprotobuf-c -lz
 
-VIEWS := cpu
-SKELS := $(patsubst %,$(BUILD)/%.skel.h,$(VIEWS))
-GEN := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h
+BPF_OBJS := capture
+SKELS := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_OBJS))
+GEN := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h $(BUILD)/gen/syscalls.h
 
 # Everything in daemon/ but main.c goes into a library the CLI and tests link.
 LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
@@ -45,7 +45,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
 WORKLOADS += $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%-nofp,$(wildcard tests/workloads/*.c))
 WORKLOADS += $(patsubst tests/workloads/lib/%.c,$(BUILD)/workloads/lib%.so,$(wildcard tests/workloads/lib/*.c))
-TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(filter-out %.bpf.c,$(wildcard tests/tools/*.c)))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -76,6 +76,15 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h &: proto/profile.proto | $(BUILD)/gen
 	$(call msg,PROTOC,$<)
 	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/gen $<
+
+# System call names by number, from the kernel headers the build has, for
+# the offcpu view's syscall label.
+$(BUILD)/gen/syscalls.h: | $(BUILD)/gen
+	$(call msg,GEN,$@)
+	$(Q)echo '#include <asm/unistd.h>' | $(CC) -E -dM - | \
+		awk 'BEGIN { print "/* generated from <asm/unistd.h> */" } \
+		$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { \
+		sub(/^__NR_/, "", $$2); printf "\t[%d] = \"%s\",\n", $$3, $$2 }' > $@
 
 $(BUILD)/gen/profile.pb-c.o: $(BUILD)/gen/profile.pb-c.c
 	$(call msg,CC,$@)
@@ -124,6 +133,15 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< $(LIB) $(CLI_LIBS) -o $@
 
+# the offcpu benchmark's floor: empty programs on the scheduler source's hooks
+$(BUILD)/tests/floor.bpf.o: tests/tools/floor.bpf.c | $(BUILD)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/floor: tests/tools/floor.c $(BUILD)/tests/floor.bpf.o | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< -lbpf -o $@
+
 $(BUILD)/tests/craft: tests/tools/craft.c | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) $< -ldw -lelf -o $@
@@ -164,6 +182,7 @@ bench:
 	$(Q)tests/bench/unwind.sh
 	$(Q)tests/bench/symbols.sh
 	$(Q)tests/bench/churn.sh
+	$(Q)tests/bench/offcpu.sh
 
 # 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
 soak:

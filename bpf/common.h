@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Shared by every view: task filter, counters, process-instance events and
- * the one stack-capture path. Each view's .bpf.c includes this once; user
- * space shares these maps between views' skeletons with bpf_map__reuse_fd. */
+/* The capture core every source shares (bpf/capture.bpf.c): task filter,
+ * counters, process-instance events, the generation, and the one
+ * stack-capture path with its stacks maps and unwinder. */
 #ifndef CPROF_BPF_COMMON_H
 #define CPROF_BPF_COMMON_H
 
@@ -18,9 +18,13 @@
 const volatile bool include_idle = false;	/* count the idle task (pid 0) */
 const volatile bool kernel_stacks = true;
 
-/* The generation BPF writes into; flipped by user space through the
- * memory-mapped .bss before it drains the other one. */
+/* The generation BPF writes into is gen & 1; user space bumps gen through
+ * the memory-mapped .bss before it drains the other one. */
 __u32 gen = 0;
+
+/* When each generation began (bpf_ktime_get_ns()), written by user space
+ * before it bumps gen: the scheduler source clips intervals with it. */
+__u64 gen_start_ns[CPROF_NR_GENS] = {};
 
 /* New entries put into each generation's maps (stacks and samples), so user
  * space drains early when a generation fills faster than its interval. */
@@ -209,8 +213,8 @@ static __always_inline __u64 stack_hash(const struct stack_trace *st)
 	return h ? h : 1;
 }
 
-/* Store the stack in the current generation's stacks map; return its hash,
- * or 0 when it could not be read or kept (counted). */
+/* Store the stack in generation g's stacks map (g: gen & 1); return its
+ * hash, or 0 when it could not be read or kept (counted). */
 static __always_inline __u64 store_stack(struct stack_trace *st, __u32 g)
 {
 	void *map = bpf_map_lookup_elem(&stacks, &g);

@@ -298,8 +298,9 @@ static int check_options(const struct args *a, const char *cmd)
 			return -EINVAL;
 		}
 	}
-	if ((a->opts & OPT_HZ) && a->view && strcmp(a->view->name, "cpu")) {
-		print_err("--hz applies to the cpu view only, not %s", a->view->name);
+	if ((a->opts & OPT_HZ) && a->view && !(a->view->sources & SOURCE_CPU)) {
+		print_err("--hz sets the rate of CPU samples (the cpu and wall views), not %s",
+			  a->view->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -906,6 +907,16 @@ static int label_value(const char *series, const char *key, char *out, size_t si
 	return -ENOENT;
 }
 
+/* The data sources, as /metrics labels their counters. */
+static const struct {
+	const char *name, *title;
+	unsigned int bit;		/* enum view_source; 0: the capture core */
+} sources[] = {
+	{ "cpu", "cpu sampling", SOURCE_CPU },
+	{ "sched", "scheduler", SOURCE_SCHED },
+	{ "core", "capture core: stacks, unwinder, targets", 0 },
+};
+
 static int cmd_status(const struct args *a)
 {
 	const char *where = a->target.socket_path ? a->target.socket_path : a->target.url;
@@ -958,10 +969,34 @@ static int cmd_status(const struct args *a)
 	printf("views running: %s\n", running.len ? running.data : "none");
 	if (stopped.len)
 		printf("views stopped: %s\n", stopped.data);
+	/* what the BPF side counted, by data source, under the views it feeds */
+	for (size_t g = 0; g < sizeof(sources) / sizeof(sources[0]); g++) {
+		char feeds[128] = "", src[16];
+		size_t n = 0;
+		bool header = false;
+
+		for (size_t v = 0; v < nr_views && n < sizeof(feeds); v++)
+			if (views[v].built && (views[v].sources & sources[g].bit))
+				n += snprintf(feeds + n, sizeof(feeds) - n, "%s%s", n ? ", " : "", views[v].name);
+		for (i = 0; i < nr; i++) {
+			char event[64];
+
+			if (strncmp(table[i].series, "cprofd_bpf_events_total{", 24) ||
+			    label_value(table[i].series, "source", src, sizeof(src)) ||
+			    strcmp(src, sources[g].name) ||
+			    label_value(table[i].series, "event", event, sizeof(event)))
+				continue;
+			if (!header)
+				printf("\n%s (%s):\n", sources[g].title, sources[g].bit ? feeds : "every view");
+			header = true;
+			printf("  %-32s  %*s\n", event, (int)value_w, table[i].value);
+		}
+	}
 	if (nr)
-		printf("\n");
+		printf("\ndaemon:\n");
 	for (i = 0; i < nr; i++)
-		printf("%-*s  %*s\n", (int)name_w, table[i].series, (int)value_w, table[i].value);
+		if (strncmp(table[i].series, "cprofd_bpf_events_total{", 24))
+			printf("  %-*s  %*s\n", (int)name_w - 2, table[i].series, (int)value_w, table[i].value);
 	rc = RC_OK;
 	goto cleanup;
 nomem:

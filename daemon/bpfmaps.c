@@ -36,7 +36,24 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_TGT_LEFT] = "targets_left_at_exec",
 	[CPROF_CNT_TGT_CHECK] = "targets_checks_asked",
 	[CPROF_CNT_TGT_FULL] = "targets_map_full",
+	[CPROF_CNT_OFF_INTERVALS] = "offcpu_intervals",
+	[CPROF_CNT_OFF_SHORT] = "offcpu_short",
+	[CPROF_CNT_OFF_SHORT_NS] = "offcpu_short_ns",
+	[CPROF_CNT_OFF_RECORDED] = "offcpu_recorded",
+	[CPROF_CNT_OFF_USTACK_LOST] = "offcpu_user_stack_lost",
+	[CPROF_CNT_OFF_THREADS_FULL] = "offcpu_threads_map_full",
+	[CPROF_CNT_OFF_COUNTS_FULL] = "offcpu_map_full",
+	[CPROF_CNT_OFF_STALE] = "offcpu_stale",
 };
+
+const char *cprof_counter_source(int i)
+{
+	if (i == CPROF_CNT_SAMPLES || i == CPROF_CNT_COUNTS_FULL)
+		return "cpu";
+	if (i >= CPROF_CNT_OFF_INTERVALS && i <= CPROF_CNT_OFF_STALE)
+		return "sched";
+	return "core";
+}
 
 /* The kernel's "operation not supported" (ENOTSUPP), which user space's
  * errno.h does not name. */

@@ -27,5 +27,8 @@ void bpf__sync(void);
 /* Sum a per-CPU array of counters. 0 or -errno. */
 int counters__read(int fd, uint64_t out[CPROF_CNT_MAX]);
 extern const char *const cprof_counter_names[CPROF_CNT_MAX];
+/* The data source a counter belongs to: "cpu", "sched", or "core" (what
+ * every source shares: stacks, the unwinder, targets). */
+const char *cprof_counter_source(int counter);
 
 #endif /* CPROF_BPFMAPS_H */

@@ -27,6 +27,7 @@ struct cprofd {
 	const int *pids;		/* --pid, or NULL: every process */
 	int nr_pids;
 	int hz;
+	unsigned int views;		/* --views: bits of indexes into views[] */
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;
@@ -45,6 +46,7 @@ struct reply {
 	size_t len;
 	const char *content_type;
 	const char *disposition;	/* Content-Disposition, or NULL */
+	char disposition_buf[64];	/* where disposition points when built */
 	char note[320];			/* X-Cprof-Note: what the client should know, or "" */
 };
 

@@ -14,7 +14,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "bpfmaps.h"
-#include "cpu.skel.h"
+#include "capture.skel.h"
 #include "cpuview.h"
 #include "log.h"
 #include "params.h"
@@ -41,6 +41,8 @@ struct perfset {
 
 /* The programs that keep the targets map (bpf/targets.h). */
 #define NR_TARGET_PROGS 4
+/* The scheduler source's (bpf/sched.bpf.h): sched_switch, sys_exit. */
+#define NR_SCHED_PROGS 2
 
 /* What the unwind worker is asked to do. */
 enum work_type { WORK_ADD, WORK_STALE, WORK_EXIT };
@@ -52,7 +54,7 @@ struct work {
 };
 
 struct cpuview {
-	struct cpu *skel;
+	struct capture *skel;
 	struct ring_buffer *events;
 	struct proctab *proctab;
 	pthread_mutex_t lock;		/* generations, windows, perf sets, stats */
@@ -61,7 +63,11 @@ struct cpuview {
 	struct stackstore *store;
 	struct perfset sets[MAX_SETS];
 	int *cpus, nr_cpus;
-	int counts_fd[CPROF_NR_GENS], stacks_fd[CPROF_NR_GENS];
+	int counts_fd[CPROF_NR_GENS], stacks_fd[CPROF_NR_GENS], offcpu_fd[CPROF_NR_GENS];
+	int64_t gen_start[CPROF_NR_GENS];	/* CLOCK_MONOTONIC each generation began */
+	struct bpf_program *sched_progs[NR_SCHED_PROGS];	/* the flavour loaded */
+	struct bpf_link *sched_links[NR_SCHED_PROGS];
+	int sched_refs;			/* windows that need the scheduler source */
 	bool pending[CPROF_NR_GENS];	/* a failed drain left entries there */
 	int64_t flipped_ns;		/* CLOCK_MONOTONIC of the last flip */
 	int64_t flipped_real_ns;	/* and CLOCK_REALTIME: a window's samples are
@@ -540,7 +546,7 @@ void cpuview__describe_targets(struct cpuview *v, char *buf, size_t len)
  * cgroups at exec only where the kernel has it. Before load. */
 static void targets_choose_progs(struct cpuview *v)
 {
-	struct cpu *s = v->skel;
+	struct capture *s = v->skel;
 	const struct {
 		const char *tp;
 		struct bpf_program *btf, *raw;
@@ -570,7 +576,7 @@ static void targets_choose_progs(struct cpuview *v)
  * moves go unseen; without the others, nothing is matched by name. */
 static void targets_attach(struct cpuview *v)
 {
-	struct cpu *s = v->skel;
+	struct capture *s = v->skel;
 	struct bpf_program *p[2 * NR_TARGET_PROGS] = {
 		s->progs.target_exec, s->progs.target_exec_raw,
 		s->progs.target_fork, s->progs.target_fork_raw,
@@ -607,6 +613,18 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (e->type == CPROF_EV_NEW_PROC) {
 		proctab__add(v->proctab, e->pid, e->start_ns, e->exec_id);
 		return 0;
+	}
+	if (e->type == CPROF_EV_BUSY) {
+		/* Its maps were read when it was first seen, which may have
+		 * been in the middle of its exec, before its libraries were
+		 * mapped: read them again now that it is busy. */
+		struct proc_instance *in;
+
+		proctab__lock(v->proctab);
+		in = proctab__get(v->proctab, e->pid, e->start_ns, e->exec_id);
+		if (in)
+			proctab__refresh(v->proctab, in, false);
+		proctab__unlock(v->proctab);
 	}
 	if (e->type == CPROF_EV_TARGET_EXEC || e->type == CPROF_EV_TARGET_MOVED) {
 		target_check(v, e);
@@ -699,7 +717,22 @@ static void set_entries(struct bpf_map *a, struct bpf_map *b, uint32_t n)
 struct drain_ctx {
 	struct cpuview *v;
 	bool over;			/* windows past the hard memory limit */
+	int64_t gen_start;		/* when the generation drained began */
 };
+
+/* Add a record to w, unless the windows are over their hard limit and it
+ * would be a new entry. */
+static void deliver(struct drain_ctx *c, struct window *w, const void *key, const uint64_t *values)
+{
+	struct cpuview *v = c->v;
+
+	if (c->over && !hashmap__find(w->samples, key)) {
+		w->dropped++;
+		v->stats.window_records_dropped++;
+	} else if (window__add(w, key, values)) {
+		v->stats.window_errors++;
+	}
+}
 
 static int on_stack(const void *key, const void *value, void *arg)
 {
@@ -713,6 +746,7 @@ static int on_stack(const void *key, const void *value, void *arg)
 	return 0;
 }
 
+/* CPU samples: counts for cpu windows of their rate, time for wall ones. */
 static int on_count(const void *key, const void *value, void *arg)
 {
 	const struct cpu_key *k = key;
@@ -721,14 +755,51 @@ static int on_count(const void *key, const void *value, void *arg)
 
 	v->stats.drained_records++;
 	for (struct window *w = v->windows; w; w = w->next) {
-		if (w->filter != k->period_ns)
+		if (w->kind == WINDOW_OFFCPU || w->filter != k->period_ns)
 			continue;
-		if (c->over && !hashmap__find(w->samples, k)) {
-			w->dropped++;
-			v->stats.window_records_dropped++;
-		} else if (window__add(w, k, value)) {
-			v->stats.window_errors++;
+		if (w->kind == WINDOW_CPU) {
+			deliver(c, w, k, value);
+		} else {
+			struct offcpu_key wk = { .k = k->k, .state = OFFCPU_RUNNING,
+						 .syscall = OFFCPU_NO_SYSCALL };
+			uint64_t ns = *(const uint64_t *)value * k->period_ns;
+
+			deliver(c, w, &wk, &ns);
 		}
+	}
+	return 0;
+}
+
+/* What of the intervals in one offcpu record lies in window w: all of it,
+ * unless they began before w opened (include/offcpu.h). */
+static uint64_t offcpu_in_window(const struct window *w, const struct offcpu_key *k,
+				 const struct offcpu_val *val, int64_t gen_start)
+{
+	int64_t in;
+
+	if (!k->since || k->since - 1 >= w->first_gen)
+		return val->ns;
+	in = val->ns_in_gen + (int64_t)val->count * (gen_start - w->opened_mono_ns);
+	return in <= 0 ? 0 : (uint64_t)in > val->ns ? val->ns : (uint64_t)in;
+}
+
+/* Off-CPU intervals: for offcpu and wall windows, clipped at their start. */
+static int on_offcpu(const void *key, const void *value, void *arg)
+{
+	const struct offcpu_key *k = key;
+	const struct offcpu_val *val = value;
+	struct drain_ctx *c = arg;
+	struct cpuview *v = c->v;
+	struct offcpu_key wk = *k;
+
+	v->stats.drained_records++;
+	wk.since = 0;
+	for (struct window *w = v->windows; w; w = w->next) {
+		uint64_t values[2] = { val->count, offcpu_in_window(w, k, val, c->gen_start) };
+
+		if (w->kind == WINDOW_CPU || !values[1])
+			continue;
+		deliver(c, w, &wk, w->kind == WINDOW_OFFCPU ? values : &values[1]);
 	}
 	return 0;
 }
@@ -747,17 +818,20 @@ static uint64_t windows_bytes(struct cpuview *v)
  * not delivered left in the maps (pending) for the next drain. */
 static int drain_gen(struct cpuview *v, uint32_t g)
 {
-	struct drain_ctx c = { .v = v };
+	struct drain_ctx c = { .v = v, .gen_start = v->gen_start[g] };
 	int e;
 
 	c.over = v->window_limit && windows_bytes(v) > v->window_limit + v->window_limit / 2;
 	e = bpfmap__drain(v->stacks_fd[g], sizeof(uint64_t), sizeof(struct stack_trace), on_stack, &c);
 	if (e >= 0)
 		e = bpfmap__drain(v->counts_fd[g], sizeof(struct cpu_key), sizeof(uint64_t), on_count, &c);
+	if (e >= 0 && (v->stats.sources & SOURCE_SCHED))
+		e = bpfmap__drain(v->offcpu_fd[g], sizeof(struct offcpu_key), sizeof(struct offcpu_val),
+				  on_offcpu, &c);
 	v->pending[g] = e < 0;
 	if (e < 0) {
 		if (!v->stats.drain_errors++)
-			log_error("cannot drain the cpu maps: %s; retrying every drain", strerror(-e));
+			log_error("cannot drain the kernel maps: %s; retrying every drain", strerror(-e));
 		for (struct window *w = v->windows; w; w = w->next)
 			w->drain_failed++;
 		return e;
@@ -768,10 +842,11 @@ static int drain_gen(struct cpuview *v, uint32_t g)
 
 /* Caller holds v->lock. Entries a failed drain left in the generation not
  * being written go first: the flip makes BPF write there next, and they
- * must not mix with what it brings. */
+ * must not mix with what it brings. The new generation's start is written
+ * before gen is bumped, so BPF never pairs a generation with another's. */
 static int drain_locked(struct cpuview *v)
 {
-	uint32_t old = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED) & 1;
+	uint32_t seq = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED), old = seq & 1;
 	int64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int e = 0;
 
@@ -779,7 +854,10 @@ static int drain_locked(struct cpuview *v)
 		goto out;	/* keep writing into `old`: it is drained next time */
 	v->flipped_real_ns = now_ns(CLOCK_REALTIME);
 	v->flipped_ns = now_ns(CLOCK_MONOTONIC);
-	__atomic_store_n(&v->skel->bss->gen, old ^ 1, __ATOMIC_SEQ_CST);
+	v->gen_start[old ^ 1] = v->flipped_ns;
+	__atomic_store_n(&v->skel->bss->gen_start_ns[old ^ 1], (uint64_t)v->flipped_ns,
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&v->skel->bss->gen, seq + 1, __ATOMIC_SEQ_CST);
 	bpf__sync();		/* nobody writes into generation `old` any more */
 	e = drain_gen(v, old);
 out:
@@ -861,6 +939,119 @@ static void *drainer(void *arg)
 
 /* ---- set-up ---- */
 
+/* Load the scheduler source's programs, tp_btf where the kernel has the
+ * tracepoints' BTF, raw_tp elsewhere; none when it is off, and maps of one
+ * entry. Before load. */
+static void sched_choose_progs(struct cpuview *v, bool on)
+{
+	struct capture *s = v->skel;
+	struct bpf_program *p[NR_SCHED_PROGS][2] = {
+		{ s->progs.offcpu_switch, s->progs.offcpu_switch_raw },
+		{ s->progs.offcpu_sys_exit, s->progs.offcpu_sys_exit_raw },
+	};
+	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_sys_exit" };
+	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
+
+	for (int i = 0; i < NR_SCHED_PROGS; i++) {
+		int id = vmlinux ? btf__find_by_name_kind(vmlinux, tp[i], BTF_KIND_TYPEDEF) : -1;
+
+		v->sched_progs[i] = on ? p[i][id < 0] : NULL;
+		bpf_program__set_autoload(p[i][0], on && id >= 0);
+		bpf_program__set_autoload(p[i][1], on && id < 0);
+		if (i == 0) {
+			/* void *, preempt, prev, next and, since 5.18, prev_state */
+			const struct btf_type *t = id >= 0 ? btf__type_by_id(vmlinux, id) : NULL;
+
+			if (t)
+				t = btf__type_by_id(vmlinux, t->type);
+			if (t)
+				t = btf__type_by_id(vmlinux, t->type);
+			s->rodata->switch_has_state = t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
+			v->stats.sched_raw = on && id < 0;
+		}
+	}
+	btf__free(vmlinux);
+	if (!on) {
+		bpf_map__set_max_entries(s->maps.offcpu_threads, 1);
+		bpf_map__set_max_entries(s->maps.offcpu_counts0, 1);
+		bpf_map__set_max_entries(s->maps.offcpu_counts1, 1);
+	}
+}
+
+/* Open, size and load the capture object with the given sources. 0, or
+ * -errno with a one-line reason in err. */
+static int load(struct cpuview *v, const struct cpuview_opts *opts, unsigned int sources,
+		char *err, size_t errlen)
+{
+	int e;
+
+	v->skel = capture__open();
+	if (!v->skel) {
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	v->stats.sources = sources;
+	targets_choose_progs(v);
+	sched_choose_progs(v, sources & SOURCE_SCHED);
+	v->skel->rodata->offcpu_min_ns = v->stats.offcpu_min_ns;
+	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
+	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
+	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
+	v->tables_parser = opts->tables_parser;
+	if (!v->stats.dwarf_unwind) {	/* no tables: keep the maps minimal */
+		bpf_map__set_max_entries(v->skel->maps.unwind_tables, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_table_hdrs, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_maps, 1);
+		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 1);
+	} else {
+		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 8192);
+		bpf_map__set_max_entries(v->skel->maps.unwind_index,
+					 unwinder__index_entries(v->unwind_rows, UNWIND_MAX_TABLES));
+		v->stats.unwind_fixed_bytes =
+			(uint64_t)bpf_map__max_entries(v->skel->maps.unwind_index) * sizeof(uint64_t) +
+			(uint64_t)bpf_map__max_entries(v->skel->maps.unwind_maps) * sizeof(struct unwind_mapping) +
+			(uint64_t)UNWIND_MAX_TABLES * sizeof(struct unwind_table_hdr) +
+			(uint64_t)libbpf_num_possible_cpus() * UNWIND_ROW_CACHE * sizeof(struct unwind_row_cache_ent);
+	}
+	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
+	v->stats.counts_entries = opts->counts_entries ?:
+		entries_for(v->nr_cpus, v->stats.max_hz, 16384, 1u << 20);
+	/* a stack is 1 KiB: at most 2 x 256 MiB, on hosts of 256 CPUs */
+	v->stats.stacks_entries = opts->stacks_entries ?:
+		entries_for(v->nr_cpus, v->stats.max_hz, 8192, 1u << 18);
+	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, v->stats.counts_entries);
+	set_entries(v->skel->maps.stacks0, v->skel->maps.stacks1, v->stats.stacks_entries);
+	if (sources & SOURCE_SCHED)
+		set_entries(v->skel->maps.offcpu_counts0, v->skel->maps.offcpu_counts1,
+			    v->stats.counts_entries);
+	/* a hash map element is its key and value and about 56 bytes */
+	v->stats.kernel_map_bytes = CPROF_NR_GENS *
+		((uint64_t)v->stats.counts_entries * (sizeof(struct cpu_key) + 8 + 56) +
+		 (uint64_t)v->stats.stacks_entries * (8 + sizeof(struct stack_trace) + 56));
+	if (sources & SOURCE_SCHED)
+		v->stats.kernel_map_bytes +=
+			CPROF_NR_GENS * (uint64_t)v->stats.counts_entries *
+			(sizeof(struct offcpu_key) + sizeof(struct offcpu_val) + 56) +
+			(uint64_t)bpf_map__max_entries(v->skel->maps.offcpu_threads) *
+			(4 + sizeof(struct offcpu_thread) + 56);
+	v->fill_limit = (v->stats.counts_entries < v->stats.stacks_entries ?
+			 v->stats.counts_entries : v->stats.stacks_entries) * DRAIN_FILL_PCT / 100;
+	e = capture__load(v->skel);
+	if (e) {
+		snprintf(err, errlen, "the kernel refused the BPF programs: %s; run with -v to see the verifier's log",
+			 strerror(-e));
+		return e;
+	}
+	v->stats.insns = bpf_program__insn_cnt(v->skel->progs.cpu_sample);
+	log_debug("cpu_sample: %u instructions", v->stats.insns);
+	if (v->sched_progs[0]) {
+		v->stats.sched_insns = bpf_program__insn_cnt(v->sched_progs[0]);
+		log_debug("%s: %u instructions", bpf_program__name(v->sched_progs[0]),
+			  v->stats.sched_insns);
+	}
+	return 0;
+}
+
 struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt,
 			     char *err, size_t errlen)
 {
@@ -907,53 +1098,21 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	 * may ask; several hz= requests share what is left of it */
 	v->stats.max_hz = opts->hz + PARAMS_MAX_HZ;
 
-	v->skel = cpu__open();
-	if (!v->skel) {
-		snprintf(err, errlen, "cannot open the cpu BPF object: %s", strerror(errno));
+	v->stats.offcpu_min_ns = opts->offcpu_min_ns ?: OFFCPU_DEFAULT_MIN_NS;
+	/* A kernel that refuses the scheduler programs loses the views that
+	 * need them, not the daemon: load again without them. */
+	for (unsigned int sources = SOURCE_CPU | (opts->sources & SOURCE_SCHED);;
+	     sources &= ~SOURCE_SCHED) {
+		e = load(v, opts, sources, err, errlen);
+		if (!e || !(sources & SOURCE_SCHED) || e == -ENOMEM)
+			break;
+		log_error("the kernel refused the scheduler programs (%s): the offcpu and wall views are off; run with -v to see the verifier's log",
+			  strerror(-e));
+		capture__destroy(v->skel);
+		v->skel = NULL;
+	}
+	if (e)
 		goto fail;
-	}
-	targets_choose_progs(v);
-	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
-	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
-	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
-	v->tables_parser = opts->tables_parser;
-	if (!v->stats.dwarf_unwind) {	/* no tables: keep the maps minimal */
-		bpf_map__set_max_entries(v->skel->maps.unwind_tables, 1);
-		bpf_map__set_max_entries(v->skel->maps.unwind_table_hdrs, 1);
-		bpf_map__set_max_entries(v->skel->maps.unwind_maps, 1);
-		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 1);
-	} else {
-		bpf_map__set_max_entries(v->skel->maps.unwind_procs, 8192);
-		bpf_map__set_max_entries(v->skel->maps.unwind_index,
-					 unwinder__index_entries(v->unwind_rows, UNWIND_MAX_TABLES));
-		v->stats.unwind_fixed_bytes =
-			(uint64_t)bpf_map__max_entries(v->skel->maps.unwind_index) * sizeof(uint64_t) +
-			(uint64_t)bpf_map__max_entries(v->skel->maps.unwind_maps) * sizeof(struct unwind_mapping) +
-			(uint64_t)UNWIND_MAX_TABLES * sizeof(struct unwind_table_hdr) +
-			(uint64_t)libbpf_num_possible_cpus() * UNWIND_ROW_CACHE * sizeof(struct unwind_row_cache_ent);
-	}
-	v->skel->rodata->kernel_stacks = opts->kernel_stacks;
-	v->stats.counts_entries = opts->counts_entries ?:
-		entries_for(v->nr_cpus, v->stats.max_hz, 16384, 1u << 20);
-	/* a stack is 1 KiB: at most 2 x 256 MiB, on hosts of 256 CPUs */
-	v->stats.stacks_entries = opts->stacks_entries ?:
-		entries_for(v->nr_cpus, v->stats.max_hz, 8192, 1u << 18);
-	set_entries(v->skel->maps.cpu_counts0, v->skel->maps.cpu_counts1, v->stats.counts_entries);
-	set_entries(v->skel->maps.stacks0, v->skel->maps.stacks1, v->stats.stacks_entries);
-	/* a hash map element is its key and value and about 56 bytes */
-	v->stats.kernel_map_bytes = CPROF_NR_GENS *
-		((uint64_t)v->stats.counts_entries * (sizeof(struct cpu_key) + 8 + 56) +
-		 (uint64_t)v->stats.stacks_entries * (8 + sizeof(struct stack_trace) + 56));
-	v->fill_limit = (v->stats.counts_entries < v->stats.stacks_entries ?
-			 v->stats.counts_entries : v->stats.stacks_entries) * DRAIN_FILL_PCT / 100;
-	e = cpu__load(v->skel);
-	if (e) {
-		snprintf(err, errlen, "the kernel refused the cpu BPF program: %s; run with -v to see the verifier's log",
-			 strerror(-e));
-		goto fail;
-	}
-	v->stats.insns = bpf_program__insn_cnt(v->skel->progs.cpu_sample);
-	log_debug("cpu_sample: %u instructions", v->stats.insns);
 
 	targets_attach(v);
 	{
@@ -975,6 +1134,10 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	v->counts_fd[1] = bpf_map__fd(v->skel->maps.cpu_counts1);
 	v->stacks_fd[0] = bpf_map__fd(v->skel->maps.stacks0);
 	v->stacks_fd[1] = bpf_map__fd(v->skel->maps.stacks1);
+	v->offcpu_fd[0] = bpf_map__fd(v->skel->maps.offcpu_counts0);
+	v->offcpu_fd[1] = bpf_map__fd(v->skel->maps.offcpu_counts1);
+	v->gen_start[0] = now_ns(CLOCK_MONOTONIC);
+	v->skel->bss->gen_start_ns[0] = (uint64_t)v->gen_start[0];
 
 	if (v->stats.dwarf_unwind && unwinder_start(v, err, errlen))
 		goto fail;
@@ -1015,18 +1178,116 @@ fail:
 
 /* ---- windows ---- */
 
-struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds)
+/* The scheduler programs run while windows need them: attach them for the
+ * first. Caller holds v->lock. */
+static int sched_get(struct cpuview *v)
 {
-	struct perfset *set = NULL;
+	int e;
+
+	if (!(v->stats.sources & SOURCE_SCHED))
+		return -ENOTSUP;
+	if (v->sched_refs++)
+		return 0;
+	/* what threads noted while detached is stale */
+	__atomic_store_n(&v->skel->bss->sched_epoch_ns, (uint64_t)now_ns(CLOCK_MONOTONIC),
+			 __ATOMIC_SEQ_CST);
+	for (int i = 0; i < NR_SCHED_PROGS; i++) {
+		v->sched_links[i] = bpf_program__attach(v->sched_progs[i]);
+		if (v->sched_links[i])
+			continue;
+		e = -errno;
+		if (i == 0) {
+			log_error("cannot attach %s: %s", bpf_program__section_name(v->sched_progs[i]),
+				  strerror(-e));
+			v->sched_refs = 0;
+			return e;
+		}
+		/* without it, user stacks are read only when a thread leaves
+		 * the CPU again with the same registers */
+		log_error("cannot attach %s: %s; off-CPU intervals will mostly lack user stacks",
+			  bpf_program__section_name(v->sched_progs[i]), strerror(-e));
+	}
+	v->stats.sched_attached = true;
+	v->stats.sched_sys_exit = v->sched_links[1] != NULL;
+	return 0;
+}
+
+static void sched_put(struct cpuview *v)
+{
+	if (--v->sched_refs)
+		return;
+	for (int i = 0; i < NR_SCHED_PROGS; i++) {
+		bpf_link__destroy(v->sched_links[i]);
+		v->sched_links[i] = NULL;
+	}
+	v->stats.sched_attached = false;
+}
+
+bool cpuview__has_sources(struct cpuview *v, unsigned int sources)
+{
+	return (v->stats.sources & sources) == sources;
+}
+
+/* A reference to the perf set sampling at hz, opened if need be. Caller
+ * holds v->lock. NULL and errno. */
+static struct perfset *perfset_get(struct cpuview *v, int hz)
+{
+	int e, total = 0;
+
+	for (int i = 0; i < MAX_SETS; i++) {
+		if (!v->sets[i].refs)
+			continue;
+		total += v->sets[i].hz;
+		if (v->sets[i].hz == hz) {
+			v->sets[i].refs++;
+			return &v->sets[i];
+		}
+	}
+	/* a new rate must keep the sampling within what the maps are sized for */
+	if (total + hz > v->stats.max_hz) {
+		errno = EBUSY;
+		return NULL;
+	}
+	for (int i = 0; i < MAX_SETS; i++)
+		if (!v->sets[i].refs) {
+			e = perfset_open(v, &v->sets[i], hz);
+			if (e) {
+				errno = -e;
+				return NULL;
+			}
+			return &v->sets[i];
+		}
+	errno = EBUSY;
+	return NULL;
+}
+
+/* Drop a window's reference to the perf set of its rate. The always-on
+ * set (index 0) keeps its own. */
+static void perfset_put(struct cpuview *v, uint64_t period)
+{
+	for (int i = 0; i < MAX_SETS; i++)
+		if (v->sets[i].refs && (uint64_t)(NS / v->sets[i].hz) == period) {
+			if (--v->sets[i].refs == 0)
+				perfset_close(v, &v->sets[i]);
+			return;
+		}
+}
+
+struct window *cpuview__open_window(struct cpuview *v, enum window_kind kind, int hz,
+				    int seconds)
+{
+	bool cpu = kind != WINDOW_OFFCPU, sched = kind != WINDOW_CPU;
 	struct window *w;
-	int e = 0, total = 0;
+	int e = 0;
 
 	if (!hz)
 		hz = v->sets[0].hz;
-	w = window__new(v->store, sizeof(struct cpu_key), 1);
+	w = window__new(v->store, kind == WINDOW_CPU ? sizeof(struct cpu_key) : sizeof(struct offcpu_key),
+			kind == WINDOW_OFFCPU ? 2 : 1);
 	if (!w)
 		return NULL;
-	w->filter = NS / hz;
+	w->kind = kind;
+	w->filter = cpu ? NS / hz : 0;
 
 	pthread_mutex_lock(&v->lock);
 	if (v->window_limit && windows_bytes(v) >= v->window_limit) {
@@ -1034,30 +1295,12 @@ struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds)
 		e = -ENOBUFS;
 		goto cleanup;
 	}
-	for (int i = 0; i < MAX_SETS; i++) {
-		if (!v->sets[i].refs)
-			continue;
-		total += v->sets[i].hz;
-		if (v->sets[i].hz == hz) {
-			set = &v->sets[i];
-			set->refs++;
-			break;
-		}
-	}
-	/* a new rate must keep the sampling within what the maps are sized for */
-	if (!set && total + hz > v->stats.max_hz) {
-		e = -EBUSY;
+	if (sched && (e = sched_get(v)))
 		goto cleanup;
-	}
-	for (int i = 0; !set && i < MAX_SETS; i++)
-		if (!v->sets[i].refs) {
-			e = perfset_open(v, &v->sets[i], hz);
-			if (e)
-				goto cleanup;
-			set = &v->sets[i];
-		}
-	if (!set) {
-		e = -EBUSY;
+	if (cpu && !perfset_get(v, hz)) {
+		e = -errno;
+		if (sched)
+			sched_put(v);
 		goto cleanup;
 	}
 	/* Drain so the window starts with nothing from before it opened: it
@@ -1065,6 +1308,7 @@ struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds)
 	drain_locked(v);
 	w->start_ns = v->flipped_real_ns;
 	w->opened_mono_ns = v->flipped_ns;
+	w->first_gen = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED);
 	w->deadline_mono_ns = seconds > 0 ? w->opened_mono_ns + seconds * NS : 0;
 	w->next = v->windows;
 	v->windows = w;
@@ -1141,13 +1385,10 @@ static void close_locked(struct cpuview *v, struct window *w)
 	w->closed = true;
 	v->closed_bytes += window__mem(w);
 	v->stats.open_windows--;
-	/* The always-on set (index 0) keeps its own reference. */
-	for (int i = 0; i < MAX_SETS; i++)
-		if (v->sets[i].refs && (uint64_t)(NS / v->sets[i].hz) == w->filter) {
-			if (--v->sets[i].refs == 0)
-				perfset_close(v, &v->sets[i]);
-			break;
-		}
+	if (w->kind != WINDOW_OFFCPU)
+		perfset_put(v, w->filter);
+	if (w->kind != WINDOW_CPU)
+		sched_put(v);
 }
 
 bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms)
@@ -1261,9 +1502,11 @@ void cpuview__free(struct cpuview *v)
 	unwinder__free(v->unwinder);
 	for (int i = 0; i < NR_TARGET_PROGS; i++)
 		bpf_link__destroy(v->target_links[i]);
+	for (int i = 0; i < NR_SCHED_PROGS; i++)
+		bpf_link__destroy(v->sched_links[i]);
 	targets__clear(&v->targets);
 
-	cpu__destroy(v->skel);
+	capture__destroy(v->skel);
 	free(v->cpus);
 	free(v->queue);
 	stackstore__free(v->store);

@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include "cprof.h"
 #include "cpu.h"
+#include "offcpu.h"
 #include "unwinder.h"
+#include "views.h"
 #include "window.h"
 
 struct proctab;
@@ -25,6 +27,8 @@ struct proc_instance;
 struct targets_spec;
 
 struct cpuview_opts {
+	unsigned int sources;		/* enum view_source: what to load (cpu always) */
+	uint64_t offcpu_min_ns;		/* shorter off-CPU intervals are counted only */
 	int hz;				/* always-on rate */
 	bool kernel_stacks;
 	const int *pids;		/* --pid; NULL: every process (unless targets) */
@@ -61,6 +65,12 @@ struct cpuview_stats {
 	bool dwarf_unwind;		/* user stacks walked with unwind tables */
 	struct unwinder_stats unwind;
 	uint32_t insns;			/* the sampling program's instructions */
+	unsigned int sources;		/* enum view_source: loaded */
+	bool sched_attached;		/* the scheduler programs run (offcpu, wall windows open) */
+	bool sched_raw;			/* as raw_tp: no BTF for the tracepoints */
+	bool sched_sys_exit;		/* user stacks read at system calls' exits */
+	uint32_t sched_insns;		/* the switch program's instructions */
+	uint64_t offcpu_min_ns;
 	/* targets chosen by name, matched by the daemon (BPF's own matches
 	 * are in bpf[]: CPROF_CNT_TGT_*) */
 	uint64_t targets_scanned;	/* running processes found by the scan of /proc */
@@ -79,11 +89,17 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 /* Move what the kernel aggregated since the last drain into open windows
  * now (the drain thread does it on its own every second). */
 int cpuview__drain(struct cpuview *v);
-/* Start a window sampled at hz (0: the always-on rate), closed by the view
- * after seconds (0: only by cpuview__close_window). NULL and errno: EBUSY
- * when the rate would take sampling past max_hz, ENOBUFS when the windows
- * are at their memory limit. */
-struct window *cpuview__open_window(struct cpuview *v, int hz, int seconds);
+/* Start a window of kind (window.h): CPU samples at hz (0: the always-on
+ * rate) for the cpu and wall kinds, off-CPU intervals for the offcpu and
+ * wall kinds (the scheduler programs run while such windows are open).
+ * Closed by the view after seconds (0: only by cpuview__close_window).
+ * NULL and errno: EBUSY when the rate would take sampling past max_hz,
+ * ENOBUFS when the windows are at their memory limit, ENOTSUP when the
+ * source it needs is not loaded, or what attaching its programs failed with. */
+struct window *cpuview__open_window(struct cpuview *v, enum window_kind kind, int hz,
+				    int seconds);
+/* Whether the sources (enum view_source) are all loaded. */
+bool cpuview__has_sources(struct cpuview *v, unsigned int sources);
 /* Change the always-on rate (a reloaded --hz); windows already open keep
  * theirs. 0, -EBUSY past what the kernel maps were sized for at start,
  * or -errno opening the perf events. */

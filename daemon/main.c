@@ -55,6 +55,8 @@ struct options {
 	int parser_timeout;		/* seconds one request may take it */
 	bool frame_pointers;
 	bool verbose;
+	unsigned int views;		/* --views: bits of indexes into views[] */
+	uint64_t offcpu_min_ns;		/* --offcpu-min */
 	const char *config;		/* --config: the file read first, and on SIGHUP */
 	const char *group;		/* members see every process */
 	const char *tls_cert, *tls_key;	/* TLS on the TCP listener */
@@ -66,7 +68,8 @@ struct options {
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
 	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
-	"              [--hz N] [--views cpu] [--memory SIZE] [--unwind-memory SIZE]\n"
+	"              [--hz N] [--views LIST] [--offcpu-min USEC] [--memory SIZE]\n"
+	"              [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
 	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
 	"              [--token-file FILE] [-v]\n"
@@ -81,7 +84,9 @@ static const char usage[] =
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
-	"  --views LIST     views to run, or all; this version has: cpu\n"
+	"  --views LIST     views to serve, comma-separated, or all (default): cpu, offcpu, wall\n"
+	"  --offcpu-min USEC  off-CPU intervals shorter than this are counted, not recorded\n"
+	"                   (default 1)\n"
 	"  --memory SIZE    the daemon's own memory budget (default 96M): symbols 40%\n"
 	"                   (held by its symbols parser), profile windows 25%,\n"
 	"                   exited processes' maps 15%\n"
@@ -127,12 +132,11 @@ static void opt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --views, --continuous: from the view table; views not built in this
  * version are refused by name. */
-static int parse_views(const char *list, const char *opt)
+static int parse_views(const char *list, const char *opt, unsigned int *mask)
 {
-	unsigned int mask;
 	char err[256];
 
-	if (views__parse_list(list, opt, &mask, err, sizeof(err))) {
+	if (views__parse_list(list, opt, mask, err, sizeof(err))) {
 		opt_err("%s", err);
 		return -EINVAL;
 	}
@@ -196,6 +200,8 @@ static void set_defaults(struct options *o)
 	o->parser_memory = DEFAULT_PARSER_MEMORY;
 	o->parser_timeout = DEFAULT_PARSER_TIMEOUT;
 	o->group = "cprof";
+	views__parse_list("all", "--views", &o->views, NULL, 0);
+	o->offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
 }
 
 static void options_free(struct options *o)
@@ -249,16 +255,30 @@ static int apply_opt(struct options *o, int c, const char *arg)
 		}
 		break;
 	case OPT_VIEWS:
-	case OPT_CONTINUOUS:
-		if (parse_views(arg, c == OPT_VIEWS ? "--views" : "--continuous"))
+		if (parse_views(arg, "--views", &o->views))
 			return 2;
 		break;
-	case OPT_HEAP_RATE:
-	case OPT_OFFCPU_MIN:
-		opt_err("%s: the %s view is not available in this version",
-			c == OPT_HEAP_RATE ? "--heap-rate" : "--offcpu-min",
-			c == OPT_HEAP_RATE ? "heap" : "offcpu");
+	case OPT_CONTINUOUS: {
+		unsigned int mask;
+
+		if (parse_views(arg, "--continuous", &mask))
+			return 2;
+		opt_err("--continuous: keeping views always on is not available in this version");
 		return 2;
+	}
+	case OPT_HEAP_RATE:
+		opt_err("--heap-rate: the heap view is not available in this version");
+		return 2;
+	case OPT_OFFCPU_MIN: {
+		int us;
+
+		if (parse_int(arg, 0, 1000000, &us)) {
+			opt_err("--offcpu-min %s: expected microseconds from 0 to 1000000", arg);
+			return 2;
+		}
+		o->offcpu_min_ns = (uint64_t)us * 1000;
+		break;
+	}
 	case OPT_FP:
 		o->frame_pointers = true;
 		break;
@@ -507,7 +527,8 @@ static int all_targets(const struct targets_spec *names, const struct options *o
 static void print_start(const struct options *o, const struct cpuview_stats *cs)
 {
 	struct targets_spec all = { 0 };
-	char who[256] = "every process";
+	char who[256] = "every process", served[128] = "";
+	size_t n = 0;
 
 	if (!all_targets(&o->targets, o, &all))
 		targets__describe(&all, who, sizeof(who));
@@ -515,10 +536,17 @@ static void print_start(const struct options *o, const struct cpuview_stats *cs)
 	if (targets__has_names(&o->targets))
 		log_info("%llu running processes match %s; those that start later are matched as they exec",
 			 (unsigned long long)cs->targets_scanned, who);
-	log_info("profiling %s: cpu at %d Hz, user stacks by %s; serving http://%s/debug/pprof/%s%s",
-		 who, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
+	for (size_t i = 0; i < nr_views && n < sizeof(served); i++)
+		if ((o->views & (1u << i)) && (cs->sources & views[i].sources) == views[i].sources)
+			n += snprintf(served + n, sizeof(served) - n, "%s%s", n ? ", " : "", views[i].name);
+	log_info("profiling %s: views %s; cpu at %d Hz, user stacks by %s; serving http://%s/debug/pprof/%s%s",
+		 who, served, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
+	if (cs->sources & SOURCE_SCHED)
+		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), by the scheduler programs (%s, %u instructions), attached while offcpu or wall profiles run",
+			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->sched_raw ? "raw_tp" : "tp_btf",
+			 cs->sched_insns);
 	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB",
 		 cs->counts_entries, cs->stacks_entries, cs->nr_cpus, cs->max_hz, o->hz,
 		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0);
@@ -657,6 +685,8 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(n.parser_memory != o->parser_memory, "parser-memory");
 	NEEDS_RESTART(n.parser_timeout != o->parser_timeout, "parser-timeout");
 	NEEDS_RESTART(n.frame_pointers != o->frame_pointers, "frame-pointers");
+	NEEDS_RESTART(n.views != o->views, "views");
+	NEEDS_RESTART(n.offcpu_min_ns != o->offcpu_min_ns, "offcpu-min");
 #undef NEEDS_RESTART
 	/* what the new settings point into stays */
 	for (size_t i = 0; i < n.nr_owned; i++)
@@ -784,6 +814,11 @@ int main(int argc, char **argv)
 			 strerror(errno));
 
 	co.hz = o.hz;
+	d.views = o.views;
+	for (size_t i = 0; i < nr_views; i++)
+		if (o.views & (1u << i))
+			co.sources |= views[i].sources;
+	co.offcpu_min_ns = o.offcpu_min_ns;
 	co.kernel_stacks = true;
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;

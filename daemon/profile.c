@@ -7,6 +7,7 @@
 #include <time.h>
 #include "access.h"
 #include "cpu.h"
+#include "offcpu.h"
 #include "elfobj.h"
 #include "hashmap.h"
 #include "ksyms.h"
@@ -283,21 +284,21 @@ static uint64_t frame_location(struct build *bd, struct proc_instance *in, bool 
  * cgroup are as the process table read them with its maps (a process whose
  * maps were never read matches neither). Under the table's lock. */
 static bool pid_wanted(struct build *bd, const struct profile_request *req,
-		       const struct cpu_key *k)
+		       const struct sample_key *k)
 {
 	struct proc_instance *in;
 
 	if (!req->nr_pids && !req->nr_comms && !req->nr_exes && !req->nr_cgroups)
 		return true;
 	for (int i = 0; i < req->nr_pids; i++)
-		if ((uint32_t)req->pids[i] == k->k.pid)
+		if ((uint32_t)req->pids[i] == k->pid)
 			return true;
 	for (int i = 0; i < req->nr_comms; i++)
-		if (!strncmp(req->comms[i], k->k.comm, CPROF_COMM_LEN))
+		if (!strncmp(req->comms[i], k->comm, CPROF_COMM_LEN))
 			return true;
 	if (!req->nr_exes && !req->nr_cgroups)
 		return false;
-	in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+	in = proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id);
 	for (int i = 0; in && in->exe && i < req->nr_exes; i++)
 		if (!strcmp(req->exes[i], in->exe))
 			return true;
@@ -309,14 +310,14 @@ static bool pid_wanted(struct build *bd, const struct profile_request *req,
 
 /* Whether the client may see this sample: its process is one of theirs,
  * as it was known while it lived. Under the table's lock. */
-static bool visible(struct build *bd, const struct cpu_key *k)
+static bool visible(struct build *bd, const struct sample_key *k)
 {
 	const struct access *who = bd->ctx->who;
 	struct proc_instance *in;
 
 	if (!who || who->all)
 		return true;
-	in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+	in = proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id);
 	return in && in->user_known && in->uid == who->uid;
 }
 
@@ -330,19 +331,19 @@ static bool kernel_hidden(const struct build *bd)
 static void add_main_mapping(struct build *bd, const struct window *w,
 			     const struct profile_request *req)
 {
-	const struct cpu_key *best = NULL;
+	const struct sample_key *best = NULL;
 	struct proc_instance *in;
 	struct object obj;
 	uint64_t *count, most = 0;
-	struct cpu_key *k;
+	struct sample_key *k;
 	size_t it = 0;
 
 	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count))
-		if (k->k.ustack && *count > most && pid_wanted(bd, req, k) && visible(bd, k)) {
+		if (k->ustack && *count > most && pid_wanted(bd, req, k) && visible(bd, k)) {
 			most = *count;
 			best = k;
 		}
-	in = best ? proctab__get(bd->ctx->proctab, best->k.pid, best->k.start_ns, best->k.exec_id) : NULL;
+	in = best ? proctab__get(bd->ctx->proctab, best->pid, best->start_ns, best->exec_id) : NULL;
 	for (size_t i = 0; in && i < in->maps.nr; i++)
 		if (in->maps.maps[i].path && in->maps.maps[i].path[0] == '/') {
 			mapping_of(bd, in, &in->maps.maps[i], &obj);
@@ -355,10 +356,10 @@ static int add_kernel_mapping(struct build *bd, const struct window *w)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t it = 0;
-	struct cpu_key *k;
+	struct sample_key *k;
 
 	while (hashmap__next(w->samples, &it, (void **)&k, NULL)) {
-		const struct window_stack *ks = window__stack(w, k->k.kstack);
+		const struct window_stack *ks = window__stack(w, k->kstack);
 
 		for (uint32_t i = 0; ks && i < ks->len; i++) {
 			lo = ks->ips[i] < lo ? ks->ips[i] : lo;
@@ -391,14 +392,14 @@ static bool is_code(struct build *bd, struct proc_instance *in, uint64_t addr)
 
 /* The first pass over a sample: its user frames, as add_sample() will
  * take them, are noted for the parser. */
-static void collect_sample(struct build *bd, const struct window *w, const struct cpu_key *k)
+static void collect_sample(struct build *bd, const struct window *w, const struct sample_key *k)
 {
-	const struct window_stack *ks = window__stack(w, k->k.kstack);
-	const struct window_stack *us = window__stack(w, k->k.ustack);
+	const struct window_stack *ks = window__stack(w, k->kstack);
+	const struct window_stack *us = window__stack(w, k->ustack);
 	struct proc_instance *in;
 	size_t nk = ks ? ks->len : 0;
 
-	in = us ? proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id) : NULL;
+	in = us ? proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id) : NULL;
 	for (uint32_t i = 0; in && i < us->len; i++) {
 		if (!is_code(bd, in, us->ips[i] - (i ? 1 : 0)))
 			break;
@@ -406,23 +407,74 @@ static void collect_sample(struct build *bd, const struct window *w, const struc
 	}
 }
 
-static int add_sample(struct build *bd, const struct window *w, const struct cpu_key *k,
-		      uint64_t count, uint64_t *locs)
+static const char *const state_names[OFFCPU_NR_STATES] = {
+	[OFFCPU_RUNNING] = "running",
+	[OFFCPU_SLEEPING] = "sleeping",
+	[OFFCPU_UNINTERRUPTIBLE] = "uninterruptible",
+	[OFFCPU_PREEMPTED] = "preempted",
+	[OFFCPU_STOPPED] = "stopped",
+	[OFFCPU_PARKED] = "parked",
+};
+
+static const char *const syscall_names[] = {
+#include "syscalls.h"
+};
+
+/* The sample's values and the labels its kind of window adds. */
+static int sample_values(const struct window *w, const struct sample_key *k, const uint64_t *vals,
+			 int64_t *values, struct pprof_label *labels, char *num, size_t numlen)
 {
-	const struct window_stack *ks = window__stack(w, k->k.kstack);
-	const struct window_stack *us = window__stack(w, k->k.ustack);
+	const struct offcpu_key *ok = (const struct offcpu_key *)k;
+	int n = 0;
+
+	switch (w->kind) {
+	case WINDOW_CPU:
+		values[0] = (int64_t)vals[0];
+		values[1] = (int64_t)(vals[0] * ((const struct cpu_key *)k)->period_ns);
+		return 0;
+	case WINDOW_OFFCPU:
+		values[0] = (int64_t)vals[0];
+		values[1] = (int64_t)vals[1];
+		break;
+	case WINDOW_WALL:
+		values[0] = (int64_t)vals[0];
+		break;
+	}
+	labels[n++] = (struct pprof_label){ .key = "state",
+		.str = ok->state < OFFCPU_NR_STATES ? state_names[ok->state] : "unknown" };
+	if (ok->syscall != OFFCPU_NO_SYSCALL) {
+		const char *name = ok->syscall < sizeof(syscall_names) / sizeof(syscall_names[0]) ?
+				   syscall_names[ok->syscall] : NULL;
+
+		if (!name) {
+			snprintf(num, numlen, "syscall_%u", ok->syscall);
+			name = num;
+		}
+		labels[n++] = (struct pprof_label){ .key = "syscall", .str = name };
+	}
+	return n;
+}
+
+static int add_sample(struct build *bd, const struct window *w, const struct sample_key *k,
+		      const uint64_t *vals, uint64_t *locs)
+{
+	/* events, for the counts of what went wrong */
+	uint64_t count = w->kind == WINDOW_WALL ? 1 : vals[0];
+	char num[32];
+	const struct window_stack *ks = window__stack(w, k->kstack);
+	const struct window_stack *us = window__stack(w, k->ustack);
 	struct proc_instance *in = NULL;
 	char comm[CPROF_COMM_LEN + 1] = { 0 }, thread[CPROF_COMM_LEN + 1] = { 0 };
-	struct pprof_label labels[5];
+	struct pprof_label labels[7];
 	int nr_labels = 4;
 	int64_t values[2];
 	bool truncated = false;
 	size_t n = 0;
 
-	if ((k->k.kstack && !ks) || (k->k.ustack && !us))
+	if ((k->kstack && !ks) || (k->ustack && !us))
 		bd->ctx->stats->stacks_missing += count;
 	if (us) {
-		in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+		in = proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id);
 		if (!in)
 			bd->ctx->stats->no_instance += count;
 	}
@@ -478,18 +530,17 @@ static int add_sample(struct build *bd, const struct window *w, const struct cpu
 		if (!locs[i])
 			return -ENOMEM;
 
-	memcpy(comm, k->k.comm, CPROF_COMM_LEN);
-	memcpy(thread, k->k.thread, CPROF_COMM_LEN);
-	labels[0] = (struct pprof_label){ .key = "pid", .num = k->k.pid };
-	labels[1] = (struct pprof_label){ .key = "tid", .num = k->k.tid };
+	memcpy(comm, k->comm, CPROF_COMM_LEN);
+	memcpy(thread, k->thread, CPROF_COMM_LEN);
+	labels[0] = (struct pprof_label){ .key = "pid", .num = k->pid };
+	labels[1] = (struct pprof_label){ .key = "tid", .num = k->tid };
 	labels[2] = (struct pprof_label){ .key = "comm", .str = comm };
 	labels[3] = (struct pprof_label){ .key = "thread", .str = thread };
 	if (!in)
-		in = proctab__get(bd->ctx->proctab, k->k.pid, k->k.start_ns, k->k.exec_id);
+		in = proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id);
 	if (in && in->container[0])
 		labels[nr_labels++] = (struct pprof_label){ .key = "container", .str = in->container };
-	values[0] = (int64_t)count;
-	values[1] = (int64_t)(count * k->period_ns);
+	nr_labels += sample_values(w, k, vals, values, &labels[nr_labels], num, sizeof(num));
 	return pprof_builder__sample(bd->b, locs, n, values, labels, nr_labels);
 }
 
@@ -523,16 +574,17 @@ cleanup:
 	return err;
 }
 
-int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
-		 const struct profile_request *req, uint8_t **out, size_t *len)
+int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
+		   const struct window *w, const struct profile_request *req, uint8_t **out,
+		   size_t *len)
 {
-	const struct view_def *view = views__find("cpu");
 	struct pprof_opts opts = {
 		.sample_types = view->types,
 		.nr_sample_types = (size_t)view->nr_types,
 		.default_sample_type = view->default_type,
 		.period_type = view->period,
-		.period = (int64_t)w->filter,
+		/* the CPU samples' period; off-CPU time is measured, not sampled */
+		.period = w->kind == WINDOW_OFFCPU ? 1 : (int64_t)w->filter,
 		.time_nanos = w->start_ns,
 		.duration_nanos = w->end_ns - w->start_ns,
 	};
@@ -540,7 +592,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	uint64_t locs[2 * CPROF_MAX_STACK_DEPTH + 2], *count;
 	const char *comments[8];
 	char dropped[160], failed[160];
-	struct cpu_key *k;
+	struct sample_key *k;
 	size_t it = 0;
 	int err = 0;
 
@@ -596,7 +648,7 @@ int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
 	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
 		if (!pid_wanted(&bd, req, k) || !visible(&bd, k))
 			continue;
-		err = add_sample(&bd, w, k, *count, locs);
+		err = add_sample(&bd, w, k, count, locs);
 		if (err)
 			break;
 	}

@@ -9,6 +9,7 @@
 #include "window.h"
 
 #include "symbatch.h"
+#include "views.h"
 
 struct access;
 struct proctab;
@@ -46,10 +47,12 @@ struct profile_ctx {
 	size_t nr_comments;
 };
 
-/* A CPU profile of window w, restricted to req's pids. Writes a malloc'd
- * gzipped profile, or text when req->debug. 0 or -errno. */
-int profile__cpu(const struct profile_ctx *ctx, const struct window *w,
-		 const struct profile_request *req, uint8_t **out, size_t *len);
+/* The profile of view (the cpu, offcpu or wall view: window w's kind) from
+ * window w, restricted to req's processes. Writes a malloc'd gzipped
+ * profile, or text when req->debug. 0 or -errno. */
+int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
+		   const struct window *w, const struct profile_request *req, uint8_t **out,
+		   size_t *len);
 
 /* pprof's remote symbolization: text holds addresses in hex ("0x4a10+0x4b20",
  * as pprof posts them; spaces and commas also separate). For each one that can

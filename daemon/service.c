@@ -145,8 +145,17 @@ static void after_build(struct cprofd *d, const struct symbolize_stats *st)
 	pthread_mutex_unlock(&d->stats_lock);
 }
 
-static void serve_cpu(struct cprofd *d, const struct access *who, const struct profile_request *req,
-		      hung_up_fn hung_up, void *arg, struct reply *r)
+/* Whether cprofd serves view: built, in --views, and its sources loaded. */
+static bool view_running(struct cprofd *d, const struct view_def *view)
+{
+	return view->built && (d->views & (1u << (view - views))) &&
+	       cpuview__has_sources(d->cpu, view->sources);
+}
+
+/* A windowed view: open a window, wait for it, build the profile. */
+static void serve_window(struct cprofd *d, const struct view_def *view, const struct access *who,
+			 const struct profile_request *req, hung_up_fn hung_up, void *arg,
+			 struct reply *r)
 {
 	struct symbolize_stats st = { 0 };
 	int seconds = req->seconds ? req->seconds : PARAMS_DEFAULT_SECONDS;
@@ -176,7 +185,7 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 			return;
 		}
 	}
-	w = cpuview__open_window(d->cpu, req->hz, seconds);
+	w = cpuview__open_window(d->cpu, view->window, req->hz, seconds);
 	if (!w) {
 		cpuview__stats(d->cpu, &cs);
 		if (errno == EBUSY)
@@ -186,7 +195,7 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 			reply_text(r, 503, "profiles in progress hold %.0f MiB, the limit for windows (a quarter of --memory); try again when they finish\n",
 				   cs.window_bytes_limit / 1048576.0);
 		else
-			reply_text(r, 500, "cannot start a cpu profile: %s\n", strerror(errno));
+			reply_text(r, 500, "cannot start the %s profile: %s\n", view->name, strerror(errno));
 		return;
 	}
 	/* The view closes the window when it is due; meanwhile notice a
@@ -216,7 +225,7 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 	ctx.comments = comments;
 	pthread_mutex_lock(&d->sym_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = profile__cpu(&ctx, w, req, (uint8_t **)&r->body, &r->len);
+	err = profile__build(&ctx, view, w, req, (uint8_t **)&r->body, &r->len);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st.profiles++;
 	st.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
@@ -224,7 +233,7 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 	pthread_mutex_unlock(&d->sym_lock);
 	cpuview__free_window(d->cpu, w);
 	if (err) {
-		reply_text(r, 500, "cannot build the cpu profile: %s\n", strerror(-err));
+		reply_text(r, 500, "cannot build the %s profile: %s\n", view->name, strerror(-err));
 		return;
 	}
 	r->status = 200;
@@ -234,13 +243,16 @@ static void serve_cpu(struct cprofd *d, const struct access *who, const struct p
 		r->content_type = TEXT;
 	} else {
 		r->content_type = "application/octet-stream";
-		r->disposition = "attachment; filename=\"profile\"";
+		snprintf(r->disposition_buf, sizeof(r->disposition_buf), "attachment; filename=\"%s\"",
+			 view->path);
+		r->disposition = r->disposition_buf;
 	}
 }
 
 static void serve_index(struct cprofd *d, const struct access *who, struct reply *r)
 {
 	FILE *f = open_memstream(&r->body, &r->len);
+	char hz[48];
 
 	if (!f) {
 		reply_text(r, 500, "out of memory\n");
@@ -253,14 +265,19 @@ static void serve_index(struct cprofd *d, const struct access *who, struct reply
 	if (!who->all)
 		fprintf(f, "<p>You (uid %u) see your own processes only, without kernel frames.</p>\n",
 			who->uid);
+	snprintf(hz, sizeof(hz), "; at %d Hz (hz=N)", d->hz);
 	fputs("<table>\n", f);
 	for (size_t i = 0; i < nr_views; i++) {
 		const struct view_def *v = &views[i];
 
-		if (v->built)
-			fprintf(f, "<tr><td><a href=\"%s?seconds=30\">%s</a></td><td>%s; at %d Hz. "
+		if (view_running(d, v))
+			fprintf(f, "<tr><td><a href=\"%s?seconds=30\">%s</a></td><td>%s%s. "
 				   "Also pid=N, comm=NAME, exe=PATH, cgroup=PATH, debug=1</td></tr>\n",
-				v->path, v->path, v->summary, d->hz);
+				v->path, v->path, v->summary,
+				v->sources & SOURCE_CPU ? hz : "");
+		else if (v->built)
+			fprintf(f, "<tr><td>%s</td><td>%s (off: --views, or see cprofd's log)</td></tr>\n",
+				v->path, v->summary);
 		else
 			fprintf(f, "<tr><td>%s</td><td>%s (not in this version)</td></tr>\n",
 				v->path, v->summary);
@@ -378,11 +395,12 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		reply_text(r, 500, "out of memory\n");
 		return;
 	}
-	fputs("# HELP cprofd_view_running Whether a view is sampling.\n"
+	fputs("# HELP cprofd_view_running Whether a view is served (1), or off (0: --views, or its programs were refused).\n"
 	      "# TYPE cprofd_view_running gauge\n", f);
 	for (size_t i = 0; i < nr_views; i++)	/* the views this version has */
 		if (views[i].built)
-			fprintf(f, "cprofd_view_running{view=\"%s\"} 1\n", views[i].name);
+			fprintf(f, "cprofd_view_running{view=\"%s\"} %d\n", views[i].name,
+				view_running(d, &views[i]));
 	fprintf(f, "# HELP process_start_time_seconds When cprofd started, in seconds since the epoch.\n"
 		   "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n",
 		(long long)(d->started_ns / 1000000000LL));
@@ -400,17 +418,26 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# TYPE cprofd_unwind_fixed_bytes gauge\ncprofd_unwind_fixed_bytes %" PRIu64 "\n",
 		cs.hz, cs.max_hz, cs.counts_entries, cs.stacks_entries, cs.kernel_map_bytes,
 		cs.unwind_fixed_bytes);
-	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included.\n"
+	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included, by data source (core: the stacks, unwinder and targets every source shares).\n"
 		   "# TYPE cprofd_bpf_events_total counter\n");
 	for (int i = 0; i < CPROF_CNT_MAX; i++)
-		if (i != CPROF_CNT_UNW_WALK_NS)
-			fprintf(f, "cprofd_bpf_events_total{view=\"cpu\",event=\"%s\"} %" PRIu64 "\n",
-				cprof_counter_names[i], cs.bpf[i]);
+		if (i != CPROF_CNT_UNW_WALK_NS && i != CPROF_CNT_OFF_SHORT_NS)
+			fprintf(f, "cprofd_bpf_events_total{source=\"%s\",event=\"%s\"} %" PRIu64 "\n",
+				cprof_counter_source(i), cprof_counter_names[i], cs.bpf[i]);
+	fprintf(f, "# HELP cprofd_offcpu_short_seconds_total Time in off-CPU intervals shorter than --offcpu-min (counted, not recorded).\n"
+		   "# TYPE cprofd_offcpu_short_seconds_total counter\n"
+		   "cprofd_offcpu_short_seconds_total %.9f\n"
+		   "# HELP cprofd_sched_attached Whether the scheduler programs run now (offcpu or wall profiles in progress).\n"
+		   "# TYPE cprofd_sched_attached gauge\ncprofd_sched_attached %d\n",
+		cs.bpf[CPROF_CNT_OFF_SHORT_NS] / 1e9, cs.sched_attached);
 	fprintf(f, "# HELP cprofd_unwind_walk_seconds_total Time the BPF walker spent in user-stack walks with tables.\n"
 		   "# TYPE cprofd_unwind_walk_seconds_total counter\n"
 		   "cprofd_unwind_walk_seconds_total %.9f\n", cs.bpf[CPROF_CNT_UNW_WALK_NS] / 1e9);
 	fprintf(f, "# TYPE cprofd_bpf_program_instructions gauge\n"
 		   "cprofd_bpf_program_instructions{program=\"cpu_sample\"} %u\n", cs.insns);
+	if (cs.sched_insns)
+		fprintf(f, "cprofd_bpf_program_instructions{program=\"offcpu_switch\"} %u\n",
+			cs.sched_insns);
 	fprintf(f, "# HELP cprofd_unwind_tables Whether user stacks are walked with .eh_frame tables.\n"
 		   "# TYPE cprofd_unwind_tables gauge\ncprofd_unwind_tables %d\n", cs.dwarf_unwind);
 	if (cs.dwarf_unwind)
@@ -674,14 +701,18 @@ void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 		reply_text(r, 404, "the %s view is not available in this version of cprofd\n", view->name);
 		return;
 	}
+	if (view && !view_running(d, view)) {
+		reply_text(r, 404, "the %s view is off: cprofd was started without it (--views) or the kernel refused its programs (see cprofd's log)\n",
+			   view->name);
+		return;
+	}
 	if (view) {
 		if (params__parse(params, nr, &req, err, sizeof(err))) {
 			__atomic_add_fetch(&d->bad_requests, 1, __ATOMIC_RELAXED);
 			reply_text(r, 400, "%s\n", err);
 			return;
 		}
-		/* the one view built so far */
-		serve_cpu(d, who, &req, hung_up, arg, r);
+		serve_window(d, view, who, &req, hung_up, arg, r);
 		return;
 	}
 	reply_text(r, 404, "no such path: %.100s; see /debug/pprof/\n", path);

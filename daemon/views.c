@@ -7,10 +7,11 @@
 const struct view_def views[] = {
 	{
 		.name = "cpu", .path = "profile",
-		.summary = "CPU: where threads run, sampled per CPU (seconds=N, hz=N)",
+		.summary = "CPU: where threads run, sampled per CPU",
 		.sources = SOURCE_CPU,
 		.types = { { "samples", "count" }, { "cpu", "nanoseconds" } }, .nr_types = 2,
 		.default_type = "cpu", .period = { "cpu", "nanoseconds" },
+		.window = WINDOW_CPU,
 		.built = true,
 	},
 	{
@@ -33,18 +34,21 @@ const struct view_def views[] = {
 	},
 	{
 		.name = "offcpu", .path = "offcpu",
-		.summary = "time off CPU: where threads wait, and why",
+		.summary = "time off CPU: where threads wait, and why (labels state, syscall)",
 		.sources = SOURCE_SCHED,
 		.types = { { "events", "count" }, { "offcpu", "nanoseconds" } }, .nr_types = 2,
 		.default_type = "offcpu", .period = { "offcpu", "nanoseconds" },
-		.labels = "state, syscall",
+		.labels = "state, syscall", .window = WINDOW_OFFCPU,
+		.built = true,
 	},
 	{
 		.name = "wall", .path = "wall",
-		.summary = "wall-clock time per thread, running and waiting",
+		.summary = "wall-clock time per thread: CPU samples and time off CPU together",
 		.sources = SOURCE_CPU | SOURCE_SCHED,
 		.types = { { "wall", "nanoseconds" } }, .nr_types = 1,
 		.default_type = "wall", .period = { "wall", "nanoseconds" },
+		.labels = "state, syscall", .window = WINDOW_WALL,
+		.built = true,
 	},
 	{
 		.name = "block", .path = "block",

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "pprof.h"
+#include "window.h"
 
 /* What the kernel side samples or traces. */
 enum view_source {
@@ -29,6 +30,7 @@ struct view_def {
 	const char *default_type;
 	struct pprof_value_type period;
 	bool cumulative;		/* totals since tracking began; seconds=N a delta */
+	enum window_kind window;	/* what its windows collect (windowed views) */
 	const char *labels;		/* its labels beyond pid, tid, comm, thread */
 	bool built;			/* served by this version */
 };

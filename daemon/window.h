@@ -14,14 +14,24 @@
 
 struct stackstore;
 
+/* What a window collects, from which sources, keyed how:
+ *   WINDOW_CPU:    struct cpu_key -> samples
+ *   WINDOW_OFFCPU: struct offcpu_key (since 0) -> intervals, ns
+ *   WINDOW_WALL:   struct offcpu_key (since 0; state OFFCPU_RUNNING for
+ *                  CPU samples) -> ns */
+enum window_kind { WINDOW_CPU, WINDOW_OFFCPU, WINDOW_WALL };
+
 struct window {
+	enum window_kind kind;
 	struct hashmap *samples;	/* view key -> uint64_t values[nr_values] */
 	struct hashmap *stacks;		/* uint64_t hash -> struct window_stack * */
 	struct stackstore *store;
 	size_t nr_values;
-	uint64_t filter;		/* view-specific: the cpu view's sample period */
+	uint64_t filter;		/* CPU samples taken: those of this period (ns) */
 	int64_t start_ns, end_ns;	/* CLOCK_REALTIME */
-	int64_t opened_mono_ns;		/* CLOCK_MONOTONIC, for the process table */
+	int64_t opened_mono_ns;		/* CLOCK_MONOTONIC: the process table, and
+					 * where off-CPU intervals are clipped */
+	uint32_t first_gen;		/* the first generation it receives */
 	int64_t deadline_mono_ns;	/* closed by the view then; 0: by its user */
 	bool closed;
 	uint64_t dropped;		/* records not kept: over the memory limit */

@@ -151,11 +151,22 @@ enum cprof_counter {
 	CPROF_CNT_TGT_CHECK,		/* execs and cgroup moves the daemon was asked to check */
 	CPROF_CNT_TGT_FULL,		/* targets map full: a matching process is not
 					 * profiled (BPF's and the daemon's refusals) */
+	/* the scheduler source (offcpu, wall) */
+	CPROF_CNT_OFF_INTERVALS,	/* off-CPU intervals of targeted threads that ended */
+	CPROF_CNT_OFF_SHORT,		/* of those, shorter than --offcpu-min: counted only */
+	CPROF_CNT_OFF_SHORT_NS,		/* their total length, ns (not an event) */
+	CPROF_CNT_OFF_RECORDED,		/* intervals recorded with their stacks */
+	CPROF_CNT_OFF_USTACK_LOST,	/* recorded without a user stack: the thread was
+					 * back in user code before it could be read */
+	CPROF_CNT_OFF_THREADS_FULL,	/* per-thread map full: a thread's wait not seen */
+	CPROF_CNT_OFF_COUNTS_FULL,	/* offcpu map full: an interval dropped */
+	CPROF_CNT_OFF_STALE,		/* intervals from before the source was attached: dropped */
 	CPROF_CNT_MAX,
 };
 
-/* Generations: BPF writes into maps[gen], user space flips gen and drains the
- * other one, so no sample lands in a map while it is being read and cleared. */
+/* Generations: BPF writes into maps[gen & 1]; user space bumps gen (a
+ * sequence number) and drains the other one, so no sample lands in a map
+ * while it is being read and cleared. */
 #define CPROF_NR_GENS 2
 
 #ifndef __BPF__

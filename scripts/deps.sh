@@ -11,7 +11,7 @@ case "${1:-build}" in
                 # packaging: the .deb, its unit and man pages; TLS and scraping
                 debhelper dpkg-dev fakeroot systemd man-db groff-base mandoc
                 openssl prometheus) ;;
-  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools redis-server redis-tools
+  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools libbpf-tools redis-server redis-tools
                 libc6-dbg postgresql-15 time) ;;
 esac
 missing=()

@@ -129,7 +129,7 @@ workload_label() {
 # metric FILE NAME: the value of a metric line ("name{labels}") in a saved
 # /metrics, 0 if absent
 metric() { awk -v k="$2" '$1 == k { v = $2 } END { print v == "" ? 0 : v }' "$1"; }
-event() { metric "$1" "cprofd_bpf_events_total{view=\"cpu\",event=\"$2\"}"; }
+event() { metric "$1" "cprofd_bpf_events_total{source=\"core\",event=\"$2\"}"; }
 # the walk steps made by frame pointer (no mapping, no table, no row, a rule
 # not supported), all reasons
 fp_steps() { awk '$1 ~ /event="unwind_fp_step_/ { s += $2 } END { printf "%.0f\n", s }' "$1"; }

@@ -89,7 +89,7 @@ check "host: fewer than 0.1% of samples have a frame outside an executable mappi
 check "host: every sample marked truncated is counted ($nmarked marked, counter moved $((t1 - t0)))" \
 	test "$nmarked" = "$((t1 - t0))" "profile $nmarked, counter $((t1 - t0))"
 curl -sf "$URL/metrics" >"$TMP/m2"
-walks=$(awk '$1 == "cprofd_bpf_events_total{view=\"cpu\",event=\"unwind_walks\"}" { print $2 }' "$TMP/m2")
+walks=$(awk '$1 == "cprofd_bpf_events_total{source=\"core\",event=\"unwind_walks\"}" { print $2 }' "$TMP/m2")
 ends=$(awk '$1 ~ /event="unwind_end_/ { s += $2 } END { print s }' "$TMP/m2")
 # read while the host runs: a walk in progress on a CPU has started and not
 # yet ended, so the ends may lag by one per CPU, never more, never ahead
@@ -101,10 +101,10 @@ check "host: the profile is named after the host, not a process" \
 stop_daemon
 
 # 4. --pid targets that exit: logged, and the reply says so.
-start_workload "$TMP/s.out" "$B/workloads/split" 2
+start_workload "$TMP/s.out" "$B/workloads/split" 4
 S=$WPID
 start_daemon --pid "$S"
-curl -sf -D "$TMP/h" -o "$TMP/gone.pb.gz" "$URL/debug/pprof/profile?seconds=3"
+curl -sf -D "$TMP/h" -o "$TMP/gone.pb.gz" "$URL/debug/pprof/profile?seconds=5"
 wait "$S"
 check "--pid: a window the target exits in says so (X-Cprof-Note)" \
 	grep -qi "^X-Cprof-Note: exited, so profiled only until then: pid $S" "$TMP/h" "headers: $(tr -d '\r' <"$TMP/h" | tr '\n' ' ')"

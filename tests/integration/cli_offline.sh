@@ -79,7 +79,7 @@ expect "option without value" 2 '^cprof-ctl: option --pid needs a value$' collec
 expect "bad --pid" 2 '^cprof-ctl: --pid must be a process id' collect cpu 1s --pid 0
 expect "--pid above pid_max" 2 '^cprof-ctl: --pid must be a process id' collect cpu 1s --pid 4194305
 expect "bad --hz" 2 '^cprof-ctl: --hz must be a whole number from 1 to 1000, not "0"' collect cpu 1s --hz 0
-expect "--hz on heap" 2 '^cprof-ctl: --hz applies to the cpu view only' collect heap 1s --hz 99
+expect "--hz on heap" 2 '^cprof-ctl: --hz sets the rate of CPU samples .the cpu and wall views., not heap$' collect heap 1s --hz 99
 expect "status takes no --pid" 2 '^cprof-ctl: status does not take --pid$' status --pid 1
 expect "top takes no -o" 2 '^cprof-ctl: top does not take -o$' top x -o y
 expect "--socket with --url" 2 '^cprof-ctl: --socket and --url exclude each other' \
@@ -270,8 +270,8 @@ elif ! grep -qx 'views running: cpu, offcpu' "$T/stdout" || ! grep -qx 'views st
 	fail "status: views" "$out"
 elif grep -q -e '^#' -e 'cprofd_view_running' "$T/stdout"; then
 	fail "status: table" "comments or view lines in the table: $out"
-elif ! grep -Eq '^cprofd_drops_total\{view="cpu",reason="stacks map full"\} +7$' "$T/stdout" ||
-     ! grep -Eq '^cprofd_uptime_seconds +42\.5$' "$T/stdout"; then
+elif ! grep -Eq '^  cprofd_drops_total\{view="cpu",reason="stacks map full"\} +7$' "$T/stdout" ||
+     ! grep -Eq '^  cprofd_uptime_seconds +42\.5$' "$T/stdout"; then
 	fail "status: table" "$out"
 else
 	pass "status"

@@ -137,7 +137,7 @@ pprof_reads "system-wide: go tool pprof reads it without warnings" "$TMP/all.pb.
 
 # 7. Counters are exported and no drop went unseen.
 curl -sf "$URL/metrics" >"$TMP/metrics"
-check "metrics: samples counted" grep -qE '^cprofd_bpf_events_total\{view="cpu",event="samples"\} [1-9]' \
+check "metrics: samples counted" grep -qE '^cprofd_bpf_events_total\{source="cpu",event="samples"\} [1-9]' \
 	"$TMP/metrics" "no sample counter"
 check "metrics: map-full drops are exported" grep -q 'event="counts_map_full"' "$TMP/metrics" "missing"
 

@@ -107,9 +107,9 @@ rc=$?
 check "cprof-ctl with no daemon: one line, exit 1" test "$rc" = 1 -a "$(echo "$out" | wc -l)" = 1 "rc=$rc: $out"
 
 # --pid: only that process, with no pid= in the request.
-start_workload "$TMP/t.out" "$B/workloads/split" 4
+start_workload "$TMP/t.out" "$B/workloads/split" 8
 T=$WPID
-start_workload "$TMP/o.out" "$B/workloads/syscalls" 4
+start_workload "$TMP/o.out" "$B/workloads/syscalls" 8
 start_daemon --pid "$T"
 curl -sf -o "$TMP/only.pb.gz" "$URL/debug/pprof/profile?seconds=2"
 pids=$(q "$TMP/only.pb.gz" pids | sort -u | tr '\n' ' ')

@@ -8,7 +8,7 @@ need_root "unwinder"
 
 # ev NAME [FILE]: a BPF counter, from FILE (one /metrics fetch) or a new fetch
 ev() {
-	local k="cprofd_bpf_events_total{view=\"cpu\",event=\"$1\"}"
+	local k="cprofd_bpf_events_total{source=\"core\",event=\"$1\"}"
 	if [ -n "${2:-}" ]; then awk -v k="$k" '$1 == k { print $2 }' "$2"
 	else curl -sf "$URL/metrics" | awk -v k="$k" '$1 == k { print $2 }'; fi
 }

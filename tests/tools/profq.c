@@ -29,6 +29,11 @@
  *                                "N BAD PCT": N stacks hold FUNC; BAD of them end (their
  *                                outermost function) neither at FUNC nor at an OUTER;
  *                                PCT as above
+ *   profq FILE sum TYPE [FILTER]...
+ *                                sum of sample type TYPE (its name) over the samples
+ *                                that pass every FILTER: KEY=VALUE (a label, string or
+ *                                number; VALUE "-": the label is absent) or func=NAME
+ *                                (NAME in the stack)
  * FUNC matches a function name exactly. Output is one number or list.
  * With PROFQ_PID=N in the environment, the per-sample questions look only at
  * the samples of process N. */
@@ -250,6 +255,52 @@ static bool has_label(const Perftools__Profiles__Sample *s, const char *key)
 	return false;
 }
 
+/* "sum": whether sample s passes filter f (KEY=VALUE or func=NAME). */
+static bool passes(const Perftools__Profiles__Sample *s, const char *f)
+{
+	const char *eq = strchr(f, '=');
+	size_t klen = eq ? (size_t)(eq - f) : strlen(f);
+
+	if (!eq)
+		return false;
+	if (klen == 4 && !strncmp(f, "func", 4))
+		return count_in(s, eq + 1) > 0;
+	for (size_t i = 0; i < s->n_label; i++) {
+		const char *k = str(s->label[i]->key);
+		char num[32];
+
+		if (strlen(k) != klen || strncmp(k, f, klen))
+			continue;
+		if (s->label[i]->str)
+			return !strcmp(str(s->label[i]->str), eq + 1);
+		snprintf(num, sizeof(num), "%lld", (long long)s->label[i]->num);
+		return !strcmp(num, eq + 1);
+	}
+	return !strcmp(eq + 1, "-");
+}
+
+static int sum(int argc, char **argv)
+{
+	int vi = argc > 3 ? pprof__sample_index(p, argv[3]) : -1;
+	double total = 0;
+
+	if (vi < 0) {
+		fprintf(stderr, "profq: no sample type %s\n", argc > 3 ? argv[3] : "(none given)");
+		return 1;
+	}
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+		bool ok = (size_t)vi < s->n_value;
+
+		for (int a = 4; ok && a < argc; a++)
+			ok = passes(s, argv[a]);
+		if (ok)
+			total += (double)s->value[vi];
+	}
+	printf("%.0f\n", total);
+	return 0;
+}
+
 /* Flat and cumulative value per function name, for "top". */
 struct fn_total {
 	const char *name;
@@ -336,6 +387,11 @@ int main(int argc, char **argv)
 	if (!p) {
 		fprintf(stderr, "profq: %s: not a pprof profile\n", argv[1]);
 		return 1;
+	}
+	if (!strcmp(argv[2], "sum")) {
+		missing = sum(argc, argv);
+		pprof__free(p);
+		return missing;
 	}
 	missing = whole_profile(argc, argv);
 	if (missing >= 0) {

@@ -1,11 +1,11 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* CPU view: a software cpu-clock perf event on every CPU calls cpu_sample();
- * each sample adds one to its (who, user stack, kernel stack) key. */
-#include "common.h"
-#include "targets.h"
-#include "cpu.h"
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The cpu source (the cpu and wall views): a software cpu-clock perf event
+ * on every CPU calls cpu_sample(); each sample adds one to its (who, user
+ * stack, kernel stack, period) key. Part of bpf/capture.bpf.c. */
+#ifndef CPROF_BPF_CPU_H
+#define CPROF_BPF_CPU_H
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+#include "cpu.h"
 
 struct counts_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -29,7 +29,7 @@ int cpu_sample(struct bpf_perf_event_data *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct cpu_key key;
 	__u64 one = 1, *val;
-	__u32 g = gen;
+	__u32 g = gen & 1;
 	void *counts;
 
 	if (!task_wanted(pid_tgid >> 32))
@@ -61,3 +61,5 @@ int cpu_sample(struct bpf_perf_event_data *ctx)
 	__sync_fetch_and_add(&gen_fill[g & 1], 1);
 	return 0;
 }
+
+#endif /* CPROF_BPF_CPU_H */

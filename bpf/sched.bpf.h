@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The scheduler source (the offcpu and wall views): how long a targeted
+ * thread stays off CPU, on the stacks where it waited. Part of
+ * bpf/capture.bpf.c.
+ *
+ * Capturing a stack costs several µs, a context switch a few: a stack is
+ * captured only for an interval that will be recorded, once. So:
+ * - leaving the CPU (sched_switch, prev: the current task), a thread notes
+ *   the time, its state, the system call it is in and its user registers.
+ *   Only a preempted thread (one that could run) has its stacks captured
+ *   here, since it goes back to user code as soon as it runs again;
+ * - coming back (sched_switch, next: not yet running), the interval's
+ *   length is known. Shorter than --offcpu-min, it is counted and
+ *   forgotten; else its kernel stack is read from the sleeping task
+ *   (bpf_get_task_stack) and the interval waits for its user stack;
+ * - the user stack is read in the thread's own context, the first time it
+ *   leaves the kernel through a system call's exit (sys_exit) or the CPU
+ *   again, when its user registers are still those it left the CPU with
+ *   (else it is recorded without one, counted: offcpu_user_stack_lost).
+ *   Then the interval is added to its key.
+ * Untargeted threads cost one lookup on each side of a switch and one on
+ * each system call's exit.
+ *
+ * Each handler is built twice, for tp_btf and raw_tp (no kernel stacks
+ * there: bpf_get_task_stack needs the task's BTF pointer). */
+#ifndef CPROF_BPF_SCHED_H
+#define CPROF_BPF_SCHED_H
+
+#include <bpf/bpf_tracing.h>
+#include "offcpu.h"
+
+/* Load-time knobs. */
+const volatile __u64 offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
+const volatile bool switch_has_state = false;	/* sched_switch passes prev_state (5.18) */
+
+/* When user space last attached the source (bpf_ktime_get_ns()): what
+ * threads noted before is from a detached time, and dropped. */
+__u64 sched_epoch_ns = 0;
+
+#ifndef TASK_INTERRUPTIBLE
+#define TASK_INTERRUPTIBLE	0x0001
+#define TASK_UNINTERRUPTIBLE	0x0002
+#define __TASK_STOPPED		0x0004
+#define __TASK_TRACED		0x0008
+#define TASK_PARKED		0x0040
+#define TASK_DEAD		0x0080
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);		/* tid */
+	__type(value, struct offcpu_thread);
+} offcpu_threads SEC(".maps");
+
+struct offcpu_counts_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct offcpu_key);
+	__type(value, struct offcpu_val);
+} offcpu_counts0 SEC(".maps"), offcpu_counts1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CPROF_NR_GENS);
+	__type(key, __u32);
+	__array(values, struct offcpu_counts_map);
+} offcpu_counts SEC(".maps") = {
+	.values = { &offcpu_counts0, &offcpu_counts1 },
+};
+
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* A task that could run (TASK_RUNNING) was preempted: the preempt flag is
+ * set only for a preemption inside the kernel, not for one on the way back
+ * to user code (schedule() from the return path), nor for sched_yield. */
+static __always_inline __u16 offcpu_state_of(bool preempt, __u32 st)
+{
+	if (preempt || !(st & 0xff))
+		return OFFCPU_PREEMPTED;
+	if (st & TASK_INTERRUPTIBLE)
+		return OFFCPU_SLEEPING;
+	if (st & TASK_UNINTERRUPTIBLE)
+		return OFFCPU_UNINTERRUPTIBLE;
+	if (st & (__TASK_STOPPED | __TASK_TRACED))
+		return OFFCPU_STOPPED;
+	if (st & TASK_PARKED)
+		return OFFCPU_PARKED;
+	return OFFCPU_UNINTERRUPTIBLE;	/* what else waits but cannot run */
+}
+
+static __always_inline bool current_is_kthread(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
+}
+
+/* Add the interval t holds to key's entry in generation g, with what a
+ * window needs to clip it at its start (include/offcpu.h). */
+static __always_inline void offcpu_add(struct offcpu_key *key, const struct offcpu_thread *t,
+				       __u32 g)
+{
+	void *counts = bpf_map_lookup_elem(&offcpu_counts, &g);
+	__u64 g0 = gen_start_ns[g & 1], ns = t->end_ns - t->start_ns;
+	struct offcpu_val *v, first;
+	__s64 in_gen = (__s64)(t->end_ns - g0);
+
+	if (!counts)
+		return;
+	key->since = t->start_ns >= g0 ? 0 : t->start_gen + 1;
+	key->_pad = 0;
+	count(CPROF_CNT_OFF_RECORDED);
+	v = bpf_map_lookup_elem(counts, key);
+	if (!v) {
+		first.count = 1;
+		first.ns = ns;
+		first.ns_in_gen = in_gen;
+		if (!bpf_map_update_elem(counts, key, &first, BPF_NOEXIST)) {
+			__sync_fetch_and_add(&gen_fill[g & 1], 1);
+			return;
+		}
+		/* another CPU inserted it just now, or the map is full */
+		v = bpf_map_lookup_elem(counts, key);
+		if (!v) {
+			count(CPROF_CNT_OFF_COUNTS_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->ns, ns);
+	__sync_fetch_and_add(&v->ns_in_gen, in_gen);
+}
+
+/* The current task's user registers (0 for a kernel thread). */
+static __always_inline void user_regs(bool kthread, __u64 *ip, __u64 *sp, struct pt_regs **out)
+{
+	struct pt_regs *regs;
+
+	*ip = *sp = 0;
+	*out = NULL;
+	if (kthread)
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	*ip = BPF_CORE_READ(regs, ip);
+	*sp = BPF_CORE_READ(regs, sp);
+	*out = regs;
+}
+
+/* Record t's pending interval, in the thread's own context, for key (its
+ * who filled in). ustack: the user stack read now, when user_now (its
+ * registers are those it left the CPU with). */
+static __always_inline void offcpu_record(struct offcpu_thread *t, struct offcpu_key *key,
+					  bool kthread, bool user_now, __u64 ustack, __u32 g)
+{
+	t->phase = THR_ON_CPU;
+	if (t->start_ns < sched_epoch_ns) {
+		count(CPROF_CNT_OFF_STALE);
+		return;
+	}
+	announce(&key->k);
+	key->k.kstack = t->kstack;
+	key->k.ustack = t->eager ? t->ustack : user_now ? ustack : 0;
+	if (!t->eager && !kthread && !user_now)
+		count(CPROF_CNT_OFF_USTACK_LOST);
+	key->state = t->state;
+	key->syscall = t->syscall;
+	offcpu_add(key, t, g);
+}
+
+/* A system call returns: record the thread's pending interval, with the
+ * user stack it waited on if its registers are those it left the CPU with. */
+static __always_inline int on_sys_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), ip, sp, ustack = 0;
+	__u32 tid = (__u32)pid_tgid, g = gen & 1;
+	struct offcpu_thread *t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+	struct offcpu_key key;
+	struct pt_regs *regs;
+	bool user_now;
+
+	if (!t || t->phase != THR_PENDING)
+		return 0;
+	user_regs(false, &ip, &sp, &regs);
+	sample_key__fill(&key.k, pid_tgid);
+	user_now = !t->eager && ip == t->uip && sp == t->usp;
+	if (user_now)
+		ustack = capture_user(ctx, &key.k, g);
+	offcpu_record(t, &key, false, user_now, ustack, g);
+	return 0;
+}
+
+/* Record t's pending interval as its thread leaves the CPU again. */
+static __always_inline void offcpu_flush(void *ctx, struct offcpu_thread *t, __u64 pid_tgid,
+					 bool kthread, __u64 ip, __u64 sp)
+{
+	struct offcpu_key key;
+	__u64 ustack = 0;
+	__u32 g = gen & 1;
+	bool user_now = !kthread && !t->eager && ip == t->uip && sp == t->usp;
+
+	sample_key__fill(&key.k, pid_tgid);
+	if (user_now)
+		ustack = capture_user(ctx, &key.k, g);
+	offcpu_record(t, &key, kthread, user_now, ustack, g);
+}
+
+/* The current task leaves the CPU: record what it had pending, and note
+ * this interval's start. A thread that could run (preempted) goes back to
+ * user code as soon as it runs again: its stacks are read now or never. */
+static __always_inline void on_prev(void *ctx, bool preempt, __u32 prev_state, __u64 now,
+				    __u64 pid_tgid)
+{
+	__u32 tid = (__u32)pid_tgid;
+	struct offcpu_thread *t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+	bool kthread = current_is_kthread();
+	struct pt_regs *regs;
+	__u64 ip, sp;
+
+	user_regs(kthread, &ip, &sp, &regs);
+	if (t && t->phase == THR_PENDING)
+		offcpu_flush(ctx, t, pid_tgid, kthread, ip, sp);
+	if (prev_state & TASK_DEAD) {
+		if (t)
+			bpf_map_delete_elem(&offcpu_threads, &tid);
+		return;
+	}
+	if (!t) {
+		struct offcpu_thread fresh = {};
+
+		bpf_map_update_elem(&offcpu_threads, &tid, &fresh, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+		if (!t) {
+			count(CPROF_CNT_OFF_THREADS_FULL);
+			return;
+		}
+	}
+	t->start_ns = now;
+	t->start_gen = gen;
+	t->phase = THR_OFF_CPU;
+	t->state = offcpu_state_of(preempt, prev_state);
+	t->syscall = OFFCPU_NO_SYSCALL;
+	t->uip = ip;
+	t->usp = sp;
+	t->ustack = t->kstack = 0;
+	t->eager = 0;
+	if (regs) {
+		/* in a system call: its number in orig_ax, and ax still the
+		 * -ENOSYS the entry code put there (an exception's orig_ax is
+		 * its error code, and ax the user's rax) */
+		long orig = BPF_CORE_READ(regs, orig_ax), ax = BPF_CORE_READ(regs, ax);
+
+		if (orig >= 0 && orig < 4096 && ax == -38 /* -ENOSYS */)
+			t->syscall = (__u32)orig;
+	}
+	if (t->state == OFFCPU_PREEMPTED) {
+		struct sample_key key;
+
+		sample_key__fill(&key, pid_tgid);
+		capture_stacks(ctx, &key, gen & 1);
+		t->ustack = key.ustack;
+		t->kstack = key.kstack;
+		t->eager = 1;
+	}
+}
+
+/* The kernel stack of a task that is not running: where it slept. */
+static __always_inline __u64 task_kstack(struct task_struct *task)
+{
+	__u32 zero = 0;
+	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long n;
+
+	if (!st)
+		return 0;
+	n = bpf_get_task_stack(task, st->ips, sizeof(st->ips), 0);
+	if (n < 0) {
+		count(CPROF_CNT_KSTACK_LOST);
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	st->len = n / sizeof(__u64);
+	st->flags = 0;
+	return store_stack(st, gen & 1);
+}
+
+/* The task next comes back to the CPU: is its interval worth recording? */
+static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_struct *next,
+					  __u64 now, bool btf)
+{
+	__u64 ns;
+
+	if (t->start_ns < sched_epoch_ns) {
+		t->phase = THR_ON_CPU;
+		count(CPROF_CNT_OFF_STALE);
+		return;
+	}
+	ns = now - t->start_ns;
+	count(CPROF_CNT_OFF_INTERVALS);
+	if (ns < offcpu_min_ns) {
+		t->phase = THR_ON_CPU;
+		count(CPROF_CNT_OFF_SHORT);
+		count_add(CPROF_CNT_OFF_SHORT_NS, ns);
+		return;
+	}
+	t->end_ns = now;
+	t->phase = THR_PENDING;
+	if (btf && !t->eager && kernel_stacks)
+		t->kstack = task_kstack(next);
+}
+
+static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,
+				     struct task_struct *next, __u32 prev_state, bool btf)
+{
+	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, ntid;
+	struct offcpu_thread *t;
+
+	/* prev: the current task, leaving; the idle task (tid 0) is not followed */
+	if (tid && task_wanted(pid_tgid >> 32))
+		on_prev(ctx, preempt, prev_state, now, pid_tgid);
+	else if (tid && (prev_state & TASK_DEAD))
+		/* a thread no longer targeted may have left an entry */
+		bpf_map_delete_elem(&offcpu_threads, &tid);
+
+	/* next: coming back */
+	ntid = BPF_CORE_READ(next, pid);
+	if (!ntid)
+		return 0;
+	t = bpf_map_lookup_elem(&offcpu_threads, &ntid);
+	if (t && t->phase == THR_OFF_CPU)
+		offcpu_arrive(t, next, now, btf);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
+
+	return on_switch(ctx, preempt, prev, next, st, true);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(offcpu_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
+
+	return on_switch(ctx, preempt, prev, next, st, false);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(offcpu_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(offcpu_sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx);
+}
+
+#endif /* CPROF_BPF_SCHED_H */
