@@ -37,6 +37,10 @@ const volatile bool switch_has_state = false;	/* sched_switch passes prev_state 
  * threads noted before is from a detached time, and dropped. */
 __u64 sched_epoch_ns = 0;
 
+/* Intervals waiting for their user stack: while there are none, a system
+ * call's exit leaves at once (user space zeroes it as it attaches). */
+__s64 offcpu_pending = 0;
+
 #ifndef TASK_INTERRUPTIBLE
 #define TASK_INTERRUPTIBLE	0x0001
 #define TASK_UNINTERRUPTIBLE	0x0002
@@ -52,6 +56,33 @@ struct {
 	__type(key, __u32);		/* tid */
 	__type(value, struct offcpu_thread);
 } offcpu_threads SEC(".maps");
+
+/* The same, in the task itself (tp_btf programs): a thread that is not a
+ * target has none, and finding that out is a pointer test, not a hash
+ * lookup; it goes with the task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct offcpu_thread);
+} offcpu_tasks SEC(".maps");
+
+/* task's state: in its task storage with btf (task a BTF pointer), else
+ * in offcpu_threads by tid; made when create. */
+static __always_inline struct offcpu_thread *thread_of(struct task_struct *task, __u32 tid,
+						       bool create, bool btf)
+{
+	struct offcpu_thread *t, fresh = {};
+
+	if (btf)
+		return bpf_task_storage_get(&offcpu_tasks, task, 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+	if (t || !create)
+		return t;
+	bpf_map_update_elem(&offcpu_threads, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&offcpu_threads, &tid);
+}
 
 struct offcpu_counts_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -167,6 +198,7 @@ static __always_inline void offcpu_record(struct offcpu_thread *t, struct offcpu
 		count(CPROF_CNT_OFF_STALE);
 		return;
 	}
+	__sync_fetch_and_add(&offcpu_pending, -1);
 	announce(&key->k);
 	key->k.kstack = t->kstack;
 	key->k.ustack = t->eager ? t->ustack : user_now ? ustack : 0;
@@ -179,15 +211,20 @@ static __always_inline void offcpu_record(struct offcpu_thread *t, struct offcpu
 
 /* A system call returns: record the thread's pending interval, with the
  * user stack it waited on if its registers are those it left the CPU with. */
-static __always_inline int on_sys_exit(void *ctx)
+static __always_inline int on_sys_exit(void *ctx, bool btf)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), ip, sp, ustack = 0;
-	__u32 tid = (__u32)pid_tgid, g = gen & 1;
-	struct offcpu_thread *t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+	__u64 pid_tgid, ip, sp, ustack = 0;
+	__u32 tid, g = gen & 1;
+	struct offcpu_thread *t;
 	struct offcpu_key key;
 	struct pt_regs *regs;
 	bool user_now;
 
+	if (offcpu_pending <= 0)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
+	t = thread_of(btf ? bpf_get_current_task_btf() : NULL, tid, false, btf);
 	if (!t || t->phase != THR_PENDING)
 		return 0;
 	user_regs(false, &ip, &sp, &regs);
@@ -217,11 +254,11 @@ static __always_inline void offcpu_flush(void *ctx, struct offcpu_thread *t, __u
 /* The current task leaves the CPU: record what it had pending, and note
  * this interval's start. A thread that could run (preempted) goes back to
  * user code as soon as it runs again: its stacks are read now or never. */
-static __always_inline void on_prev(void *ctx, bool preempt, __u32 prev_state, __u64 now,
-				    __u64 pid_tgid)
+static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct offcpu_thread *t,
+				    bool preempt, __u32 prev_state, __u64 pid_tgid, bool btf)
 {
 	__u32 tid = (__u32)pid_tgid;
-	struct offcpu_thread *t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+	__u64 now = bpf_ktime_get_ns();
 	bool kthread = current_is_kthread();
 	struct pt_regs *regs;
 	__u64 ip, sp;
@@ -230,15 +267,13 @@ static __always_inline void on_prev(void *ctx, bool preempt, __u32 prev_state, _
 	if (t && t->phase == THR_PENDING)
 		offcpu_flush(ctx, t, pid_tgid, kthread, ip, sp);
 	if (prev_state & TASK_DEAD) {
-		if (t)
+		/* task storage goes with the task */
+		if (t && !btf)
 			bpf_map_delete_elem(&offcpu_threads, &tid);
 		return;
 	}
 	if (!t) {
-		struct offcpu_thread fresh = {};
-
-		bpf_map_update_elem(&offcpu_threads, &tid, &fresh, BPF_NOEXIST);
-		t = bpf_map_lookup_elem(&offcpu_threads, &tid);
+		t = thread_of(prev, tid, true, btf);
 		if (!t) {
 			count(CPROF_CNT_OFF_THREADS_FULL);
 			return;
@@ -315,6 +350,7 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 	}
 	t->end_ns = now;
 	t->phase = THR_PENDING;
+	__sync_fetch_and_add(&offcpu_pending, 1);
 	if (btf && !t->eager && kernel_stacks)
 		t->kstack = task_kstack(next);
 }
@@ -322,24 +358,27 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,
 				     struct task_struct *next, __u32 prev_state, bool btf)
 {
-	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, ntid;
 	struct offcpu_thread *t;
 
 	/* prev: the current task, leaving; the idle task (tid 0) is not followed */
 	if (tid && task_wanted(pid_tgid >> 32))
-		on_prev(ctx, preempt, prev_state, now, pid_tgid);
-	else if (tid && (prev_state & TASK_DEAD))
+		on_prev(ctx, prev, thread_of(prev, tid, false, btf), preempt, prev_state, pid_tgid, btf);
+	else if (!btf && tid && (prev_state & TASK_DEAD))
 		/* a thread no longer targeted may have left an entry */
 		bpf_map_delete_elem(&offcpu_threads, &tid);
 
-	/* next: coming back */
-	ntid = BPF_CORE_READ(next, pid);
-	if (!ntid)
-		return 0;
-	t = bpf_map_lookup_elem(&offcpu_threads, &ntid);
+	/* next: coming back. A task that has no task storage at all (most
+	 * tasks: no BPF program gave it any) is told by a pointer test. */
+	if (btf) {
+		t = next->bpf_storage ? thread_of(next, 0, false, true) : NULL;
+	} else {
+		ntid = BPF_CORE_READ(next, pid);
+		t = ntid ? thread_of(next, ntid, false, false) : NULL;
+	}
 	if (t && t->phase == THR_OFF_CPU)
-		offcpu_arrive(t, next, now, btf);
+		offcpu_arrive(t, next, bpf_ktime_get_ns(), btf);
 	return 0;
 }
 
@@ -362,13 +401,13 @@ int BPF_PROG(offcpu_switch_raw, bool preempt, struct task_struct *prev, struct t
 SEC("tp_btf/sys_exit")
 int BPF_PROG(offcpu_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx);
+	return on_sys_exit(ctx, true);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(offcpu_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx);
+	return on_sys_exit(ctx, false);
 }
 
 #endif /* CPROF_BPF_SCHED_H */

@@ -971,8 +971,13 @@ static void sched_choose_progs(struct cpuview *v, bool on)
 		}
 	}
 	btf__free(vmlinux);
-	if (!on) {
+	/* per-thread state: in task storage for tp_btf programs, in a hash
+	 * map by tid for raw_tp ones */
+	if (!on || !v->stats.sched_raw)
 		bpf_map__set_max_entries(s->maps.offcpu_threads, 1);
+	if (!on || v->stats.sched_raw)
+		bpf_map__set_autocreate(s->maps.offcpu_tasks, false);
+	if (!on) {
 		bpf_map__set_max_entries(s->maps.offcpu_counts0, 1);
 		bpf_map__set_max_entries(s->maps.offcpu_counts1, 1);
 	}
@@ -1028,12 +1033,14 @@ static int load(struct cpuview *v, const struct cpuview_opts *opts, unsigned int
 	v->stats.kernel_map_bytes = CPROF_NR_GENS *
 		((uint64_t)v->stats.counts_entries * (sizeof(struct cpu_key) + 8 + 56) +
 		 (uint64_t)v->stats.stacks_entries * (8 + sizeof(struct stack_trace) + 56));
+	/* and the per-thread state: in a hash map for raw_tp programs; in
+	 * task storage for tp_btf ones, as threads leave the CPU */
 	if (sources & SOURCE_SCHED)
 		v->stats.kernel_map_bytes +=
 			CPROF_NR_GENS * (uint64_t)v->stats.counts_entries *
 			(sizeof(struct offcpu_key) + sizeof(struct offcpu_val) + 56) +
-			(uint64_t)bpf_map__max_entries(v->skel->maps.offcpu_threads) *
-			(4 + sizeof(struct offcpu_thread) + 56);
+			(v->stats.sched_raw ? (uint64_t)bpf_map__max_entries(v->skel->maps.offcpu_threads) *
+			 (4 + sizeof(struct offcpu_thread) + 56) : 0);
 	v->fill_limit = (v->stats.counts_entries < v->stats.stacks_entries ?
 			 v->stats.counts_entries : v->stats.stacks_entries) * DRAIN_FILL_PCT / 100;
 	e = capture__load(v->skel);
@@ -1188,7 +1195,8 @@ static int sched_get(struct cpuview *v)
 		return -ENOTSUP;
 	if (v->sched_refs++)
 		return 0;
-	/* what threads noted while detached is stale */
+	/* what threads noted while detached is stale, and pending no more */
+	__atomic_store_n(&v->skel->bss->offcpu_pending, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&v->skel->bss->sched_epoch_ns, (uint64_t)now_ns(CLOCK_MONOTONIC),
 			 __ATOMIC_SEQ_CST);
 	for (int i = 0; i < NR_SCHED_PROGS; i++) {

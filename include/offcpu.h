@@ -61,10 +61,10 @@ struct offcpu_thread {
 	__u64 ustack, kstack;		/* hashes, once captured */
 	__u32 start_gen;		/* gen as it left */
 	__u32 syscall;			/* OFFCPU_NO_SYSCALL: none */
-	__u16 state;			/* enum offcpu_state */
+	__u8 state;			/* enum offcpu_state */
 	__u8 phase;			/* THR_* */
 	__u8 eager;			/* stacks captured as it left (preempted) */
-	__u32 _pad;
+	__u8 _pad[5];
 };
 
 #ifndef __BPF__
