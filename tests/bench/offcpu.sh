@@ -30,7 +30,7 @@ OUT=build/bench
 PROCCPU=$OUT/proccpu
 TMP=$(mktemp -d /tmp/cprof-bench.XXXXXX)
 RESULTS=$TMP/results.tsv
-CONFIGS=(alone floor other target system offcputime)
+read -ra CONFIGS <<<"${BENCH_CONFIGS:-alone floor other target system offcputime}"
 source tests/bench/lib.sh
 SLEEPER=
 cleanup_hook() { [ -n "$SLEEPER" ] && kill "$SLEEPER" 2>/dev/null; }
@@ -118,7 +118,7 @@ steal=$(( (steal1 - steal0) / $(getconf CLK_TCK) ))
 med() { awk -v c="$1" '$1 == c && $2 != "-" { print $2 }' "$RESULTS" | sort -g |
 	awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 declare -A M
-for c in "${CONFIGS[@]}"; do M[$c]=$(med "$c"); done
+for c in alone floor other target system offcputime; do M[$c]=$(med "$c"); done
 rec=$(awk '$1 == "target" && $3 != "" { n++; s += $3 } END { if (n) printf "%.2f", s / n / '"$LOOPS"'; else print "-" }' "$RESULTS")
 
 section=$TMP/section.md
@@ -141,8 +141,9 @@ section=$TMP/section.md
 	done
 	echo
 	awk -v o="${M[other]}" -v f="${M[floor]}" -v s="${M[system]}" -v t="${M[offcputime]}" -v a="${M[alone]}" -v rec="$rec" 'BEGIN {
-		printf "- Targeting another process: %+.1f%% of the floor (goal: within 3%%).\n", 100 * (o - f) / f
-		if (t != "-" && t > a)
+		if (o != "-" && f != "-")
+			printf "- Targeting another process: %+.1f%% of the floor (goal: within 3%%).\n", 100 * (o - f) / f
+		if (t != "-" && s != "-" && t > a)
 			printf "- System-wide: %.2f µs added per switch, %.2f× what offcputime adds (%.2f µs; goal: under 0.5×).\n",
 				(s - a) / 2, (s - a) / (t - a), (t - a) / 2
 		printf "- Targeting the pipe: %s intervals recorded per round trip (two waits each).\n", rec
