@@ -23,8 +23,15 @@ VERSION := $(shell cat VERSION)
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS=..., or
 # dpkg-buildflags in a package build); what the build needs is in CPROF_CFLAGS.
 CFLAGS ?= -g -O2
+# daemon/'s parts, each a folder: capture (the BPF programs' user half:
+# loading, drains, windows, unwind tables, targets), views (the view table),
+# processes (what is known of each process), symbols (naming addresses: ELF,
+# DWARF, debug files, the parser processes), profile (pprof files), serving
+# (HTTP, access, parameters).
+DAEMON_PARTS := capture views processes symbols profile serving
 CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I$(BUILD)/gen \
+	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon $(addprefix -Idaemon/,$(DAEMON_PARTS)) \
+	  -I$(BUILD) -I$(BUILD)/gen \
 	  -DCPROF_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
@@ -37,7 +44,7 @@ SKELS := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_OBJS))
 GEN := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h $(BUILD)/gen/syscalls.h
 
 # Everything in daemon/ but main.c goes into a library the CLI and tests link.
-LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c $(addsuffix /*.c,$(addprefix daemon/,$(DAEMON_PARTS)))))
 LIB_OBJS := $(patsubst daemon/%.c,$(BUILD)/daemon/%.o,$(LIB_SRCS)) $(BUILD)/gen/profile.pb-c.o
 LIB := $(BUILD)/libcprof.a
 CLI_OBJS := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
@@ -92,6 +99,7 @@ $(BUILD)/gen/profile.pb-c.o: $(BUILD)/gen/profile.pb-c.c
 
 $(BUILD)/daemon/%.o: daemon/%.c $(SKELS) $(GEN) | $(BUILD)/daemon
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CPROF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/cli/%.o: cli/%.c $(GEN) | $(BUILD)/cli
@@ -118,12 +126,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(BUILD)/tests
 	$(Q)$(CC) $(CFLAGS) $(CPROF_CFLAGS) -Itests/unit $< $(LIB) $(DAEMON_LIBS) $(CLI_LIBS) -o $@
 
 # bpfmap__drain on real maps under ASan and UBSan: the test includes
-# daemon/bpfmaps.c, and wraps libbpf's map calls so that ASan sees the memory
+# daemon/capture/bpfmaps.c, and wraps libbpf's map calls so that ASan sees the memory
 # the kernel reads and writes, and so that it can make them fail.
 BPFMAPS_WRAPPED := bpf_map_get_next_key bpf_map_lookup_elem bpf_map_delete_elem \
 	bpf_map_lookup_and_delete_batch
-$(BUILD)/tests/test_bpfmaps: tests/unit/test_bpfmaps.c tests/unit/check.h daemon/bpfmaps.c \
-		daemon/bpfmaps.h include/*.h | $(BUILD)/tests
+$(BUILD)/tests/test_bpfmaps: tests/unit/test_bpfmaps.c tests/unit/check.h daemon/capture/bpfmaps.c \
+		daemon/capture/bpfmaps.h include/*.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=all $(CPROF_CFLAGS) -Itests/unit $< \
@@ -198,9 +206,10 @@ fuzz: $(FUZZERS) $(BUILD)/tests/craft
 
 # Harnesses that drive the daemon's parsers through their own interfaces,
 # built together with them under the sanitizers.
-FUZZ_PARSERS := $(addprefix daemon/,elfobj.c unwind_table.c dwarfsrc.c gopclntab.c demangle.c \
-	procmaps.c debuginfo.c buildid.c elfinit.c fileio.c hashmap.c hostile.c \
-	ipc.c parserd.c symcache.c params.c log.c)
+FUZZ_PARSERS := $(addprefix daemon/,symbols/elfobj.c capture/unwind_table.c symbols/dwarfsrc.c \
+	symbols/gopclntab.c symbols/demangle.c processes/procmaps.c symbols/debuginfo.c \
+	symbols/buildid.c symbols/elfinit.c fileio.c hashmap.c symbols/hostile.c symbols/ipc.c \
+	symbols/parserd.c symbols/symcache.c serving/params.c log.c)
 $(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_ipc: $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_PARSERS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(BUILD)/fuzz
@@ -208,7 +217,7 @@ $(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_ipc: $(BUILD)/
 		$(CPROF_CFLAGS) $< $(FUZZ_PARSERS) $(DAEMON_LIBS) -o $@
 
 # small read chunks make lines cross chunk boundaries with short inputs
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c daemon/%.c daemon/fileio.c
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c daemon/symbols/%.c daemon/fileio.c
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(BUILD)/fuzz
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DPERFMAP_READ_CHUNK=64 \

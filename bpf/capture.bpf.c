@@ -2,7 +2,7 @@
 /* The capture core and every data source, in one BPF object: one set of
  * shared maps (stacks, counters, process events, unwind tables, targets),
  * one generation, one unwinder. User space loads the programs of the
- * sources its views need (daemon/cpuview.c); a source that is off gets no
+ * sources its views need (daemon/capture/core.c); a source that is off gets no
  * program and maps of one entry. */
 #include "common.h"
 #include "targets.h"

@@ -82,7 +82,7 @@ struct args {
 	unsigned int opts;		/* OPT_* given */
 	struct http_target target;
 	/* collect */
-	const struct view_def *view;	/* from the view table (daemon/views.c) */
+	const struct view_def *view;	/* from the view table (daemon/views/views.c) */
 	int seconds;
 	int pids[PARAMS_MAX_PIDS];
 	int nr_pids;

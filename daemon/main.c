@@ -17,7 +17,7 @@
 #include <bpf/libbpf.h>
 #include "access.h"
 #include "caps.h"
-#include "cpuview.h"
+#include "core.h"
 #include "cprofd.h"
 #include "http.h"
 #include "ksyms.h"
@@ -472,7 +472,7 @@ static void *event_loop(void *arg)
 	struct cprofd *d = arg;
 
 	while (!d->stopping)
-		cpuview__poll_events(d->cpu, 200);
+		core__poll_events(d->core, 200);
 	return NULL;
 }
 
@@ -480,7 +480,7 @@ static void on_process_exit(void *arg, const struct proc_instance *in)
 {
 	struct cprofd *d = arg;
 
-	cpuview__process_exited(d->cpu, in);
+	core__process_exited(d->core, in);
 	for (int i = 0; i < d->nr_pids; i++)
 		if (d->pids[i] == (int)in->pid) {
 			log_info("pid %u exited: profiles of it are empty from now on%s", in->pid,
@@ -513,7 +513,7 @@ static void raise_fd_limit(void)
 		log_debug("cannot raise the open-file limit: %s", strerror(errno));
 }
 
-/* Targets by name and --pid's processes: what cpuview__set_targets takes. */
+/* Targets by name and --pid's processes: what core__set_targets takes. */
 static int all_targets(const struct targets_spec *names, const struct options *o,
 		       struct targets_spec *all)
 {
@@ -524,7 +524,7 @@ static int all_targets(const struct targets_spec *names, const struct options *o
 	return e;
 }
 
-static void print_start(const struct options *o, const struct cpuview_stats *cs)
+static void print_start(const struct options *o, const struct core_stats *cs)
 {
 	struct targets_spec all = { 0 };
 	char who[256] = "every process", served[128] = "";
@@ -638,7 +638,7 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	o->group = n.group;
 	o->token_file = n.token_file;
 	if (n.hz != o->hz) {
-		int e = cpuview__set_hz(d->cpu, n.hz);
+		int e = core__set_hz(d->core, n.hz);
 
 		if (e) {
 			log_error("SIGHUP: cannot sample at %d Hz (%s): still %d Hz; restart cprofd for it",
@@ -668,7 +668,7 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 		if (e)
 			snprintf(err, sizeof(err), "out of memory");
 		else
-			e = cpuview__set_targets(d->cpu, &all, err, sizeof(err));
+			e = core__set_targets(d->core, &all, err, sizeof(err));
 		if (e) {
 			log_error("SIGHUP: cannot change the targets: %s", err);
 		} else {
@@ -704,7 +704,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct cprofd d = { 0 };
-	struct cpuview_opts co = { 0 };
+	struct core_opts co = { 0 };
 	struct isolate *tables = NULL;
 	struct http_server *http = NULL;
 	struct http_tls tls = { 0 };
@@ -827,8 +827,8 @@ int main(int argc, char **argv)
 	co.unwind_bytes = o.unwind_memory;
 	co.tables_parser = tables;
 	co.window_bytes = o.memory * 25 / 100;
-	d.cpu = cpuview__new(&co, d.proctab, err, sizeof(err));
-	if (!d.cpu) {
+	d.core = core__new(&co, d.proctab, err, sizeof(err));
+	if (!d.core) {
 		log_error("%s", err);
 		goto cleanup;
 	}
@@ -863,9 +863,9 @@ int main(int argc, char **argv)
 				 strerror(-e));
 	}
 	{
-		struct cpuview_stats cs;
+		struct core_stats cs;
 
-		cpuview__stats(d.cpu, &cs);
+		core__stats(d.core, &cs);
 		print_start(&o, &cs);
 	}
 
@@ -880,7 +880,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (++ticks % GC_EVERY_TICKS == 0) {
-			proctab__gc(d.proctab, cpuview__oldest_window(d.cpu));
+			proctab__gc(d.proctab, core__oldest_window(d.core));
 			malloc_trim(0);
 		}
 	}
@@ -892,7 +892,7 @@ cleanup:
 		pthread_join(events_thread, NULL);
 	if (d.proctab)
 		proctab__set_exit_hook(d.proctab, NULL, NULL);
-	cpuview__free(d.cpu);
+	core__free(d.core);
 	if (unix_fd >= 0) {
 		close(unix_fd);
 		unlink(o.socket);

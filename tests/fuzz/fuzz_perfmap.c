@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer harness for daemon/perfmap.c, which it includes to see the
+ * libFuzzer harness for daemon/symbols/perfmap.c, which it includes to see the
  * parsed entries and the resolved pieces. Each input (its first byte picks
  * the bounds) is written to a file and opened; the pieces must be sorted,
  * disjoint and name real strings, and every lookup at an entry's edges must

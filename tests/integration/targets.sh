@@ -49,7 +49,7 @@ cp "$W" "$TMP/ctc$S"
 cp "$W" "$TMP/ctp$S"
 cp /bin/bash "$TMP/ctb$S"
 cp /bin/bash "$TMP/cte$S"
-start_workload "$TMP/other.out" "$B/workloads/split" 8
+start_workload "$TMP/other.out" "$B/workloads/split" 12
 OTHER=$WPID
 # one already running: found by the scan of /proc at start
 start_workload "$TMP/p.out" "$TMP/ctp$S" 8

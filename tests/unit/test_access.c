@@ -1,4 +1,4 @@
-/* daemon/access.c: who a client is, on real sockets. */
+/* daemon/serving/access.c: who a client is, on real sockets. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * fails, an empty map, a bucket bigger than the batch, and failures midway,
  * after which a second drain must deliver exactly the rest.
  *
- * The test includes daemon/bpfmaps.c to reach both ways. It is built with
+ * The test includes daemon/capture/bpfmaps.c to reach both ways. It is built with
  * ASan and UBSan, and because ASan cannot see the memory the kernel reads and
  * writes through bpf(2), libbpf's map calls are wrapped (ld --wrap, see the
  * Makefile) to touch the same bytes first and, when a check asks, to fail. */

@@ -1,4 +1,4 @@
-/* Unit test of daemon/params.c: every accepted and refused form of the
+/* Unit test of daemon/serving/params.c: every accepted and refused form of the
  * profile endpoints' query parameters, with the exact reason text. */
 #include <errno.h>
 #include <stdio.h>

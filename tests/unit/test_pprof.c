@@ -1,4 +1,4 @@
-/* Unit test of daemon/pprof.c: build a profile with everything a real one
+/* Unit test of daemon/profile/pprof.c: build a profile with everything a real one
  * has (two mappings, an inlined location, one without lines, recursion,
  * samples that must merge, string and numeric labels), write it, read it
  * back and compare every field; check pprof__top's numbers against hand

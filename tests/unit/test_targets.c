@@ -1,4 +1,4 @@
-/* Unit test of daemon/targets.c: every option value accepted and refused,
+/* Unit test of daemon/capture/targets.c: every option value accepted and refused,
  * with the reasons; matching by comm, exe and cgroup (descendants too);
  * reading /proc for this process, a zombie and a program whose file was
  * deleted; copies, descriptions. Runs without root. */

@@ -1,4 +1,4 @@
-/* daemon/views.c: the view table that routing, the index, /metrics,
+/* daemon/views/views.c: the view table that routing, the index, /metrics,
  * --views and cprof-ctl read. */
 #include <errno.h>
 #include <string.h>

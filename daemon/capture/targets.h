@@ -8,7 +8,7 @@
  * This module holds what was asked (a spec), checks each value as an
  * option gives it, and tells whether a process matches from /proc. The
  * kernel side (bpf/targets.h) matches comms and cgroups at exec itself;
- * cpuview keeps the targets map with both. */
+ * the capture core (core.c) keeps the targets map with both. */
 #ifndef CPROF_TARGETS_H
 #define CPROF_TARGETS_H
 

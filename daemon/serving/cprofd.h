@@ -13,7 +13,7 @@
 #include "vdso.h"
 
 struct cprofd {
-	struct cpuview *cpu;
+	struct core *core;		/* the capture core: BPF programs, drains, windows */
 	struct proctab *proctab;
 	struct isolate *symbols;	/* the symbols parser process */
 	struct isolate *tables;		/* the unwind tables parser process */

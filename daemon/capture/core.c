@@ -15,7 +15,7 @@
 #include <bpf/libbpf.h>
 #include "bpfmaps.h"
 #include "capture.skel.h"
-#include "cpuview.h"
+#include "core.h"
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
@@ -53,7 +53,7 @@ struct work {
 	uint64_t start_ns;
 };
 
-struct cpuview {
+struct core {
 	struct capture *skel;
 	struct ring_buffer *events;
 	struct proctab *proctab;
@@ -79,7 +79,7 @@ struct cpuview {
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	uint64_t unwind_rows;		/* the row budget */
 	struct isolate *tables_parser;	/* where tables are built */
-	struct cpuview_stats stats;
+	struct core_stats stats;
 
 	/* targets (targets.h): what was asked, and what is done about it */
 	pthread_mutex_t tlock;		/* the fields below, and the targets maps */
@@ -151,7 +151,7 @@ static int online_cpus(int **out)
 	return n;
 }
 
-static void perfset_close(struct cpuview *v, struct perfset *s)
+static void perfset_close(struct core *v, struct perfset *s)
 {
 	for (int i = 0; i < v->nr_cpus; i++) {
 		if (s->links)
@@ -164,7 +164,7 @@ static void perfset_close(struct cpuview *v, struct perfset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int perfset_open(struct cpuview *v, struct perfset *s, int hz)
+static int perfset_open(struct core *v, struct perfset *s, int hz)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -209,7 +209,7 @@ cleanup:
 
 /* ---- the unwind worker ---- */
 
-static void queue_work(struct cpuview *v, enum work_type type, uint32_t pid, uint64_t start_ns,
+static void queue_work(struct core *v, enum work_type type, uint32_t pid, uint64_t start_ns,
 		       uint32_t exec_id)
 {
 	pthread_mutex_lock(&v->qlock);
@@ -229,7 +229,7 @@ static void queue_work(struct cpuview *v, enum work_type type, uint32_t pid, uin
 /* Publish a process's mappings, building tables for objects new to the
  * unwinder. Its maps are copied under the process table's lock, and the
  * build (up to a second for libLLVM) runs without it. */
-static void work_add(struct cpuview *v, const struct work *w)
+static void work_add(struct core *v, const struct work *w)
 {
 	struct procmaps maps = { 0 };
 	struct proc_instance *in;
@@ -253,7 +253,7 @@ static void work_add(struct cpuview *v, const struct work *w)
 
 static void *unwind_worker(void *arg)
 {
-	struct cpuview *v = arg;
+	struct core *v = arg;
 	struct work *batch = malloc(UNWIND_QUEUE * sizeof(*batch));
 	struct unwinder_gone *gone = malloc(UNWIND_QUEUE * sizeof(*gone));
 	int64_t ticked = now_ns(CLOCK_MONOTONIC);
@@ -307,7 +307,7 @@ out:
 /* Add pid, matched by name in user space, whose start /proc/PID/stat gave
  * as ticks; false when it was not added (a target already, the map full:
  * counted, or gone meanwhile). Caller holds tlock. */
-static bool target_insert(struct cpuview *v, uint32_t pid, uint64_t ticks)
+static bool target_insert(struct core *v, uint32_t pid, uint64_t ticks)
 {
 	int fd = bpf_map__fd(v->skel->maps.targets);
 	uint8_t name = CPROF_TARGET_NAME;
@@ -342,7 +342,7 @@ static uint64_t ns_to_ticks(uint64_t ns)
  * the ancestor helper): add it, or after an exec remove it if it was
  * matched by name and matches no more. A child added at fork that does not
  * match on its own stays until it execs. */
-static void target_check(struct cpuview *v, const struct cprof_event *e)
+static void target_check(struct core *v, const struct cprof_event *e)
 {
 	int fd = bpf_map__fd(v->skel->maps.targets);
 	uint64_t ticks;
@@ -369,7 +369,7 @@ out:
 }
 
 /* Running processes that match a name target. Caller holds tlock. */
-static void targets_scan(struct cpuview *v)
+static void targets_scan(struct core *v)
 {
 	struct dirent *de;
 	DIR *d;
@@ -400,7 +400,7 @@ static void targets_scan(struct cpuview *v)
 
 /* Entries no longer asked for: --pid ones not in the spec, and name-matched
  * ones that match none of its names now. Caller holds tlock. */
-static void targets_prune(struct cpuview *v)
+static void targets_prune(struct core *v)
 {
 	int fd = bpf_map__fd(v->skel->maps.targets);
 	uint32_t *keys = malloc(CPROF_MAX_TARGETS * sizeof(*keys)), key, *prev = NULL;
@@ -441,7 +441,7 @@ static void map_clear(int fd, size_t key_size)
 			break;
 }
 
-int cpuview__set_targets(struct cpuview *v, const struct targets_spec *spec,
+int core__set_targets(struct core *v, const struct targets_spec *spec,
 			 char *err, size_t errlen)
 {
 	int tfd = bpf_map__fd(v->skel->maps.targets);
@@ -515,7 +515,7 @@ out:
 	return e;
 }
 
-bool cpuview__targeted(struct cpuview *v, uint32_t pid)
+bool core__targeted(struct core *v, uint32_t pid)
 {
 	uint8_t why;
 
@@ -524,7 +524,7 @@ bool cpuview__targeted(struct cpuview *v, uint32_t pid)
 	return !bpf_map_lookup_elem(bpf_map__fd(v->skel->maps.targets), &pid, &why);
 }
 
-bool cpuview__has_name_targets(struct cpuview *v)
+bool core__has_name_targets(struct core *v)
 {
 	bool names;
 
@@ -534,7 +534,7 @@ bool cpuview__has_name_targets(struct cpuview *v)
 	return names;
 }
 
-void cpuview__describe_targets(struct cpuview *v, char *buf, size_t len)
+void core__describe_targets(struct core *v, char *buf, size_t len)
 {
 	pthread_mutex_lock(&v->tlock);
 	targets__describe(&v->targets, buf, len);
@@ -544,7 +544,7 @@ void cpuview__describe_targets(struct cpuview *v, char *buf, size_t len)
 /* Load the tp_btf flavour of each targets program where the kernel has the
  * tracepoint's BTF, the raw_tp one elsewhere; the helper that matches
  * cgroups at exec only where the kernel has it. Before load. */
-static void targets_choose_progs(struct cpuview *v)
+static void targets_choose_progs(struct core *v)
 {
 	struct capture *s = v->skel;
 	const struct {
@@ -574,7 +574,7 @@ static void targets_choose_progs(struct cpuview *v)
 
 /* Attach what was loaded of them. Without the cgroup move program, only
  * moves go unseen; without the others, nothing is matched by name. */
-static void targets_attach(struct cpuview *v)
+static void targets_attach(struct core *v)
 {
 	struct capture *s = v->skel;
 	struct bpf_program *p[2 * NR_TARGET_PROGS] = {
@@ -605,7 +605,7 @@ static void targets_attach(struct cpuview *v)
  * its maps again and republish: a library came). */
 static int on_event(void *ctx, void *data, size_t size)
 {
-	struct cpuview *v = ctx;
+	struct core *v = ctx;
 	const struct cprof_event *e = data;
 
 	if (size < sizeof(*e))
@@ -637,7 +637,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in)
+void core__process_exited(struct core *v, const struct proc_instance *in)
 {
 	if (v->unwinder)
 		queue_work(v, WORK_EXIT, in->pid, in->start_ns, in->exec_id);
@@ -670,7 +670,7 @@ static uint64_t default_unwind_bytes(void)
 	return b < (64ull << 20) ? 64ull << 20 : b > (1ull << 30) ? 1ull << 30 : b;
 }
 
-static int unwinder_start(struct cpuview *v, char *err, size_t errlen)
+static int unwinder_start(struct core *v, char *err, size_t errlen)
 {
 	struct unwinder_opts uo = {
 		.tables_fd = bpf_map__fd(v->skel->maps.unwind_tables),
@@ -715,7 +715,7 @@ static void set_entries(struct bpf_map *a, struct bpf_map *b, uint32_t n)
 /* ---- draining ---- */
 
 struct drain_ctx {
-	struct cpuview *v;
+	struct core *v;
 	bool over;			/* windows past the hard memory limit */
 	int64_t gen_start;		/* when the generation drained began */
 };
@@ -724,7 +724,7 @@ struct drain_ctx {
  * would be a new entry. */
 static void deliver(struct drain_ctx *c, struct window *w, const void *key, const uint64_t *values)
 {
-	struct cpuview *v = c->v;
+	struct core *v = c->v;
 
 	if (c->over && !hashmap__find(w->samples, key)) {
 		w->dropped++;
@@ -737,7 +737,7 @@ static void deliver(struct drain_ctx *c, struct window *w, const void *key, cons
 static int on_stack(const void *key, const void *value, void *arg)
 {
 	struct drain_ctx *c = arg;
-	struct cpuview *v = c->v;
+	struct core *v = c->v;
 
 	v->stats.drained_stacks++;
 	for (struct window *w = v->windows; w; w = w->next)
@@ -751,7 +751,7 @@ static int on_count(const void *key, const void *value, void *arg)
 {
 	const struct cpu_key *k = key;
 	struct drain_ctx *c = arg;
-	struct cpuview *v = c->v;
+	struct core *v = c->v;
 
 	v->stats.drained_records++;
 	for (struct window *w = v->windows; w; w = w->next) {
@@ -789,7 +789,7 @@ static int on_offcpu(const void *key, const void *value, void *arg)
 	const struct offcpu_key *k = key;
 	const struct offcpu_val *val = value;
 	struct drain_ctx *c = arg;
-	struct cpuview *v = c->v;
+	struct core *v = c->v;
 	struct offcpu_key wk = *k;
 
 	v->stats.drained_records++;
@@ -805,7 +805,7 @@ static int on_offcpu(const void *key, const void *value, void *arg)
 }
 
 /* What the windows hold: their indexes and the stacks, once each. */
-static uint64_t windows_bytes(struct cpuview *v)
+static uint64_t windows_bytes(struct core *v)
 {
 	uint64_t n = stackstore__mem(v->store) + v->closed_bytes;
 
@@ -816,7 +816,7 @@ static uint64_t windows_bytes(struct cpuview *v)
 
 /* Deliver generation g to the open windows. 0, or -errno with what was
  * not delivered left in the maps (pending) for the next drain. */
-static int drain_gen(struct cpuview *v, uint32_t g)
+static int drain_gen(struct core *v, uint32_t g)
 {
 	struct drain_ctx c = { .v = v, .gen_start = v->gen_start[g] };
 	int e;
@@ -844,7 +844,7 @@ static int drain_gen(struct cpuview *v, uint32_t g)
  * being written go first: the flip makes BPF write there next, and they
  * must not mix with what it brings. The new generation's start is written
  * before gen is bumped, so BPF never pairs a generation with another's. */
-static int drain_locked(struct cpuview *v)
+static int drain_locked(struct core *v)
 {
 	uint32_t seq = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED), old = seq & 1;
 	int64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -867,7 +867,7 @@ out:
 	return e;
 }
 
-int cpuview__drain(struct cpuview *v)
+int core__drain(struct core *v)
 {
 	int e;
 
@@ -877,10 +877,10 @@ int cpuview__drain(struct cpuview *v)
 	return e;
 }
 
-static void close_locked(struct cpuview *v, struct window *w);
+static void close_locked(struct core *v, struct window *w);
 
 /* Close the windows that are due, after one last drain for them all. */
-static void close_due(struct cpuview *v, int64_t now)
+static void close_due(struct core *v, int64_t now)
 {
 	struct window *w, *next;
 	bool drained = false;
@@ -902,7 +902,7 @@ static void close_due(struct cpuview *v, int64_t now)
 static void *drainer(void *arg)
 {
 	struct sched_param sp = { .sched_priority = 1 };
-	struct cpuview *v = arg;
+	struct core *v = arg;
 	int e;
 
 	e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
@@ -942,7 +942,7 @@ static void *drainer(void *arg)
 /* Load the scheduler source's programs, tp_btf where the kernel has the
  * tracepoints' BTF, raw_tp elsewhere; none when it is off, and maps of one
  * entry. Before load. */
-static void sched_choose_progs(struct cpuview *v, bool on)
+static void sched_choose_progs(struct core *v, bool on)
 {
 	struct capture *s = v->skel;
 	struct bpf_program *p[NR_SCHED_PROGS][2] = {
@@ -985,7 +985,7 @@ static void sched_choose_progs(struct cpuview *v, bool on)
 
 /* Open, size and load the capture object with the given sources. 0, or
  * -errno with a one-line reason in err. */
-static int load(struct cpuview *v, const struct cpuview_opts *opts, unsigned int sources,
+static int load(struct core *v, const struct core_opts *opts, unsigned int sources,
 		char *err, size_t errlen)
 {
 	int e;
@@ -1059,10 +1059,10 @@ static int load(struct cpuview *v, const struct cpuview_opts *opts, unsigned int
 	return 0;
 }
 
-struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt,
+struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 			     char *err, size_t errlen)
 {
-	struct cpuview *v = calloc(1, sizeof(*v));
+	struct core *v = calloc(1, sizeof(*v));
 	int e;
 
 	if (!v) {
@@ -1132,7 +1132,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 		if (e)
 			snprintf(err, errlen, "out of memory");
 		else
-			e = cpuview__set_targets(v, &want, err, errlen);
+			e = core__set_targets(v, &want, err, errlen);
 		targets__clear(&want);
 		if (e)
 			goto fail;
@@ -1179,7 +1179,7 @@ struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt
 	pthread_setname_np(v->drainer, "cprofd-drain");
 	return v;
 fail:
-	cpuview__free(v);
+	core__free(v);
 	return NULL;
 }
 
@@ -1187,7 +1187,7 @@ fail:
 
 /* The scheduler programs run while windows need them: attach them for the
  * first. Caller holds v->lock. */
-static int sched_get(struct cpuview *v)
+static int sched_get(struct core *v)
 {
 	int e;
 
@@ -1220,7 +1220,7 @@ static int sched_get(struct cpuview *v)
 	return 0;
 }
 
-static void sched_put(struct cpuview *v)
+static void sched_put(struct core *v)
 {
 	if (--v->sched_refs)
 		return;
@@ -1231,14 +1231,14 @@ static void sched_put(struct cpuview *v)
 	v->stats.sched_attached = false;
 }
 
-bool cpuview__has_sources(struct cpuview *v, unsigned int sources)
+bool core__has_sources(struct core *v, unsigned int sources)
 {
 	return (v->stats.sources & sources) == sources;
 }
 
 /* A reference to the perf set sampling at hz, opened if need be. Caller
  * holds v->lock. NULL and errno. */
-static struct perfset *perfset_get(struct cpuview *v, int hz)
+static struct perfset *perfset_get(struct core *v, int hz)
 {
 	int e, total = 0;
 
@@ -1271,7 +1271,7 @@ static struct perfset *perfset_get(struct cpuview *v, int hz)
 
 /* Drop a window's reference to the perf set of its rate. The always-on
  * set (index 0) keeps its own. */
-static void perfset_put(struct cpuview *v, uint64_t period)
+static void perfset_put(struct core *v, uint64_t period)
 {
 	for (int i = 0; i < MAX_SETS; i++)
 		if (v->sets[i].refs && (uint64_t)(NS / v->sets[i].hz) == period) {
@@ -1281,7 +1281,7 @@ static void perfset_put(struct cpuview *v, uint64_t period)
 		}
 }
 
-struct window *cpuview__open_window(struct cpuview *v, enum window_kind kind, int hz,
+struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 				    int seconds)
 {
 	bool cpu = kind != WINDOW_OFFCPU, sched = kind != WINDOW_CPU;
@@ -1333,7 +1333,7 @@ cleanup:
 	return w;
 }
 
-int cpuview__set_hz(struct cpuview *v, int hz)
+int core__set_hz(struct core *v, int hz)
 {
 	struct perfset *base = &v->sets[0], fresh = { 0 };
 	int total = 0, same = -1, spare = -1, e = 0;
@@ -1380,7 +1380,7 @@ out:
 }
 
 /* Caller holds v->lock and has drained: the window ends at that flip. */
-static void close_locked(struct cpuview *v, struct window *w)
+static void close_locked(struct core *v, struct window *w)
 {
 	w->end_ns = v->flipped_real_ns;
 	for (struct window **p = &v->windows; *p; p = &(*p)->next)
@@ -1399,7 +1399,7 @@ static void close_locked(struct cpuview *v, struct window *w)
 		sched_put(v);
 }
 
-bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms)
+bool core__wait_window(struct core *v, struct window *w, int timeout_ms)
 {
 	struct timespec until;
 	bool closed;
@@ -1419,7 +1419,7 @@ bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms)
 	return closed;
 }
 
-void cpuview__close_window(struct cpuview *v, struct window *w)
+void core__close_window(struct core *v, struct window *w)
 {
 	pthread_mutex_lock(&v->lock);
 	if (!w->closed) {
@@ -1429,7 +1429,7 @@ void cpuview__close_window(struct cpuview *v, struct window *w)
 	pthread_mutex_unlock(&v->lock);
 }
 
-void cpuview__free_window(struct cpuview *v, struct window *w)
+void core__free_window(struct core *v, struct window *w)
 {
 	if (!w)
 		return;
@@ -1444,7 +1444,7 @@ void cpuview__free_window(struct cpuview *v, struct window *w)
 	window__free(w);
 }
 
-int64_t cpuview__oldest_window(struct cpuview *v)
+int64_t core__oldest_window(struct core *v)
 {
 	int64_t oldest = INT64_MAX;
 
@@ -1457,14 +1457,14 @@ int64_t cpuview__oldest_window(struct cpuview *v)
 	return oldest;
 }
 
-int cpuview__poll_events(struct cpuview *v, int timeout_ms)
+int core__poll_events(struct core *v, int timeout_ms)
 {
 	int n = ring_buffer__poll(v->events, timeout_ms);
 
 	return n == -EINTR ? 0 : n;
 }
 
-void cpuview__stats(struct cpuview *v, struct cpuview_stats *st)
+void core__stats(struct core *v, struct core_stats *st)
 {
 	pthread_mutex_lock(&v->lock);
 	*st = v->stats;
@@ -1488,7 +1488,7 @@ void cpuview__stats(struct cpuview *v, struct cpuview_stats *st)
 	st->targets_follow = v->follow;
 }
 
-void cpuview__free(struct cpuview *v)
+void core__free(struct core *v)
 {
 	if (!v)
 		return;

@@ -1,5 +1,7 @@
-/* The CPU view in user space: loads bpf/cpu.bpf.c, samples every online CPU
- * with a cpu-clock perf event, and drains the kernel maps into windows.
+/* The capture core in user space: loads bpf/capture.bpf.c with the data
+ * sources the views need, samples every online CPU with a cpu-clock perf
+ * event, attaches the scheduler programs while offcpu or wall windows are
+ * open, and drains every source's kernel maps into the windows.
  *
  * Its own threads: the drain, which flips the generation every second (or
  * sooner when a generation fills), closes windows when they are due, and
@@ -9,8 +11,8 @@
  * events. The drain thread asks for a real-time priority (SCHED_FIFO 1):
  * among thousands of busy threads it still drains every second, and a
  * window asked for 30 seconds lasts 30 seconds. */
-#ifndef CPROF_CPUVIEW_H
-#define CPROF_CPUVIEW_H
+#ifndef CPROF_CORE_H
+#define CPROF_CORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,7 +28,7 @@ struct proctab;
 struct proc_instance;
 struct targets_spec;
 
-struct cpuview_opts {
+struct core_opts {
 	unsigned int sources;		/* enum view_source: what to load (cpu always) */
 	uint64_t offcpu_min_ns;		/* shorter off-CPU intervals are counted only */
 	int hz;				/* always-on rate */
@@ -45,7 +47,7 @@ struct cpuview_opts {
 					 * times that); 0: no limit */
 };
 
-struct cpuview_stats {
+struct core_stats {
 	uint64_t bpf[CPROF_CNT_MAX];	/* the BPF side's counters */
 	uint64_t drains, early_drains, drained_records, drained_stacks, window_errors;
 	uint64_t drain_errors;		/* drains that failed (retried) */
@@ -84,55 +86,55 @@ struct cpuview_stats {
 };
 
 /* NULL on failure, with a one-line reason in err. Starts its threads. */
-struct cpuview *cpuview__new(const struct cpuview_opts *opts, struct proctab *pt,
+struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 			     char *err, size_t errlen);
 /* Move what the kernel aggregated since the last drain into open windows
  * now (the drain thread does it on its own every second). */
-int cpuview__drain(struct cpuview *v);
+int core__drain(struct core *v);
 /* Start a window of kind (window.h): CPU samples at hz (0: the always-on
  * rate) for the cpu and wall kinds, off-CPU intervals for the offcpu and
  * wall kinds (the scheduler programs run while such windows are open).
- * Closed by the view after seconds (0: only by cpuview__close_window).
+ * Closed by the view after seconds (0: only by core__close_window).
  * NULL and errno: EBUSY when the rate would take sampling past max_hz,
  * ENOBUFS when the windows are at their memory limit, ENOTSUP when the
  * source it needs is not loaded, or what attaching its programs failed with. */
-struct window *cpuview__open_window(struct cpuview *v, enum window_kind kind, int hz,
+struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 				    int seconds);
 /* Whether the sources (enum view_source) are all loaded. */
-bool cpuview__has_sources(struct cpuview *v, unsigned int sources);
+bool core__has_sources(struct core *v, unsigned int sources);
 /* Change the always-on rate (a reloaded --hz); windows already open keep
  * theirs. 0, -EBUSY past what the kernel maps were sized for at start,
  * or -errno opening the perf events. */
-int cpuview__set_hz(struct cpuview *v, int hz);
+int core__set_hz(struct core *v, int hz);
 /* Wait up to timeout_ms for the view to close w; true once it has. */
-bool cpuview__wait_window(struct cpuview *v, struct window *w, int timeout_ms);
+bool core__wait_window(struct core *v, struct window *w, int timeout_ms);
 /* End it now, if the view has not: a last drain, then it no longer
  * receives anything. */
-void cpuview__close_window(struct cpuview *v, struct window *w);
+void core__close_window(struct core *v, struct window *w);
 /* Free a closed window. */
-void cpuview__free_window(struct cpuview *v, struct window *w);
+void core__free_window(struct core *v, struct window *w);
 /* Handle process announcements; wait up to timeout_ms for them. */
-int cpuview__poll_events(struct cpuview *v, int timeout_ms);
-void cpuview__stats(struct cpuview *v, struct cpuview_stats *st);
+int core__poll_events(struct core *v, int timeout_ms);
+void core__stats(struct core *v, struct core_stats *st);
 /* Change the targets (a reloaded configuration): which comms and cgroups
  * BPF matches at exec, the --pid entries, running processes matched again
  * (a child added at fork that does not match on its own is dropped), new
  * matches found by a scan of /proc. No target at all: every process.
  * 0, or -errno with a one-line reason in err. */
-int cpuview__set_targets(struct cpuview *v, const struct targets_spec *spec,
+int core__set_targets(struct core *v, const struct targets_spec *spec,
 			 char *err, size_t errlen);
 /* Whether pid is sampled now: no targets (every process), or in the
  * targets map (by --pid, or matched by name). */
-bool cpuview__targeted(struct cpuview *v, uint32_t pid);
+bool core__targeted(struct core *v, uint32_t pid);
 /* Whether targets by name are set (processes that start later may match). */
-bool cpuview__has_name_targets(struct cpuview *v);
+bool core__has_name_targets(struct core *v);
 /* "pid 42, comm redis-server, ..." or "every process" (targets__describe). */
-void cpuview__describe_targets(struct cpuview *v, char *buf, size_t len);
+void core__describe_targets(struct core *v, char *buf, size_t len);
 /* A process is gone: drop what the kernel holds for it (queued). */
-void cpuview__process_exited(struct cpuview *v, const struct proc_instance *in);
+void core__process_exited(struct core *v, const struct proc_instance *in);
 /* The start of the oldest window not yet freed (CLOCK_MONOTONIC), or
  * INT64_MAX when none: processes that exited before it are in no window. */
-int64_t cpuview__oldest_window(struct cpuview *v);
-void cpuview__free(struct cpuview *v);
+int64_t core__oldest_window(struct core *v);
+void core__free(struct core *v);
 
-#endif /* CPROF_CPUVIEW_H */
+#endif /* CPROF_CORE_H */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <sys/times.h>
 #include "bpfmaps.h"
-#include "cpuview.h"
+#include "core.h"
 #include "cprofd.h"
 #include "debuginfo.h"
 #include "hostile.h"
@@ -46,7 +46,7 @@ static void reply_text(struct reply *r, int status, const char *fmt, ...)
  * --exe or --cgroup (the kernel's targets map says). */
 static bool pid_targeted(const struct cprofd *d, int pid)
 {
-	return cpuview__targeted(d->cpu, (uint32_t)pid);
+	return core__targeted(d->core, (uint32_t)pid);
 }
 
 /* A process of another user was asked for. */
@@ -72,7 +72,7 @@ static bool check_pids(struct cprofd *d, const struct access *who,
 		if (!pid_targeted(d, pid)) {
 			char targets[200];
 
-			cpuview__describe_targets(d->cpu, targets, sizeof(targets));
+			core__describe_targets(d->core, targets, sizeof(targets));
 			reply_text(r, 400, "pid %d is not profiled: this cprofd profiles only %s\n",
 				   pid, targets);
 			return false;
@@ -149,7 +149,7 @@ static void after_build(struct cprofd *d, const struct symbolize_stats *st)
 static bool view_running(struct cprofd *d, const struct view_def *view)
 {
 	return view->built && (d->views & (1u << (view - views))) &&
-	       cpuview__has_sources(d->cpu, view->sources);
+	       core__has_sources(d->core, view->sources);
 }
 
 /* A windowed view: open a window, wait for it, build the profile. */
@@ -164,20 +164,20 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 		.vdso = d->vdso, .stats = &st, .who = who,
 		/* a whole-host profile is named after the host, not whichever
 		 * process pprof would take for its main binary */
-		.host = !d->pids && !cpuview__has_name_targets(d->cpu) && !req->nr_pids &&
+		.host = !d->pids && !core__has_name_targets(d->core) && !req->nr_pids &&
 			!req->nr_comms && !req->nr_exes && !req->nr_cgroups ? d->host : NULL,
 	};
 	char gone[256] = "", note[320];
 	const char *comments[1];
 	struct timespec t0, t1;
-	struct cpuview_stats cs;
+	struct core_stats cs;
 	struct window *w;
 	int err, alive;
 
 	if (!check_pids(d, who, req, r) || !check_names(req, r))
 		return;
 	/* targets by name may still start: only --pid's can all be gone */
-	if (d->pids && !cpuview__has_name_targets(d->cpu)) {
+	if (d->pids && !core__has_name_targets(d->core)) {
 		exited_targets(d, gone, sizeof(gone), &alive);
 		if (!alive) {
 			reply_text(r, 404, "nothing to profile: every process cprofd was started for has exited (%s); restart it with --pid of a running process\n",
@@ -185,9 +185,9 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 			return;
 		}
 	}
-	w = cpuview__open_window(d->cpu, view->window, req->hz, seconds);
+	w = core__open_window(d->core, view->window, req->hz, seconds);
 	if (!w) {
-		cpuview__stats(d->cpu, &cs);
+		core__stats(d->core, &cs);
 		if (errno == EBUSY)
 			reply_text(r, 503, "other hz= requests are sampling at up to %d Hz per CPU in all; try again later, or at the default rate (%d)\n",
 				   cs.max_hz, d->hz);
@@ -200,18 +200,18 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 	}
 	/* The view closes the window when it is due; meanwhile notice a
 	 * client that hangs up, and a daemon that is stopping, promptly. */
-	while (!cpuview__wait_window(d->cpu, w, 200) && !d->stopping) {
+	while (!core__wait_window(d->core, w, 200) && !d->stopping) {
 		if (hung_up(arg, 0)) {
-			cpuview__close_window(d->cpu, w);
-			cpuview__free_window(d->cpu, w);
+			core__close_window(d->core, w);
+			core__free_window(d->core, w);
 			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);
 			r->status = 0;
 			return;
 		}
 	}
-	cpuview__close_window(d->cpu, w);
+	core__close_window(d->core, w);
 	if (d->stopping) {
-		cpuview__free_window(d->cpu, w);
+		core__free_window(d->core, w);
 		reply_text(r, 503, "cprofd is shutting down\n");
 		return;
 	}
@@ -231,7 +231,7 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 	st.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
 	after_build(d, &st);
 	pthread_mutex_unlock(&d->sym_lock);
-	cpuview__free_window(d->cpu, w);
+	core__free_window(d->core, w);
 	if (err) {
 		reply_text(r, 500, "cannot build the %s profile: %s\n", view->name, strerror(-err));
 		return;
@@ -260,7 +260,7 @@ static void serve_index(struct cprofd *d, const struct access *who, struct reply
 	}
 	fprintf(f, "<html><head><title>cprofd</title></head><body>\n"
 		   "<h1>cprofd</h1>\n<p>Profiles of %s, in pprof format.</p>\n",
-		d->pids || cpuview__has_name_targets(d->cpu) ?
+		d->pids || core__has_name_targets(d->core) ?
 		"the processes given with --pid, --comm, --exe or --cgroup" : "every process on this host");
 	if (!who->all)
 		fprintf(f, "<p>You (uid %u) see your own processes only, without kernel frames.</p>\n",
@@ -370,7 +370,7 @@ static void parser_metrics(FILE *f, const struct isolate_stats is[2])
 
 static void serve_metrics(struct cprofd *d, struct reply *r)
 {
-	struct cpuview_stats cs;
+	struct core_stats cs;
 	struct symbolize_stats ss;
 	struct symcache_stats sc;
 	struct debuginfo_stats ds;
@@ -379,7 +379,7 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	struct isolate_stats is[2];
 	FILE *f;
 
-	cpuview__stats(d->cpu, &cs);
+	core__stats(d->core, &cs);
 	proctab__stats(d->proctab, &ps);
 	isolate__stats(d->symbols, &is[0]);
 	isolate__stats(d->tables, &is[1]);
