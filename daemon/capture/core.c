@@ -1429,6 +1429,32 @@ void core__close_window(struct core *v, struct window *w)
 	pthread_mutex_unlock(&v->lock);
 }
 
+struct window *core__snapshot_window(struct core *v, struct window *w)
+{
+	struct window *c;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->window_limit && windows_bytes(v) >= v->window_limit) {
+		v->stats.windows_refused++;
+		pthread_mutex_unlock(&v->lock);
+		errno = ENOBUFS;
+		return NULL;
+	}
+	if (!w->closed)
+		drain_locked(v);
+	c = window__copy(w);
+	if (c) {
+		if (!w->closed)
+			c->end_ns = v->flipped_real_ns;
+		c->closed = true;
+		c->next = v->closed;
+		v->closed = c;
+		v->closed_bytes += window__mem(c);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return c;
+}
+
 void core__free_window(struct core *v, struct window *w)
 {
 	if (!w)

@@ -111,6 +111,10 @@ bool core__wait_window(struct core *v, struct window *w, int timeout_ms);
 /* End it now, if the view has not: a last drain, then it no longer
  * receives anything. */
 void core__close_window(struct core *v, struct window *w);
+/* A copy of the open window w with everything the kernel aggregated until
+ * now (a drain first), closed now: a cumulative view's totals since w
+ * opened, while w goes on. Free it with core__free_window. NULL and errno. */
+struct window *core__snapshot_window(struct core *v, struct window *w);
 /* Free a closed window. */
 void core__free_window(struct core *v, struct window *w);
 /* Handle process announcements; wait up to timeout_ms for them. */

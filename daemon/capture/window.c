@@ -111,6 +111,7 @@ struct window *window__new(struct stackstore *store, size_t key_size, size_t nr_
 	if (!w)
 		return NULL;
 	w->store = store;
+	w->key_size = key_size;
 	w->nr_values = nr_values;
 	w->samples = hashmap__new(key_size, nr_values * sizeof(uint64_t));
 	w->stacks = hashmap__new(sizeof(uint64_t), sizeof(struct window_stack *));
@@ -156,6 +157,47 @@ const struct window_stack *window__stack(const struct window *w, uint64_t hash)
 	struct window_stack **slot = hash ? hashmap__find(w->stacks, &hash) : NULL;
 
 	return slot ? *slot : NULL;
+}
+
+struct window *window__copy(const struct window *w)
+{
+	struct window *c = window__new(w->store, w->key_size, w->nr_values);
+	struct window_stack **st;
+	uint64_t *values;
+	size_t it = 0;
+	void *key;
+
+	if (!c)
+		return NULL;
+	c->kind = w->kind;
+	c->filter = w->filter;
+	c->start_ns = w->start_ns;
+	c->end_ns = w->end_ns;
+	c->opened_mono_ns = w->opened_mono_ns;
+	c->first_gen = w->first_gen;
+	c->dropped = w->dropped;
+	c->drain_failed = w->drain_failed;
+	while (hashmap__next(w->samples, &it, &key, (void **)&values))
+		if (window__add(c, key, values))
+			goto nomem;
+	it = 0;
+	pthread_mutex_lock(&w->store->lock);
+	while (hashmap__next(w->stacks, &it, NULL, (void **)&st)) {
+		struct window_stack **slot = hashmap__insert(c->stacks, &(*st)->hash, NULL);
+
+		if (!slot) {
+			pthread_mutex_unlock(&w->store->lock);
+			goto nomem;
+		}
+		*slot = *st;
+		(*st)->refs++;
+	}
+	pthread_mutex_unlock(&w->store->lock);
+	return c;
+nomem:
+	window__free(c);
+	errno = ENOMEM;
+	return NULL;
 }
 
 size_t window__mem(const struct window *w)

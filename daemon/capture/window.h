@@ -26,7 +26,7 @@ struct window {
 	struct hashmap *samples;	/* view key -> uint64_t values[nr_values] */
 	struct hashmap *stacks;		/* uint64_t hash -> struct window_stack * */
 	struct stackstore *store;
-	size_t nr_values;
+	size_t key_size, nr_values;
 	uint64_t filter;		/* CPU samples taken: those of this period (ns) */
 	int64_t start_ns, end_ns;	/* CLOCK_REALTIME */
 	int64_t opened_mono_ns;		/* CLOCK_MONOTONIC: the process table, and
@@ -63,6 +63,10 @@ int window__add(struct window *w, const void *key, const uint64_t *values);
 int window__add_stack(struct window *w, uint64_t hash, const struct stack_trace *st);
 /* The stack for hash, or NULL when it was lost (count it where it is used). */
 const struct window_stack *window__stack(const struct window *w, uint64_t hash);
+/* A copy of w as it is now: its samples, a reference to each of its
+ * stacks, its kind, filter and times. What a cumulative view serves (the
+ * totals since tracking began) while w goes on. NULL and errno. */
+struct window *window__copy(const struct window *w);
 /* Bytes of the window's own index of samples and stacks (not the stacks). */
 size_t window__mem(const struct window *w);
 void window__free(struct window *w);
