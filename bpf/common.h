@@ -35,6 +35,10 @@ __u64 gen_fill[CPROF_NR_GENS] = {};
  * targets while the programs run. 0: every process. */
 __u32 target_flags = 0;
 
+/* Bumped whenever the targets map may have changed (by user space and by
+ * bpf/targets.h), so that answers cached per CPU are asked again. */
+__u32 targets_gen = 0;
+
 /* The tgids sampled when CPROF_TGT_FILTER is set; the value says why
  * (CPROF_TARGET_PID, CPROF_TARGET_NAME). Kept by user space (--pid, the
  * scan of running processes, what it matched by exe) and by bpf/targets.h
@@ -112,6 +116,44 @@ static __always_inline bool task_wanted(__u32 tgid)
 	if ((target_flags & CPROF_TGT_FILTER) && !bpf_map_lookup_elem(&targets, &tgid))
 		return false;
 	return true;
+}
+
+/* The last answers of task_wanted() on each CPU, by tgid (direct-mapped):
+ * a context switch asks about the same few processes over and over, and
+ * an array lookup is inlined where a hash lookup is a call. */
+#define WANTED_CACHE 4
+struct wanted_ent {
+	__u32 tgid;
+	__u32 gen;			/* targets_gen + 1 when filled; 0: empty */
+	__u32 wanted;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WANTED_CACHE);
+	__type(key, __u32);
+	__type(value, struct wanted_ent);
+} wanted_cache SEC(".maps");
+
+static __always_inline bool task_wanted_cached(__u32 tgid)
+{
+	__u32 slot = tgid & (WANTED_CACHE - 1), gen = targets_gen + 1;
+	struct wanted_ent *e;
+	bool wanted;
+
+	if (!(target_flags & CPROF_TGT_FILTER))
+		return task_wanted(tgid);
+	e = bpf_map_lookup_elem(&wanted_cache, &slot);
+	if (e && e->tgid == tgid && e->gen == gen)
+		return e->wanted;
+	wanted = task_wanted(tgid);
+	if (e) {
+		e->tgid = tgid;
+		e->gen = gen;
+		e->wanted = wanted;
+	}
+	return wanted;
 }
 
 static __always_inline void send_event(__u32 type, const struct cprof_instance *in)

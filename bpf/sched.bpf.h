@@ -129,11 +129,11 @@ static __always_inline __u16 offcpu_state_of(bool preempt, __u32 st)
 	return OFFCPU_UNINTERRUPTIBLE;	/* what else waits but cannot run */
 }
 
+/* Fields of BTF pointers are read directly (CO-RE relocated loads), not
+ * with a helper call each: these run at every context switch. */
 static __always_inline bool current_is_kthread(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-
-	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
+	return bpf_get_current_task_btf()->flags & PF_KTHREAD;
 }
 
 /* Add the interval t holds to key's entry in generation g, with what a
@@ -182,8 +182,8 @@ static __always_inline void user_regs(bool kthread, __u64 *ip, __u64 *sp, struct
 	if (kthread)
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	*ip = BPF_CORE_READ(regs, ip);
-	*sp = BPF_CORE_READ(regs, sp);
+	*ip = regs->ip;
+	*sp = regs->sp;
 	*out = regs;
 }
 
@@ -292,7 +292,7 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 		/* in a system call: its number in orig_ax, and ax still the
 		 * -ENOSYS the entry code put there (an exception's orig_ax is
 		 * its error code, and ax the user's rax) */
-		long orig = BPF_CORE_READ(regs, orig_ax), ax = BPF_CORE_READ(regs, ax);
+		long orig = regs->orig_ax, ax = regs->ax;
 
 		if (orig >= 0 && orig < 4096 && ax == -38 /* -ENOSYS */)
 			t->syscall = (__u32)orig;
@@ -363,7 +363,7 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 	struct offcpu_thread *t;
 
 	/* prev: the current task, leaving; the idle task (tid 0) is not followed */
-	if (tid && task_wanted(pid_tgid >> 32))
+	if (tid && task_wanted_cached(pid_tgid >> 32))
 		on_prev(ctx, prev, thread_of(prev, tid, false, btf), preempt, prev_state, pid_tgid, btf);
 	else if (!btf && tid && (prev_state & TASK_DEAD))
 		/* a thread no longer targeted may have left an entry */

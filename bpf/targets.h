@@ -80,9 +80,10 @@ static __always_inline void target_add(__u32 tgid, enum cprof_counter added)
 	__u8 name = CPROF_TARGET_NAME;
 	long err = bpf_map_update_elem(&targets, &tgid, &name, BPF_NOEXIST);
 
-	if (!err)
+	if (!err) {
 		count(added);
-	else if (err != -17 /* EEXIST: a target already, maybe by --pid */)
+		__sync_fetch_and_add(&targets_gen, 1);
+	} else if (err != -17 /* EEXIST: a target already, maybe by --pid */)
 		count(CPROF_CNT_TGT_FULL);
 }
 
@@ -120,8 +121,10 @@ static __always_inline int on_exec(struct task_struct *p)
 		return 0;
 	}
 	v = bpf_map_lookup_elem(&targets, &tgid);
-	if (v && *v == CPROF_TARGET_NAME && !bpf_map_delete_elem(&targets, &tgid))
+	if (v && *v == CPROF_TARGET_NAME && !bpf_map_delete_elem(&targets, &tgid)) {
 		count(CPROF_CNT_TGT_LEFT);
+		__sync_fetch_and_add(&targets_gen, 1);
+	}
 	return 0;
 }
 
@@ -154,7 +157,8 @@ static __always_inline int on_exit(struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) > 0)
 		return 0;
 	tgid = BPF_CORE_READ(p, tgid);
-	bpf_map_delete_elem(&targets, &tgid);
+	if (!bpf_map_delete_elem(&targets, &tgid))
+		__sync_fetch_and_add(&targets_gen, 1);	/* its pid may be reused */
 	return 0;
 }
 

@@ -304,6 +304,12 @@ out:
 
 /* ---- targets ---- */
 
+/* The targets map changed: what BPF remembers of it is asked again. */
+static void targets_changed(struct core *v)
+{
+	__atomic_fetch_add(&v->skel->bss->targets_gen, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Add pid, matched by name in user space, whose start /proc/PID/stat gave
  * as ticks; false when it was not added (a target already, the map full:
  * counted, or gone meanwhile). Caller holds tlock. */
@@ -319,10 +325,12 @@ static bool target_insert(struct core *v, uint32_t pid, uint64_t ticks)
 			v->targets_full++;
 		return false;
 	}
+	targets_changed(v);
 	/* Exited before it was added: the exit program had nothing to
 	 * remove, and the pid, once reused, must not be a target. */
 	if (targets__proc_stat(pid, &now, &exited) || exited || now != ticks) {
 		bpf_map_delete_elem(fd, &pid);
+		targets_changed(v);
 		return false;
 	}
 	return true;
@@ -363,6 +371,7 @@ static void target_check(struct core *v, const struct cprof_event *e)
 	} else if (e->type == CPROF_EV_TARGET_EXEC && !bpf_map_lookup_elem(fd, &e->pid, &why) &&
 		   why == CPROF_TARGET_NAME && !bpf_map_delete_elem(fd, &e->pid)) {
 		v->targets_left++;
+		targets_changed(v);
 	}
 out:
 	pthread_mutex_unlock(&v->tlock);
@@ -511,6 +520,7 @@ int core__set_targets(struct core *v, const struct targets_spec *spec,
 		flags |= CPROF_TGT_FILTER;
 	__atomic_store_n(&v->skel->bss->target_flags, flags, __ATOMIC_SEQ_CST);
 out:
+	targets_changed(v);
 	pthread_mutex_unlock(&v->tlock);
 	return e;
 }
@@ -952,6 +962,11 @@ static void sched_choose_progs(struct core *v, bool on)
 	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_sys_exit" };
 	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
 
+	/* the tests' way to run the raw_tp flavour on a kernel that has BTF */
+	if (vmlinux && getenv("CPROF_TEST_SCHED_RAW_TP")) {
+		btf__free(vmlinux);
+		vmlinux = NULL;
+	}
 	for (int i = 0; i < NR_SCHED_PROGS; i++) {
 		int id = vmlinux ? btf__find_by_name_kind(vmlinux, tp[i], BTF_KIND_TYPEDEF) : -1;
 

@@ -112,7 +112,22 @@ check "--offcpu-min 150000: they are counted ($short short intervals)" ge "${sho
 check "--offcpu-min 150000: the 300 ms wait is recorded ($c s)" near "$c" 0.3 0.05 "$c s"
 stop_daemon
 
-# 5. --views cpu: the others are off, and say so.
+# 5. The raw_tp flavour, for kernels without the tracepoints' BTF: the same
+#    waits, without kernel stacks (bpf_get_task_stack needs a BTF pointer).
+CPROF_TEST_SCHED_RAW_TP=1 start_daemon
+check "raw_tp: said at start" grep -q "scheduler programs (raw_tp" "$TMP/cprofd.log" "$(grep -i sched "$TMP/cprofd.log")"
+start_workload "$TMP/waits.out" "$B/workloads/waits" offcpu 700
+curl -sf -o "$TMP/raw.pb.gz" "$URL/debug/pprof/offcpu?seconds=4&pid=$WPID"
+wait "$WPID"
+s=$(secs "$TMP/raw.pb.gz" sum offcpu thread=sleeper func=sleep_in_nanosleep)
+check "raw_tp: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
+s=$(secs "$TMP/raw.pb.gz" sum offcpu thread=piper func=wait_in_read syscall=read)
+t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+check "raw_tp: the pipe reader's wait in read ($s s; it measured $t s)" \
+	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+stop_daemon
+
+# 6. --views cpu: the others are off, and say so.
 start_daemon --views cpu
 code=$(curl -s -o "$TMP/off.txt" -w '%{http_code}' "$URL/debug/pprof/offcpu?seconds=1")
 check "--views cpu: offcpu answers 404" test "$code" = 404 "HTTP $code"
