@@ -31,6 +31,7 @@
 
 /* Load-time knobs. */
 const volatile __u64 offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
+const volatile __u32 offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
 const volatile bool switch_has_state = false;	/* sched_switch passes prev_state (5.18) */
 
 /* When user space last attached the source (bpf_ktime_get_ns()): what
@@ -142,18 +143,27 @@ static __always_inline void offcpu_add(struct offcpu_key *key, const struct offc
 				       __u32 g)
 {
 	void *counts = bpf_map_lookup_elem(&offcpu_counts, &g);
-	__u64 g0 = gen_start_ns[g & 1], ns = t->end_ns - t->start_ns;
+	__u64 g0 = gen_start_ns[g & 1], ns = t->end_ns - t->start_ns, weight = OFFCPU_WEIGHT_ONE;
 	struct offcpu_val *v, first;
 	__s64 in_gen = (__s64)(t->end_ns - g0);
 
 	if (!counts)
 		return;
 	key->since = t->start_ns >= g0 ? 0 : t->start_gen + 1;
+	if (t->sampled && ns) {
+		/* stands for rate / ns such intervals, rate ns in all; short
+		 * enough to count in the generation it ended in */
+		weight = (__u64)offcpu_rate_ns * OFFCPU_WEIGHT_ONE / ns;
+		ns = offcpu_rate_ns;
+		key->since = 0;
+		in_gen = ns;
+	}
 	key->_pad = 0;
 	count(CPROF_CNT_OFF_RECORDED);
 	v = bpf_map_lookup_elem(counts, key);
 	if (!v) {
 		first.count = 1;
+		first.weight = weight;
 		first.ns = ns;
 		first.ns_in_gen = in_gen;
 		if (!bpf_map_update_elem(counts, key, &first, BPF_NOEXIST)) {
@@ -168,6 +178,7 @@ static __always_inline void offcpu_add(struct offcpu_key *key, const struct offc
 		}
 	}
 	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->weight, weight);
 	__sync_fetch_and_add(&v->ns, ns);
 	__sync_fetch_and_add(&v->ns_in_gen, in_gen);
 }
@@ -255,10 +266,10 @@ static __always_inline void offcpu_flush(void *ctx, struct offcpu_thread *t, __u
  * this interval's start. A thread that could run (preempted) goes back to
  * user code as soon as it runs again: its stacks are read now or never. */
 static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct offcpu_thread *t,
-				    bool preempt, __u32 prev_state, __u64 pid_tgid, bool btf)
+				    bool preempt, __u32 prev_state, __u64 now, __u64 pid_tgid,
+				    bool btf)
 {
 	__u32 tid = (__u32)pid_tgid;
-	__u64 now = bpf_ktime_get_ns();
 	bool kthread = current_is_kthread();
 	struct pt_regs *regs;
 	__u64 ip, sp;
@@ -301,9 +312,11 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 		struct sample_key key;
 
 		sample_key__fill(&key, pid_tgid);
-		capture_stacks(ctx, &key, gen & 1);
-		t->ustack = key.ustack;
-		t->kstack = key.kstack;
+		t->ustack = kthread ? 0 : capture_user(ctx, &key, gen & 1);
+		/* the kernel stack from here starts in this program and the
+		 * tracepoint's caller (bpf_trace_run4): skip those two */
+		t->kstack = kernel_stacks ? capture(ctx, gen & 1, 2 & BPF_F_SKIP_FIELD_MASK,
+						    CPROF_CNT_KSTACK_LOST) : 0;
 		t->eager = 1;
 	}
 }
@@ -348,6 +361,13 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 		count_add(CPROF_CNT_OFF_SHORT_NS, ns);
 		return;
 	}
+	/* shorter than the rate: drawn with probability ns / rate */
+	t->sampled = ns < offcpu_rate_ns;
+	if (t->sampled && bpf_get_prandom_u32() % offcpu_rate_ns >= ns) {
+		t->phase = THR_ON_CPU;
+		count(CPROF_CNT_OFF_SAMPLED_OUT);
+		return;
+	}
 	t->end_ns = now;
 	t->phase = THR_PENDING;
 	__sync_fetch_and_add(&offcpu_pending, 1);
@@ -358,13 +378,16 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,
 				     struct task_struct *next, __u32 prev_state, bool btf)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	/* one time for both sides: what the program does for prev must not
+	 * lengthen next's interval */
+	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, ntid;
 	struct offcpu_thread *t;
 
 	/* prev: the current task, leaving; the idle task (tid 0) is not followed */
 	if (tid && task_wanted_cached(pid_tgid >> 32))
-		on_prev(ctx, prev, thread_of(prev, tid, false, btf), preempt, prev_state, pid_tgid, btf);
+		on_prev(ctx, prev, thread_of(prev, tid, false, btf), preempt, prev_state, now,
+			pid_tgid, btf);
 	else if (!btf && tid && (prev_state & TASK_DEAD))
 		/* a thread no longer targeted may have left an entry */
 		bpf_map_delete_elem(&offcpu_threads, &tid);
@@ -378,7 +401,7 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 		t = ntid ? thread_of(next, ntid, false, false) : NULL;
 	}
 	if (t && t->phase == THR_OFF_CPU)
-		offcpu_arrive(t, next, bpf_ktime_get_ns(), btf);
+		offcpu_arrive(t, next, now, btf);
 	return 0;
 }
 

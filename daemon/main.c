@@ -57,6 +57,7 @@ struct options {
 	bool verbose;
 	unsigned int views;		/* --views: bits of indexes into views[] */
 	uint64_t offcpu_min_ns;		/* --offcpu-min */
+	uint32_t offcpu_rate_ns;	/* --offcpu-rate */
 	const char *config;		/* --config: the file read first, and on SIGHUP */
 	const char *group;		/* members see every process */
 	const char *tls_cert, *tls_key;	/* TLS on the TCP listener */
@@ -68,8 +69,8 @@ struct options {
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
 	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
-	"              [--hz N] [--views LIST] [--offcpu-min USEC] [--memory SIZE]\n"
-	"              [--unwind-memory SIZE]\n"
+	"              [--hz N] [--views LIST] [--offcpu-min USEC] [--offcpu-rate USEC]\n"
+	"              [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
 	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
 	"              [--token-file FILE] [-v]\n"
@@ -87,6 +88,8 @@ static const char usage[] =
 	"  --views LIST     views to serve, comma-separated, or all (default): cpu, offcpu, wall\n"
 	"  --offcpu-min USEC  off-CPU intervals shorter than this are counted, not recorded\n"
 	"                   (default 1)\n"
+	"  --offcpu-rate USEC  shorter intervals are sampled, each with probability its length\n"
+	"                   over USEC, and weighted to keep the totals (default 50; 0: all)\n"
 	"  --memory SIZE    the daemon's own memory budget (default 96M): symbols 40%\n"
 	"                   (held by its symbols parser), profile windows 25%,\n"
 	"                   exited processes' maps 15%\n"
@@ -146,7 +149,7 @@ static int parse_views(const char *list, const char *opt, unsigned int *mask)
 enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
        OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
        OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP };
+       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE };
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "comm", required_argument, NULL, OPT_COMM },
@@ -159,6 +162,7 @@ static const struct option longopts[] = {
 	{ "continuous", required_argument, NULL, OPT_CONTINUOUS },
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 	{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
+	{ "offcpu-rate", required_argument, NULL, OPT_OFFCPU_RATE },
 	{ "frame-pointers", no_argument, NULL, OPT_FP },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY },
@@ -202,6 +206,7 @@ static void set_defaults(struct options *o)
 	o->group = "cprof";
 	views__parse_list("all", "--views", &o->views, NULL, 0);
 	o->offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
+	o->offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
 }
 
 static void options_free(struct options *o)
@@ -277,6 +282,16 @@ static int apply_opt(struct options *o, int c, const char *arg)
 			return 2;
 		}
 		o->offcpu_min_ns = (uint64_t)us * 1000;
+		break;
+	}
+	case OPT_OFFCPU_RATE: {
+		int us;
+
+		if (parse_int(arg, 0, 1000000, &us)) {
+			opt_err("--offcpu-rate %s: expected microseconds from 0 to 1000000", arg);
+			return 2;
+		}
+		o->offcpu_rate_ns = (uint32_t)us * 1000;
 		break;
 	}
 	case OPT_FP:
@@ -544,9 +559,9 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
 	if (cs->sources & SOURCE_SCHED)
-		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), by the scheduler programs (%s, %u instructions), attached while offcpu or wall profiles run",
-			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->sched_raw ? "raw_tp" : "tp_btf",
-			 cs->sched_insns);
+		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), by the scheduler programs (%s, %u instructions), attached while offcpu or wall profiles run",
+			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->offcpu_rate_ns / 1000,
+			 cs->sched_raw ? "raw_tp" : "tp_btf", cs->sched_insns);
 	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB",
 		 cs->counts_entries, cs->stacks_entries, cs->nr_cpus, cs->max_hz, o->hz,
 		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0);
@@ -687,6 +702,7 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(n.frame_pointers != o->frame_pointers, "frame-pointers");
 	NEEDS_RESTART(n.views != o->views, "views");
 	NEEDS_RESTART(n.offcpu_min_ns != o->offcpu_min_ns, "offcpu-min");
+	NEEDS_RESTART(n.offcpu_rate_ns != o->offcpu_rate_ns, "offcpu-rate");
 #undef NEEDS_RESTART
 	/* what the new settings point into stays */
 	for (size_t i = 0; i < n.nr_owned; i++)
@@ -819,6 +835,7 @@ int main(int argc, char **argv)
 		if (o.views & (1u << i))
 			co.sources |= views[i].sources;
 	co.offcpu_min_ns = o.offcpu_min_ns;
+	co.offcpu_rate_ns = o.offcpu_rate_ns;
 	co.kernel_stacks = true;
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;

@@ -155,6 +155,8 @@ enum cprof_counter {
 	CPROF_CNT_OFF_INTERVALS,	/* off-CPU intervals of targeted threads that ended */
 	CPROF_CNT_OFF_SHORT,		/* of those, shorter than --offcpu-min: counted only */
 	CPROF_CNT_OFF_SHORT_NS,		/* their total length, ns (not an event) */
+	CPROF_CNT_OFF_SAMPLED_OUT,	/* shorter than --offcpu-rate and not drawn: their
+					 * time is in the drawn ones' (unbiased) */
 	CPROF_CNT_OFF_RECORDED,		/* intervals recorded with their stacks */
 	CPROF_CNT_OFF_USTACK_LOST,	/* recorded without a user stack: the thread was
 					 * back in user code before it could be read */

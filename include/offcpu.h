@@ -10,6 +10,15 @@
  * --offcpu-min, in microseconds on the command line. */
 #define OFFCPU_DEFAULT_MIN_NS	1000ULL
 
+/* --offcpu-rate, as Go's runtime.SetBlockProfileRate: an interval of
+ * length d shorter than the rate is recorded with probability d / rate,
+ * as rate nanoseconds and rate / d events, so that the totals are
+ * unbiased while the stacks of short waits are read only now and then;
+ * longer intervals are all recorded, exactly. 0: every interval. */
+#define OFFCPU_DEFAULT_RATE_NS	50000ULL
+/* events are kept in 1/1024ths (offcpu_val.weight) */
+#define OFFCPU_WEIGHT_ONE	1024
+
 /* Why a thread was off CPU, from the state it left the CPU in. */
 enum offcpu_state {
 	OFFCPU_RUNNING = 0,		/* not off CPU: the wall view's CPU samples */
@@ -40,8 +49,9 @@ struct offcpu_key {
 };
 
 struct offcpu_val {
-	__u64 count;			/* intervals */
-	__u64 ns;			/* their length */
+	__u64 count;			/* intervals recorded */
+	__u64 weight;			/* the events they stand for, in 1/1024ths */
+	__u64 ns;			/* their length (sampled ones: the rate each) */
 	/* Sum over them of (end - the start of the generation recorded in):
 	 * with since != 0, what lies before the generation is ns - this.
 	 * Negative for an interval that ended before the generation began
@@ -64,13 +74,14 @@ struct offcpu_thread {
 	__u8 state;			/* enum offcpu_state */
 	__u8 phase;			/* THR_* */
 	__u8 eager;			/* stacks captured as it left (preempted) */
-	__u8 _pad[5];
+	__u8 sampled;			/* shorter than the rate, and drawn */
+	__u8 _pad[4];
 };
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct offcpu_thread) == 64, "offcpu_thread layout");
 _Static_assert(sizeof(struct offcpu_key) == 88, "offcpu_key layout");
-_Static_assert(sizeof(struct offcpu_val) == 24, "offcpu_val layout");
+_Static_assert(sizeof(struct offcpu_val) == 32, "offcpu_val layout");
 #endif
 
 #endif /* CPROF_OFFCPU_H */

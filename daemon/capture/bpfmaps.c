@@ -39,6 +39,7 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_OFF_INTERVALS] = "offcpu_intervals",
 	[CPROF_CNT_OFF_SHORT] = "offcpu_short",
 	[CPROF_CNT_OFF_SHORT_NS] = "offcpu_short_ns",
+	[CPROF_CNT_OFF_SAMPLED_OUT] = "offcpu_sampled_out",
 	[CPROF_CNT_OFF_RECORDED] = "offcpu_recorded",
 	[CPROF_CNT_OFF_USTACK_LOST] = "offcpu_user_stack_lost",
 	[CPROF_CNT_OFF_THREADS_FULL] = "offcpu_threads_map_full",

@@ -632,8 +632,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 		proctab__lock(v->proctab);
 		in = proctab__get(v->proctab, e->pid, e->start_ns, e->exec_id);
-		if (in)
-			proctab__refresh(v->proctab, in, false);
+		if (in)	/* forced: it was first seen less than 100 ms ago, often */
+			proctab__refresh(v->proctab, in, true);
 		proctab__unlock(v->proctab);
 	}
 	if (e->type == CPROF_EV_TARGET_EXEC || e->type == CPROF_EV_TARGET_MOVED) {
@@ -805,7 +805,7 @@ static int on_offcpu(const void *key, const void *value, void *arg)
 	v->stats.drained_records++;
 	wk.since = 0;
 	for (struct window *w = v->windows; w; w = w->next) {
-		uint64_t values[2] = { val->count, offcpu_in_window(w, k, val, c->gen_start) };
+		uint64_t values[2] = { val->weight, offcpu_in_window(w, k, val, c->gen_start) };
 
 		if (w->kind == WINDOW_CPU || !values[1])
 			continue;
@@ -1014,6 +1014,7 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	targets_choose_progs(v);
 	sched_choose_progs(v, sources & SOURCE_SCHED);
 	v->skel->rodata->offcpu_min_ns = v->stats.offcpu_min_ns;
+	v->skel->rodata->offcpu_rate_ns = v->stats.offcpu_rate_ns;
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
 	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
 	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
@@ -1120,7 +1121,8 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 	 * may ask; several hz= requests share what is left of it */
 	v->stats.max_hz = opts->hz + PARAMS_MAX_HZ;
 
-	v->stats.offcpu_min_ns = opts->offcpu_min_ns ?: OFFCPU_DEFAULT_MIN_NS;
+	v->stats.offcpu_min_ns = opts->offcpu_min_ns;
+	v->stats.offcpu_rate_ns = opts->offcpu_rate_ns;
 	/* A kernel that refuses the scheduler programs loses the views that
 	 * need them, not the daemon: load again without them. */
 	for (unsigned int sources = SOURCE_CPU | (opts->sources & SOURCE_SCHED);;

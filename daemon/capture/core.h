@@ -31,6 +31,7 @@ struct targets_spec;
 struct core_opts {
 	unsigned int sources;		/* enum view_source: what to load (cpu always) */
 	uint64_t offcpu_min_ns;		/* shorter off-CPU intervals are counted only */
+	uint32_t offcpu_rate_ns;	/* shorter ones sampled (include/offcpu.h) */
 	int hz;				/* always-on rate */
 	bool kernel_stacks;
 	const int *pids;		/* --pid; NULL: every process (unless targets) */
@@ -73,6 +74,7 @@ struct core_stats {
 	bool sched_sys_exit;		/* user stacks read at system calls' exits */
 	uint32_t sched_insns;		/* the switch program's instructions */
 	uint64_t offcpu_min_ns;
+	uint32_t offcpu_rate_ns;
 	/* targets chosen by name, matched by the daemon (BPF's own matches
 	 * are in bpf[]: CPROF_CNT_TGT_*) */
 	uint64_t targets_scanned;	/* running processes found by the scan of /proc */

@@ -91,20 +91,27 @@ struct proctab *proctab__new(int64_t retention_ns, size_t max_bytes)
 static void read_maps(struct proctab *t, struct proc_instance *in)
 {
 	struct procmaps fresh = { 0 };
+	int err;
 
 	in->refreshed_ns = now_mono();
 	t->stats.maps_reads++;
 	/* Read first, then check the pid still is this instance: a check
 	 * before the read would leave a window for pid reuse in between. */
-	in->maps_err = procmaps__read(in->pid, &fresh);
-	if (!in->maps_err && !same_process(in)) {
+	err = procmaps__read(in->pid, &fresh);
+	if (!err && !same_process(in)) {
 		procmaps__clear(&fresh);
-		in->maps_err = -ESRCH;
+		err = -ESRCH;
 	}
-	if (in->maps_err) {
+	if (err) {
 		t->stats.maps_errors++;
+		/* Gone since a read that worked (a frame missed its maps while
+		 * a profile was built after it exited): what that read saw
+		 * still holds, and its samples stay named. */
+		if (!in->maps.nr)
+			in->maps_err = err;
 		return;
 	}
+	in->maps_err = 0;
 	procmaps__clear(&in->maps);
 	in->maps = fresh;
 	/* its effective ids, for reading its perf map as it would; a

@@ -433,7 +433,8 @@ static int sample_values(const struct window *w, const struct sample_key *k, con
 		values[1] = (int64_t)(vals[0] * ((const struct cpu_key *)k)->period_ns);
 		return 0;
 	case WINDOW_OFFCPU:
-		values[0] = (int64_t)vals[0];
+		/* events were kept in 1/1024ths (sampled intervals) */
+		values[0] = (int64_t)((vals[0] + OFFCPU_WEIGHT_ONE / 2) / OFFCPU_WEIGHT_ONE);
 		values[1] = (int64_t)vals[1];
 		break;
 	case WINDOW_WALL:
@@ -459,7 +460,9 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		      const uint64_t *vals, uint64_t *locs)
 {
 	/* events, for the counts of what went wrong */
-	uint64_t count = w->kind == WINDOW_WALL ? 1 : vals[0];
+	uint64_t count = w->kind == WINDOW_WALL ? 1 :
+			 w->kind == WINDOW_OFFCPU ? (vals[0] + OFFCPU_WEIGHT_ONE - 1) / OFFCPU_WEIGHT_ONE :
+			 vals[0];
 	char num[32];
 	const struct window_stack *ks = window__stack(w, k->kstack);
 	const struct window_stack *us = window__stack(w, k->ustack);

@@ -140,14 +140,25 @@ section=$TMP/section.md
 			printf "| %s | %.2f | %+.2f | %+.1f%% |\n", name, m, (m - a) / 2, 100 * (m - f) / f }'
 	done
 	echo
-	awk -v o="${M[other]}" -v f="${M[floor]}" -v s="${M[system]}" -v t="${M[offcputime]}" -v a="${M[alone]}" -v rec="$rec" 'BEGIN {
-		if (o != "-" && f != "-")
-			printf "- Targeting another process: %+.1f%% of the floor (goal: within 3%%).\n", 100 * (o - f) / f
-		if (t != "-" && s != "-" && t > a)
-			printf "- System-wide: %.2f µs added per switch, %.2f× what offcputime adds (%.2f µs; goal: under 0.5×).\n",
-				(s - a) / 2, (s - a) / (t - a), (t - a) / 2
-		printf "- Targeting the pipe: %s intervals recorded per round trip (two waits each).\n", rec
-	}'
+	# paired: each round's configurations ran back to back, so their
+	# ratios within a round cancel the drift between rounds
+	awk -v rec="$rec" -v runs="$RUNS" '
+		function median(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		$2 != "-" { r[$1, ++n[$1]] = $2 }
+		END {
+			for (i = 1; i <= n["other"] && i <= n["floor"]; i++) of[++nof] = 100 * (r["other", i] - r["floor", i]) / r["floor", i]
+			for (i = 1; i <= n["system"] && i <= n["offcputime"] && i <= n["alone"]; i++)
+				if (r["offcputime", i] > r["alone", i])
+					so[++nso] = (r["system", i] - r["alone", i]) / (r["offcputime", i] - r["alone", i])
+			if (nof)
+				printf "- Targeting another process: %+.1f%% of the floor, median of the %d rounds\x27 paired differences (goal: within 3%%).\n", median(of, nof), nof
+			if (nso)
+				printf "- System-wide: %.2f× what offcputime adds per switch, median of the %d rounds\x27 paired ratios (goal: under 0.5×).\n", median(so, nso), nso
+			printf "- Targeting the pipe: %s intervals recorded per round trip (two waits each; the others sampled out below --offcpu-rate).\n", rec
+		}' "$RESULTS"
 	echo "<!-- bench:offcpu end -->"
 } >"$section"
 cat "$section"

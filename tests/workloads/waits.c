@@ -15,6 +15,12 @@
  *   waits wall DELAY_MS
  *     walker    computes for 1 s, then sleeps 1 s     walker_cpu_ns N, walker_sleep_ns N
  *     cycler    computes 20 ms, sleeps 30 ms, until main ends it (4 s)
+ *   waits pingpong DELAY_MS
+ *     ping, pong  pass a byte back and forth through two pipes for 1.5 s,
+ *               both on CPU 0: waits of a few microseconds, by the hundred
+ *               thousand (what --offcpu-rate samples). Each prints
+ *               "NAME_off_ns N NAME_switches N": its time not running
+ *               (elapsed less its CPU time) and its context switches
  *
  * Main computes for 300 ms, then waits DELAY_MS before starting them (a
  * profile window opens meanwhile). */
@@ -23,7 +29,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +222,52 @@ __attribute__((noinline)) static void cycler_sleep(void)
 	sleep_ms(30);
 }
 
+static int ping_pipe[2], pong_pipe[2];
+
+__attribute__((noinline)) static void pingpong_wait(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		stop = 1;
+}
+
+static void *pingpong(void *arg)
+{
+	const char *name = arg;
+	bool ping = !strcmp(name, "ping");
+	int in = ping ? pong_pipe[0] : ping_pipe[0], out = ping ? ping_pipe[1] : pong_pipe[1];
+	long long t0, c0, end;
+	struct rusage r0, r1;
+
+	pthread_setname_np(pthread_self(), name);
+	pin(0);
+	getrusage(RUSAGE_THREAD, &r0);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	end = t0 + 1500000000LL;
+	if (ping && write(out, "x", 1) != 1)
+		return NULL;
+	while (!stop) {
+		pingpong_wait(in);
+		if (stop)
+			break;
+		if (ping && now_ns(CLOCK_MONOTONIC) >= end) {
+			stop = 1;	/* the other side, blocked in read, gets one more byte */
+			if (write(out, "x", 1) != 1)
+				break;
+			break;
+		}
+		if (write(out, "x", 1) != 1)
+			break;
+	}
+	getrusage(RUSAGE_THREAD, &r1);
+	printf("%s_off_ns %lld %s_switches %ld\n", name,
+	       now_ns(CLOCK_MONOTONIC) - t0 - (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0), name,
+	       (r1.ru_nvcsw - r0.ru_nvcsw) + (r1.ru_nivcsw - r0.ru_nivcsw));
+	return NULL;
+}
+
 static void *cycler(void *arg)
 {
 	pthread_setname_np(pthread_self(), "cycler");
@@ -229,8 +283,9 @@ int main(int argc, char **argv)
 	pthread_t t[8];
 	int n = 0;
 
-	if (argc < 3 || (strcmp(argv[1], "offcpu") && strcmp(argv[1], "wall"))) {
-		fprintf(stderr, "usage: waits offcpu|wall DELAY_MS\n");
+	if (argc < 3 || (strcmp(argv[1], "offcpu") && strcmp(argv[1], "wall") &&
+			 strcmp(argv[1], "pingpong"))) {
+		fprintf(stderr, "usage: waits offcpu|wall|pingpong DELAY_MS\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -257,6 +312,11 @@ int main(int argc, char **argv)
 		signalled = 1;
 		pthread_cond_signal(&cond);
 		pthread_mutex_unlock(&lock);
+	} else if (!strcmp(argv[1], "pingpong")) {
+		if (pipe(ping_pipe) || pipe(pong_pipe))
+			return 1;
+		pthread_create(&t[n++], NULL, pingpong, "pong");
+		pthread_create(&t[n++], NULL, pingpong, "ping");
 	} else {
 		pthread_create(&t[n++], NULL, walker, NULL);
 		pthread_create(&t[n++], NULL, cycler, NULL);
