@@ -150,7 +150,17 @@ static __always_inline void offcpu_add(struct offcpu_key *key, const struct offc
 	if (!counts)
 		return;
 	key->since = t->start_ns >= g0 ? 0 : t->start_gen + 1;
-	if (t->sampled && ns) {
+	if (t->eager && t->keep < OFFCPU_WEIGHT_ONE && t->keep) {
+		/* a preempted one drawn with probability keep / 1024 as it left
+		 * (before its length was known): it stands for 1024 / keep */
+		weight = (__u64)OFFCPU_WEIGHT_ONE * OFFCPU_WEIGHT_ONE / t->keep;
+		/* the reading of its stacks lengthened it, and only because it
+		 * was drawn: that part counts once, the rest 1024 / keep times */
+		if (t->capture_ns < ns)
+			ns = (ns - t->capture_ns) * OFFCPU_WEIGHT_ONE / t->keep + t->capture_ns;
+		key->since = 0;
+		in_gen = ns;
+	} else if (t->sampled && ns) {
 		/* stands for rate / ns such intervals, rate ns in all; short
 		 * enough to count in the generation it ended in */
 		weight = (__u64)offcpu_rate_ns * OFFCPU_WEIGHT_ONE / ns;
@@ -299,6 +309,7 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 	t->usp = sp;
 	t->ustack = t->kstack = 0;
 	t->eager = 0;
+	t->capture_ns = 0;
 	if (regs) {
 		/* in a system call: its number in orig_ax, and ax still the
 		 * -ENOSYS the entry code put there (an exception's orig_ax is
@@ -308,7 +319,19 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 		if (orig >= 0 && orig < 4096 && ax == -38 /* -ENOSYS */)
 			t->syscall = (__u32)orig;
 	}
-	if (t->state == OFFCPU_PREEMPTED) {
+	t->keep = OFFCPU_WEIGHT_ONE;
+	if (t->state == OFFCPU_PREEMPTED && offcpu_rate_ns && t->last_preempted_ns < offcpu_rate_ns) {
+		/* Its stacks are read now or never, before its length is
+		 * known: draw it with a probability its last preemption
+		 * predicts (Go's d / rate), at least 1/64; what is drawn is
+		 * weighted by its inverse, so the totals stay unbiased. */
+		__u32 keep = (__u32)((__u64)t->last_preempted_ns * OFFCPU_WEIGHT_ONE / offcpu_rate_ns);
+
+		t->keep = keep < OFFCPU_WEIGHT_ONE / 64 ? OFFCPU_WEIGHT_ONE / 64 : keep;
+		if (bpf_get_prandom_u32() % OFFCPU_WEIGHT_ONE >= t->keep)
+			t->keep = 0;
+	}
+	if (t->state == OFFCPU_PREEMPTED && t->keep) {
 		struct sample_key key;
 
 		sample_key__fill(&key, pid_tgid);
@@ -318,6 +341,7 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 		t->kstack = kernel_stacks ? capture(ctx, gen & 1, 2 & BPF_F_SKIP_FIELD_MASK,
 						    CPROF_CNT_KSTACK_LOST) : 0;
 		t->eager = 1;
+		t->capture_ns = (__u32)(bpf_ktime_get_ns() - now);
 	}
 }
 
@@ -355,14 +379,22 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 	}
 	ns = now - t->start_ns;
 	count(CPROF_CNT_OFF_INTERVALS);
+	if (t->state == OFFCPU_PREEMPTED)
+		t->last_preempted_ns = ns < 0xffffffffULL ? ns : 0xffffffffu;
 	if (ns < offcpu_min_ns) {
 		t->phase = THR_ON_CPU;
 		count(CPROF_CNT_OFF_SHORT);
 		count_add(CPROF_CNT_OFF_SHORT_NS, ns);
 		return;
 	}
-	/* shorter than the rate: drawn with probability ns / rate */
-	t->sampled = ns < offcpu_rate_ns;
+	if (t->state == OFFCPU_PREEMPTED && !t->keep) {
+		t->phase = THR_ON_CPU;
+		count(CPROF_CNT_OFF_SAMPLED_OUT);
+		return;
+	}
+	/* shorter than the rate: drawn with probability ns / rate (a
+	 * preempted one was drawn as it left) */
+	t->sampled = !t->eager && ns < offcpu_rate_ns;
 	if (t->sampled && bpf_get_prandom_u32() % offcpu_rate_ns >= ns) {
 		t->phase = THR_ON_CPU;
 		count(CPROF_CNT_OFF_SAMPLED_OUT);

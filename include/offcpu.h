@@ -75,11 +75,16 @@ struct offcpu_thread {
 	__u8 phase;			/* THR_* */
 	__u8 eager;			/* stacks captured as it left (preempted) */
 	__u8 sampled;			/* shorter than the rate, and drawn */
-	__u8 _pad[4];
+	__u16 keep;			/* a preempted one: drawn with probability
+					 * keep / 1024 as it left (0: not drawn) */
+	__u16 _pad;
+	__u32 last_preempted_ns;	/* its last preemption's length (capped) */
+	__u32 capture_ns;		/* of this interval, the reading of its stacks
+					 * as it left (a drawn preempted one) */
 };
 
 #ifndef __BPF__
-_Static_assert(sizeof(struct offcpu_thread) == 64, "offcpu_thread layout");
+_Static_assert(sizeof(struct offcpu_thread) == 72, "offcpu_thread layout");
 _Static_assert(sizeof(struct offcpu_key) == 88, "offcpu_key layout");
 _Static_assert(sizeof(struct offcpu_val) == 32, "offcpu_val layout");
 #endif
