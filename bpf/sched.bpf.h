@@ -8,18 +8,23 @@
  * - leaving the CPU (sched_switch, prev: the current task), a thread notes
  *   the time, its state, the system call it is in and its user registers.
  *   Only a preempted thread (one that could run) has its stacks captured
- *   here, since it goes back to user code as soon as it runs again;
+ *   here, since it goes back to user code as soon as it runs again; it is
+ *   drawn first, with the probability its last preemption predicts
+ *   (length / --offcpu-rate, at least 1/64), and weighted by the inverse;
  * - coming back (sched_switch, next: not yet running), the interval's
- *   length is known. Shorter than --offcpu-min, it is counted and
- *   forgotten; else its kernel stack is read from the sleeping task
- *   (bpf_get_task_stack) and the interval waits for its user stack;
+ *   length d is known. Shorter than --offcpu-min, it is counted and
+ *   forgotten; shorter than --offcpu-rate, it is kept with probability
+ *   d / rate, as rate ns and rate / d events (Go's block profile); then
+ *   its kernel stack is read from the sleeping task (bpf_get_task_stack)
+ *   and the interval waits for its user stack;
  * - the user stack is read in the thread's own context, the first time it
  *   leaves the kernel through a system call's exit (sys_exit) or the CPU
  *   again, when its user registers are still those it left the CPU with
  *   (else it is recorded without one, counted: offcpu_user_stack_lost).
  *   Then the interval is added to its key.
- * Untargeted threads cost one lookup on each side of a switch and one on
- * each system call's exit.
+ * Untargeted threads cost an inlined per-CPU lookup as they leave, a
+ * pointer test as they come back (no task storage) and, at a system
+ * call's exit, a read of offcpu_pending.
  *
  * Each handler is built twice, for tp_btf and raw_tp (no kernel stacks
  * there: bpf_get_task_stack needs the task's BTF pointer). */
