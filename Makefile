@@ -265,4 +265,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/daemon/*.d $(BUILD)/cli/*.d)
+-include $(wildcard $(BUILD)/daemon/*.d $(BUILD)/daemon/*/*.d $(BUILD)/cli/*.d)
