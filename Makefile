@@ -36,8 +36,8 @@ CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializ
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
 
-DAEMON_LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lprotobuf-c -lmicrohttpd -lpthread
-CLI_LIBS := -lcurl -lprotobuf-c -lz
+DAEMON_LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lprotobuf-c -lmicrohttpd -lcapstone -lpthread -lm
+CLI_LIBS := -lcurl -lprotobuf-c -lz -lm
 
 BPF_OBJS := capture
 SKELS := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_OBJS))
@@ -52,6 +52,9 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
 WORKLOADS += $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%-nofp,$(wildcard tests/workloads/*.c))
 WORKLOADS += $(patsubst tests/workloads/lib/%.c,$(BUILD)/workloads/lib%.so,$(wildcard tests/workloads/lib/*.c))
+# the heap workloads under other allocators, and in C++
+WORKLOADS += $(BUILD)/workloads/leaks-jemalloc $(BUILD)/workloads/leaks-tcmalloc \
+	$(BUILD)/workloads/newdel $(BUILD)/workloads/newdel-tcmalloc
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(filter-out %.bpf.c,$(wildcard tests/tools/*.c)))
 
 .DELETE_ON_ERROR:
@@ -168,6 +171,28 @@ $(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@ -ldl
 
+# leaks with jemalloc and tcmalloc in place of glibc's malloc, and newdel
+# (C++) with libstdc++'s operator new and tcmalloc's. --no-as-needed: nothing
+# names tcmalloc, which only replaces symbols, and a linker that drops
+# libraries not needed would drop it.
+$(BUILD)/workloads/leaks-jemalloc: tests/workloads/leaks.c | $(BUILD)/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@ -ldl -ljemalloc
+
+$(BUILD)/workloads/leaks-tcmalloc: tests/workloads/leaks.c | $(BUILD)/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@ -ldl \
+		-Wl,--no-as-needed -ltcmalloc
+
+$(BUILD)/workloads/newdel: tests/workloads/newdel.cc | $(BUILD)/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@
+
+$(BUILD)/workloads/newdel-tcmalloc: tests/workloads/newdel.cc | $(BUILD)/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@ \
+		-Wl,--no-as-needed -ltcmalloc
+
 $(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/workloads:
 	$(Q)mkdir -p $@
 
@@ -191,6 +216,7 @@ bench:
 	$(Q)tests/bench/symbols.sh
 	$(Q)tests/bench/churn.sh
 	$(Q)tests/bench/offcpu.sh
+	$(Q)tests/bench/heap.sh
 
 # 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
 soak:

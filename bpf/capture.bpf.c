@@ -8,5 +8,6 @@
 #include "targets.h"
 #include "cpu.bpf.h"
 #include "sched.bpf.h"
+#include "heap.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -174,15 +174,17 @@ static __always_inline void send_event(__u32 type, const struct cprof_instance *
 
 /* Tell user space about a process instance the first time it shows up, so
  * it reads /proc/PID/maps while the process still lives, and again once it
- * has been sampled CPROF_BUSY_SAMPLES times, so it builds unwind tables. */
-static __always_inline void announce(const struct sample_key *key)
+ * has been sampled CPROF_BUSY_SAMPLES times, so it builds unwind tables.
+ * A sample counts as weight samples (the allocator source: a process that
+ * allocates is worth its tables at once, before its next frameless call). */
+static __always_inline void announce_weighted(const struct sample_key *key, __u32 weight)
 {
 	struct cprof_instance in = {
 		.pid = key->pid,
 		.exec_id = key->exec_id,
 		.start_ns = key->start_ns,
 	};
-	struct seen_val first = { .samples = 1 }, *n;
+	struct seen_val first = { .samples = weight < CPROF_BUSY_SAMPLES ? weight : CPROF_BUSY_SAMPLES }, *n;
 	struct cprof_event *e;
 	long err;
 
@@ -196,8 +198,9 @@ static __always_inline void announce(const struct sample_key *key)
 		 * and whichever CPU writes exactly CPROF_BUSY_SAMPLES sends the
 		 * event (twice at worst, which user space takes in its stride). */
 		if (n->samples < CPROF_BUSY_SAMPLES) {
-			__u32 v = n->samples + 1;
+			__u32 v = n->samples + weight;
 
+			v = v < CPROF_BUSY_SAMPLES ? v : CPROF_BUSY_SAMPLES;
 			n->samples = v;
 			if (v == CPROF_BUSY_SAMPLES)
 				send_event(CPROF_EV_BUSY, &in);
@@ -224,6 +227,13 @@ static __always_inline void announce(const struct sample_key *key)
 	e->exec_id = in.exec_id;
 	e->_pad = 0;
 	bpf_ringbuf_submit(e, 0);
+	if (first.samples == CPROF_BUSY_SAMPLES)
+		send_event(CPROF_EV_BUSY, &in);
+}
+
+static __always_inline void announce(const struct sample_key *key)
+{
+	announce_weighted(key, 1);
 }
 
 /* Who is running: pid, tid, process instance and names. */

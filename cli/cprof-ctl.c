@@ -638,18 +638,15 @@ cleanup:
 
 /* "wrote FILE (N bytes, M samples)": M counts samples, not the sample
  * records (one per distinct stack) the file holds, when the profile has a
- * samples/count or count-unit value to count them by. */
+ * samples/count or events/count value to count them by; else stacks (a
+ * heap profile's counts are estimates, not samples). */
 static void print_written(const char *file, size_t bytes, const Perftools__Profiles__Profile *p)
 {
 	int idx = pprof__sample_index(p, "samples");
 	int64_t n = 0;
 
-	if (idx < 0) {
-		for (size_t i = 0; i < p->n_sample_type && idx < 0; i++)
-			if (p->sample_type[i]->unit >= 0 && p->sample_type[i]->unit < (int64_t)p->n_string_table &&
-			    !strcmp(p->string_table[p->sample_type[i]->unit], "count"))
-				idx = (int)i;
-	}
+	if (idx < 0)
+		idx = pprof__sample_index(p, "events");	/* offcpu; heap's counts are estimates */
 	if (idx < 0) {
 		printf("wrote %s (%zu bytes, %zu stacks)\n", file, bytes, p->n_sample);
 		return;
@@ -914,6 +911,7 @@ static const struct {
 } sources[] = {
 	{ "cpu", "cpu sampling", SOURCE_CPU },
 	{ "sched", "scheduler", SOURCE_SCHED },
+	{ "alloc", "allocator", SOURCE_ALLOC },
 	{ "core", "capture core: stacks, unwinder, targets", 0 },
 };
 

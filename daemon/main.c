@@ -58,6 +58,8 @@ struct options {
 	unsigned int views;		/* --views: bits of indexes into views[] */
 	uint64_t offcpu_min_ns;		/* --offcpu-min */
 	uint32_t offcpu_rate_ns;	/* --offcpu-rate */
+	uint64_t heap_rate;		/* --heap-rate */
+	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
 	const char *config;		/* --config: the file read first, and on SIGHUP */
 	const char *group;		/* members see every process */
 	const char *tls_cert, *tls_key;	/* TLS on the TCP listener */
@@ -69,7 +71,8 @@ struct options {
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
 	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
-	"              [--hz N] [--views LIST] [--offcpu-min USEC] [--offcpu-rate USEC]\n"
+	"              [--hz N] [--views LIST] [--continuous LIST] [--heap-rate BYTES]\n"
+	"              [--offcpu-min USEC] [--offcpu-rate USEC]\n"
 	"              [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
 	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
@@ -85,7 +88,12 @@ static const char usage[] =
 	"  --listen H:P     TCP address to serve on (default 127.0.0.1:6070), or none\n"
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
-	"  --views LIST     views to serve, comma-separated, or all (default): cpu, offcpu, wall\n"
+	"  --views LIST     views to serve, comma-separated, or all (default): cpu, heap, allocs,\n"
+	"                   offcpu, wall\n"
+	"  --continuous LIST  views kept on all the time, so that their totals since start are\n"
+	"                   served without seconds=: heap, allocs (on for --pid targets anyway)\n"
+	"  --heap-rate BYTES  one allocation sampled per BYTES allocated on average, as Go's\n"
+	"                   MemProfileRate (default 512K; 1: every allocation)\n"
 	"  --offcpu-min USEC  off-CPU intervals shorter than this are counted, not recorded\n"
 	"                   (default 1)\n"
 	"  --offcpu-rate USEC  shorter intervals are sampled, each with probability its length\n"
@@ -207,6 +215,7 @@ static void set_defaults(struct options *o)
 	views__parse_list("all", "--views", &o->views, NULL, 0);
 	o->offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
 	o->offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
+	o->heap_rate = HEAP_DEFAULT_RATE;
 }
 
 static void options_free(struct options *o)
@@ -268,12 +277,22 @@ static int apply_opt(struct options *o, int c, const char *arg)
 
 		if (parse_views(arg, "--continuous", &mask))
 			return 2;
-		opt_err("--continuous: keeping views always on is not available in this version");
-		return 2;
+		for (size_t i = 0; i < nr_views; i++)
+			if ((mask & (1u << i)) && !views[i].cumulative) {
+				opt_err("--continuous %s: only the heap and allocs views can be kept on in this version",
+					views[i].name);
+				return 2;
+			}
+		o->continuous = mask;
+		break;
 	}
 	case OPT_HEAP_RATE:
-		opt_err("--heap-rate: the heap view is not available in this version");
-		return 2;
+		if (params__parse_size(arg, &o->heap_rate) || !o->heap_rate ||
+		    o->heap_rate > (1ull << 32)) {
+			opt_err("--heap-rate %s: expected bytes from 1 to 4G, as in 512K", arg);
+			return 2;
+		}
+		break;
 	case OPT_OFFCPU_MIN: {
 		int us;
 
@@ -558,6 +577,14 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 		 who, served, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
+	if (cs->sources & SOURCE_ALLOC)
+		log_info("allocations sampled one per %llu bytes on average (--heap-rate), by uprobes on each target's allocator (%s)%s; each allocator call of a target costs about %.2f us while they are attached%s",
+			 (unsigned long long)cs->heap_rate,
+			 cs->heap.sessions ? "sessions: unsampled calls pay the entry probe only" :
+			 "entry and return probes: this kernel has no uprobe sessions",
+			 o->nr_pids || o->continuous ? ", attached all the time (--pid, --continuous)" :
+			 ", attached while heap or allocs profiles run",
+			 cs->heap.call_ns / 1000, cs->heap.call_ns ? "" : " (not measured)");
 	if (cs->sources & SOURCE_SCHED)
 		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), by the scheduler programs (%s, %u instructions), attached while offcpu or wall profiles run",
 			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->offcpu_rate_ns / 1000,
@@ -703,6 +730,8 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(n.views != o->views, "views");
 	NEEDS_RESTART(n.offcpu_min_ns != o->offcpu_min_ns, "offcpu-min");
 	NEEDS_RESTART(n.offcpu_rate_ns != o->offcpu_rate_ns, "offcpu-rate");
+	NEEDS_RESTART(n.heap_rate != o->heap_rate, "heap-rate");
+	NEEDS_RESTART(n.continuous != o->continuous, "continuous");
 #undef NEEDS_RESTART
 	/* what the new settings point into stays */
 	for (size_t i = 0; i < n.nr_owned; i++)
@@ -836,6 +865,7 @@ int main(int argc, char **argv)
 			co.sources |= views[i].sources;
 	co.offcpu_min_ns = o.offcpu_min_ns;
 	co.offcpu_rate_ns = o.offcpu_rate_ns;
+	co.heap_rate = o.heap_rate;
 	co.kernel_stacks = true;
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;
@@ -850,6 +880,18 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	proctab__set_exit_hook(d.proctab, on_process_exit, &d);
+	/* --pid targets, as Go programs importing net/http/pprof, and
+	 * --continuous heap: the allocator tracked from now on */
+	for (size_t i = 0; i < nr_views && !d.heap_track; i++) {
+		if (views[i].window != WINDOW_HEAP || !(o.views & (1u << i)) ||
+		    !core__has_sources(d.core, views[i].sources) ||
+		    !(d.nr_pids || (o.continuous & (1u << i))))
+			continue;
+		d.heap_track = core__open_window(d.core, WINDOW_HEAP, 0, 0);
+		if (!d.heap_track)
+			log_error("cannot track the allocator: %s; the heap and allocs views answer seconds=N only",
+				  strerror(errno));
+	}
 	if (pthread_create(&events_thread, NULL, event_loop, &d)) {
 		log_error("cannot start a thread: %s", strerror(errno));
 		goto cleanup;
@@ -909,6 +951,10 @@ cleanup:
 		pthread_join(events_thread, NULL);
 	if (d.proctab)
 		proctab__set_exit_hook(d.proctab, NULL, NULL);
+	if (d.heap_track) {
+		core__close_window(d.core, d.heap_track);
+		core__free_window(d.core, d.heap_track);
+	}
 	core__free(d.core);
 	if (unix_fd >= 0) {
 		close(unix_fd);

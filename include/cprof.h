@@ -163,6 +163,23 @@ enum cprof_counter {
 	CPROF_CNT_OFF_THREADS_FULL,	/* per-thread map full: a thread's wait not seen */
 	CPROF_CNT_OFF_COUNTS_FULL,	/* offcpu map full: an interval dropped */
 	CPROF_CNT_OFF_STALE,		/* intervals from before the source was attached: dropped */
+	/* the allocator source (heap, allocs) */
+	CPROF_CNT_HEAP_CALLS,		/* allocation calls of targets (malloc, calloc, ...) */
+	CPROF_CNT_HEAP_FREE_CALLS,	/* free calls of targets (free, operator delete) */
+	CPROF_CNT_HEAP_SAMPLED,		/* allocations sampled (by bytes: --heap-rate) */
+	CPROF_CNT_HEAP_FREED,		/* frees of sampled allocations, matched */
+	CPROF_CNT_HEAP_FREE_UNKNOWN,	/* at rate 1: frees of blocks allocated before
+					 * tracking began (or not tracked: live table full) */
+	CPROF_CNT_HEAP_FAILED,		/* sampled allocations that failed (returned NULL) */
+	CPROF_CNT_HEAP_LIVE_FULL,	/* live table full: a sampled allocation counted as
+					 * freed at once (its real free cannot be matched) */
+	CPROF_CNT_HEAP_PENDING_LOST,	/* a sampled call's return without its entry's note */
+	CPROF_CNT_HEAP_COUNTS_FULL,	/* alloc or free map full: a record dropped */
+	CPROF_CNT_HEAP_USTACK_LOST,	/* sampled without a user stack */
+	CPROF_CNT_HEAP_BLOCK_NS,	/* time the allocator programs ran attached through
+					 * perf (the fallback without sessions), ns: no
+					 * other BPF program runs on that CPU meanwhile, CPU
+					 * samples included (not an event) */
 	CPROF_CNT_MAX,
 };
 

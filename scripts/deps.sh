@@ -4,14 +4,15 @@
 set -euo pipefail
 want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
       zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
-      libcurl4-openssl-dev libdebuginfod-dev libiberty-dev liblzma-dev)
+      libcurl4-openssl-dev libdebuginfod-dev libiberty-dev liblzma-dev libcapstone-dev)
 case "${1:-build}" in
   check) want+=(golang-go curl binutils linux-perf redis-server redis-tools g++ xz-utils
-                libc6-dbg debuginfod libclang-rt-14-dev
+                libc6-dbg debuginfod libclang-rt-14-dev libjemalloc-dev libgoogle-perftools-dev
                 # packaging: the .deb, its unit and man pages; TLS and scraping
                 debhelper dpkg-dev fakeroot systemd man-db groff-base mandoc
                 openssl prometheus) ;;
-  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools libbpf-tools redis-server redis-tools
+  bench) want+=(golang-go curl binutils linux-perf bpfcc-tools libbpf-tools bpftrace redis-server redis-tools
+                linux-headers-amd64	# memleak-bpfcc (bcc) compiles against them
                 libc6-dbg postgresql-15 time) ;;
 esac
 missing=()

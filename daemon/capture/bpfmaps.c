@@ -45,6 +45,17 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_OFF_THREADS_FULL] = "offcpu_threads_map_full",
 	[CPROF_CNT_OFF_COUNTS_FULL] = "offcpu_map_full",
 	[CPROF_CNT_OFF_STALE] = "offcpu_stale",
+	[CPROF_CNT_HEAP_CALLS] = "heap_alloc_calls",
+	[CPROF_CNT_HEAP_FREE_CALLS] = "heap_free_calls",
+	[CPROF_CNT_HEAP_SAMPLED] = "heap_sampled",
+	[CPROF_CNT_HEAP_FREED] = "heap_sampled_freed",
+	[CPROF_CNT_HEAP_FREE_UNKNOWN] = "heap_free_unknown",
+	[CPROF_CNT_HEAP_FAILED] = "heap_alloc_failed",
+	[CPROF_CNT_HEAP_LIVE_FULL] = "heap_live_full",
+	[CPROF_CNT_HEAP_PENDING_LOST] = "heap_pending_lost",
+	[CPROF_CNT_HEAP_COUNTS_FULL] = "heap_counts_full",
+	[CPROF_CNT_HEAP_USTACK_LOST] = "heap_user_stack_lost",
+	[CPROF_CNT_HEAP_BLOCK_NS] = "heap_blocking_ns",
 };
 
 const char *cprof_counter_source(int i)
@@ -53,6 +64,8 @@ const char *cprof_counter_source(int i)
 		return "cpu";
 	if (i >= CPROF_CNT_OFF_INTERVALS && i <= CPROF_CNT_OFF_STALE)
 		return "sched";
+	if (i >= CPROF_CNT_HEAP_CALLS && i <= CPROF_CNT_HEAP_BLOCK_NS)
+		return "alloc";
 	return "core";
 }
 

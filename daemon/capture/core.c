@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include "bpfmaps.h"
 #include "capture.skel.h"
 #include "core.h"
+#include "heapsrc.h"
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
@@ -30,6 +32,9 @@
 #define DRAIN_FILL_PCT	50
 #define UNWIND_QUEUE	8192
 #define UNWIND_TICK_NS	(2 * NS)
+/* The kernel's attach type for uprobe sessions (6.13), which the uapi
+ * headers this builds with may not name. */
+#define ATTACH_UPROBE_SESSION	57
 
 /* One perf event per online CPU at one rate, shared by windows of that rate. */
 struct perfset {
@@ -64,6 +69,11 @@ struct core {
 	struct perfset sets[MAX_SETS];
 	int *cpus, nr_cpus;
 	int counts_fd[CPROF_NR_GENS], stacks_fd[CPROF_NR_GENS], offcpu_fd[CPROF_NR_GENS];
+	int heap_allocs_fd[CPROF_NR_GENS], heap_frees_fd[CPROF_NR_GENS];
+	struct heapsrc *heap;		/* NULL: the allocator source is off */
+	int heap_refs;			/* windows that need it */
+	struct hashmap *heap_ids;	/* heap_key.id -> struct heap_key, while attached:
+					 * what the frees of sampled blocks refer to */
 	int64_t gen_start[CPROF_NR_GENS];	/* CLOCK_MONOTONIC each generation began */
 	struct bpf_program *sched_progs[NR_SCHED_PROGS];	/* the flavour loaded */
 	struct bpf_link *sched_links[NR_SCHED_PROGS];
@@ -80,6 +90,7 @@ struct core {
 	uint64_t unwind_rows;		/* the row budget */
 	struct isolate *tables_parser;	/* where tables are built */
 	struct core_stats stats;
+	bool heap_sessions;		/* the session program is loaded */
 
 	/* targets (targets.h): what was asked, and what is done about it */
 	pthread_mutex_t tlock;		/* the fields below, and the targets maps */
@@ -647,6 +658,17 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The allocator source attached to a process: its unwind tables now,
+ * before its first sampled call (bpf/heap.bpf.h's heap_instance). */
+static void heap_attached(void *arg, const struct cprof_instance *in)
+{
+	struct core *v = arg;
+
+	proctab__add(v->proctab, in->pid, in->start_ns, in->exec_id);
+	if (v->unwinder)
+		queue_work(v, WORK_ADD, in->pid, in->start_ns, in->exec_id);
+}
+
 void core__process_exited(struct core *v, const struct proc_instance *in)
 {
 	if (v->unwinder)
@@ -814,10 +836,56 @@ static int on_offcpu(const void *key, const void *value, void *arg)
 	return 0;
 }
 
-/* What the windows hold: their indexes and the stacks, once each. */
+/* Sampled allocations: for heap windows; their ids noted for their frees. */
+static int on_heap_alloc(const void *key, const void *value, void *arg)
+{
+	const struct heap_key *k = key;
+	struct drain_ctx *c = arg;
+	struct core *v = c->v;
+	uint64_t values[2] = { *(const uint64_t *)value, 0 };
+
+	v->stats.drained_records++;
+	{
+		bool added;
+		struct heap_key *known = hashmap__insert(v->heap_ids, &k->id, &added);
+
+		if (!known)
+			v->stats.window_errors++;
+		else if (added)
+			*known = *k;
+	}
+	for (struct window *w = v->windows; w; w = w->next)
+		if (w->kind == WINDOW_HEAP)
+			deliver(c, w, k, values);
+	return 0;
+}
+
+/* Frees of sampled blocks: for the heap windows that saw them allocated. */
+static int on_heap_free(const void *key, const void *value, void *arg)
+{
+	const struct heap_free_key *fk = key;
+	struct drain_ctx *c = arg;
+	struct core *v = c->v;
+	uint64_t values[2] = { 0, *(const uint64_t *)value };
+	const struct heap_key *k = hashmap__find(v->heap_ids, &fk->id);
+
+	v->stats.drained_records++;
+	if (!k) {
+		v->stats.heap_unmatched_frees += values[1];
+		return 0;
+	}
+	for (struct window *w = v->windows; w; w = w->next)
+		if (w->kind == WINDOW_HEAP && (int32_t)(fk->alloc_gen - w->first_gen) >= 0)
+			deliver(c, w, k, values);
+	return 0;
+}
+
+/* What the windows hold: their indexes and the stacks, once each (and the
+ * allocator's records by id, kept for the windows). */
 static uint64_t windows_bytes(struct core *v)
 {
-	uint64_t n = stackstore__mem(v->store) + v->closed_bytes;
+	uint64_t n = stackstore__mem(v->store) + v->closed_bytes +
+		     (v->heap_ids ? hashmap__mem(v->heap_ids) : 0);
 
 	for (struct window *w = v->windows; w; w = w->next)
 		n += window__mem(w);
@@ -838,6 +906,14 @@ static int drain_gen(struct core *v, uint32_t g)
 	if (e >= 0 && (v->stats.sources & SOURCE_SCHED))
 		e = bpfmap__drain(v->offcpu_fd[g], sizeof(struct offcpu_key), sizeof(struct offcpu_val),
 				  on_offcpu, &c);
+	/* allocations before frees: a free may be of a block allocated in
+	 * the same generation */
+	if (e >= 0 && v->heap)
+		e = bpfmap__drain(v->heap_allocs_fd[g], sizeof(struct heap_key), sizeof(uint64_t),
+				  on_heap_alloc, &c);
+	if (e >= 0 && v->heap)
+		e = bpfmap__drain(v->heap_frees_fd[g], sizeof(struct heap_free_key), sizeof(uint64_t),
+				  on_heap_free, &c);
 	v->pending[g] = e < 0;
 	if (e < 0) {
 		if (!v->stats.drain_errors++)
@@ -848,6 +924,22 @@ static int drain_gen(struct core *v, uint32_t g)
 	}
 	__atomic_store_n(&v->skel->bss->gen_fill[g], 0, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* The allocator source's programs run in uprobes, preemptible: bpf__sync()
+ * does not wait for them. Wait for those still writing into generation g
+ * (they entered before the flip): a few ms at most, unless one was
+ * preempted for long; then drain anyway (what it adds waits in the map). */
+static void heap_writers_wait(struct core *v, uint32_t g)
+{
+	struct timespec ts = { 0, 200 * 1000 };
+
+	for (int i = 0; i < 1000; i++) {
+		if (__atomic_load_n(&v->skel->bss->heap_writers[g], __ATOMIC_ACQUIRE) <= 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	v->stats.heap_writers_late++;
 }
 
 /* Caller holds v->lock. Entries a failed drain left in the generation not
@@ -869,6 +961,8 @@ static int drain_locked(struct core *v)
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&v->skel->bss->gen, seq + 1, __ATOMIC_SEQ_CST);
 	bpf__sync();		/* nobody writes into generation `old` any more */
+	if (v->heap)
+		heap_writers_wait(v, old);
 	e = drain_gen(v, old);
 out:
 	v->stats.drains++;
@@ -998,6 +1092,78 @@ static void sched_choose_progs(struct core *v, bool on)
 	}
 }
 
+/* Zero counter i on every CPU. */
+static void counter_zero(int fd, uint32_t i)
+{
+	uint64_t *zero = calloc((size_t)libbpf_num_possible_cpus(), sizeof(uint64_t));
+
+	if (zero)
+		bpf_map_update_elem(fd, &i, zero, BPF_ANY);
+	free(zero);
+}
+
+/* Uprobe sessions (6.13): the kernel's BTF names their attach type and
+ * the kfunc that tells an entry from a return. */
+static bool have_uprobe_sessions(void)
+{
+	struct btf *vmlinux;
+	bool kfunc = false, type = false;
+	int id;
+
+	if (getenv("CPROF_TEST_HEAP_NO_SESSION"))	/* the tests' way to the fallback */
+		return false;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return false;
+	kfunc = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
+	id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
+	if (id > 0) {
+		const struct btf_type *t = btf__type_by_id(vmlinux, id);
+		const struct btf_enum *e = btf_enum(t);
+
+		for (int i = 0; i < btf_vlen(t) && !type; i++)
+			type = !strcmp(btf__name_by_offset(vmlinux, e[i].name_off),
+				       "BPF_TRACE_UPROBE_SESSION") && e[i].val == ATTACH_UPROBE_SESSION;
+	}
+	btf__free(vmlinux);
+	return kfunc && type;
+}
+
+/* The allocator source's programs: the session one where the kernel has
+ * sessions, the uprobe and uretprobe pair for the fallback; none when it
+ * is off, and maps of one entry. Before load. */
+static void heap_choose_progs(struct core *v, bool on, uint64_t rate)
+{
+	struct capture *s = v->skel;
+
+	v->heap_sessions = on && have_uprobe_sessions();
+	bpf_program__set_autoload(s->progs.heap_session, v->heap_sessions);
+	if (v->heap_sessions)
+		bpf_program__set_expected_attach_type(s->progs.heap_session, ATTACH_UPROBE_SESSION);
+	/* the fallback's programs only where it is needed: each is verified
+	 * with the unwinder in it, which takes the kernel a while */
+	bpf_program__set_autoload(s->progs.heap_uprobe, on && !v->heap_sessions);
+	bpf_program__set_autoload(s->progs.heap_uretprobe, on && !v->heap_sessions);
+	bpf_program__set_autoload(s->progs.heap_instance, on);
+	if (!on) {
+		set_entries(s->maps.heap_allocs0, s->maps.heap_allocs1, 1);
+		set_entries(s->maps.heap_frees0, s->maps.heap_frees1, 1);
+		bpf_map__set_max_entries(s->maps.heap_live, 1);
+		bpf_map__set_max_entries(s->maps.heap_pending, 1);
+		bpf_map__set_max_entries(s->maps.heap_scratch, 1);
+		return;
+	}
+	s->rodata->heap_rate = rate;
+	/* the mean of ln(1 + f) over each 256th of [0, 1): the integral of
+	 * ln(1 + f) is (1 + f) ln(1 + f) - f */
+	for (int i = 0; i < 256; i++) {
+		double a = i / 256.0, b = (i + 1) / 256.0;
+		double in = ((1 + b) * log1p(b) - b) - ((1 + a) * log1p(a) - a);
+
+		s->rodata->heap_ln_q16[i] = (uint32_t)lround(in * 256 * 65536);
+	}
+}
+
 /* Open, size and load the capture object with the given sources. 0, or
  * -errno with a one-line reason in err. */
 static int load(struct core *v, const struct core_opts *opts, unsigned int sources,
@@ -1013,6 +1179,7 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	v->stats.sources = sources;
 	targets_choose_progs(v);
 	sched_choose_progs(v, sources & SOURCE_SCHED);
+	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE);
 	v->skel->rodata->offcpu_min_ns = v->stats.offcpu_min_ns;
 	v->skel->rodata->offcpu_rate_ns = v->stats.offcpu_rate_ns;
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
@@ -1045,6 +1212,12 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	if (sources & SOURCE_SCHED)
 		set_entries(v->skel->maps.offcpu_counts0, v->skel->maps.offcpu_counts1,
 			    v->stats.counts_entries);
+	if (sources & SOURCE_ALLOC) {
+		set_entries(v->skel->maps.heap_allocs0, v->skel->maps.heap_allocs1,
+			    v->stats.counts_entries);
+		set_entries(v->skel->maps.heap_frees0, v->skel->maps.heap_frees1,
+			    v->stats.counts_entries);
+	}
 	/* a hash map element is its key and value and about 56 bytes */
 	v->stats.kernel_map_bytes = CPROF_NR_GENS *
 		((uint64_t)v->stats.counts_entries * (sizeof(struct cpu_key) + 8 + 56) +
@@ -1057,6 +1230,10 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 			(sizeof(struct offcpu_key) + sizeof(struct offcpu_val) + 56) +
 			(v->stats.sched_raw ? (uint64_t)bpf_map__max_entries(v->skel->maps.offcpu_threads) *
 			 (4 + sizeof(struct offcpu_thread) + 56) : 0);
+	/* the live table grows as it is used (not counted here) */
+	if (sources & SOURCE_ALLOC)
+		v->stats.kernel_map_bytes += CPROF_NR_GENS * (uint64_t)v->stats.counts_entries *
+			(sizeof(struct heap_key) + sizeof(struct heap_free_key) + 2 * (8 + 56));
 	v->fill_limit = (v->stats.counts_entries < v->stats.stacks_entries ?
 			 v->stats.counts_entries : v->stats.stacks_entries) * DRAIN_FILL_PCT / 100;
 	e = capture__load(v->skel);
@@ -1123,20 +1300,39 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 
 	v->stats.offcpu_min_ns = opts->offcpu_min_ns;
 	v->stats.offcpu_rate_ns = opts->offcpu_rate_ns;
-	/* A kernel that refuses the scheduler programs loses the views that
-	 * need them, not the daemon: load again without them. */
-	for (unsigned int sources = SOURCE_CPU | (opts->sources & SOURCE_SCHED);;
-	     sources &= ~SOURCE_SCHED) {
+	/* A kernel that refuses the allocator or scheduler programs loses
+	 * the views that need them, not the daemon: load again without them. */
+	for (unsigned int sources = SOURCE_CPU | (opts->sources & (SOURCE_SCHED | SOURCE_ALLOC));;) {
 		e = load(v, opts, sources, err, errlen);
-		if (!e || !(sources & SOURCE_SCHED) || e == -ENOMEM)
+		if (!e || !(sources & (SOURCE_SCHED | SOURCE_ALLOC)) || e == -ENOMEM)
 			break;
-		log_error("the kernel refused the scheduler programs (%s): the offcpu and wall views are off; run with -v to see the verifier's log",
-			  strerror(-e));
+		if (sources & SOURCE_ALLOC) {
+			log_error("the kernel refused the allocator programs (%s): the heap and allocs views are off; run with -v to see the verifier's log",
+				  strerror(-e));
+			sources &= ~SOURCE_ALLOC;
+		} else {
+			log_error("the kernel refused the scheduler programs (%s): the offcpu and wall views are off; run with -v to see the verifier's log",
+				  strerror(-e));
+			sources &= ~SOURCE_SCHED;
+		}
 		capture__destroy(v->skel);
 		v->skel = NULL;
 	}
 	if (e)
 		goto fail;
+	if (v->stats.sources & SOURCE_ALLOC) {
+		v->heap_ids = hashmap__new(sizeof(uint64_t), sizeof(struct heap_key));
+		v->heap = heapsrc__new(v->skel, v->heap_sessions, heap_attached, v);
+		if (!v->heap || !v->heap_ids) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		v->stats.heap_rate = opts->heap_rate ?: HEAP_DEFAULT_RATE;
+		heapsrc__calibrate(v->heap);
+		/* what the daemon's own calls counted there is no target's */
+		for (uint32_t i = CPROF_CNT_HEAP_CALLS; i <= CPROF_CNT_HEAP_BLOCK_NS; i++)
+			counter_zero(bpf_map__fd(v->skel->maps.counters), i);
+	}
 
 	targets_attach(v);
 	{
@@ -1160,6 +1356,10 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 	v->stacks_fd[1] = bpf_map__fd(v->skel->maps.stacks1);
 	v->offcpu_fd[0] = bpf_map__fd(v->skel->maps.offcpu_counts0);
 	v->offcpu_fd[1] = bpf_map__fd(v->skel->maps.offcpu_counts1);
+	v->heap_allocs_fd[0] = bpf_map__fd(v->skel->maps.heap_allocs0);
+	v->heap_allocs_fd[1] = bpf_map__fd(v->skel->maps.heap_allocs1);
+	v->heap_frees_fd[0] = bpf_map__fd(v->skel->maps.heap_frees0);
+	v->heap_frees_fd[1] = bpf_map__fd(v->skel->maps.heap_frees1);
 	v->gen_start[0] = now_ns(CLOCK_MONOTONIC);
 	v->skel->bss->gen_start_ns[0] = (uint64_t)v->gen_start[0];
 
@@ -1301,18 +1501,36 @@ static void perfset_put(struct core *v, uint64_t period)
 struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 				    int seconds)
 {
-	bool cpu = kind != WINDOW_OFFCPU, sched = kind != WINDOW_CPU;
+	bool cpu = kind == WINDOW_CPU || kind == WINDOW_WALL;
+	bool sched = kind == WINDOW_OFFCPU || kind == WINDOW_WALL, heap = kind == WINDOW_HEAP;
 	struct window *w;
 	int e = 0;
 
 	if (!hz)
 		hz = v->sets[0].hz;
-	w = window__new(v->store, kind == WINDOW_CPU ? sizeof(struct cpu_key) : sizeof(struct offcpu_key),
-			kind == WINDOW_OFFCPU ? 2 : 1);
-	if (!w)
+	if (heap) {
+		/* attached outside the lock: it reads processes' maps and
+		 * allocator objects, which the drain need not wait for */
+		if (!v->heap) {
+			errno = ENOTSUP;
+			return NULL;
+		}
+		e = heapsrc__start(v->heap);
+		if (e) {
+			errno = -e;
+			return NULL;
+		}
+	}
+	w = window__new(v->store, kind == WINDOW_CPU ? sizeof(struct cpu_key) :
+			heap ? sizeof(struct heap_key) : sizeof(struct offcpu_key),
+			kind == WINDOW_OFFCPU || heap ? 2 : 1);
+	if (!w) {
+		if (heap)
+			heapsrc__stop(v->heap);
 		return NULL;
+	}
 	w->kind = kind;
-	w->filter = cpu ? NS / hz : 0;
+	w->filter = cpu ? (uint64_t)(NS / hz) : heap ? v->stats.heap_rate : 0;
 
 	pthread_mutex_lock(&v->lock);
 	if (v->window_limit && windows_bytes(v) >= v->window_limit) {
@@ -1338,11 +1556,15 @@ struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 	w->next = v->windows;
 	v->windows = w;
 	v->stats.open_windows++;
+	if (heap)
+		v->heap_refs++;
 	if (w->deadline_mono_ns)
 		pthread_cond_broadcast(&v->stop_cond);	/* the drain thread times it */
 cleanup:
 	pthread_mutex_unlock(&v->lock);
 	if (e) {
+		if (heap)
+			heapsrc__stop(v->heap);
 		window__free(w);
 		errno = -e;
 		return NULL;
@@ -1410,10 +1632,18 @@ static void close_locked(struct core *v, struct window *w)
 	w->closed = true;
 	v->closed_bytes += window__mem(w);
 	v->stats.open_windows--;
-	if (w->kind != WINDOW_OFFCPU)
+	if (w->kind == WINDOW_CPU || w->kind == WINDOW_WALL)
 		perfset_put(v, w->filter);
-	if (w->kind != WINDOW_CPU)
+	if (w->kind == WINDOW_OFFCPU || w->kind == WINDOW_WALL)
 		sched_put(v);
+	if (w->kind == WINDOW_HEAP) {
+		heapsrc__stop(v->heap);
+		/* detached: no block it knew of is followed any more */
+		if (!--v->heap_refs) {
+			hashmap__free(v->heap_ids);
+			v->heap_ids = hashmap__new(sizeof(uint64_t), sizeof(struct heap_key));
+		}
+	}
 }
 
 bool core__wait_window(struct core *v, struct window *w, int timeout_ms)
@@ -1519,6 +1749,8 @@ void core__stats(struct core *v, struct core_stats *st)
 	counters__read(bpf_map__fd(v->skel->maps.counters), st->bpf);
 	if (v->unwinder)
 		unwinder__stats(v->unwinder, &st->unwind);
+	if (v->heap)
+		heapsrc__stats(v->heap, &st->heap);
 	pthread_mutex_lock(&v->tlock);
 	st->targets_scanned = v->targets_scanned;
 	st->targets_added = v->targets_added;
@@ -1555,6 +1787,8 @@ void core__free(struct core *v)
 		bpf_link__destroy(v->target_links[i]);
 	for (int i = 0; i < NR_SCHED_PROGS; i++)
 		bpf_link__destroy(v->sched_links[i]);
+	heapsrc__free(v->heap);
+	hashmap__free(v->heap_ids);
 	targets__clear(&v->targets);
 
 	capture__destroy(v->skel);

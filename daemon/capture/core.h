@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include "cprof.h"
 #include "cpu.h"
+#include "heap.h"
+#include "heapsrc.h"
 #include "offcpu.h"
 #include "unwinder.h"
 #include "views.h"
@@ -32,6 +34,7 @@ struct core_opts {
 	unsigned int sources;		/* enum view_source: what to load (cpu always) */
 	uint64_t offcpu_min_ns;		/* shorter off-CPU intervals are counted only */
 	uint32_t offcpu_rate_ns;	/* shorter ones sampled (include/offcpu.h) */
+	uint64_t heap_rate;		/* --heap-rate (include/heap.h); 0: the default */
 	int hz;				/* always-on rate */
 	bool kernel_stacks;
 	const int *pids;		/* --pid; NULL: every process (unless targets) */
@@ -75,6 +78,12 @@ struct core_stats {
 	uint32_t sched_insns;		/* the switch program's instructions */
 	uint64_t offcpu_min_ns;
 	uint32_t offcpu_rate_ns;
+	uint64_t heap_rate;		/* the allocator source: bytes per sample */
+	uint64_t heap_unmatched_frees;	/* frees of sampled blocks whose record was
+					 * not known (counted before a detach) */
+	uint64_t heap_writers_late;	/* drains that did not wait for a preempted
+					 * allocator program to leave the generation */
+	struct heapsrc_stats heap;
 	/* targets chosen by name, matched by the daemon (BPF's own matches
 	 * are in bpf[]: CPROF_CNT_TGT_*) */
 	uint64_t targets_scanned;	/* running processes found by the scan of /proc */

@@ -200,6 +200,22 @@ nomem:
 	return NULL;
 }
 
+void window__subtract(struct window *w, const struct window *base)
+{
+	uint64_t *values, *was;
+	size_t it = 0;
+	void *key;
+
+	while (hashmap__next(w->samples, &it, &key, (void **)&values)) {
+		was = hashmap__find(base->samples, key);
+		for (size_t i = 0; was && i < w->nr_values; i++)
+			values[i] -= was[i];
+	}
+	w->start_ns = base->end_ns;
+	w->dropped -= base->dropped < w->dropped ? base->dropped : w->dropped;
+	w->drain_failed -= base->drain_failed < w->drain_failed ? base->drain_failed : w->drain_failed;
+}
+
 size_t window__mem(const struct window *w)
 {
 	return hashmap__mem(w->samples) + hashmap__mem(w->stacks);

@@ -18,8 +18,10 @@ struct stackstore;
  *   WINDOW_CPU:    struct cpu_key -> samples
  *   WINDOW_OFFCPU: struct offcpu_key (since 0) -> intervals, ns
  *   WINDOW_WALL:   struct offcpu_key (since 0; state OFFCPU_RUNNING for
- *                  CPU samples) -> ns */
-enum window_kind { WINDOW_CPU, WINDOW_OFFCPU, WINDOW_WALL };
+ *                  CPU samples) -> ns
+ *   WINDOW_HEAP:   struct heap_key -> sampled allocations, frees of them
+ *                  (frees only of blocks allocated while it was open) */
+enum window_kind { WINDOW_CPU, WINDOW_OFFCPU, WINDOW_WALL, WINDOW_HEAP };
 
 struct window {
 	enum window_kind kind;
@@ -67,6 +69,10 @@ const struct window_stack *window__stack(const struct window *w, uint64_t hash);
  * stacks, its kind, filter and times. What a cumulative view serves (the
  * totals since tracking began) while w goes on. NULL and errno. */
 struct window *window__copy(const struct window *w);
+/* What w (a later copy of a cumulative window) added since base (an
+ * earlier copy of the same): its values less base's, key by key, as
+ * two's-complement deltas; it then starts where base ended. */
+void window__subtract(struct window *w, const struct window *base);
 /* Bytes of the window's own index of samples and stacks (not the stacks). */
 size_t window__mem(const struct window *w);
 void window__free(struct window *w);

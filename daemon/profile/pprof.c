@@ -11,6 +11,7 @@
  * decoded, which may come from anywhere: every id and string index is checked
  * and a bad one is shown as unknown instead of being followed. */
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -1799,6 +1800,110 @@ int pprof__text(const Perftools__Profiles__Profile *p, FILE *out)
 	err = ferror(out) ? -EIO : 0;
 
 cleanup:
+	pview_free(&v);
+	return err;
+}
+
+/* One record of Go's heap text: sampled counts, as Go prints them. */
+struct heap_rec {
+	const Perftools__Profiles__Sample *s;
+	int64_t inuse_n, inuse_b, alloc_n, alloc_b;
+};
+
+static int heap_rec_cmp(const void *a, const void *b)
+{
+	const struct heap_rec *x = a, *y = b;
+
+	return x->inuse_b < y->inuse_b ? 1 : x->inuse_b > y->inuse_b ? -1 :
+	       x->alloc_b < y->alloc_b ? 1 : x->alloc_b > y->alloc_b ? -1 : 0;
+}
+
+/* Back to what was sampled: a value unsampled with Go's formula for
+ * blocks of size bytes at rate, times 1 - exp(-size / rate). */
+static int64_t heap_sampled(int64_t v, int64_t size, int64_t rate)
+{
+	if (rate <= 1 || size <= 0)
+		return v;
+	return (int64_t)llround((double)v * -expm1(-(double)size / (double)rate));
+}
+
+int pprof__heap_text(const Perftools__Profiles__Profile *p, FILE *out)
+{
+	int ao = pprof__sample_index(p, "alloc_objects"), as = pprof__sample_index(p, "alloc_space");
+	int io = pprof__sample_index(p, "inuse_objects"), is = pprof__sample_index(p, "inuse_space");
+	struct heap_rec *recs = NULL, tot = { 0 };
+	struct pview v = {};
+	size_t n = 0, i, j;
+	int err = -EINVAL;
+
+	if (!p || !out || ao < 0 || as < 0 || io < 0 || is < 0)
+		return -EINVAL;
+	err = pview_init(&v, p);
+	if (err)
+		return err;
+	recs = zalloc(p->n_sample + 1, sizeof(*recs));
+	if (!recs) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+		int64_t size = 0;
+
+		if (!s || s->n_value <= (size_t)is)
+			continue;
+		for (j = 0; j < s->n_label; j++)
+			if (s->label[j] && !strcmp(pstr(p, s->label[j]->key), "bytes"))
+				size = s->label[j]->num;
+		recs[n] = (struct heap_rec){ .s = s,
+			.inuse_n = heap_sampled(s->value[io], size, p->period),
+			.inuse_b = heap_sampled(s->value[is], size, p->period),
+			.alloc_n = heap_sampled(s->value[ao], size, p->period),
+			.alloc_b = heap_sampled(s->value[as], size, p->period) };
+		tot.inuse_n += recs[n].inuse_n;
+		tot.inuse_b += recs[n].inuse_b;
+		tot.alloc_n += recs[n].alloc_n;
+		tot.alloc_b += recs[n].alloc_b;
+		n++;
+	}
+	qsort(recs, n, sizeof(*recs), heap_rec_cmp);
+	/* Go writes twice the rate there, for its old tools */
+	fprintf(out, "heap profile: %" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @ heap/%" PRId64 "\n",
+		tot.inuse_n, tot.inuse_b, tot.alloc_n, tot.alloc_b, 2 * p->period);
+	for (i = 0; i < n; i++) {
+		const Perftools__Profiles__Sample *s = recs[i].s;
+
+		fprintf(out, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @", recs[i].inuse_n,
+			recs[i].inuse_b, recs[i].alloc_n, recs[i].alloc_b);
+		for (j = 0; j < s->n_location_id; j++) {
+			const Perftools__Profiles__Location *loc = pview_loc(&v, s->location_id[j]);
+
+			fprintf(out, " %#" PRIx64, loc ? loc->address : 0);
+		}
+		fputc('\n', out);
+		for (j = 0; j < s->n_location_id; j++) {
+			const Perftools__Profiles__Location *loc = pview_loc(&v, s->location_id[j]);
+
+			for (size_t k = 0; loc && k < loc->n_line; k++) {
+				const Perftools__Profiles__Line *line = loc->line[k];
+				const Perftools__Profiles__Function *f = line ?
+					pview_func(&v, line->function_id) : NULL;
+				const char *name = line_function(&v, line);
+				const char *file = f ? pstr(p, f->filename) : NULL;
+
+				fprintf(out, "#\t%#" PRIx64 "\t%s\t%s:%" PRId64 "\n", loc->address,
+					name ? name : "?", file && *file ? file : "?", line ? line->line : 0);
+			}
+		}
+		if (s->n_label) {
+			fputc('#', out);	/* a comment to Go's readers */
+			text_labels(p, s, out);
+		}
+		fputc('\n', out);
+	}
+	err = ferror(out) ? -EIO : 0;
+cleanup:
+	free(recs);
 	pview_free(&v);
 	return err;
 }

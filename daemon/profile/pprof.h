@@ -80,5 +80,10 @@ int pprof__sample_index(const Perftools__Profiles__Profile *p, const char *type)
 int pprof__top(const Perftools__Profiles__Profile *p, const char *sample_type, int n, FILE *out);
 /* Every sample with its values, labels and symbolized stack, for debug=1. */
 int pprof__text(const Perftools__Profiles__Profile *p, FILE *out);
+/* A heap or allocs profile as Go's debug=1 text: a header with the totals
+ * and "@ heap/2*rate", then each record with sampled counts (in use,
+ * [allocated]), its addresses and one "#" line per frame, its labels.
+ * 0 or -errno (-EINVAL: not a heap profile). */
+int pprof__heap_text(const Perftools__Profiles__Profile *p, FILE *out);
 
 #endif /* CPROF_PPROF_H */

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "access.h"
 #include "cpu.h"
 #include "offcpu.h"
+#include "heap.h"
 #include "elfobj.h"
 #include "hashmap.h"
 #include "ksyms.h"
@@ -390,6 +392,14 @@ static bool is_code(struct build *bd, struct proc_instance *in, uint64_t addr)
 	return procmaps__find(&in->maps, addr) || jit_name(in, addr);
 }
 
+/* Heap samples are taken at the allocator's entry point: as Go's heap
+ * profiles (and jemalloc's, tcmalloc's) they start at its caller, which is
+ * then the leaf but a return address (its location is its call). */
+static uint32_t first_user_frame(const struct window *w)
+{
+	return w->kind == WINDOW_HEAP ? 1 : 0;
+}
+
 /* The first pass over a sample: its user frames, as add_sample() will
  * take them, are noted for the parser. */
 static void collect_sample(struct build *bd, const struct window *w, const struct sample_key *k)
@@ -400,7 +410,7 @@ static void collect_sample(struct build *bd, const struct window *w, const struc
 	size_t nk = ks ? ks->len : 0;
 
 	in = us ? proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id) : NULL;
-	for (uint32_t i = 0; in && i < us->len; i++) {
+	for (uint32_t i = first_user_frame(w); in && i < us->len; i++) {
 		if (!is_code(bd, in, us->ips[i] - (i ? 1 : 0)))
 			break;
 		frame_location(bd, in, false, us->ips[i], nk + i == 0);
@@ -420,14 +430,38 @@ static const char *const syscall_names[] = {
 #include "syscalls.h"
 };
 
+/* Go's unsampling of a heap record (runtime/pprof's scaleHeapSample):
+ * blocks of size bytes were each sampled with probability
+ * 1 - exp(-size / rate). Deltas may be negative. */
+static double heap_scale(uint64_t size, uint64_t rate)
+{
+	if (rate <= 1 || !size)
+		return 1;
+	return 1 / -expm1(-(double)size / (double)rate);
+}
+
 /* The sample's values and the labels its kind of window adds. */
 static int sample_values(const struct window *w, const struct sample_key *k, const uint64_t *vals,
 			 int64_t *values, struct pprof_label *labels, char *num, size_t numlen)
 {
 	const struct offcpu_key *ok = (const struct offcpu_key *)k;
+	const struct heap_key *hk = (const struct heap_key *)k;
 	int n = 0;
 
 	switch (w->kind) {
+	case WINDOW_HEAP: {
+		/* allocations and frees, sampled (deltas: as int64) */
+		int64_t allocs = (int64_t)vals[0], inuse = allocs - (int64_t)vals[1];
+		double scale = heap_scale(hk->size, w->filter);
+
+		values[0] = (int64_t)llround(allocs * scale);
+		values[1] = (int64_t)llround((double)allocs * (double)hk->size * scale);
+		values[2] = (int64_t)llround(inuse * scale);
+		values[3] = (int64_t)llround((double)inuse * (double)hk->size * scale);
+		labels[n++] = (struct pprof_label){ .key = "bytes", .num = (int64_t)hk->size,
+						    .num_unit = "bytes" };
+		return n;
+	}
 	case WINDOW_CPU:
 		values[0] = (int64_t)vals[0];
 		values[1] = (int64_t)(vals[0] * ((const struct cpu_key *)k)->period_ns);
@@ -460,7 +494,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		      const uint64_t *vals, uint64_t *locs)
 {
 	/* events, for the counts of what went wrong */
-	uint64_t count = w->kind == WINDOW_WALL ? 1 :
+	uint64_t count = w->kind == WINDOW_WALL || w->kind == WINDOW_HEAP ? 1 :
 			 w->kind == WINDOW_OFFCPU ? (vals[0] + OFFCPU_WEIGHT_ONE - 1) / OFFCPU_WEIGHT_ONE :
 			 vals[0];
 	char num[32];
@@ -470,7 +504,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 	char comm[CPROF_COMM_LEN + 1] = { 0 }, thread[CPROF_COMM_LEN + 1] = { 0 };
 	struct pprof_label labels[7];
 	int nr_labels = 4;
-	int64_t values[2];
+	int64_t values[VIEW_MAX_TYPES] = { 0 };
 	bool truncated = false;
 	size_t n = 0;
 
@@ -493,7 +527,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 	}
 	for (uint32_t i = 0; ks && i < ks->len; i++, n++)
 		locs[n] = frame_location(bd, NULL, true, ks->ips[i], n == 0);
-	for (uint32_t i = 0; us && i < us->len; i++, n++) {
+	for (uint32_t i = first_user_frame(w); us && i < us->len; i++, n++) {
 		/* A frame outside the process's code is not a return address:
 		 * a frame-pointer walk read something else off the stack. The
 		 * first (the registers' pc) is real, but outside the code too
@@ -507,7 +541,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 			truncated = true;
 			break;
 		}
-		locs[n] = frame_location(bd, in, false, us->ips[i], n == 0);
+		locs[n] = frame_location(bd, in, false, us->ips[i], n == 0 && i == 0);
 	}
 	if (us && (us->flags & STACK_F_TRUNCATED))
 		truncated = true;
@@ -544,10 +578,14 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 	if (in && in->container[0])
 		labels[nr_labels++] = (struct pprof_label){ .key = "container", .str = in->container };
 	nr_labels += sample_values(w, k, vals, values, &labels[nr_labels], num, sizeof(num));
+	/* a delta of a cumulative view: records that did not change */
+	if (w->kind == WINDOW_HEAP && !values[0] && !values[1] && !values[2] && !values[3])
+		return 0;
 	return pprof_builder__sample(bd->b, locs, n, values, labels, nr_labels);
 }
 
-static int render(struct pprof_builder *b, const struct profile_request *req, uint8_t **out, size_t *len)
+static int render(struct pprof_builder *b, const struct profile_request *req, bool heap,
+		  uint8_t **out, size_t *len)
 {
 	Perftools__Profiles__Profile *p;
 	uint8_t *raw;
@@ -569,7 +607,7 @@ static int render(struct pprof_builder *b, const struct profile_request *req, ui
 		err = -errno;
 		goto cleanup;
 	}
-	err = pprof__text(p, f);
+	err = heap ? pprof__heap_text(p, f) : pprof__text(p, f);
 	if (fclose(f) && !err)
 		err = -EIO;
 cleanup:
@@ -586,7 +624,8 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 		.nr_sample_types = (size_t)view->nr_types,
 		.default_sample_type = view->default_type,
 		.period_type = view->period,
-		/* the CPU samples' period; off-CPU time is measured, not sampled */
+		/* the CPU samples' period, the heap's bytes per sample; off-CPU
+		 * time is measured, not sampled */
 		.period = w->kind == WINDOW_OFFCPU ? 1 : (int64_t)w->filter,
 		.time_nanos = w->start_ns,
 		.duration_nanos = w->end_ns - w->start_ns,
@@ -657,7 +696,7 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	}
 	proctab__unlock(ctx->proctab);
 	if (!err)
-		err = render(bd.b, req, out, len);
+		err = render(bd.b, req, w->kind == WINDOW_HEAP, out, len);
 cleanup:
 	if (bd.sb) {
 		struct symbatch_stats st;

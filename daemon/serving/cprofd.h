@@ -28,6 +28,8 @@ struct cprofd {
 	int nr_pids;
 	int hz;
 	unsigned int views;		/* --views: bits of indexes into views[] */
+	struct window *heap_track;	/* the allocations since tracking began (--pid,
+					 * --continuous heap), or NULL */
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;

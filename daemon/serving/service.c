@@ -152,13 +152,34 @@ static bool view_running(struct cprofd *d, const struct view_def *view)
 	       core__has_sources(d->core, view->sources);
 }
 
-/* A windowed view: open a window, wait for it, build the profile. */
-static void serve_window(struct cprofd *d, const struct view_def *view, const struct access *who,
-			 const struct profile_request *req, hung_up_fn hung_up, void *arg,
-			 struct reply *r)
+/* Whether the request is for processes that can be profiled; replies if not. */
+static bool check_request(struct cprofd *d, const struct access *who,
+			  const struct profile_request *req, struct reply *r)
+{
+	char gone[256];
+	int alive;
+
+	if (!check_pids(d, who, req, r) || !check_names(req, r))
+		return false;
+	/* targets by name may still start: only --pid's can all be gone */
+	if (d->pids && !core__has_name_targets(d->core)) {
+		exited_targets(d, gone, sizeof(gone), &alive);
+		if (!alive) {
+			reply_text(r, 404, "nothing to profile: every process cprofd was started for has exited (%s); restart it with --pid of a running process\n",
+				   gone);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Build view's profile from the closed window w, free it, and reply. note:
+ * a comment for the profile and the X-Cprof-Note header, or NULL. */
+static void reply_profile(struct cprofd *d, const struct view_def *view, const struct access *who,
+			  const struct profile_request *req, struct window *w, const char *note,
+			  struct reply *r)
 {
 	struct symbolize_stats st = { 0 };
-	int seconds = req->seconds ? req->seconds : PARAMS_DEFAULT_SECONDS;
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symsrc = { .parser = d->symbols }, .ksyms = d->ksyms,
 		.vdso = d->vdso, .stats = &st, .who = who,
@@ -167,59 +188,18 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 		.host = !d->pids && !core__has_name_targets(d->core) && !req->nr_pids &&
 			!req->nr_comms && !req->nr_exes && !req->nr_cgroups ? d->host : NULL,
 	};
-	char gone[256] = "", note[320];
-	const char *comments[1];
+	char gone[256] = "", exited[320];
+	const char *comments[2];
 	struct timespec t0, t1;
-	struct core_stats cs;
-	struct window *w;
 	int err, alive;
 
-	if (!check_pids(d, who, req, r) || !check_names(req, r))
-		return;
-	/* targets by name may still start: only --pid's can all be gone */
-	if (d->pids && !core__has_name_targets(d->core)) {
-		exited_targets(d, gone, sizeof(gone), &alive);
-		if (!alive) {
-			reply_text(r, 404, "nothing to profile: every process cprofd was started for has exited (%s); restart it with --pid of a running process\n",
-				   gone);
-			return;
-		}
-	}
-	w = core__open_window(d->core, view->window, req->hz, seconds);
-	if (!w) {
-		core__stats(d->core, &cs);
-		if (errno == EBUSY)
-			reply_text(r, 503, "other hz= requests are sampling at up to %d Hz per CPU in all; try again later, or at the default rate (%d)\n",
-				   cs.max_hz, d->hz);
-		else if (errno == ENOBUFS)
-			reply_text(r, 503, "profiles in progress hold %.0f MiB, the limit for windows (a quarter of --memory); try again when they finish\n",
-				   cs.window_bytes_limit / 1048576.0);
-		else
-			reply_text(r, 500, "cannot start the %s profile: %s\n", view->name, strerror(errno));
-		return;
-	}
-	/* The view closes the window when it is due; meanwhile notice a
-	 * client that hangs up, and a daemon that is stopping, promptly. */
-	while (!core__wait_window(d->core, w, 200) && !d->stopping) {
-		if (hung_up(arg, 0)) {
-			core__close_window(d->core, w);
-			core__free_window(d->core, w);
-			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);
-			r->status = 0;
-			return;
-		}
-	}
-	core__close_window(d->core, w);
-	if (d->stopping) {
-		core__free_window(d->core, w);
-		reply_text(r, 503, "cprofd is shutting down\n");
-		return;
-	}
+	if (note)
+		comments[ctx.nr_comments++] = note;
 	if (d->pids) {
 		exited_targets(d, gone, sizeof(gone), &alive);
 		if (gone[0]) {
-			snprintf(note, sizeof(note), "exited, so profiled only until then: %s", gone);
-			comments[ctx.nr_comments++] = note;
+			snprintf(exited, sizeof(exited), "exited, so profiled only until then: %s", gone);
+			comments[ctx.nr_comments++] = exited;
 		}
 	}
 	ctx.comments = comments;
@@ -237,8 +217,8 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 		return;
 	}
 	r->status = 200;
-	if (gone[0])
-		snprintf(r->note, sizeof(r->note), "%s", note);
+	if (ctx.nr_comments)
+		snprintf(r->note, sizeof(r->note), "%s", comments[ctx.nr_comments - 1]);
 	if (req->debug) {
 		r->content_type = TEXT;
 	} else {
@@ -247,6 +227,122 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 			 view->path);
 		r->disposition = r->disposition_buf;
 	}
+}
+
+/* A window could not be opened or copied: say why. */
+static void reply_no_window(struct cprofd *d, const struct view_def *view, struct reply *r)
+{
+	struct core_stats cs;
+	int e = errno;
+
+	core__stats(d->core, &cs);
+	if (e == EBUSY)
+		reply_text(r, 503, "other hz= requests are sampling at up to %d Hz per CPU in all; try again later, or at the default rate (%d)\n",
+			   cs.max_hz, d->hz);
+	else if (e == ENOBUFS)
+		reply_text(r, 503, "profiles in progress hold %.0f MiB, the limit for windows (a quarter of --memory); try again when they finish\n",
+			   cs.window_bytes_limit / 1048576.0);
+	else
+		reply_text(r, 500, "cannot start the %s profile: %s\n", view->name, strerror(e));
+}
+
+/* Wait for w to close; false (w freed, r set) if the client hung up or
+ * the daemon is stopping. */
+static bool wait_window(struct cprofd *d, struct window *w, hung_up_fn hung_up, void *arg,
+			struct reply *r)
+{
+	/* The view closes the window when it is due; meanwhile notice a
+	 * client that hangs up, and a daemon that is stopping, promptly. */
+	while (!core__wait_window(d->core, w, 200) && !d->stopping) {
+		if (hung_up(arg, 0)) {
+			core__close_window(d->core, w);
+			core__free_window(d->core, w);
+			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);
+			r->status = 0;
+			return false;
+		}
+	}
+	core__close_window(d->core, w);
+	if (d->stopping) {
+		core__free_window(d->core, w);
+		reply_text(r, 503, "cprofd is shutting down\n");
+		return false;
+	}
+	return true;
+}
+
+/* A windowed view: open a window, wait for it, build the profile. */
+static void serve_window(struct cprofd *d, const struct view_def *view, const struct access *who,
+			 const struct profile_request *req, hung_up_fn hung_up, void *arg,
+			 struct reply *r, const char *note)
+{
+	int seconds = req->seconds ? req->seconds : PARAMS_DEFAULT_SECONDS;
+	struct window *w;
+
+	w = core__open_window(d->core, view->window, req->hz, seconds);
+	if (!w) {
+		reply_no_window(d, view, r);
+		return;
+	}
+	if (wait_window(d, w, hung_up, arg, r))
+		reply_profile(d, view, who, req, w, note, r);
+}
+
+/* A cumulative view (heap, allocs): the totals since tracking began, or
+ * with seconds=N what changed over them (as Go's delta profiles). Without
+ * tracking, seconds=N sees only the blocks allocated in its window. */
+static void serve_cumulative(struct cprofd *d, const struct view_def *view,
+			     const struct access *who, const struct profile_request *req,
+			     hung_up_fn hung_up, void *arg, struct reply *r)
+{
+	struct window *track = d->heap_track, *before, *after;
+	struct timespec now;
+	int64_t until;
+
+	if (!track && !req->seconds) {
+		reply_text(r, 400, "the %s view keeps totals only while it tracks the allocator all along: start cprofd with --pid N or --continuous heap, or ask for what happens from now on with ?seconds=N\n",
+			   view->name);
+		return;
+	}
+	if (!track) {
+		serve_window(d, view, who, req, hung_up, arg, r,
+			     "tracked during this window only: blocks allocated before it, and their frees, are not in it");
+		return;
+	}
+	before = core__snapshot_window(d->core, track);
+	if (!before) {
+		reply_no_window(d, view, r);
+		return;
+	}
+	if (!req->seconds) {
+		reply_profile(d, view, who, req, before, NULL, r);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	until = now.tv_sec * 1000000000LL + now.tv_nsec + req->seconds * 1000000000LL;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec * 1000000000LL + now.tv_nsec >= until || d->stopping)
+			break;
+		if (hung_up(arg, 200)) {
+			core__free_window(d->core, before);
+			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);
+			r->status = 0;
+			return;
+		}
+	}
+	after = d->stopping ? NULL : core__snapshot_window(d->core, track);
+	if (!after) {
+		core__free_window(d->core, before);
+		if (d->stopping)
+			reply_text(r, 503, "cprofd is shutting down\n");
+		else
+			reply_no_window(d, view, r);
+		return;
+	}
+	window__subtract(after, before);
+	core__free_window(d->core, before);
+	reply_profile(d, view, who, req, after, NULL, r);
 }
 
 static void serve_index(struct cprofd *d, const struct access *who, struct reply *r)
@@ -430,6 +526,41 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# HELP cprofd_sched_attached Whether the scheduler programs run now (offcpu or wall profiles in progress).\n"
 		   "# TYPE cprofd_sched_attached gauge\ncprofd_sched_attached %d\n",
 		cs.bpf[CPROF_CNT_OFF_SHORT_NS] / 1e9, cs.sched_attached);
+	if (cs.sources & SOURCE_ALLOC)
+		fprintf(f, "# HELP cprofd_heap_attached Whether the allocator's probes are in place (heap or allocs profiles in progress, or tracking).\n"
+			   "# TYPE cprofd_heap_attached gauge\ncprofd_heap_attached %d\n"
+			   "# HELP cprofd_heap_sessions Whether unsampled calls skip their return probe (uprobe sessions).\n"
+			   "# TYPE cprofd_heap_sessions gauge\ncprofd_heap_sessions %d\n"
+			   "# HELP cprofd_heap_call_seconds What each allocator call of a target costs it while probed (measured at start).\n"
+			   "# TYPE cprofd_heap_call_seconds gauge\ncprofd_heap_call_seconds %.9f\n"
+			   "# HELP cprofd_heap_rate_bytes Bytes allocated per sample on average (--heap-rate).\n"
+			   "# TYPE cprofd_heap_rate_bytes gauge\ncprofd_heap_rate_bytes %llu\n"
+			   "# HELP cprofd_heap_processes Processes whose allocator is probed (0 with every process: probed by object).\n"
+			   "# TYPE cprofd_heap_processes gauge\ncprofd_heap_processes %llu\n"
+			   "# HELP cprofd_heap_objects Allocator objects probed.\n"
+			   "# TYPE cprofd_heap_objects gauge\ncprofd_heap_objects %llu\n"
+			   "# HELP cprofd_heap_single_stepped_probes Probes on instructions the kernel single-steps (dearer).\n"
+			   "# TYPE cprofd_heap_single_stepped_probes gauge\ncprofd_heap_single_stepped_probes %llu\n"
+			   "# HELP cprofd_heap_attach_failures_total Attachments to an allocator the kernel refused.\n"
+			   "# TYPE cprofd_heap_attach_failures_total counter\ncprofd_heap_attach_failures_total %llu\n"
+			   "# HELP cprofd_heap_reattached_total Links made again: the kernel said yes and left no breakpoint, or they went later.\n"
+			   "# TYPE cprofd_heap_reattached_total counter\ncprofd_heap_reattached_total %llu\n"
+			   "# HELP cprofd_heap_exited_blocks_total Live sampled blocks of exited processes dropped.\n"
+			   "# TYPE cprofd_heap_exited_blocks_total counter\ncprofd_heap_exited_blocks_total %llu\n"
+			   "# HELP cprofd_heap_unmatched_frees_total Frees of sampled blocks whose allocation was not known.\n"
+			   "# TYPE cprofd_heap_unmatched_frees_total counter\ncprofd_heap_unmatched_frees_total %llu\n",
+			cs.heap.attached, cs.heap.sessions, cs.heap.call_ns / 1e9,
+			(unsigned long long)cs.heap_rate, (unsigned long long)cs.heap.processes,
+			(unsigned long long)cs.heap.objects, (unsigned long long)cs.heap.single_stepped,
+			(unsigned long long)cs.heap.attach_failed,
+			(unsigned long long)(cs.heap.attach_retried + cs.heap.reattached),
+			(unsigned long long)cs.heap.live_swept,
+			(unsigned long long)cs.heap_unmatched_frees);
+	/* CPU samples falling while a perf-attached allocator program runs
+	 * are not taken; with sessions (uprobe_multi) they are */
+	fprintf(f, "# HELP cprofd_heap_cpu_samples_lost_total CPU samples the allocator programs kept from being taken, estimated: their run time times the sampling rate (only the fallback without sessions keeps other BPF programs from running).\n"
+		   "# TYPE cprofd_heap_cpu_samples_lost_total counter\ncprofd_heap_cpu_samples_lost_total %.1f\n",
+		   cs.bpf[CPROF_CNT_HEAP_BLOCK_NS] / 1e9 * cs.hz);
 	fprintf(f, "# HELP cprofd_unwind_walk_seconds_total Time the BPF walker spent in user-stack walks with tables.\n"
 		   "# TYPE cprofd_unwind_walk_seconds_total counter\n"
 		   "cprofd_unwind_walk_seconds_total %.9f\n", cs.bpf[CPROF_CNT_UNW_WALK_NS] / 1e9);
@@ -712,7 +843,12 @@ void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 			reply_text(r, 400, "%s\n", err);
 			return;
 		}
-		serve_window(d, view, who, &req, hung_up, arg, r);
+		if (!check_request(d, who, &req, r))
+			return;
+		if (view->cumulative)
+			serve_cumulative(d, view, who, &req, hung_up, arg, r);
+		else
+			serve_window(d, view, who, &req, hung_up, arg, r, NULL);
 		return;
 	}
 	reply_text(r, 404, "no such path: %.100s; see /debug/pprof/\n", path);

@@ -21,7 +21,8 @@ const struct view_def views[] = {
 		.types = { { "alloc_objects", "count" }, { "alloc_space", "bytes" },
 			   { "inuse_objects", "count" }, { "inuse_space", "bytes" } }, .nr_types = 4,
 		.default_type = "inuse_space", .period = { "space", "bytes" },
-		.cumulative = true, .labels = "bytes",
+		.cumulative = true, .labels = "bytes", .window = WINDOW_HEAP,
+		.built = true,
 	},
 	{
 		.name = "allocs", .path = "allocs",
@@ -30,7 +31,8 @@ const struct view_def views[] = {
 		.types = { { "alloc_objects", "count" }, { "alloc_space", "bytes" },
 			   { "inuse_objects", "count" }, { "inuse_space", "bytes" } }, .nr_types = 4,
 		.default_type = "alloc_space", .period = { "space", "bytes" },
-		.cumulative = true, .labels = "bytes",
+		.cumulative = true, .labels = "bytes", .window = WINDOW_HEAP,
+		.built = true,
 	},
 	{
 		.name = "offcpu", .path = "offcpu",

@@ -101,10 +101,10 @@ check "host: the profile is named after the host, not a process" \
 stop_daemon
 
 # 4. --pid targets that exit: logged, and the reply says so.
-start_workload "$TMP/s.out" "$B/workloads/split" 4
+start_workload "$TMP/s.out" "$B/workloads/split" 6	# alive past start-up (~2 s, more on a busy host)
 S=$WPID
 start_daemon --pid "$S"
-curl -sf -D "$TMP/h" -o "$TMP/gone.pb.gz" "$URL/debug/pprof/profile?seconds=5"
+curl -sf -D "$TMP/h" -o "$TMP/gone.pb.gz" "$URL/debug/pprof/profile?seconds=8"
 wait "$S"
 check "--pid: a window the target exits in says so (X-Cprof-Note)" \
 	grep -qi "^X-Cprof-Note: exited, so profiled only until then: pid $S" "$TMP/h" "headers: $(tr -d '\r' <"$TMP/h" | tr '\n' ' ')"

@@ -118,7 +118,7 @@ check "cprof-ctl collect offcpu: its type is offcpu" grep -q "offcpu" "$TMP/ctl.
 "$B/cprof-ctl" --url "$URL" collect wall 1s -o "$TMP/ctlw.pb.gz" >"$TMP/ctlw.out" 2>&1
 check "cprof-ctl collect wall writes a profile" test -s "$TMP/ctlw.pb.gz" "$(tail -n 2 "$TMP/ctlw.out")"
 "$B/cprof-ctl" --url "$URL" status >"$TMP/status.out" 2>&1
-check "cprof-ctl status lists the running views" grep -q "views running: cpu, offcpu, wall" "$TMP/status.out" \
+check "cprof-ctl status lists the running views" grep -q "views running: cpu, heap, allocs, offcpu, wall" "$TMP/status.out" \
 	"$(grep views "$TMP/status.out")"
 check "cprof-ctl status shows the offcpu counters" grep -q "offcpu_recorded" "$TMP/status.out" "not shown"
 stop_daemon

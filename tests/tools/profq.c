@@ -33,7 +33,8 @@
  *                                sum of sample type TYPE (its name) over the samples
  *                                that pass every FILTER: KEY=VALUE (a label, string or
  *                                number; VALUE "-": the label is absent) or func=NAME
- *                                (NAME in the stack)
+ *                                (NAME in the stack) or leaf=NAME (NAME a function of
+ *                                the first frame)
  * FUNC matches a function name exactly. Output is one number or list.
  * With PROFQ_PID=N in the environment, the per-sample questions look only at
  * the samples of process N. */
@@ -265,6 +266,15 @@ static bool passes(const Perftools__Profiles__Sample *s, const char *f)
 		return false;
 	if (klen == 4 && !strncmp(f, "func", 4))
 		return count_in(s, eq + 1) > 0;
+	if (klen == 4 && !strncmp(f, "leaf", 4)) {
+		const Perftools__Profiles__Location *l = s->n_location_id ?
+			location(s->location_id[0]) : NULL;
+
+		for (size_t j = 0; l && j < l->n_line; j++)
+			if (!strcmp(function_name(l->line[j]->function_id), eq + 1))
+				return true;
+		return false;
+	}
 	for (size_t i = 0; i < s->n_label; i++) {
 		const char *k = str(s->label[i]->key);
 		char num[32];

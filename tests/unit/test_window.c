@@ -68,8 +68,50 @@ static void test_copy(void)
 	stackstore__free(store);
 }
 
+/* Go's delta of a cumulative profile: a later copy less an earlier one,
+ * key by key; a value that went down (frees) comes out negative. */
+static void test_subtract(void)
+{
+	struct stackstore *store = stackstore__new();
+	struct window *w = window__new(store, sizeof(struct key), 2), *before, *after;
+	struct key k1 = { 1, 2 }, k2 = { 3, 4 }, k3 = { 5, 6 };
+	uint64_t v1[2] = { 10, 2 }, v2[2] = { 7, 0 }, more[2] = { 5, 9 }, *got;
+
+	w->start_ns = 100;
+	window__add(w, &k1, v1);
+	window__add(w, &k2, v2);
+	before = window__copy(w);
+	before->end_ns = 200;
+	window__add(w, &k1, more);
+	window__add(w, &k3, more);
+	after = window__copy(w);
+	window__subtract(after, before);
+	got = hashmap__find(after->samples, &k1);
+	CHECK(got && got[0] == 5 && got[1] == 9, "subtract: what a key gained since", "%lld %lld",
+	      got ? (long long)got[0] : -1LL, got ? (long long)got[1] : -1LL);
+	got = hashmap__find(after->samples, &k2);
+	CHECK(got && got[0] == 0 && got[1] == 0, "subtract: a key that did not change is zero", "%lld",
+	      got ? (long long)got[0] : -1LL);
+	got = hashmap__find(after->samples, &k3);
+	CHECK(got && got[0] == 5 && got[1] == 9, "subtract: a key new since keeps its values", "%lld",
+	      got ? (long long)got[0] : -1LL);
+	CHECK(after->start_ns == 200, "subtract: the delta starts where the earlier copy ended", "%lld",
+	      (long long)after->start_ns);
+	/* what was larger before comes out negative, in two's complement */
+	window__subtract(after, before);
+	got = hashmap__find(after->samples, &k2);
+	CHECK(got && (int64_t)got[0] == -7 && (int64_t)got[1] == 0,
+	      "subtract: values that went down come out negative (two's complement)", "%lld",
+	      got ? (long long)(int64_t)got[0] : 0LL);
+	window__free(before);
+	window__free(after);
+	window__free(w);
+	stackstore__free(store);
+}
+
 int main(void)
 {
 	test_copy();
+	test_subtract();
 	return CHECK_EXIT();
 }
