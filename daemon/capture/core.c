@@ -74,6 +74,7 @@ struct core {
 	int heap_refs;			/* windows that need it */
 	struct hashmap *heap_ids;	/* heap_key.id -> struct heap_key, while attached:
 					 * what the frees of sampled blocks refer to */
+	struct hashmap *heap_pids;	/* tgid -> records it has in the heap windows */
 	int64_t gen_start[CPROF_NR_GENS];	/* CLOCK_MONOTONIC each generation began */
 	struct bpf_program *sched_progs[NR_SCHED_PROGS];	/* the flavour loaded */
 	struct bpf_link *sched_links[NR_SCHED_PROGS];
@@ -669,8 +670,37 @@ static void heap_attached(void *arg, const struct cprof_instance *in)
 		queue_work(v, WORK_ADD, in->pid, in->start_ns, in->exec_id);
 }
 
+/* A process gone has freed all its memory: its heap records are freed
+ * in every heap window (what it allocated stays), so that a profile of
+ * the memory in use does not keep the dead. */
+static void heap_exited(struct core *v, const struct proc_instance *in)
+{
+	uint64_t *values;
+	struct heap_key *k;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->heap_pids && hashmap__find(v->heap_pids, &in->pid)) {
+		for (struct window *w = v->windows; w; w = w->next) {
+			size_t it = 0;
+
+			if (w->kind != WINDOW_HEAP)
+				continue;
+			while (hashmap__next(w->samples, &it, (void **)&k, (void **)&values))
+				if (k->k.pid == in->pid && k->k.start_ns == in->start_ns &&
+				    k->k.exec_id == in->exec_id && values[1] != values[0]) {
+					values[1] = values[0];
+					v->stats.heap_freed_at_exit++;
+				}
+		}
+		hashmap__delete(v->heap_pids, &in->pid);
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
 void core__process_exited(struct core *v, const struct proc_instance *in)
 {
+	if (v->heap)
+		heap_exited(v, in);
 	if (v->unwinder)
 		queue_work(v, WORK_EXIT, in->pid, in->start_ns, in->exec_id);
 }
@@ -849,10 +879,15 @@ static int on_heap_alloc(const void *key, const void *value, void *arg)
 		bool added;
 		struct heap_key *known = hashmap__insert(v->heap_ids, &k->id, &added);
 
-		if (!known)
+		if (!known) {
 			v->stats.window_errors++;
-		else if (added)
+		} else if (added) {
+			uint64_t *n = hashmap__insert(v->heap_pids, &k->k.pid, NULL);
+
 			*known = *k;
+			if (n)
+				(*n)++;
+		}
 	}
 	for (struct window *w = v->windows; w; w = w->next)
 		if (w->kind == WINDOW_HEAP)
@@ -1322,8 +1357,9 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 		goto fail;
 	if (v->stats.sources & SOURCE_ALLOC) {
 		v->heap_ids = hashmap__new(sizeof(uint64_t), sizeof(struct heap_key));
+		v->heap_pids = hashmap__new(sizeof(uint32_t), sizeof(uint64_t));
 		v->heap = heapsrc__new(v->skel, v->heap_sessions, heap_attached, v);
-		if (!v->heap || !v->heap_ids) {
+		if (!v->heap || !v->heap_ids || !v->heap_pids) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
@@ -1642,6 +1678,8 @@ static void close_locked(struct core *v, struct window *w)
 		if (!--v->heap_refs) {
 			hashmap__free(v->heap_ids);
 			v->heap_ids = hashmap__new(sizeof(uint64_t), sizeof(struct heap_key));
+			hashmap__free(v->heap_pids);
+			v->heap_pids = hashmap__new(sizeof(uint32_t), sizeof(uint64_t));
 		}
 	}
 }
@@ -1789,6 +1827,7 @@ void core__free(struct core *v)
 		bpf_link__destroy(v->sched_links[i]);
 	heapsrc__free(v->heap);
 	hashmap__free(v->heap_ids);
+	hashmap__free(v->heap_pids);
 	targets__clear(&v->targets);
 
 	capture__destroy(v->skel);

@@ -83,6 +83,7 @@ struct core_stats {
 					 * not known (counted before a detach) */
 	uint64_t heap_writers_late;	/* drains that did not wait for a preempted
 					 * allocator program to leave the generation */
+	uint64_t heap_freed_at_exit;	/* heap records freed as their process exited */
 	struct heapsrc_stats heap;
 	/* targets chosen by name, matched by the daemon (BPF's own matches
 	 * are in bpf[]: CPROF_CNT_TGT_*) */

@@ -548,14 +548,17 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			   "# HELP cprofd_heap_exited_blocks_total Live sampled blocks of exited processes dropped.\n"
 			   "# TYPE cprofd_heap_exited_blocks_total counter\ncprofd_heap_exited_blocks_total %llu\n"
 			   "# HELP cprofd_heap_unmatched_frees_total Frees of sampled blocks whose allocation was not known.\n"
-			   "# TYPE cprofd_heap_unmatched_frees_total counter\ncprofd_heap_unmatched_frees_total %llu\n",
+			   "# TYPE cprofd_heap_unmatched_frees_total counter\ncprofd_heap_unmatched_frees_total %llu\n"
+			   "# HELP cprofd_heap_freed_at_exit_total Heap records whose blocks were freed as their process exited.\n"
+			   "# TYPE cprofd_heap_freed_at_exit_total counter\ncprofd_heap_freed_at_exit_total %llu\n",
 			cs.heap.attached, cs.heap.sessions, cs.heap.call_ns / 1e9,
 			(unsigned long long)cs.heap_rate, (unsigned long long)cs.heap.processes,
 			(unsigned long long)cs.heap.objects, (unsigned long long)cs.heap.single_stepped,
 			(unsigned long long)cs.heap.attach_failed,
 			(unsigned long long)(cs.heap.attach_retried + cs.heap.reattached),
 			(unsigned long long)cs.heap.live_swept,
-			(unsigned long long)cs.heap_unmatched_frees);
+			(unsigned long long)cs.heap_unmatched_frees,
+			(unsigned long long)cs.heap_freed_at_exit);
 	/* CPU samples falling while a perf-attached allocator program runs
 	 * are not taken; with sessions (uprobe_multi) they are */
 	fprintf(f, "# HELP cprofd_heap_cpu_samples_lost_total CPU samples the allocator programs kept from being taken, estimated: their run time times the sampling rate (only the fallback without sessions keeps other BPF programs from running).\n"

@@ -204,6 +204,16 @@ want=$(awk '$2 == "alloc_objects" { s += $9 } END { print s }' "$TMP/d1.out")
 check "heap 512K: all that is in use estimated within 10% ($all of $want)" \
 	near "$all" "$want" "$(awk -v w="$want" 'BEGIN { print w * 0.1 }')" "mean of five $all"
 pprof_reads "heap 512K: go tool pprof reads it" "$TMP/d1.pb.gz"
+# the five have exited: what they had in use was freed with them
+# (an exit is noticed within 10 s)
+for _ in $(seq 15); do
+	curl -sf -o "$TMP/dead.pb.gz" "$URL/debug/pprof/heap"
+	a=$(q "$TMP/dead.pb.gz" sum alloc_space func=leak_big); u=$(q "$TMP/dead.pb.gz" sum inuse_space func=leak_big)
+	[ "$u" = 0 ] && break
+	sleep 1
+done
+check "heap: processes that exited hold nothing in use ($u bytes), what they allocated stays ($a)" \
+	test "$u" = 0 -a "${a:-0}" -gt 0 "in use $u, allocated $a, records freed at exit $(metric cprofd_heap_freed_at_exit_total)"
 
 # 5. A leak that grows between two fetches tops their diff; seconds=N is
 # the delta over the window.
