@@ -287,6 +287,32 @@ static __always_inline __u64 store_stack(struct stack_trace *st, __u32 g)
 	return h;
 }
 
+/* Add one to key's count in generation g's map of maps (a hash of __u64
+ * counts), inserting it when new; full counted as the counter full. */
+static __always_inline void count_key(void *maps, __u32 g, const void *key, enum cprof_counter full)
+{
+	void *m = bpf_map_lookup_elem(maps, &g);
+	__u64 one = 1, *val;
+
+	if (!m)
+		return;
+	val = bpf_map_lookup_elem(m, key);
+	if (val) {
+		__sync_fetch_and_add(val, 1);
+		return;
+	}
+	if (bpf_map_update_elem(m, key, &one, BPF_NOEXIST)) {
+		/* lost a race with another CPU inserting the same key, or full */
+		val = bpf_map_lookup_elem(m, key);
+		if (val)
+			__sync_fetch_and_add(val, 1);
+		else
+			count(full);
+		return;
+	}
+	__sync_fetch_and_add(&gen_fill[g & 1], 1);
+}
+
 #include "unwinder.h"
 
 /* Read one stack with bpf_get_stack() (user or kernel by flags) into the

@@ -28,9 +28,7 @@ int cpu_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct cpu_key key;
-	__u64 one = 1, *val;
 	__u32 g = gen & 1;
-	void *counts;
 
 	if (!task_wanted(pid_tgid >> 32))
 		return 0;
@@ -41,24 +39,7 @@ int cpu_sample(struct bpf_perf_event_data *ctx)
 	announce(&key.k);
 	capture_stacks(ctx, &key.k, g);
 
-	counts = bpf_map_lookup_elem(&cpu_counts, &g);
-	if (!counts)
-		return 0;
-	val = bpf_map_lookup_elem(counts, &key);
-	if (val) {
-		__sync_fetch_and_add(val, 1);
-		return 0;
-	}
-	if (bpf_map_update_elem(counts, &key, &one, BPF_NOEXIST)) {
-		/* lost a race with another CPU inserting the same key, or full */
-		val = bpf_map_lookup_elem(counts, &key);
-		if (val)
-			__sync_fetch_and_add(val, 1);
-		else
-			count(CPROF_CNT_COUNTS_FULL);
-		return 0;
-	}
-	__sync_fetch_and_add(&gen_fill[g & 1], 1);
+	count_key(&cpu_counts, g, &key, CPROF_CNT_COUNTS_FULL);
 	return 0;
 }
 

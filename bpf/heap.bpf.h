@@ -181,29 +181,6 @@ static __always_inline bool heap_sampled(__u64 size)
 	return true;
 }
 
-static __always_inline void heap_count(void *maps, __u32 g, const void *key)
-{
-	void *m = bpf_map_lookup_elem(maps, &g);
-	__u64 one = 1, *val;
-
-	if (!m)
-		return;
-	val = bpf_map_lookup_elem(m, key);
-	if (val) {
-		__sync_fetch_and_add(val, 1);
-		return;
-	}
-	if (bpf_map_update_elem(m, key, &one, BPF_NOEXIST)) {
-		val = bpf_map_lookup_elem(m, key);
-		if (val)
-			__sync_fetch_and_add(val, 1);
-		else
-			count(CPROF_CNT_HEAP_COUNTS_FULL);
-		return;
-	}
-	__sync_fetch_and_add(&gen_fill[g & 1], 1);
-}
-
 /* A free of addr: counted if it was a sampled block. */
 static __always_inline void heap_free(__u32 tgid, __u64 addr)
 {
@@ -227,7 +204,7 @@ static __always_inline void heap_free(__u32 tgid, __u64 addr)
 		return;
 	count(CPROF_CNT_HEAP_FREED);
 	seq = heap_gen_enter();
-	heap_count(&heap_frees, seq & 1, &fk);
+	count_key(&heap_frees, seq & 1, &fk, CPROF_CNT_HEAP_COUNTS_FULL);
 	heap_gen_leave(seq);
 }
 
@@ -394,13 +371,13 @@ static __always_inline bool heap_entry(struct pt_regs *ctx)
 	pd.key.k.ustack = heap_user_stack(ctx, &pd.key.k, g);
 	pd.key.size = size;
 	pd.key.id = heap_key_hash(&pd.key);
-	heap_count(&heap_allocs, g, &pd.key);
+	count_key(&heap_allocs, g, &pd.key, CPROF_CNT_HEAP_COUNTS_FULL);
 	if (bpf_map_update_elem(&heap_pending, &tid, &pd, BPF_ANY)) {
 		/* cannot wait for its address: as if freed at once */
 		struct heap_free_key fk = { .id = pd.key.id, .alloc_gen = pd.gen };
 
 		count(CPROF_CNT_HEAP_PENDING_LOST);
-		heap_count(&heap_frees, g, &fk);
+		count_key(&heap_frees, g, &fk, CPROF_CNT_HEAP_COUNTS_FULL);
 		heap_gen_leave(pd.gen);
 		return false;
 	}
@@ -443,7 +420,7 @@ static __always_inline void heap_return(struct pt_regs *ctx)
 	}
 	/* no block to wait for the free of: freed at once */
 	seq = heap_gen_enter();
-	heap_count(&heap_frees, seq & 1, &fk);
+	count_key(&heap_frees, seq & 1, &fk, CPROF_CNT_HEAP_COUNTS_FULL);
 	heap_gen_leave(seq);
 }
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "heapsrc.h"
 #include "log.h"
 #include "procmaps.h"
+#include "proctab.h"
 
 /* The kernel's attach type for uprobe sessions (6.13), which the uapi
  * headers this builds with may not name. */
@@ -228,6 +228,27 @@ static void link_close(struct heapsrc *h, struct heap_link *l)
 	l->fd = -1;
 }
 
+/* Link object obj's probes at path for process pid (0: every process),
+ * into l, as a session link or the fallback's. 0 or -errno. */
+static int link_open(struct heapsrc *h, struct heap_link *l, const char *path, uint32_t pid,
+		     int obj)
+{
+	int e;
+
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	l->pid = pid;
+	l->obj = obj;
+	l->seen = true;
+	if (!h->sessions)
+		return attach_classic(h, path, &h->objects[obj].a, (int)pid, l);
+	e = attach_session(h, path, &h->objects[obj].a, (int)pid);
+	if (e < 0)
+		return e;
+	l->fd = e;
+	return 0;
+}
+
 static struct heap_link *link_find(struct heapsrc *h, uint32_t pid, int obj)
 {
 	for (int i = 0; i < h->nr_links; i++)
@@ -288,43 +309,21 @@ static void attach_process(struct heapsrc *h, uint32_t pid, int from)
 			break;
 		}
 		l = &h->links[h->nr_links];
-		memset(l, 0, sizeof(*l));
-		l->fd = -1;
-		l->pid = pid;
-		l->obj = obj;
-		l->seen = true;
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", from,
 			 (unsigned long long)m->start, (unsigned long long)m->end);
-		e = -ENOTSUP;
-		if (h->sessions) {
-			e = attach_session(h, path, &h->objects[obj].a, (int)pid);
-			if (e >= 0) {
-				l->fd = e;
-				e = 0;
-			}
-		} else {
-			e = attach_classic(h, path, &h->objects[obj].a, (int)pid, l);
-		}
+		e = link_open(h, l, path, pid, obj);
 		/* Whether the kernel put the breakpoints there: look, and try
 		 * again if not (once seen missing while other tools' uprobes on
 		 * the same library came and went). */
 		for (int tries = 0; !e && pid && !breakpoints_in(from, m, &h->objects[obj].a); tries++) {
 			link_close(h, l);
-			l->pid = pid;
-			l->obj = obj;
-			l->seen = true;
 			if (tries == 3) {
 				e = -EAGAIN;
 				break;
 			}
 			h->st.attach_retried++;
 			usleep(10000 << tries);
-			e = h->sessions ? attach_session(h, path, &h->objects[obj].a, (int)pid) :
-			    attach_classic(h, path, &h->objects[obj].a, (int)pid, l);
-			if (h->sessions && e >= 0) {
-				l->fd = e;
-				e = 0;
-			}
+			e = link_open(h, l, path, pid, obj);
 		}
 		if (e) {
 			link_close(h, l);
@@ -393,11 +392,6 @@ static void follow_all(struct heapsrc *h)
 	h->cap_known = cap;
 }
 
-static bool alive(uint32_t pid)
-{
-	return !kill((pid_t)pid, 0) || errno != ESRCH;
-}
-
 /* Targets: a link set per target process; those gone or no longer
  * targets are detached. Every RESCAN_EVERY follows their maps are read
  * again, for allocators loaded since, and their breakpoints looked at. */
@@ -434,7 +428,7 @@ static void follow_targets(struct heapsrc *h, bool rescan)
 			attach_process(h, key, (int)key);
 	}
 	for (i = 0; i < h->nr_links;) {
-		if (h->links[i].seen && alive(h->links[i].pid)) {
+		if (h->links[i].seen && proc_alive((int)h->links[i].pid)) {
 			i++;
 			continue;
 		}
@@ -456,7 +450,7 @@ static void sweep_live(struct heapsrc *h)
 		if (key.tgid == live)
 			continue;
 		if (key.tgid != dead) {
-			if (alive(key.tgid)) {
+			if (proc_alive((int)key.tgid)) {
 				live = key.tgid;
 				continue;
 			}
