@@ -107,9 +107,11 @@ rc=$?
 check "cprof-ctl with no daemon: one line, exit 1" test "$rc" = 1 -a "$(echo "$out" | wc -l)" = 1 "rc=$rc: $out"
 
 # --pid: only that process, with no pid= in the request.
-start_workload "$TMP/t.out" "$B/workloads/split" 8
+# Both outlive a slow start (CI under load took over 5 s) and are killed.
+start_workload "$TMP/t.out" "$B/workloads/split" 60
 T=$WPID
-start_workload "$TMP/o.out" "$B/workloads/syscalls" 8
+start_workload "$TMP/o.out" "$B/workloads/syscalls" 60
+O=$WPID
 start_daemon --pid "$T"
 curl -sf -o "$TMP/only.pb.gz" "$URL/debug/pprof/profile?seconds=2"
 pids=$(q "$TMP/only.pb.gz" pids | sort -u | tr '\n' ' ')
@@ -117,4 +119,5 @@ check "--pid: only the target is sampled" test "$pids" = "$T " "pids: $pids"
 code=$(status "/debug/pprof/profile?seconds=1&pid=$WPID")
 check "--pid: asking for another process is a 400" test "$code" = 400 "got $code"
 stop_daemon
+kill "$T" "$O" 2>/dev/null
 wait
