@@ -130,7 +130,8 @@ for _ in $(seq 100); do grep -q '^cpu' "$TMP/t2.out" && break; sleep 0.1; done
 # a profile asked for before the limit is passed waits its turn among the
 # busy threads: ask once /metrics says the windows are past it
 chrt -f 1 bash -c 'for i in 1 2 3 4 5 6; do
-		curl -sf -o "$1/big$i.pb.gz" "$2/debug/pprof/profile?seconds=14&hz=1000&pid=$3" &
+		curl -s -o "$1/big$i.pb.gz" -w "%{http_code} %{time_total}s\n" \
+			"$2/debug/pprof/profile?seconds=14&hz=1000&pid=$3" >"$1/big$i.code" &
 	done
 	code=none
 	for _ in $(seq 40); do
@@ -151,7 +152,23 @@ check "windows: the 503 says which limit" grep -q "the limit for windows" "$TMP/
 	"$(head -c 200 "$TMP/refused.txt" | tr -cd '[:print:]')"
 check "windows: the refusal is counted" test "$(metric cprofd_windows_refused_total)" -ge 1 \
 	"cprofd_windows_refused_total $(metric cprofd_windows_refused_total)"
-n=0
-for i in 1 2 3 4 5 6; do [ -s "$TMP/big$i.pb.gz" ] && n=$((n + 1)); done
-check "windows: the profiles in progress still arrive ($n of 6)" test "$n" = 6 "only $n"
-pprof_reads "windows: go tool pprof reads them without warnings" "$TMP/big6.pb.gz"
+# A request whose turn came only once the others were past the limit (its
+# thread starved among the 2,000 busy ones: CI saw one refused after 21 s)
+# is rightly refused; every window that opened must arrive whole.
+n=0 refused=0 bad=0 read=
+codes=
+for i in 1 2 3 4 5 6; do
+	code=$(cut -d' ' -f1 "$TMP/big$i.code")
+	if [ "$code" = 200 ] && [ -s "$TMP/big$i.pb.gz" ]; then
+		n=$((n + 1))
+		read=${read:-$TMP/big$i.pb.gz}
+	elif [ "$code" = 503 ] && grep -q "the limit for windows" "$TMP/big$i.pb.gz"; then
+		refused=$((refused + 1))
+	else
+		bad=$((bad + 1))
+	fi
+	codes="$codes $i: $(cat "$TMP/big$i.code") $(head -c 120 "$TMP/big$i.pb.gz" | tr -cd '[:print:]');"
+done
+check "windows: the profiles in progress still arrive ($n of 6; $refused refused at the limit before they began)" \
+	test "$bad" = 0 -a "$n" -ge 4 "$n arrived, $refused refused, $bad otherwise:$codes"
+pprof_reads "windows: go tool pprof reads them without warnings" "${read:-$TMP/big1.pb.gz}"

@@ -49,10 +49,12 @@ cp "$W" "$TMP/ctc$S"
 cp "$W" "$TMP/ctp$S"
 cp /bin/bash "$TMP/ctb$S"
 cp /bin/bash "$TMP/cte$S"
-start_workload "$TMP/other.out" "$B/workloads/split" 12
+# those started before cprofd outlive its start (which may take seconds on
+# a busy host) and are killed when done with
+start_workload "$TMP/other.out" "$B/workloads/split" 30
 OTHER=$WPID
 # one already running: found by the scan of /proc at start
-start_workload "$TMP/p.out" "$TMP/ctp$S" 8
+start_workload "$TMP/p.out" "$TMP/ctp$S" 30
 P=$WPID
 sleep 0.2
 start_daemon --comm "ctc$S" --comm "ctb$S" --comm "cte$S" --comm "ctp$S"
@@ -88,12 +90,13 @@ code=$(status "/debug/pprof/profile?seconds=1&pid=$OTHER")
 check "--comm: pid= of a process it does not profile is a 400 naming the targets" \
 	test "$code" = 400 -a -n "$(grep -F "comm ctc$S" "$TMP/body")" "got $code: $(head -c 200 "$TMP/body")"
 stop_daemon
+kill "$OTHER" "$P" 2>/dev/null
 wait
 
 # 2. --exe, given through a symlink: the file it resolves to is matched.
 cp "$W" "$TMP/cte2$S"
 ln -s "$TMP/cte2$S" "$TMP/link$S"
-start_workload "$TMP/other.out" "$B/workloads/split" 7
+start_workload "$TMP/other.out" "$B/workloads/split" 30
 OTHER=$WPID
 start_daemon --exe "$TMP/link$S"
 start_workload "$TMP/t.out" "$TMP/cte2$S" 6
@@ -106,15 +109,16 @@ check "--exe: nothing else is sampled" only "$pids" "$T" "pids: $pids (other bus
 check "--exe: cprofd was asked to check the exec" test "$(counter targets_checks_asked)" -ge 1 \
 	"checks asked: $(counter targets_checks_asked)"
 stop_daemon
+kill "$OTHER" 2>/dev/null
 wait
 
 # 3. A reload (SIGHUP) of a --config that names another process: the new
 #    one is found running, the old one is no longer sampled.
 cp "$W" "$TMP/cra$S"
 cp "$W" "$TMP/crb$S"
-start_workload "$TMP/ra.out" "$TMP/cra$S" 8
+start_workload "$TMP/ra.out" "$TMP/cra$S" 30
 RA=$WPID
-start_workload "$TMP/rb.out" "$TMP/crb$S" 8
+start_workload "$TMP/rb.out" "$TMP/crb$S" 30
 RB=$WPID
 echo "comm = cra$S" >"$TMP/cprofd.conf"
 start_daemon --config "$TMP/cprofd.conf"
@@ -151,9 +155,9 @@ if [ -z "$MNT" ] || ! mkdir "$MNT/$CG" 2>/dev/null; then
 	skip "--cgroup" "no cgroup v2 hierarchy to make a cgroup in (${MNT:-not mounted})"
 else
 	trap 'cleanup; cg_cleanup' EXIT
-	start_workload "$TMP/out.out" "$B/workloads/split" 7
+	start_workload "$TMP/out.out" "$B/workloads/split" 30
 	OUT=$WPID
-	start_workload "$TMP/moved.out" "$B/workloads/split" 7
+	start_workload "$TMP/moved.out" "$B/workloads/split" 30
 	MOVED=$WPID
 	start_daemon --cgroup "$CG"
 	start_workload "$TMP/in.out" bash -c "echo \$\$ >'$MNT/$CG/cgroup.procs' && exec '$W' 6"
@@ -181,6 +185,7 @@ else
 
 	# 5. Request parameters on a whole-host daemon.
 	stop_daemon
+	kill "$OUT" "$MOVED" 2>/dev/null
 	wait
 	start_daemon
 	cp "$W" "$TMP/ctq$S"
