@@ -54,7 +54,7 @@ WORKLOADS += $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%-nofp,$(wildcard
 WORKLOADS += $(patsubst tests/workloads/lib/%.c,$(BUILD)/workloads/lib%.so,$(wildcard tests/workloads/lib/*.c))
 # the heap workloads under other allocators, and in C++
 WORKLOADS += $(BUILD)/workloads/leaks-jemalloc $(BUILD)/workloads/leaks-tcmalloc \
-	$(BUILD)/workloads/newdel $(BUILD)/workloads/newdel-tcmalloc
+	$(BUILD)/workloads/newdel $(BUILD)/workloads/newdel-tcmalloc $(BUILD)/workloads/locks-cxx
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(filter-out %.bpf.c,$(wildcard tests/tools/*.c)))
 
 .DELETE_ON_ERROR:
@@ -193,6 +193,11 @@ $(BUILD)/workloads/newdel-tcmalloc: tests/workloads/newdel.cc | $(BUILD)/workloa
 	$(Q)$(CXX) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -pthread $< -o $@ \
 		-Wl,--no-as-needed -ltcmalloc
 
+# the block and mutex views' workload in C++: std::mutex, std::shared_mutex
+$(BUILD)/workloads/locks-cxx: tests/workloads/locks.cc | $(BUILD)/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -std=c++17 -pthread $< -o $@
+
 $(BUILD)/bpf $(BUILD)/gen $(BUILD)/daemon $(BUILD)/cli $(BUILD)/tests $(BUILD)/workloads:
 	$(Q)mkdir -p $@
 
@@ -217,6 +222,7 @@ bench:
 	$(Q)tests/bench/churn.sh
 	$(Q)tests/bench/offcpu.sh
 	$(Q)tests/bench/heap.sh
+	$(Q)tests/bench/lock.sh
 
 # 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
 soak:

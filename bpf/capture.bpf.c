@@ -9,5 +9,6 @@
 #include "cpu.bpf.h"
 #include "sched.bpf.h"
 #include "heap.bpf.h"
+#include "lock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -313,6 +313,80 @@ static __always_inline void count_key(void *maps, __u32 g, const void *key, enum
 	__sync_fetch_and_add(&gen_fill[g & 1], 1);
 }
 
+/* Programs writing into each generation's maps now, for the sources whose
+ * programs may be preempted (uprobes; system call tracepoints), which
+ * bpf__sync() does not wait for: after flipping the generation, user space
+ * waits for the old one's writers to leave. */
+__s64 writers[CPROF_NR_GENS] = {};
+
+/* Enter the generation being written; its sequence number. */
+static __always_inline __u32 gen_enter(void)
+{
+	__u32 seq = 0;
+
+	for (int i = 0; i < 4; i++) {
+		seq = *(volatile __u32 *)&gen;
+		__sync_fetch_and_add(&writers[seq & 1], 1);
+		if (*(volatile __u32 *)&gen == seq)
+			return seq;
+		__sync_fetch_and_add(&writers[seq & 1], -1);
+	}
+	/* flipped under us four times: write anyway, counted as a writer */
+	__sync_fetch_and_add(&writers[seq & 1], 1);
+	return seq;
+}
+
+static __always_inline void gen_leave(__u32 seq)
+{
+	__sync_fetch_and_add(&writers[seq & 1], -1);
+}
+
+/* Where those sources build user stacks. Not the per-CPU stack_scratch of
+ * the cpu source: such a program may be preempted by another task's, and
+ * interrupted by the cpu source's perf_event program, on its CPU. So each
+ * takes a free slot of its CPU's. */
+#define USER_SCRATCH_SLOTS 4	/* a power of two; scratch_take() tries each */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, USER_SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct stack_trace);
+} user_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[USER_SCRATCH_SLOTS]);
+} user_scratch_busy SEC(".maps");
+
+/* Take a free slot of this CPU's user_scratch: its index, or
+ * USER_SCRATCH_SLOTS when every one is taken (preempted thrice). */
+static __always_inline __u32 scratch_take(__u64 **busy)
+{
+	__u32 zero = 0;
+	__u64 *b = bpf_map_lookup_elem(&user_scratch_busy, &zero);
+
+	*busy = b;
+	if (!b)
+		return USER_SCRATCH_SLOTS;
+	if (!__sync_val_compare_and_swap(&b[0], 0, 1))
+		return 0;
+	if (!__sync_val_compare_and_swap(&b[1], 0, 1))
+		return 1;
+	if (!__sync_val_compare_and_swap(&b[2], 0, 1))
+		return 2;
+	if (!__sync_val_compare_and_swap(&b[3], 0, 1))
+		return 3;
+	return USER_SCRATCH_SLOTS;
+}
+
+static __always_inline void scratch_put(__u64 *busy, __u32 slot)
+{
+	__sync_lock_test_and_set(&busy[slot & (USER_SCRATCH_SLOTS - 1)], 0);	/* release */
+}
+
 #include "unwinder.h"
 
 /* Read one stack with bpf_get_stack() (user or kernel by flags) into the
@@ -362,6 +436,27 @@ static __always_inline void capture_stacks(void *ctx, struct sample_key *key, __
 		key->ustack = capture_user(ctx, key, g);
 	if (kernel_stacks)
 		key->kstack = capture(ctx, g, 0, CPROF_CNT_KSTACK_LOST);
+}
+
+/* A process's instance (pid, exec_id, start) as its samples will carry
+ * it: user space runs this over one process it has just attached to (the
+ * allocator's probes, the futex programs), so that the process's unwind
+ * tables are built before its first event (a frame-pointer walk from
+ * inside a library without frame pointers, such as glibc, loses the
+ * callers). */
+SEC("iter/task")
+int task_instance(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct cprof_instance in = {};
+
+	if (!t || t->pid != t->tgid)
+		return 0;
+	in.pid = t->tgid;
+	in.exec_id = (__u32)t->self_exec_id;
+	in.start_ns = BPF_CORE_READ(t, group_leader, start_boottime);
+	bpf_seq_write(ctx->meta->seq, &in, sizeof(in));
+	return 0;
 }
 
 #endif /* CPROF_BPF_COMMON_H */

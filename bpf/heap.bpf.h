@@ -37,33 +37,6 @@ const volatile __u32 heap_ln_q16[256] = {};
 
 extern bool bpf_session_is_return(void) __ksym __weak;
 
-/* Programs writing into each generation's maps now. A uprobe program may
- * be preempted, which bpf__sync() does not wait for: after flipping the
- * generation, user space waits for the old one's writers to leave. */
-__s64 heap_writers[CPROF_NR_GENS] = {};
-
-/* Enter the generation being written; its sequence number. */
-static __always_inline __u32 heap_gen_enter(void)
-{
-	__u32 seq = 0;
-
-	for (int i = 0; i < 4; i++) {
-		seq = *(volatile __u32 *)&gen;
-		__sync_fetch_and_add(&heap_writers[seq & 1], 1);
-		if (*(volatile __u32 *)&gen == seq)
-			return seq;
-		__sync_fetch_and_add(&heap_writers[seq & 1], -1);
-	}
-	/* flipped under us four times: write anyway, counted as a writer */
-	__sync_fetch_and_add(&heap_writers[seq & 1], 1);
-	return seq;
-}
-
-static __always_inline void heap_gen_leave(__u32 seq)
-{
-	__sync_fetch_and_add(&heap_writers[seq & 1], -1);
-}
-
 /* Bytes until the next sample, per CPU; 0: not drawn yet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -121,26 +94,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct heap_pending);
 } heap_pending SEC(".maps");
-
-/* Where sampled calls build their stacks. Not the per-CPU stack_scratch
- * of the other sources: a uprobe program may be preempted by another
- * task's, and interrupted by the cpu source's perf_event program, on its
- * CPU. So each takes a free slot of its CPU's. */
-#define HEAP_SCRATCH_SLOTS 4	/* a power of two; heap_user_stack() takes each */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HEAP_SCRATCH_SLOTS);
-	__type(key, __u32);
-	__type(value, struct stack_trace);
-} heap_scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64[HEAP_SCRATCH_SLOTS]);
-} heap_scratch_busy SEC(".maps");
 
 /* -ln(u) for u uniform in (0, 1], in 1/65536ths: u = 2^-(k+1) (1 + f),
  * k the leading zeros of a random word (P(k) = 2^-(k+1)), f uniform in
@@ -203,9 +156,9 @@ static __always_inline void heap_free(__u32 tgid, __u64 addr)
 	if (bpf_map_delete_elem(&heap_live, &lk))
 		return;
 	count(CPROF_CNT_HEAP_FREED);
-	seq = heap_gen_enter();
+	seq = gen_enter();
 	count_key(&heap_frees, seq & 1, &fk, CPROF_CNT_HEAP_COUNTS_FULL);
-	heap_gen_leave(seq);
+	gen_leave(seq);
 }
 
 static __always_inline __u64 heap_key_hash(const struct heap_key *key)
@@ -270,28 +223,15 @@ static __always_inline __u64 heap_walk(struct pt_regs *ctx, const struct sample_
 static __always_inline __u64 heap_user_stack(struct pt_regs *ctx, const struct sample_key *key,
 					     __u32 g)
 {
-	__u32 zero = 0;
-	__u64 *busy = bpf_map_lookup_elem(&heap_scratch_busy, &zero);
 	struct stack_trace *st;
-	__u64 h = 0;
+	__u64 *busy, h = 0;
+	__u32 slot = scratch_take(&busy);
 
-	if (!busy)
-		return 0;
-	__u32 slot = HEAP_SCRATCH_SLOTS;
-
-	if (!__sync_val_compare_and_swap(&busy[0], 0, 1))
-		slot = 0;
-	else if (!__sync_val_compare_and_swap(&busy[1], 0, 1))
-		slot = 1;
-	else if (!__sync_val_compare_and_swap(&busy[2], 0, 1))
-		slot = 2;
-	else if (!__sync_val_compare_and_swap(&busy[3], 0, 1))
-		slot = 3;
-	if (slot < HEAP_SCRATCH_SLOTS) {
-		st = bpf_map_lookup_elem(&heap_scratch, &slot);
+	if (slot < USER_SCRATCH_SLOTS) {
+		st = bpf_map_lookup_elem(&user_scratch, &slot);
 		if (st)
 			h = heap_walk(ctx, key, st, g);
-		__sync_lock_test_and_set(&busy[slot & (HEAP_SCRATCH_SLOTS - 1)], 0);	/* release */
+		scratch_put(busy, slot);
 		return h;
 	}
 	count(CPROF_CNT_HEAP_USTACK_LOST);	/* every slot taken: preempted thrice */
@@ -363,7 +303,7 @@ static __always_inline bool heap_entry(struct pt_regs *ctx)
 	count(CPROF_CNT_HEAP_SAMPLED);
 
 	/* the record it is counted in, with its stack, in one generation */
-	pd.gen = heap_gen_enter();
+	pd.gen = gen_enter();
 	pd.fn = fn;
 	g = pd.gen & 1;
 	sample_key__fill(&pd.key.k, pid_tgid);
@@ -378,10 +318,10 @@ static __always_inline bool heap_entry(struct pt_regs *ctx)
 
 		count(CPROF_CNT_HEAP_PENDING_LOST);
 		count_key(&heap_frees, g, &fk, CPROF_CNT_HEAP_COUNTS_FULL);
-		heap_gen_leave(pd.gen);
+		gen_leave(pd.gen);
 		return false;
 	}
-	heap_gen_leave(pd.gen);
+	gen_leave(pd.gen);
 	return true;
 }
 
@@ -419,9 +359,9 @@ static __always_inline void heap_return(struct pt_regs *ctx)
 		return;
 	}
 	/* no block to wait for the free of: freed at once */
-	seq = heap_gen_enter();
+	seq = gen_enter();
 	count_key(&heap_frees, seq & 1, &fk, CPROF_CNT_HEAP_COUNTS_FULL);
-	heap_gen_leave(seq);
+	gen_leave(seq);
 }
 
 /* With uprobe sessions (6.13): one program for entry and return; an entry
@@ -461,26 +401,6 @@ int heap_uretprobe(struct pt_regs *ctx)
 	if (bpf_map_lookup_elem(&heap_pending, &tid))
 		heap_return(ctx);
 	count_add(CPROF_CNT_HEAP_BLOCK_NS, bpf_ktime_get_ns() - t0);
-	return 0;
-}
-
-/* A process's instance (pid, exec_id, start) as its samples will carry
- * it: user space runs this over one process it has just attached to, so
- * that the process's unwind tables are built before its first sampled call
- * (a frame-pointer walk from the allocator's entry loses the caller of a
- * function without frame pointers, such as libstdc++'s operator new). */
-SEC("iter/task")
-int heap_instance(struct bpf_iter__task *ctx)
-{
-	struct task_struct *t = ctx->task;
-	struct cprof_instance in = {};
-
-	if (!t || t->pid != t->tgid)
-		return 0;
-	in.pid = t->tgid;
-	in.exec_id = (__u32)t->self_exec_id;
-	in.start_ns = BPF_CORE_READ(t, group_leader, start_boottime);
-	bpf_seq_write(ctx->meta->seq, &in, sizeof(in));
 	return 0;
 }
 

@@ -912,6 +912,7 @@ static const struct {
 	{ "cpu", "cpu sampling", SOURCE_CPU },
 	{ "sched", "scheduler", SOURCE_SCHED },
 	{ "alloc", "allocator", SOURCE_ALLOC },
+	{ "futex", "futex waits and wakes", SOURCE_FUTEX },
 	{ "core", "capture core: stacks, unwinder, targets", 0 },
 };
 

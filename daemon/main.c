@@ -59,6 +59,7 @@ struct options {
 	uint64_t offcpu_min_ns;		/* --offcpu-min */
 	uint32_t offcpu_rate_ns;	/* --offcpu-rate */
 	uint64_t heap_rate;		/* --heap-rate */
+	uint64_t lock_rate_ns;		/* --lock-rate */
 	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
 	const char *config;		/* --config: the file read first, and on SIGHUP */
 	const char *group;		/* members see every process */
@@ -72,7 +73,7 @@ static const char usage[] =
 	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
 	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
 	"              [--hz N] [--views LIST] [--continuous LIST] [--heap-rate BYTES]\n"
-	"              [--offcpu-min USEC] [--offcpu-rate USEC]\n"
+	"              [--offcpu-min USEC] [--offcpu-rate USEC] [--lock-rate USEC]\n"
 	"              [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
 	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
@@ -89,15 +90,19 @@ static const char usage[] =
 	"  --socket PATH    Unix socket to serve on (default /run/cprofd.sock), or none\n"
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
 	"  --views LIST     views to serve, comma-separated, or all (default): cpu, heap, allocs,\n"
-	"                   offcpu, wall\n"
+	"                   offcpu, wall, block, mutex\n"
 	"  --continuous LIST  views kept on all the time, so that their totals since start are\n"
-	"                   served without seconds=: heap, allocs (on for --pid targets anyway)\n"
+	"                   served without seconds=: heap, allocs, block, mutex (on for --pid\n"
+	"                   targets anyway)\n"
 	"  --heap-rate BYTES  one allocation sampled per BYTES allocated on average, as Go's\n"
 	"                   MemProfileRate (default 512K; 1: every allocation)\n"
 	"  --offcpu-min USEC  off-CPU intervals shorter than this are counted, not recorded\n"
 	"                   (default 1)\n"
 	"  --offcpu-rate USEC  shorter intervals are sampled, each with probability its length\n"
 	"                   over USEC, and weighted to keep the totals (default 50; 0: all)\n"
+	"  --lock-rate USEC  futex waits (block) and the delay blamed at a wake (mutex) shorter\n"
+	"                   than this are sampled likewise, as Go's SetBlockProfileRate\n"
+	"                   (default 100; 0: all)\n"
 	"  --memory SIZE    the daemon's own memory budget (default 96M): symbols 40%\n"
 	"                   (held by its symbols parser), profile windows 25%,\n"
 	"                   exited processes' maps 15%\n"
@@ -157,7 +162,7 @@ static int parse_views(const char *list, const char *opt, unsigned int *mask)
 enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
        OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
        OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE };
+       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE, OPT_LOCK_RATE };
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "comm", required_argument, NULL, OPT_COMM },
@@ -171,6 +176,7 @@ static const struct option longopts[] = {
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 	{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
 	{ "offcpu-rate", required_argument, NULL, OPT_OFFCPU_RATE },
+	{ "lock-rate", required_argument, NULL, OPT_LOCK_RATE },
 	{ "frame-pointers", no_argument, NULL, OPT_FP },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY },
@@ -216,6 +222,7 @@ static void set_defaults(struct options *o)
 	o->offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
 	o->offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
 	o->heap_rate = HEAP_DEFAULT_RATE;
+	o->lock_rate_ns = LOCK_DEFAULT_RATE_NS;
 }
 
 static void options_free(struct options *o)
@@ -279,7 +286,7 @@ static int apply_opt(struct options *o, int c, const char *arg)
 			return 2;
 		for (size_t i = 0; i < nr_views; i++)
 			if ((mask & (1u << i)) && !views[i].cumulative) {
-				opt_err("--continuous %s: only the heap and allocs views can be kept on in this version",
+				opt_err("--continuous %s: only the heap, allocs, block and mutex views can be kept on in this version",
 					views[i].name);
 				return 2;
 			}
@@ -311,6 +318,16 @@ static int apply_opt(struct options *o, int c, const char *arg)
 			return 2;
 		}
 		o->offcpu_rate_ns = (uint32_t)us * 1000;
+		break;
+	}
+	case OPT_LOCK_RATE: {
+		int us;
+
+		if (parse_int(arg, 0, 1000000, &us)) {
+			opt_err("--lock-rate %s: expected microseconds from 0 to 1000000", arg);
+			return 2;
+		}
+		o->lock_rate_ns = (uint64_t)us * 1000;
 		break;
 	}
 	case OPT_FP:
@@ -585,6 +602,11 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 			 o->nr_pids || o->continuous ? ", attached all the time (--pid, --continuous)" :
 			 ", attached while heap or allocs profiles run",
 			 cs->heap.call_ns / 1000, cs->heap.call_ns ? "" : " (not measured)");
+	if (cs->sources & SOURCE_FUTEX)
+		log_info("futex waits and wakes traced (%s system call tracepoints) %s; waits and blame under %llu us sampled (--lock-rate); uncontended locks never enter the kernel and pay nothing",
+			 cs->lock_raw ? "raw_tp" : "tp_btf",
+			 o->nr_pids || o->continuous ? "all the time (--pid, --continuous)" :
+			 "while block or mutex profiles run", (unsigned long long)(cs->lock_rate_ns / 1000));
 	if (cs->sources & SOURCE_SCHED)
 		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), by the scheduler programs (%s, %u instructions), attached while offcpu or wall profiles run",
 			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->offcpu_rate_ns / 1000,
@@ -731,6 +753,7 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(n.offcpu_min_ns != o->offcpu_min_ns, "offcpu-min");
 	NEEDS_RESTART(n.offcpu_rate_ns != o->offcpu_rate_ns, "offcpu-rate");
 	NEEDS_RESTART(n.heap_rate != o->heap_rate, "heap-rate");
+	NEEDS_RESTART(n.lock_rate_ns != o->lock_rate_ns, "lock-rate");
 	NEEDS_RESTART(n.continuous != o->continuous, "continuous");
 #undef NEEDS_RESTART
 	/* what the new settings point into stays */
@@ -866,6 +889,7 @@ int main(int argc, char **argv)
 	co.offcpu_min_ns = o.offcpu_min_ns;
 	co.offcpu_rate_ns = o.offcpu_rate_ns;
 	co.heap_rate = o.heap_rate;
+	co.lock_rate_ns = o.lock_rate_ns;
 	co.kernel_stacks = true;
 	co.pids = d.pids;
 	co.nr_pids = d.nr_pids;
@@ -882,15 +906,19 @@ int main(int argc, char **argv)
 	proctab__set_exit_hook(d.proctab, on_process_exit, &d);
 	/* --pid targets, as Go programs importing net/http/pprof, and
 	 * --continuous heap: the allocator tracked from now on */
-	for (size_t i = 0; i < nr_views && !d.heap_track; i++) {
-		if (views[i].window != WINDOW_HEAP || !(o.views & (1u << i)) ||
+	for (size_t i = 0; i < nr_views; i++) {
+		struct window **track = views[i].window == WINDOW_HEAP ? &d.heap_track :
+					views[i].window == WINDOW_LOCK ? &d.lock_track : NULL;
+
+		if (!track || *track || !(o.views & (1u << i)) ||
 		    !core__has_sources(d.core, views[i].sources) ||
 		    !(d.nr_pids || (o.continuous & (1u << i))))
 			continue;
-		d.heap_track = core__open_window(d.core, WINDOW_HEAP, 0, 0);
-		if (!d.heap_track)
-			log_error("cannot track the allocator: %s; the heap and allocs views answer seconds=N only",
-				  strerror(errno));
+		*track = core__open_window(d.core, views[i].window, 0, 0);
+		if (!*track)
+			log_error("cannot track %s: %s; the %s views answer seconds=N only",
+				  track == &d.heap_track ? "the allocator" : "futex waits",
+				  strerror(errno), track == &d.heap_track ? "heap and allocs" : "block and mutex");
 	}
 	if (pthread_create(&events_thread, NULL, event_loop, &d)) {
 		log_error("cannot start a thread: %s", strerror(errno));
@@ -951,9 +979,13 @@ cleanup:
 		pthread_join(events_thread, NULL);
 	if (d.proctab)
 		proctab__set_exit_hook(d.proctab, NULL, NULL);
-	if (d.heap_track) {
-		core__close_window(d.core, d.heap_track);
-		core__free_window(d.core, d.heap_track);
+	for (int i = 0; i < 2; i++) {
+		struct window *track = i ? d.lock_track : d.heap_track;
+
+		if (!track)
+			continue;
+		core__close_window(d.core, track);
+		core__free_window(d.core, track);
 	}
 	core__free(d.core);
 	if (unix_fd >= 0) {

@@ -180,6 +180,22 @@ enum cprof_counter {
 					 * perf (the fallback without sessions), ns: no
 					 * other BPF program runs on that CPU meanwhile, CPU
 					 * samples included (not an event) */
+	/* the futex source (block, mutex) */
+	CPROF_CNT_LOCK_WAITS,		/* futex waits of targets that returned */
+	CPROF_CNT_LOCK_NOT_BLOCKED,	/* of those, never slept (EAGAIN: the word had changed) */
+	CPROF_CNT_LOCK_WAITS_RECORDED,	/* waits recorded with their stacks (block) */
+	CPROF_CNT_LOCK_WAKES,		/* wakes of words whose waiters had waited */
+	CPROF_CNT_LOCK_WAKES_RECORDED,	/* wakes recorded with their stacks (mutex) */
+	CPROF_CNT_LOCK_SAMPLED_OUT,	/* waits or wakes shorter than --lock-rate, not drawn */
+	CPROF_CNT_LOCK_UNBLAMED_NS,	/* waiting that no wake ended (timeouts, signals,
+					 * the kernel's wake at a thread's exit), ns (not
+					 * an event) */
+	CPROF_CNT_LOCK_RACES,		/* a word changed by other CPUs 8 times running:
+					 * a change lost */
+	CPROF_CNT_LOCK_WAITS_FULL,	/* per-thread map full: a wait not seen */
+	CPROF_CNT_LOCK_WORDS_FULL,	/* words map full: a wait not blamed */
+	CPROF_CNT_LOCK_COUNTS_FULL,	/* lock map full: a record dropped */
+	CPROF_CNT_LOCK_USTACK_LOST,	/* recorded without a user stack */
 	CPROF_CNT_MAX,
 };
 

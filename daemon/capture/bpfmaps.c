@@ -56,6 +56,18 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_HEAP_COUNTS_FULL] = "heap_counts_full",
 	[CPROF_CNT_HEAP_USTACK_LOST] = "heap_user_stack_lost",
 	[CPROF_CNT_HEAP_BLOCK_NS] = "heap_blocking_ns",
+	[CPROF_CNT_LOCK_WAITS] = "lock_waits",
+	[CPROF_CNT_LOCK_NOT_BLOCKED] = "lock_waits_not_blocked",
+	[CPROF_CNT_LOCK_WAITS_RECORDED] = "lock_waits_recorded",
+	[CPROF_CNT_LOCK_WAKES] = "lock_wakes",
+	[CPROF_CNT_LOCK_WAKES_RECORDED] = "lock_wakes_recorded",
+	[CPROF_CNT_LOCK_SAMPLED_OUT] = "lock_sampled_out",
+	[CPROF_CNT_LOCK_UNBLAMED_NS] = "lock_unblamed_ns",
+	[CPROF_CNT_LOCK_RACES] = "lock_word_races",
+	[CPROF_CNT_LOCK_WAITS_FULL] = "lock_waits_map_full",
+	[CPROF_CNT_LOCK_WORDS_FULL] = "lock_words_map_full",
+	[CPROF_CNT_LOCK_COUNTS_FULL] = "lock_map_full",
+	[CPROF_CNT_LOCK_USTACK_LOST] = "lock_user_stack_lost",
 };
 
 const char *cprof_counter_source(int i)
@@ -66,6 +78,8 @@ const char *cprof_counter_source(int i)
 		return "sched";
 	if (i >= CPROF_CNT_HEAP_CALLS && i <= CPROF_CNT_HEAP_BLOCK_NS)
 		return "alloc";
+	if (i >= CPROF_CNT_LOCK_WAITS && i <= CPROF_CNT_LOCK_USTACK_LOST)
+		return "futex";
 	return "core";
 }
 
@@ -253,6 +267,25 @@ int bpfmap__drain(int fd, size_t key_size, size_t value_size,
 	if (has_batch_ops(fd))
 		return drain_batch(fd, key_size, value_size, drain_cap(key_size, value_size), fn, arg);
 	return drain_keywalk(fd, key_size, value_size, drain_cap(key_size, value_size), fn, arg);
+}
+
+int bpf__task_instance(const struct bpf_program *iter, uint32_t pid, struct cprof_instance *in)
+{
+	union bpf_iter_link_info info = { .task.pid = pid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &info, .link_info_len = sizeof(info));
+	struct bpf_link *link = bpf_program__attach_iter(iter, &o);
+	ssize_t n = -1;
+	int fd;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd >= 0) {
+		n = read(fd, in, sizeof(*in));
+		close(fd);
+	}
+	bpf_link__destroy(link);
+	return n == (ssize_t)sizeof(*in) && in->pid == pid ? 0 : -ESRCH;
 }
 
 void bpf__sync(void)

@@ -31,4 +31,9 @@ extern const char *const cprof_counter_names[CPROF_CNT_MAX];
  * every source shares: stacks, the unwinder, targets). */
 const char *cprof_counter_source(int counter);
 
+struct bpf_program;
+/* The instance of process pid as BPF sees it, by the task iterator iter
+ * (bpf/common.h's task_instance). 0 or -errno. */
+int bpf__task_instance(const struct bpf_program *iter, uint32_t pid, struct cprof_instance *in);
+
 #endif /* CPROF_BPFMAPS_H */

@@ -18,6 +18,7 @@
 #include "capture.skel.h"
 #include "core.h"
 #include "heapsrc.h"
+#include "lock.h"
 #include "log.h"
 #include "params.h"
 #include "proctab.h"
@@ -48,6 +49,8 @@ struct perfset {
 #define NR_TARGET_PROGS 4
 /* The scheduler source's (bpf/sched.bpf.h): sched_switch, sys_exit. */
 #define NR_SCHED_PROGS 2
+/* The futex source's (bpf/lock.bpf.h): sys_enter, sys_exit. */
+#define NR_LOCK_PROGS 2
 
 /* What the unwind worker is asked to do. */
 enum work_type { WORK_ADD, WORK_STALE, WORK_EXIT };
@@ -79,6 +82,10 @@ struct core {
 	struct bpf_program *sched_progs[NR_SCHED_PROGS];	/* the flavour loaded */
 	struct bpf_link *sched_links[NR_SCHED_PROGS];
 	int sched_refs;			/* windows that need the scheduler source */
+	int lock_fd[CPROF_NR_GENS];
+	struct bpf_program *lock_progs[NR_LOCK_PROGS];	/* the flavour loaded */
+	struct bpf_link *lock_links[NR_LOCK_PROGS];
+	int lock_refs;			/* windows that need the futex source */
 	bool pending[CPROF_NR_GENS];	/* a failed drain left entries there */
 	int64_t flipped_ns;		/* CLOCK_MONOTONIC of the last flip */
 	int64_t flipped_real_ns;	/* and CLOCK_REALTIME: a window's samples are
@@ -659,9 +666,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The allocator source attached to a process: its unwind tables now,
- * before its first sampled call (bpf/heap.bpf.h's heap_instance). */
-static void heap_attached(void *arg, const struct cprof_instance *in)
+/* The allocator source or the futex programs attached to a process: its
+ * unwind tables now, before its first event (bpf/common.h's task_instance). */
+static void instance_attached(void *arg, const struct cprof_instance *in)
 {
 	struct core *v = arg;
 
@@ -915,6 +922,21 @@ static int on_heap_free(const void *key, const void *value, void *arg)
 	return 0;
 }
 
+/* Futex waits and wakes: for lock windows (both roles; each view takes its own). */
+static int on_lock(const void *key, const void *value, void *arg)
+{
+	const struct lock_val *val = value;
+	struct drain_ctx *c = arg;
+	struct core *v = c->v;
+	uint64_t values[2] = { val->weight, val->ns };
+
+	v->stats.drained_records++;
+	for (struct window *w = v->windows; w; w = w->next)
+		if (w->kind == WINDOW_LOCK)
+			deliver(c, w, key, values);
+	return 0;
+}
+
 /* What the windows hold: their indexes and the stacks, once each (and the
  * allocator's records by id, kept for the windows). */
 static uint64_t windows_bytes(struct core *v)
@@ -949,6 +971,9 @@ static int drain_gen(struct core *v, uint32_t g)
 	if (e >= 0 && v->heap)
 		e = bpfmap__drain(v->heap_frees_fd[g], sizeof(struct heap_free_key), sizeof(uint64_t),
 				  on_heap_free, &c);
+	if (e >= 0 && (v->stats.sources & SOURCE_FUTEX))
+		e = bpfmap__drain(v->lock_fd[g], sizeof(struct lock_key), sizeof(struct lock_val),
+				  on_lock, &c);
 	v->pending[g] = e < 0;
 	if (e < 0) {
 		if (!v->stats.drain_errors++)
@@ -961,20 +986,21 @@ static int drain_gen(struct core *v, uint32_t g)
 	return 0;
 }
 
-/* The allocator source's programs run in uprobes, preemptible: bpf__sync()
+/* The allocator source's programs run in uprobes, preemptible, and the
+ * futex source's in system call tracepoints, which may be: bpf__sync()
  * does not wait for them. Wait for those still writing into generation g
  * (they entered before the flip): a few ms at most, unless one was
  * preempted for long; then drain anyway (what it adds waits in the map). */
-static void heap_writers_wait(struct core *v, uint32_t g)
+static void writers_wait(struct core *v, uint32_t g)
 {
 	struct timespec ts = { 0, 200 * 1000 };
 
 	for (int i = 0; i < 1000; i++) {
-		if (__atomic_load_n(&v->skel->bss->heap_writers[g], __ATOMIC_ACQUIRE) <= 0)
+		if (__atomic_load_n(&v->skel->bss->writers[g], __ATOMIC_ACQUIRE) <= 0)
 			return;
 		nanosleep(&ts, NULL);
 	}
-	v->stats.heap_writers_late++;
+	v->stats.writers_late++;
 }
 
 /* Caller holds v->lock. Entries a failed drain left in the generation not
@@ -996,8 +1022,8 @@ static int drain_locked(struct core *v)
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&v->skel->bss->gen, seq + 1, __ATOMIC_SEQ_CST);
 	bpf__sync();		/* nobody writes into generation `old` any more */
-	if (v->heap)
-		heap_writers_wait(v, old);
+	if (v->heap || (v->stats.sources & SOURCE_FUTEX))
+		writers_wait(v, old);
 	e = drain_gen(v, old);
 out:
 	v->stats.drains++;
@@ -1127,6 +1153,45 @@ static void sched_choose_progs(struct core *v, bool on)
 	}
 }
 
+/* The futex source's programs: tp_btf where the kernel's BTF has the
+ * tracepoints, raw_tp otherwise; none, and maps of one entry, when off. */
+static void lock_choose_progs(struct core *v, bool on, uint64_t rate)
+{
+	struct capture *s = v->skel;
+	struct bpf_program *p[NR_LOCK_PROGS][2] = {
+		{ s->progs.lock_sys_enter, s->progs.lock_sys_enter_raw },
+		{ s->progs.lock_sys_exit, s->progs.lock_sys_exit_raw },
+	};
+	const char *tp[NR_LOCK_PROGS] = { "btf_trace_sys_enter", "btf_trace_sys_exit" };
+	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
+
+	if (vmlinux && getenv("CPROF_TEST_SCHED_RAW_TP")) {
+		btf__free(vmlinux);
+		vmlinux = NULL;
+	}
+	for (int i = 0; i < NR_LOCK_PROGS; i++) {
+		int id = vmlinux ? btf__find_by_name_kind(vmlinux, tp[i], BTF_KIND_TYPEDEF) : -1;
+
+		v->lock_progs[i] = on ? p[i][id < 0] : NULL;
+		bpf_program__set_autoload(p[i][0], on && id >= 0);
+		bpf_program__set_autoload(p[i][1], on && id < 0);
+		if (i == 0)
+			v->stats.lock_raw = on && id < 0;
+	}
+	btf__free(vmlinux);
+	/* a thread's wait: in task storage for tp_btf programs, by tid for raw_tp */
+	if (!on || !v->stats.lock_raw)
+		bpf_map__set_max_entries(s->maps.lock_waits, 1);
+	if (!on || v->stats.lock_raw)
+		bpf_map__set_autocreate(s->maps.lock_tasks, false);
+	if (!on) {
+		set_entries(s->maps.lock_counts0, s->maps.lock_counts1, 1);
+		bpf_map__set_max_entries(s->maps.lock_words, 1);
+		return;
+	}
+	s->rodata->lock_rate_ns = rate;
+}
+
 /* Zero counter i on every CPU. */
 static void counter_zero(int fd, uint32_t i)
 {
@@ -1179,13 +1244,11 @@ static void heap_choose_progs(struct core *v, bool on, uint64_t rate)
 	 * with the unwinder in it, which takes the kernel a while */
 	bpf_program__set_autoload(s->progs.heap_uprobe, on && !v->heap_sessions);
 	bpf_program__set_autoload(s->progs.heap_uretprobe, on && !v->heap_sessions);
-	bpf_program__set_autoload(s->progs.heap_instance, on);
 	if (!on) {
 		set_entries(s->maps.heap_allocs0, s->maps.heap_allocs1, 1);
 		set_entries(s->maps.heap_frees0, s->maps.heap_frees1, 1);
 		bpf_map__set_max_entries(s->maps.heap_live, 1);
 		bpf_map__set_max_entries(s->maps.heap_pending, 1);
-		bpf_map__set_max_entries(s->maps.heap_scratch, 1);
 		return;
 	}
 	s->rodata->heap_rate = rate;
@@ -1215,6 +1278,10 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	targets_choose_progs(v);
 	sched_choose_progs(v, sources & SOURCE_SCHED);
 	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE);
+	lock_choose_progs(v, sources & SOURCE_FUTEX, v->stats.lock_rate_ns);
+	if (!(sources & (SOURCE_ALLOC | SOURCE_FUTEX)))
+		bpf_map__set_max_entries(v->skel->maps.user_scratch, 1);
+	bpf_program__set_autoload(v->skel->progs.task_instance, sources & (SOURCE_ALLOC | SOURCE_FUTEX));
 	v->skel->rodata->offcpu_min_ns = v->stats.offcpu_min_ns;
 	v->skel->rodata->offcpu_rate_ns = v->stats.offcpu_rate_ns;
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
@@ -1265,6 +1332,16 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 			(sizeof(struct offcpu_key) + sizeof(struct offcpu_val) + 56) +
 			(v->stats.sched_raw ? (uint64_t)bpf_map__max_entries(v->skel->maps.offcpu_threads) *
 			 (4 + sizeof(struct offcpu_thread) + 56) : 0);
+	if (sources & SOURCE_FUTEX) {
+		set_entries(v->skel->maps.lock_counts0, v->skel->maps.lock_counts1,
+			    v->stats.counts_entries);
+		v->stats.kernel_map_bytes += CPROF_NR_GENS * (uint64_t)v->stats.counts_entries *
+			(sizeof(struct lock_key) + sizeof(struct lock_val) + 56) +
+			(uint64_t)bpf_map__max_entries(v->skel->maps.lock_waits) *
+			(4 + sizeof(struct lock_wait) + 56) +
+			(uint64_t)bpf_map__max_entries(v->skel->maps.lock_words) *
+			(sizeof(struct lock_word_key) + sizeof(struct lock_word) + 56);
+	}
 	/* the live table grows as it is used (not counted here) */
 	if (sources & SOURCE_ALLOC)
 		v->stats.kernel_map_bytes += CPROF_NR_GENS * (uint64_t)v->stats.counts_entries *
@@ -1335,13 +1412,19 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 
 	v->stats.offcpu_min_ns = opts->offcpu_min_ns;
 	v->stats.offcpu_rate_ns = opts->offcpu_rate_ns;
-	/* A kernel that refuses the allocator or scheduler programs loses
-	 * the views that need them, not the daemon: load again without them. */
-	for (unsigned int sources = SOURCE_CPU | (opts->sources & (SOURCE_SCHED | SOURCE_ALLOC));;) {
+	v->stats.lock_rate_ns = opts->lock_rate_ns;
+	/* A kernel that refuses the allocator, futex or scheduler programs
+	 * loses the views that need them, not the daemon: load again without
+	 * them. */
+	for (unsigned int sources = SOURCE_CPU | (opts->sources & (SOURCE_SCHED | SOURCE_ALLOC | SOURCE_FUTEX));;) {
 		e = load(v, opts, sources, err, errlen);
-		if (!e || !(sources & (SOURCE_SCHED | SOURCE_ALLOC)) || e == -ENOMEM)
+		if (!e || !(sources & (SOURCE_SCHED | SOURCE_ALLOC | SOURCE_FUTEX)) || e == -ENOMEM)
 			break;
-		if (sources & SOURCE_ALLOC) {
+		if (sources & SOURCE_FUTEX) {
+			log_error("the kernel refused the futex programs (%s): the block and mutex views are off; run with -v to see the verifier's log",
+				  strerror(-e));
+			sources &= ~SOURCE_FUTEX;
+		} else if (sources & SOURCE_ALLOC) {
 			log_error("the kernel refused the allocator programs (%s): the heap and allocs views are off; run with -v to see the verifier's log",
 				  strerror(-e));
 			sources &= ~SOURCE_ALLOC;
@@ -1358,7 +1441,7 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 	if (v->stats.sources & SOURCE_ALLOC) {
 		v->heap_ids = hashmap__new(sizeof(uint64_t), sizeof(struct heap_key));
 		v->heap_pids = hashmap__new(sizeof(uint32_t), sizeof(uint64_t));
-		v->heap = heapsrc__new(v->skel, v->heap_sessions, heap_attached, v);
+		v->heap = heapsrc__new(v->skel, v->heap_sessions, instance_attached, v);
 		if (!v->heap || !v->heap_ids || !v->heap_pids) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
@@ -1396,6 +1479,8 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 	v->heap_allocs_fd[1] = bpf_map__fd(v->skel->maps.heap_allocs1);
 	v->heap_frees_fd[0] = bpf_map__fd(v->skel->maps.heap_frees0);
 	v->heap_frees_fd[1] = bpf_map__fd(v->skel->maps.heap_frees1);
+	v->lock_fd[0] = bpf_map__fd(v->skel->maps.lock_counts0);
+	v->lock_fd[1] = bpf_map__fd(v->skel->maps.lock_counts1);
 	v->gen_start[0] = now_ns(CLOCK_MONOTONIC);
 	v->skel->bss->gen_start_ns[0] = (uint64_t)v->gen_start[0];
 
@@ -1484,6 +1569,68 @@ static void sched_put(struct core *v)
 	v->stats.sched_attached = false;
 }
 
+/* The futex programs run while lock windows need them. Caller holds v->lock. */
+static int lock_get(struct core *v)
+{
+	int e;
+
+	if (!(v->stats.sources & SOURCE_FUTEX))
+		return -ENOTSUP;
+	if (v->lock_refs++)
+		return 0;
+	/* waits noted while detached began in a detached time */
+	__atomic_store_n(&v->skel->bss->lock_epoch_ns, (uint64_t)now_ns(CLOCK_MONOTONIC),
+			 __ATOMIC_SEQ_CST);
+	/* the exit first, so that no wait is noted without its end */
+	for (int i = NR_LOCK_PROGS - 1; i >= 0; i--) {
+		v->lock_links[i] = bpf_program__attach(v->lock_progs[i]);
+		if (v->lock_links[i])
+			continue;
+		e = -errno;
+		log_error("cannot attach %s: %s; the block and mutex views get nothing",
+			  bpf_program__section_name(v->lock_progs[i]), strerror(-e));
+		for (int j = i + 1; j < NR_LOCK_PROGS; j++) {
+			bpf_link__destroy(v->lock_links[j]);
+			v->lock_links[j] = NULL;
+		}
+		v->lock_refs = 0;
+		return e;
+	}
+	v->stats.lock_attached = true;
+	return 0;
+}
+
+static void lock_put(struct core *v)
+{
+	if (--v->lock_refs)
+		return;
+	for (int i = 0; i < NR_LOCK_PROGS; i++) {
+		bpf_link__destroy(v->lock_links[i]);
+		v->lock_links[i] = NULL;
+	}
+	v->stats.lock_attached = false;
+}
+
+/* The futex programs were just attached for the targets: their unwind
+ * tables now, before their first wait (not for every process, nor for
+ * targets that start later: those get theirs at their first wait). */
+static void lock_tables(struct core *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.targets);
+	uint32_t key, next, *prev = NULL;
+	struct cprof_instance in;
+
+	if (!v->unwinder ||
+	    !(__atomic_load_n(&v->skel->bss->target_flags, __ATOMIC_RELAXED) & CPROF_TGT_FILTER))
+		return;
+	for (int n = 0; n < 4096 && !bpf_map_get_next_key(fd, prev, &next); n++) {
+		key = next;
+		prev = &key;
+		if (!bpf__task_instance(v->skel->progs.task_instance, key, &in))
+			instance_attached(v, &in);
+	}
+}
+
 bool core__has_sources(struct core *v, unsigned int sources)
 {
 	return (v->stats.sources & sources) == sources;
@@ -1539,6 +1686,7 @@ struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 {
 	bool cpu = kind == WINDOW_CPU || kind == WINDOW_WALL;
 	bool sched = kind == WINDOW_OFFCPU || kind == WINDOW_WALL, heap = kind == WINDOW_HEAP;
+	bool lock = kind == WINDOW_LOCK, lock_first = false;
 	struct window *w;
 	int e = 0;
 
@@ -1558,15 +1706,17 @@ struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 		}
 	}
 	w = window__new(v->store, kind == WINDOW_CPU ? sizeof(struct cpu_key) :
-			heap ? sizeof(struct heap_key) : sizeof(struct offcpu_key),
-			kind == WINDOW_OFFCPU || heap ? 2 : 1);
+			heap ? sizeof(struct heap_key) : lock ? sizeof(struct lock_key) :
+			sizeof(struct offcpu_key),
+			kind == WINDOW_OFFCPU || heap || lock ? 2 : 1);
 	if (!w) {
 		if (heap)
 			heapsrc__stop(v->heap);
 		return NULL;
 	}
 	w->kind = kind;
-	w->filter = cpu ? (uint64_t)(NS / hz) : heap ? v->stats.heap_rate : 0;
+	w->filter = cpu ? (uint64_t)(NS / hz) : heap ? v->stats.heap_rate :
+		    lock ? v->stats.lock_rate_ns : 0;
 
 	pthread_mutex_lock(&v->lock);
 	if (v->window_limit && windows_bytes(v) >= v->window_limit) {
@@ -1576,6 +1726,9 @@ struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 	}
 	if (sched && (e = sched_get(v)))
 		goto cleanup;
+	if (lock && (e = lock_get(v)))
+		goto cleanup;
+	lock_first = lock && v->lock_refs == 1;
 	if (cpu && !perfset_get(v, hz)) {
 		e = -errno;
 		if (sched)
@@ -1598,6 +1751,8 @@ struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 		pthread_cond_broadcast(&v->stop_cond);	/* the drain thread times it */
 cleanup:
 	pthread_mutex_unlock(&v->lock);
+	if (lock_first && !e)
+		lock_tables(v);
 	if (e) {
 		if (heap)
 			heapsrc__stop(v->heap);
@@ -1672,6 +1827,8 @@ static void close_locked(struct core *v, struct window *w)
 		perfset_put(v, w->filter);
 	if (w->kind == WINDOW_OFFCPU || w->kind == WINDOW_WALL)
 		sched_put(v);
+	if (w->kind == WINDOW_LOCK)
+		lock_put(v);
 	if (w->kind == WINDOW_HEAP) {
 		heapsrc__stop(v->heap);
 		/* detached: no block it knew of is followed any more */

@@ -21,6 +21,7 @@
 #include "cpu.h"
 #include "heap.h"
 #include "heapsrc.h"
+#include "lock.h"
 #include "offcpu.h"
 #include "unwinder.h"
 #include "views.h"
@@ -35,6 +36,7 @@ struct core_opts {
 	uint64_t offcpu_min_ns;		/* shorter off-CPU intervals are counted only */
 	uint32_t offcpu_rate_ns;	/* shorter ones sampled (include/offcpu.h) */
 	uint64_t heap_rate;		/* --heap-rate (include/heap.h); 0: the default */
+	uint64_t lock_rate_ns;		/* --lock-rate (include/lock.h) */
 	int hz;				/* always-on rate */
 	bool kernel_stacks;
 	const int *pids;		/* --pid; NULL: every process (unless targets) */
@@ -79,9 +81,12 @@ struct core_stats {
 	uint64_t offcpu_min_ns;
 	uint32_t offcpu_rate_ns;
 	uint64_t heap_rate;		/* the allocator source: bytes per sample */
+	bool lock_attached;		/* the futex programs run (block, mutex windows open) */
+	bool lock_raw;			/* as raw_tp: no BTF for the tracepoints */
+	uint64_t lock_rate_ns;		/* the futex source: --lock-rate */
 	uint64_t heap_unmatched_frees;	/* frees of sampled blocks whose record was
 					 * not known (counted before a detach) */
-	uint64_t heap_writers_late;	/* drains that did not wait for a preempted
+	uint64_t writers_late;	/* drains that did not wait for a preempted
 					 * allocator program to leave the generation */
 	uint64_t heap_freed_at_exit;	/* heap records freed as their process exited */
 	struct heapsrc_stats heap;

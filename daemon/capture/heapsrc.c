@@ -14,6 +14,7 @@
 #include "allocator.h"
 #include "capture.skel.h"
 #include "heap.h"
+#include "bpfmaps.h"
 #include "heapsrc.h"
 #include "log.h"
 #include "procmaps.h"
@@ -257,27 +258,6 @@ static struct heap_link *link_find(struct heapsrc *h, uint32_t pid, int obj)
 	return NULL;
 }
 
-/* The instance of process pid as BPF sees it (bpf/heap.bpf.h's task
- * iterator). 0 or -errno. */
-static int instance_of(struct heapsrc *h, uint32_t pid, struct cprof_instance *in)
-{
-	union bpf_iter_link_info info = { .task.pid = pid };
-	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &info, .link_info_len = sizeof(info));
-	struct bpf_link *link = bpf_program__attach_iter(h->skel->progs.heap_instance, &o);
-	ssize_t n = -1;
-	int fd;
-
-	if (!link)
-		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd >= 0) {
-		n = read(fd, in, sizeof(*in));
-		close(fd);
-	}
-	bpf_link__destroy(link);
-	return n == (ssize_t)sizeof(*in) && in->pid == pid ? 0 : -ESRCH;
-}
-
 /* Attach pid's allocators (pid 0: the objects found in process from, for
  * every process). Caller holds h->lock. */
 static void attach_process(struct heapsrc *h, uint32_t pid, int from)
@@ -337,7 +317,7 @@ static void attach_process(struct heapsrc *h, uint32_t pid, int from)
 		if (pid && h->attached) {
 			struct cprof_instance in;
 
-			if (!instance_of(h, pid, &in))
+			if (!bpf__task_instance(h->skel->progs.task_instance, pid, &in))
 				h->attached(h->arg, &in);
 		}
 	}

@@ -20,8 +20,10 @@ struct stackstore;
  *   WINDOW_WALL:   struct offcpu_key (since 0; state OFFCPU_RUNNING for
  *                  CPU samples) -> ns
  *   WINDOW_HEAP:   struct heap_key -> sampled allocations, frees of them
- *                  (frees only of blocks allocated while it was open) */
-enum window_kind { WINDOW_CPU, WINDOW_OFFCPU, WINDOW_WALL, WINDOW_HEAP };
+ *                  (frees only of blocks allocated while it was open)
+ *   WINDOW_LOCK:   struct lock_key -> events (1/1024ths), ns; waits and
+ *                  wakes both (the block and mutex views take their role) */
+enum window_kind { WINDOW_CPU, WINDOW_OFFCPU, WINDOW_WALL, WINDOW_HEAP, WINDOW_LOCK };
 
 struct window {
 	enum window_kind kind;

@@ -1805,6 +1805,39 @@ cleanup:
 }
 
 /* One record of Go's heap text: sampled counts, as Go prints them. */
+/* One record of Go's legacy text profiles, after its values: " @ pc pc...",
+ * a "#" line per frame, its labels as a comment, and a blank line. */
+static void record_frames(const Perftools__Profiles__Profile *p, struct pview *v,
+			  const Perftools__Profiles__Sample *s, FILE *out)
+{
+	fputs(" @", out);
+	for (size_t j = 0; j < s->n_location_id; j++) {
+		const Perftools__Profiles__Location *loc = pview_loc(v, s->location_id[j]);
+
+		fprintf(out, " %#" PRIx64, loc ? loc->address : 0);
+	}
+	fputc('\n', out);
+	for (size_t j = 0; j < s->n_location_id; j++) {
+		const Perftools__Profiles__Location *loc = pview_loc(v, s->location_id[j]);
+
+		for (size_t k = 0; loc && k < loc->n_line; k++) {
+			const Perftools__Profiles__Line *line = loc->line[k];
+			const Perftools__Profiles__Function *f = line ?
+				pview_func(v, line->function_id) : NULL;
+			const char *name = line_function(v, line);
+			const char *file = f ? pstr(p, f->filename) : NULL;
+
+			fprintf(out, "#\t%#" PRIx64 "\t%s\t%s:%" PRId64 "\n", loc->address,
+				name ? name : "?", file && *file ? file : "?", line ? line->line : 0);
+		}
+	}
+	if (s->n_label) {
+		fputc('#', out);	/* a comment to Go's readers */
+		text_labels(p, s, out);
+	}
+	fputc('\n', out);
+}
+
 struct heap_rec {
 	const Perftools__Profiles__Sample *s;
 	int64_t inuse_n, inuse_b, alloc_n, alloc_b;
@@ -1873,33 +1906,63 @@ int pprof__heap_text(const Perftools__Profiles__Profile *p, FILE *out)
 	for (i = 0; i < n; i++) {
 		const Perftools__Profiles__Sample *s = recs[i].s;
 
-		fprintf(out, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @", recs[i].inuse_n,
+		fprintf(out, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "]", recs[i].inuse_n,
 			recs[i].inuse_b, recs[i].alloc_n, recs[i].alloc_b);
-		for (j = 0; j < s->n_location_id; j++) {
-			const Perftools__Profiles__Location *loc = pview_loc(&v, s->location_id[j]);
+		record_frames(p, &v, s, out);
+	}
+	err = ferror(out) ? -EIO : 0;
+cleanup:
+	free(recs);
+	pview_free(&v);
+	return err;
+}
 
-			fprintf(out, " %#" PRIx64, loc ? loc->address : 0);
-		}
-		fputc('\n', out);
-		for (j = 0; j < s->n_location_id; j++) {
-			const Perftools__Profiles__Location *loc = pview_loc(&v, s->location_id[j]);
+struct contention_rec {
+	const Perftools__Profiles__Sample *s;
+	int64_t count, delay;
+};
 
-			for (size_t k = 0; loc && k < loc->n_line; k++) {
-				const Perftools__Profiles__Line *line = loc->line[k];
-				const Perftools__Profiles__Function *f = line ?
-					pview_func(&v, line->function_id) : NULL;
-				const char *name = line_function(&v, line);
-				const char *file = f ? pstr(p, f->filename) : NULL;
+static int contention_rec_cmp(const void *a, const void *b)
+{
+	const struct contention_rec *x = a, *y = b;
 
-				fprintf(out, "#\t%#" PRIx64 "\t%s\t%s:%" PRId64 "\n", loc->address,
-					name ? name : "?", file && *file ? file : "?", line ? line->line : 0);
-			}
-		}
-		if (s->n_label) {
-			fputc('#', out);	/* a comment to Go's readers */
-			text_labels(p, s, out);
-		}
-		fputc('\n', out);
+	return x->delay < y->delay ? 1 : x->delay > y->delay ? -1 :
+	       x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+int pprof__contention_text(const Perftools__Profiles__Profile *p, bool mutex, FILE *out)
+{
+	int ci = pprof__sample_index(p, "contentions"), di = pprof__sample_index(p, "delay");
+	struct contention_rec *recs = NULL;
+	struct pview v = {};
+	size_t n = 0;
+	int err;
+
+	if (!p || !out || ci < 0 || di < 0)
+		return -EINVAL;
+	err = pview_init(&v, p);
+	if (err)
+		return err;
+	recs = zalloc(p->n_sample + 1, sizeof(*recs));
+	if (!recs) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+
+		if (s && s->n_value > (size_t)ci && s->n_value > (size_t)di)
+			recs[n++] = (struct contention_rec){ .s = s, .count = s->value[ci],
+							     .delay = s->value[di] };
+	}
+	qsort(recs, n, sizeof(*recs), contention_rec_cmp);
+	/* delays are in ns: a cycle is a nanosecond */
+	fputs("--- contention:\ncycles/second=1000000000\n", out);
+	if (mutex)
+		fprintf(out, "sampling period=%" PRId64 "\n", p->period ? p->period : 1);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%" PRId64 " %" PRId64, recs[i].delay, recs[i].count);
+		record_frames(p, &v, recs[i].s, out);
 	}
 	err = ferror(out) ? -EIO : 0;
 cleanup:

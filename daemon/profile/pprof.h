@@ -85,5 +85,8 @@ int pprof__text(const Perftools__Profiles__Profile *p, FILE *out);
  * [allocated]), its addresses and one "#" line per frame, its labels.
  * 0 or -errno (-EINVAL: not a heap profile). */
 int pprof__heap_text(const Perftools__Profiles__Profile *p, FILE *out);
+/* Go's text for block and mutex profiles (debug=1): "--- contention:",
+ * then "delay count @ pcs" records, by delay, with their frames. */
+int pprof__contention_text(const Perftools__Profiles__Profile *p, bool mutex, FILE *out);
 
 #endif /* CPROF_PPROF_H */

@@ -10,6 +10,7 @@
 #include "cpu.h"
 #include "offcpu.h"
 #include "heap.h"
+#include "lock.h"
 #include "elfobj.h"
 #include "hashmap.h"
 #include "ksyms.h"
@@ -70,7 +71,14 @@ struct build {
 	uint64_t lost_location;
 	uint64_t truncated_location;
 	uint64_t kernel_hidden_location;
+	uint32_t role;			/* lock windows: the view's (enum lock_role) */
+	struct hashmap *sync_locs;	/* location id -> enum sync_class, of the
+					 * locations in synchronization functions */
+	uint64_t not_locks;		/* wakes left out of the mutex view */
 };
+
+/* What a frame's function says of a futex wake made under it. */
+enum sync_class { SYNC_RELEASE = 1, SYNC_SIGNAL = 2 };
 
 static uint64_t kernel_location(struct build *bd, uint64_t addr)
 {
@@ -206,6 +214,50 @@ static uint64_t anon_location(struct build *bd, struct proc_instance *in, uint64
 	return pprof_builder__location(bd->b, mapping, addr, &line, 1);
 }
 
+/* Functions that wake futex waiters for another reason than a lock's
+ * release (the mutex view leaves their wakes out), and those that release
+ * a lock, as their names say, in glibc, libstdc++ and Rust's std. */
+static const char *const signal_names[] = {
+	"pthread_cond_signal", "pthread_cond_broadcast", "__condvar_", "sem_post",
+	"pthread_barrier_wait", "notify_one", "notify_all", "Condvar", "unpark",
+	"pthread_join", "call_once", "Once::",
+};
+static const char *const release_names[] = {
+	"unlock", "Unlock", "lll_lock_wake", "MutexGuard", "RwLock",
+};
+
+static bool name_has(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strstr(name, list[i]))
+			return true;
+	return false;
+}
+
+/* Note what the frames of location id say of a futex wake under them
+ * (lines[0] the innermost): for the mutex view's wakes. id, or 0. */
+static uint64_t classified(struct build *bd, uint64_t id, const struct pprof_line *lines, int n)
+{
+	uint8_t *cls;
+
+	if (!id || bd->role != LOCK_WAKE)
+		return id;
+	for (int i = 0; i < n; i++) {
+		const char *f = lines[i].system_name ? lines[i].system_name : lines[i].function;
+		uint8_t c = !f ? 0 : name_has(f, release_names, sizeof(release_names) / sizeof(*release_names)) ?
+			    SYNC_RELEASE : name_has(f, signal_names, sizeof(signal_names) / sizeof(*signal_names)) ?
+			    SYNC_SIGNAL : 0;
+
+		if (!c)
+			continue;
+		cls = hashmap__insert(bd->sync_locs, &id, NULL);
+		if (cls)
+			*cls = c;
+		break;
+	}
+	return id;
+}
+
 static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64_t addr)
 {
 	const struct procmap *m = in ? procmaps__find(&in->maps, addr) : NULL;
@@ -251,7 +303,7 @@ static uint64_t user_location(struct build *bd, struct proc_instance *in, uint64
 			.line = frames[i].line,
 		};
 	bd->ctx->stats->inlined += n - 1;
-	return pprof_builder__location(bd->b, mapping, addr, lines, n);
+	return classified(bd, pprof_builder__location(bd->b, mapping, addr, lines, n), lines, n);
 }
 
 /* The location of one frame. Non-leaf frames hold return addresses, which
@@ -321,6 +373,12 @@ static bool visible(struct build *bd, const struct sample_key *k)
 		return true;
 	in = proctab__get(bd->ctx->proctab, k->pid, k->start_ns, k->exec_id);
 	return in && in->user_known && in->uid == who->uid;
+}
+
+/* A lock window holds both views' records: this view's role only. */
+static bool role_wanted(const struct build *bd, const struct sample_key *k)
+{
+	return !bd->role || ((const struct lock_key *)k)->role == bd->role;
 }
 
 static bool kernel_hidden(const struct build *bd)
@@ -474,6 +532,13 @@ static int sample_values(const struct window *w, const struct sample_key *k, con
 	case WINDOW_WALL:
 		values[0] = (int64_t)vals[0];
 		break;
+	case WINDOW_LOCK:
+		/* events were kept in 1/1024ths (sampled ones); deltas: int64 */
+		values[0] = (int64_t)llround((double)(int64_t)vals[0] / LOCK_WEIGHT_ONE);
+		values[1] = (int64_t)vals[1];
+		labels[n++] = (struct pprof_label){ .key = "lock",
+			.num = (int64_t)((const struct lock_key *)k)->uaddr };
+		return n;
 	}
 	labels[n++] = (struct pprof_label){ .key = "state",
 		.str = ok->state < OFFCPU_NR_STATES ? state_names[ok->state] : "unknown" };
@@ -494,7 +559,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		      const uint64_t *vals, uint64_t *locs)
 {
 	/* events, for the counts of what went wrong */
-	uint64_t count = w->kind == WINDOW_WALL || w->kind == WINDOW_HEAP ? 1 :
+	uint64_t count = w->kind == WINDOW_WALL || w->kind == WINDOW_HEAP || w->kind == WINDOW_LOCK ? 1 :
 			 w->kind == WINDOW_OFFCPU ? (vals[0] + OFFCPU_WEIGHT_ONE - 1) / OFFCPU_WEIGHT_ONE :
 			 vals[0];
 	char num[32];
@@ -566,6 +631,18 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 	for (size_t i = 0; i < n; i++)
 		if (!locs[i])
 			return -ENOMEM;
+	/* a wake under a condition variable's signal (say), not a release */
+	for (size_t i = 0; bd->role == LOCK_WAKE && i < n; i++) {
+		const uint8_t *cls = hashmap__find(bd->sync_locs, &locs[i]);
+
+		if (!cls)
+			continue;
+		if (*cls == SYNC_SIGNAL) {
+			bd->not_locks++;
+			return 0;
+		}
+		break;
+	}
 
 	memcpy(comm, k->comm, CPROF_COMM_LEN);
 	memcpy(thread, k->thread, CPROF_COMM_LEN);
@@ -579,13 +656,14 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		labels[nr_labels++] = (struct pprof_label){ .key = "container", .str = in->container };
 	nr_labels += sample_values(w, k, vals, values, &labels[nr_labels], num, sizeof(num));
 	/* a delta of a cumulative view: records that did not change */
-	if (w->kind == WINDOW_HEAP && !values[0] && !values[1] && !values[2] && !values[3])
+	if ((w->kind == WINDOW_HEAP || w->kind == WINDOW_LOCK) &&
+	    !values[0] && !values[1] && !values[2] && !values[3])
 		return 0;
 	return pprof_builder__sample(bd->b, locs, n, values, labels, nr_labels);
 }
 
-static int render(struct pprof_builder *b, const struct profile_request *req, bool heap,
-		  uint8_t **out, size_t *len)
+static int render(struct pprof_builder *b, const struct profile_request *req,
+		  const struct view_def *view, uint8_t **out, size_t *len)
 {
 	Perftools__Profiles__Profile *p;
 	uint8_t *raw;
@@ -607,7 +685,12 @@ static int render(struct pprof_builder *b, const struct profile_request *req, bo
 		err = -errno;
 		goto cleanup;
 	}
-	err = heap ? pprof__heap_text(p, f) : pprof__text(p, f);
+	if (view->window == WINDOW_HEAP)
+		err = pprof__heap_text(p, f);
+	else if (view->window == WINDOW_LOCK)
+		err = pprof__contention_text(p, !strcmp(view->name, "mutex"), f);
+	else
+		err = pprof__text(p, f);
 	if (fclose(f) && !err)
 		err = -EIO;
 cleanup:
@@ -626,11 +709,13 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 		.period_type = view->period,
 		/* the CPU samples' period, the heap's bytes per sample; off-CPU
 		 * time is measured, not sampled */
-		.period = w->kind == WINDOW_OFFCPU ? 1 : (int64_t)w->filter,
+		.period = w->kind == WINDOW_OFFCPU || w->kind == WINDOW_LOCK ? 1 : (int64_t)w->filter,
 		.time_nanos = w->start_ns,
 		.duration_nanos = w->end_ns - w->start_ns,
 	};
-	struct build bd = { .ctx = ctx, .collecting = true };
+	struct build bd = { .ctx = ctx, .collecting = true,
+			    .role = w->kind != WINDOW_LOCK ? 0 :
+				    !strcmp(view->name, "mutex") ? LOCK_WAKE : LOCK_WAIT };
 	uint64_t locs[2 * CPROF_MAX_STACK_DEPTH + 2], *count;
 	const char *comments[8];
 	char dropped[160], failed[160];
@@ -656,8 +741,9 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	bd.b = pprof_builder__new(&opts);
 	bd.frames = hashmap__new(sizeof(struct frame_key), sizeof(uint64_t));
 	bd.mappings = hashmap__new(sizeof(struct mapping_key), sizeof(struct mapping_val));
+	bd.sync_locs = hashmap__new(sizeof(uint64_t), sizeof(uint8_t));
 	bd.sb = symbatch__new(&ctx->symsrc);
-	if (!bd.b || !bd.frames || !bd.mappings || !bd.sb) {
+	if (!bd.b || !bd.frames || !bd.mappings || !bd.sync_locs || !bd.sb) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -666,7 +752,7 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	if (!ctx->host)
 		add_main_mapping(&bd, w, req);
 	while (hashmap__next(w->samples, &it, (void **)&k, NULL))
-		if (pid_wanted(&bd, req, k) && visible(&bd, k))
+		if (pid_wanted(&bd, req, k) && visible(&bd, k) && role_wanted(&bd, k))
 			collect_sample(&bd, w, k);
 	/* The parser is asked without the table's lock: new processes are
 	 * taken in meanwhile, and a parser at its deadline holds up nothing
@@ -688,7 +774,7 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	if (!err)
 		err = add_kernel_mapping(&bd, w);
 	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
-		if (!pid_wanted(&bd, req, k) || !visible(&bd, k))
+		if (!pid_wanted(&bd, req, k) || !visible(&bd, k) || !role_wanted(&bd, k))
 			continue;
 		err = add_sample(&bd, w, k, count, locs);
 		if (err)
@@ -696,7 +782,7 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	}
 	proctab__unlock(ctx->proctab);
 	if (!err)
-		err = render(bd.b, req, w->kind == WINDOW_HEAP, out, len);
+		err = render(bd.b, req, view, out, len);
 cleanup:
 	if (bd.sb) {
 		struct symbatch_stats st;
@@ -705,9 +791,11 @@ cleanup:
 		ctx->stats->parser_requests += st.requests;
 		ctx->stats->parser_failed += st.failed;
 	}
+	ctx->stats->not_locks += bd.not_locks;
 	symbatch__free(bd.sb);
 	hashmap__free(bd.frames);
 	hashmap__free(bd.mappings);
+	hashmap__free(bd.sync_locs);
 	pprof_builder__free(bd.b);
 	return err;
 }

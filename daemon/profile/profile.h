@@ -32,6 +32,9 @@ struct symbolize_stats {
 					 * process's maps were never read */
 	uint64_t parser_requests;	/* objects' frames asked of the parser */
 	uint64_t parser_failed;		/* objects it failed on (or known bad) */
+	uint64_t not_locks;		/* wakes left out of mutex profiles: under a
+					 * condition variable's signal, a semaphore's
+					 * post, a barrier (not a lock's release) */
 };
 
 struct profile_ctx {

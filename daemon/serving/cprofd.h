@@ -30,6 +30,8 @@ struct cprofd {
 	unsigned int views;		/* --views: bits of indexes into views[] */
 	struct window *heap_track;	/* the allocations since tracking began (--pid,
 					 * --continuous heap), or NULL */
+	struct window *lock_track;	/* futex waits and wakes since tracking began
+					 * (--pid, --continuous block,mutex), or NULL */
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;

@@ -288,25 +288,27 @@ static void serve_window(struct cprofd *d, const struct view_def *view, const st
 		reply_profile(d, view, who, req, w, note, r);
 }
 
-/* A cumulative view (heap, allocs): the totals since tracking began, or
- * with seconds=N what changed over them (as Go's delta profiles). Without
- * tracking, seconds=N sees only the blocks allocated in its window. */
+/* A cumulative view (heap, allocs, block, mutex): the totals since
+ * tracking began, or with seconds=N what changed over them (as Go's delta
+ * profiles). Without tracking, seconds=N sees only its window's. */
 static void serve_cumulative(struct cprofd *d, const struct view_def *view,
 			     const struct access *who, const struct profile_request *req,
 			     hung_up_fn hung_up, void *arg, struct reply *r)
 {
-	struct window *track = d->heap_track, *before, *after;
+	bool heap = view->window == WINDOW_HEAP;
+	struct window *track = heap ? d->heap_track : d->lock_track, *before, *after;
 	struct timespec now;
 	int64_t until;
 
 	if (!track && !req->seconds) {
-		reply_text(r, 400, "the %s view keeps totals only while it tracks the allocator all along: start cprofd with --pid N or --continuous heap, or ask for what happens from now on with ?seconds=N\n",
-			   view->name);
+		reply_text(r, 400, "the %s view keeps totals only while it tracks %s all along: start cprofd with --pid N or --continuous %s, or ask for what happens from now on with ?seconds=N\n",
+			   view->name, heap ? "the allocator" : "futex waits", view->name);
 		return;
 	}
 	if (!track) {
-		serve_window(d, view, who, req, hung_up, arg, r,
-			     "tracked during this window only: blocks allocated before it, and their frees, are not in it");
+		serve_window(d, view, who, req, hung_up, arg, r, heap ?
+			     "tracked during this window only: blocks allocated before it, and their frees, are not in it" :
+			     "tracked during this window only: waits that began before it are not in it");
 		return;
 	}
 	before = core__snapshot_window(d->core, track);
@@ -517,7 +519,8 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 	fprintf(f, "# HELP cprofd_bpf_events_total What the BPF programs counted, drops included, by data source (core: the stacks, unwinder and targets every source shares).\n"
 		   "# TYPE cprofd_bpf_events_total counter\n");
 	for (int i = 0; i < CPROF_CNT_MAX; i++)
-		if (i != CPROF_CNT_UNW_WALK_NS && i != CPROF_CNT_OFF_SHORT_NS)
+		if (i != CPROF_CNT_UNW_WALK_NS && i != CPROF_CNT_OFF_SHORT_NS &&
+		    i != CPROF_CNT_LOCK_UNBLAMED_NS)
 			fprintf(f, "cprofd_bpf_events_total{source=\"%s\",event=\"%s\"} %" PRIu64 "\n",
 				cprof_counter_source(i), cprof_counter_names[i], cs.bpf[i]);
 	fprintf(f, "# HELP cprofd_offcpu_short_seconds_total Time in off-CPU intervals shorter than --offcpu-min (counted, not recorded).\n"
@@ -559,6 +562,17 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 			(unsigned long long)cs.heap.live_swept,
 			(unsigned long long)cs.heap_unmatched_frees,
 			(unsigned long long)cs.heap_freed_at_exit);
+	if (cs.sources & SOURCE_FUTEX)
+		fprintf(f, "# HELP cprofd_lock_attached Whether the futex programs run (block or mutex profiles in progress, or tracking).\n"
+			   "# TYPE cprofd_lock_attached gauge\ncprofd_lock_attached %d\n"
+			   "# HELP cprofd_lock_rate_seconds Waits and blame shorter than this are sampled (--lock-rate).\n"
+			   "# TYPE cprofd_lock_rate_seconds gauge\ncprofd_lock_rate_seconds %.9f\n"
+			   "# HELP cprofd_lock_unblamed_seconds_total Waiting that no futex wake ended (timeouts, signals, the kernel's wake as a thread exits): in block profiles, blamed on no one in mutex profiles.\n"
+			   "# TYPE cprofd_lock_unblamed_seconds_total counter\ncprofd_lock_unblamed_seconds_total %.9f\n"
+			   "# HELP cprofd_mutex_wakes_left_out_total Wakes left out of mutex profiles as they were built: under a condition variable's signal, a semaphore's post or a barrier, not a lock's release.\n"
+			   "# TYPE cprofd_mutex_wakes_left_out_total counter\ncprofd_mutex_wakes_left_out_total %llu\n",
+			cs.lock_attached, cs.lock_rate_ns / 1e9, cs.bpf[CPROF_CNT_LOCK_UNBLAMED_NS] / 1e9,
+			(unsigned long long)ss.not_locks);
 	/* CPU samples falling while a perf-attached allocator program runs
 	 * are not taken; with sessions (uprobe_multi) they are */
 	fprintf(f, "# HELP cprofd_heap_cpu_samples_lost_total CPU samples the allocator programs kept from being taken, estimated: their run time times the sampling rate (only the fallback without sessions keeps other BPF programs from running).\n"

@@ -54,19 +54,21 @@ const struct view_def views[] = {
 	},
 	{
 		.name = "block", .path = "block",
-		.summary = "waits on synchronization, on the waiters' stacks",
+		.summary = "waits on synchronization (futex waits), on the waiters' stacks (label lock)",
 		.sources = SOURCE_FUTEX,
 		.types = { { "contentions", "count" }, { "delay", "nanoseconds" } }, .nr_types = 2,
 		.default_type = "delay", .period = { "contentions", "count" },
-		.cumulative = true, .labels = "lock",
+		.cumulative = true, .labels = "lock", .window = WINDOW_LOCK,
+		.built = true,
 	},
 	{
 		.name = "mutex", .path = "mutex",
-		.summary = "lock contention, blamed on the holders' stacks",
+		.summary = "lock contention: waiters' delay, on the stacks of the releases that ended it (label lock)",
 		.sources = SOURCE_FUTEX,
 		.types = { { "contentions", "count" }, { "delay", "nanoseconds" } }, .nr_types = 2,
 		.default_type = "delay", .period = { "contentions", "count" },
-		.cumulative = true, .labels = "lock",
+		.cumulative = true, .labels = "lock", .window = WINDOW_LOCK,
+		.built = true,
 	},
 };
 
