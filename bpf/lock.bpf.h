@@ -50,6 +50,13 @@ enum {
 
 #define LOCK_TIME_MASK		((1ULL << 48) - 1)
 
+/* The futex family: every other system call leaves at this test. */
+static __always_inline bool lock_syscall(long id)
+{
+	return id == NR_FUTEX || id == NR_FUTEX_WAIT || id == NR_FUTEX_WAKE ||
+	       id == NR_FUTEX_WAITV || id == NR_FUTEX_REQUEUE;
+}
+
 /* The wait a thread is in: in the task itself for tp_btf programs (a
  * lookup there is a pointer walk, not a hash), by tid for raw_tp ones (LRU:
  * a thread killed in a wait leaves nothing behind for long). */
@@ -348,8 +355,7 @@ static __always_inline int lock_enter(void *ctx, long id, __u64 a0, __u64 a1, __
 	__u64 pid_tgid;
 	__u32 op;
 
-	if (id != NR_FUTEX && id != NR_FUTEX_WAIT && id != NR_FUTEX_WAKE &&
-	    id != NR_FUTEX_WAITV && id != NR_FUTEX_REQUEUE)
+	if (!lock_syscall(id))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (!task_wanted_cached(pid_tgid >> 32))
@@ -403,8 +409,7 @@ static __always_inline int lock_exit(void *ctx, long id, long ret, bool btf)
 	struct lock_wait *t;
 	__u32 role = 0;
 
-	if (id != NR_FUTEX && id != NR_FUTEX_WAIT && id != NR_FUTEX_WAITV &&
-	    id != NR_FUTEX_WAKE && id != NR_FUTEX_REQUEUE)
+	if (!lock_syscall(id))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (!task_wanted_cached(pid_tgid >> 32))
@@ -432,18 +437,14 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(lock_sys_enter, struct pt_regs *regs, long id)
 {
 	/* di, si, dx, r10, r8: the arguments; r8 is uaddr2 */
-	if (id != NR_FUTEX && id != NR_FUTEX_WAIT && id != NR_FUTEX_WAKE &&
-	    id != NR_FUTEX_WAITV && id != NR_FUTEX_REQUEUE)
-		return 0;
 	return lock_enter(ctx, id, regs->di, regs->si, regs->dx, regs->r10, regs->r8, true);
 }
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(lock_sys_enter_raw, struct pt_regs *regs, long id)
 {
-	if (id != NR_FUTEX && id != NR_FUTEX_WAIT && id != NR_FUTEX_WAKE &&
-	    id != NR_FUTEX_WAITV && id != NR_FUTEX_REQUEUE)
-		return 0;
+	if (!lock_syscall(id))
+		return 0;	/* before reading the registers */
 	return lock_enter(ctx, id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
 			  BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10), BPF_CORE_READ(regs, r8),
 			  false);

@@ -1107,6 +1107,33 @@ static void *drainer(void *arg)
 /* Load the scheduler source's programs, tp_btf where the kernel has the
  * tracepoints' BTF, raw_tp elsewhere; none when it is off, and maps of one
  * entry. Before load. */
+/* The kernel's BTF, to find the tracepoints' types: NULL when off, or
+ * when the tests ask for the raw_tp flavour on a kernel that has BTF. */
+static struct btf *tracepoints_btf(bool on)
+{
+	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
+
+	if (vmlinux && getenv("CPROF_TEST_SCHED_RAW_TP")) {
+		btf__free(vmlinux);
+		vmlinux = NULL;
+	}
+	return vmlinux;
+}
+
+/* Load each of n programs in its tp_btf flavour (p[i][0]) where vmlinux
+ * has its tracepoint's type (tp[i]), else as raw_tp (p[i][1]); none when
+ * off. The one loaded goes in chosen[i], the type's id (-1: none) in id[i]. */
+static void choose_flavours(const struct btf *vmlinux, bool on, struct bpf_program *(*p)[2],
+			    const char *const *tp, int n, struct bpf_program **chosen, int *id)
+{
+	for (int i = 0; i < n; i++) {
+		id[i] = vmlinux ? btf__find_by_name_kind(vmlinux, tp[i], BTF_KIND_TYPEDEF) : -1;
+		chosen[i] = on ? p[i][id[i] < 0] : NULL;
+		bpf_program__set_autoload(p[i][0], on && id[i] >= 0);
+		bpf_program__set_autoload(p[i][1], on && id[i] < 0);
+	}
+}
+
 static void sched_choose_progs(struct core *v, bool on)
 {
 	struct capture *s = v->skel;
@@ -1115,31 +1142,20 @@ static void sched_choose_progs(struct core *v, bool on)
 		{ s->progs.offcpu_sys_exit, s->progs.offcpu_sys_exit_raw },
 	};
 	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_sys_exit" };
-	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
+	struct btf *vmlinux = tracepoints_btf(on);
+	int ids[NR_SCHED_PROGS];
 
-	/* the tests' way to run the raw_tp flavour on a kernel that has BTF */
-	if (vmlinux && getenv("CPROF_TEST_SCHED_RAW_TP")) {
-		btf__free(vmlinux);
-		vmlinux = NULL;
-	}
-	for (int i = 0; i < NR_SCHED_PROGS; i++) {
-		int id = vmlinux ? btf__find_by_name_kind(vmlinux, tp[i], BTF_KIND_TYPEDEF) : -1;
+	const struct btf_type *t;
 
-		v->sched_progs[i] = on ? p[i][id < 0] : NULL;
-		bpf_program__set_autoload(p[i][0], on && id >= 0);
-		bpf_program__set_autoload(p[i][1], on && id < 0);
-		if (i == 0) {
-			/* void *, preempt, prev, next and, since 5.18, prev_state */
-			const struct btf_type *t = id >= 0 ? btf__type_by_id(vmlinux, id) : NULL;
-
-			if (t)
-				t = btf__type_by_id(vmlinux, t->type);
-			if (t)
-				t = btf__type_by_id(vmlinux, t->type);
-			s->rodata->switch_has_state = t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
-			v->stats.sched_raw = on && id < 0;
-		}
-	}
+	choose_flavours(vmlinux, on, p, tp, NR_SCHED_PROGS, v->sched_progs, ids);
+	/* sched_switch's: void *, preempt, prev, next and, since 5.18, prev_state */
+	t = ids[0] >= 0 ? btf__type_by_id(vmlinux, ids[0]) : NULL;
+	if (t)
+		t = btf__type_by_id(vmlinux, t->type);
+	if (t)
+		t = btf__type_by_id(vmlinux, t->type);
+	s->rodata->switch_has_state = t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
+	v->stats.sched_raw = on && ids[0] < 0;
 	btf__free(vmlinux);
 	/* per-thread state: in task storage for tp_btf programs, in a hash
 	 * map by tid for raw_tp ones */
@@ -1163,21 +1179,11 @@ static void lock_choose_progs(struct core *v, bool on, uint64_t rate)
 		{ s->progs.lock_sys_exit, s->progs.lock_sys_exit_raw },
 	};
 	const char *tp[NR_LOCK_PROGS] = { "btf_trace_sys_enter", "btf_trace_sys_exit" };
-	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
+	struct btf *vmlinux = tracepoints_btf(on);
+	int ids[NR_LOCK_PROGS];
 
-	if (vmlinux && getenv("CPROF_TEST_SCHED_RAW_TP")) {
-		btf__free(vmlinux);
-		vmlinux = NULL;
-	}
-	for (int i = 0; i < NR_LOCK_PROGS; i++) {
-		int id = vmlinux ? btf__find_by_name_kind(vmlinux, tp[i], BTF_KIND_TYPEDEF) : -1;
-
-		v->lock_progs[i] = on ? p[i][id < 0] : NULL;
-		bpf_program__set_autoload(p[i][0], on && id >= 0);
-		bpf_program__set_autoload(p[i][1], on && id < 0);
-		if (i == 0)
-			v->stats.lock_raw = on && id < 0;
-	}
+	choose_flavours(vmlinux, on, p, tp, NR_LOCK_PROGS, v->lock_progs, ids);
+	v->stats.lock_raw = on && ids[0] < 0;
 	btf__free(vmlinux);
 	/* a thread's wait: in task storage for tp_btf programs, by tid for raw_tp */
 	if (!on || !v->stats.lock_raw)

@@ -152,9 +152,11 @@ static bool view_running(struct cprofd *d, const struct view_def *view)
 	       core__has_sources(d->core, view->sources);
 }
 
-/* Whether the request is for processes that can be profiled; replies if not. */
+/* Whether the request is for processes that can be profiled; replies if
+ * not. totals: it asks for a cumulative view's totals, which outlive the
+ * targets (what was tracked is served after they exit). */
 static bool check_request(struct cprofd *d, const struct access *who,
-			  const struct profile_request *req, struct reply *r)
+			  const struct profile_request *req, bool totals, struct reply *r)
 {
 	char gone[256];
 	int alive;
@@ -162,7 +164,7 @@ static bool check_request(struct cprofd *d, const struct access *who,
 	if (!check_pids(d, who, req, r) || !check_names(req, r))
 		return false;
 	/* targets by name may still start: only --pid's can all be gone */
-	if (d->pids && !core__has_name_targets(d->core)) {
+	if (d->pids && !totals && !core__has_name_targets(d->core)) {
 		exited_targets(d, gone, sizeof(gone), &alive);
 		if (!alive) {
 			reply_text(r, 404, "nothing to profile: every process cprofd was started for has exited (%s); restart it with --pid of a running process\n",
@@ -860,7 +862,8 @@ void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 			reply_text(r, 400, "%s\n", err);
 			return;
 		}
-		if (!check_request(d, who, &req, r))
+		if (!check_request(d, who, &req, view->cumulative && !req.seconds &&
+				   (view->window == WINDOW_HEAP ? d->heap_track : d->lock_track), r))
 			return;
 		if (view->cumulative)
 			serve_cumulative(d, view, who, &req, hung_up, arg, r);

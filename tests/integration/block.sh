@@ -6,7 +6,6 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 need_root "block and mutex views"
 
-metric() { curl -sf "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 # truth OUT KEY: the value the workload printed after KEY (first match)
 truth() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
 # path OUT NAME FIELD: a path line's field ("hold_long calls N waited_ns N")
@@ -15,14 +14,6 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'; 
 # within A B PCT: A is within PCT% of B
 within() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && 100 * d <= p * b) }'; }
 hexdec() { printf '%d' "$1"; }
-
-wait_for() {
-	for _ in $(seq 200); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # wait_attached: until the futex programs run and the target's unwind
 # tables, built as they attach, are in: a wait walked without them loses
@@ -119,6 +110,11 @@ fetch mutex "$TMP/delta.pb.gz" seconds=2
 check "mutex: seconds=2 after the work is an empty delta" test "$(q "$TMP/delta.pb.gz" sum delay)" = 0 \
 	"delay $(q "$TMP/delta.pb.gz" sum delay)"
 kill "$WPID"; wait "$WPID" 2>/dev/null
+# what was tracked outlives the target: its totals are still served
+code=$(curl -s -o "$TMP/after.pb.gz" -w '%{http_code}' "$URL/debug/pprof/mutex")
+check "mutex: after the target exits, its totals are still served (HTTP $code)" \
+	test "$code" = 200 -a "$(q "$TMP/after.pb.gz" sum delay)" = "$(q "$TMP/mutex1.pb.gz" sum delay)" \
+	"HTTP $code, delay $(q "$TMP/after.pb.gz" sum delay 2>/dev/null) against $(q "$TMP/mutex1.pb.gz" sum delay)"
 stop_daemon
 
 # 2. A condition variable: a thread waits 300 ms for a signal; another

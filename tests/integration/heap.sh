@@ -9,17 +9,7 @@ need_root "heap view"
 
 # truth OUT FUNC FIELD: what the workload printed
 truth() { awk -v f="$2" -v k="$3" '$1 == f { for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }' "$1"; }
-metric() { curl -sf "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 bpf_event() { curl -sf "$URL/metrics" | awk -v e="event=\"$1\"" 'index($1, e) { print $2 }'; }
-
-# wait_for FILE PATTERN: up to 20 s for a line of the workload
-wait_for() {
-	for _ in $(seq 200); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # wait_probed N: until cprofd probes exactly N processes' allocators, and
 # (N > 0) has their unwind tables, built as it attaches: a stack walked

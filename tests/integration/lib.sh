@@ -100,3 +100,15 @@ pprof_reads() {
 }
 
 q() { "$B/tests/profq" "$@"; }
+
+# metric NAME: the value of an unlabelled series on the daemon's /metrics
+metric() { curl -sf "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# wait_for FILE PATTERN: up to 20 s for a line of the workload
+wait_for() {
+	for _ in $(seq 200); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
