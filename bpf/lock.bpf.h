@@ -355,8 +355,6 @@ static __always_inline int lock_enter(void *ctx, long id, __u64 a0, __u64 a1, __
 	__u64 pid_tgid;
 	__u32 op;
 
-	if (!lock_syscall(id))
-		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (!task_wanted_cached(pid_tgid >> 32))
 		return 0;
@@ -436,6 +434,8 @@ static __always_inline int lock_exit(void *ctx, long id, long ret, bool btf)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(lock_sys_enter, struct pt_regs *regs, long id)
 {
+	if (!lock_syscall(id))
+		return 0;	/* every other system call: before reading its registers */
 	/* di, si, dx, r10, r8: the arguments; r8 is uaddr2 */
 	return lock_enter(ctx, id, regs->di, regs->si, regs->dx, regs->r10, regs->r8, true);
 }
@@ -444,7 +444,7 @@ SEC("raw_tp/sys_enter")
 int BPF_PROG(lock_sys_enter_raw, struct pt_regs *regs, long id)
 {
 	if (!lock_syscall(id))
-		return 0;	/* before reading the registers */
+		return 0;	/* every other system call: before reading its registers */
 	return lock_enter(ctx, id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
 			  BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10), BPF_CORE_READ(regs, r8),
 			  false);

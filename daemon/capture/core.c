@@ -573,7 +573,7 @@ void core__describe_targets(struct core *v, char *buf, size_t len)
 /* Load the tp_btf flavour of each targets program where the kernel has the
  * tracepoint's BTF, the raw_tp one elsewhere; the helper that matches
  * cgroups at exec only where the kernel has it. Before load. */
-static void targets_choose_progs(struct core *v)
+static void targets_choose_progs(struct core *v, const struct btf *vmlinux)
 {
 	struct capture *s = v->skel;
 	const struct {
@@ -585,7 +585,6 @@ static void targets_choose_progs(struct core *v)
 		{ "sched_process_exit", s->progs.target_exit, s->progs.target_exit_raw },
 		{ "cgroup_attach_task", s->progs.target_cgroup_move, s->progs.target_cgroup_move_raw },
 	};
-	struct btf *vmlinux = btf__load_vmlinux_btf();
 
 	for (int i = 0; i < NR_TARGET_PROGS; i++) {
 		char name[64];
@@ -595,7 +594,6 @@ static void targets_choose_progs(struct core *v)
 		btf = vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
 		bpf_program__set_autoload(btf ? t[i].raw : t[i].btf, false);
 	}
-	btf__free(vmlinux);
 	v->cgroups_in_bpf = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
 						    BPF_FUNC_get_current_ancestor_cgroup_id, NULL) > 0;
 	s->rodata->cgroup_ancestor_ok = v->cgroups_in_bpf;
@@ -1104,22 +1102,6 @@ static void *drainer(void *arg)
 
 /* ---- set-up ---- */
 
-/* Load the scheduler source's programs, tp_btf where the kernel has the
- * tracepoints' BTF, raw_tp elsewhere; none when it is off, and maps of one
- * entry. Before load. */
-/* The kernel's BTF, to find the tracepoints' types: NULL when off, or
- * when the tests ask for the raw_tp flavour on a kernel that has BTF. */
-static struct btf *tracepoints_btf(bool on)
-{
-	struct btf *vmlinux = on ? btf__load_vmlinux_btf() : NULL;
-
-	if (vmlinux && getenv("CPROF_TEST_SCHED_RAW_TP")) {
-		btf__free(vmlinux);
-		vmlinux = NULL;
-	}
-	return vmlinux;
-}
-
 /* Load each of n programs in its tp_btf flavour (p[i][0]) where vmlinux
  * has its tracepoint's type (tp[i]), else as raw_tp (p[i][1]); none when
  * off. The one loaded goes in chosen[i], the type's id (-1: none) in id[i]. */
@@ -1134,7 +1116,10 @@ static void choose_flavours(const struct btf *vmlinux, bool on, struct bpf_progr
 	}
 }
 
-static void sched_choose_progs(struct core *v, bool on)
+/* Load the scheduler source's programs, tp_btf where the kernel has the
+ * tracepoints' BTF (vmlinux: NULL when not), raw_tp elsewhere; none when
+ * it is off, and maps of one entry. Before load. */
+static void sched_choose_progs(struct core *v, bool on, const struct btf *vmlinux)
 {
 	struct capture *s = v->skel;
 	struct bpf_program *p[NR_SCHED_PROGS][2] = {
@@ -1142,7 +1127,6 @@ static void sched_choose_progs(struct core *v, bool on)
 		{ s->progs.offcpu_sys_exit, s->progs.offcpu_sys_exit_raw },
 	};
 	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_sys_exit" };
-	struct btf *vmlinux = tracepoints_btf(on);
 	int ids[NR_SCHED_PROGS];
 
 	const struct btf_type *t;
@@ -1156,7 +1140,6 @@ static void sched_choose_progs(struct core *v, bool on)
 		t = btf__type_by_id(vmlinux, t->type);
 	s->rodata->switch_has_state = t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
 	v->stats.sched_raw = on && ids[0] < 0;
-	btf__free(vmlinux);
 	/* per-thread state: in task storage for tp_btf programs, in a hash
 	 * map by tid for raw_tp ones */
 	if (!on || !v->stats.sched_raw)
@@ -1171,7 +1154,7 @@ static void sched_choose_progs(struct core *v, bool on)
 
 /* The futex source's programs: tp_btf where the kernel's BTF has the
  * tracepoints, raw_tp otherwise; none, and maps of one entry, when off. */
-static void lock_choose_progs(struct core *v, bool on, uint64_t rate)
+static void lock_choose_progs(struct core *v, bool on, uint64_t rate, const struct btf *vmlinux)
 {
 	struct capture *s = v->skel;
 	struct bpf_program *p[NR_LOCK_PROGS][2] = {
@@ -1179,12 +1162,10 @@ static void lock_choose_progs(struct core *v, bool on, uint64_t rate)
 		{ s->progs.lock_sys_exit, s->progs.lock_sys_exit_raw },
 	};
 	const char *tp[NR_LOCK_PROGS] = { "btf_trace_sys_enter", "btf_trace_sys_exit" };
-	struct btf *vmlinux = tracepoints_btf(on);
 	int ids[NR_LOCK_PROGS];
 
 	choose_flavours(vmlinux, on, p, tp, NR_LOCK_PROGS, v->lock_progs, ids);
 	v->stats.lock_raw = on && ids[0] < 0;
-	btf__free(vmlinux);
 	/* a thread's wait: in task storage for tp_btf programs, by tid for raw_tp */
 	if (!on || !v->stats.lock_raw)
 		bpf_map__set_max_entries(s->maps.lock_waits, 1);
@@ -1210,15 +1191,13 @@ static void counter_zero(int fd, uint32_t i)
 
 /* Uprobe sessions (6.13): the kernel's BTF names their attach type and
  * the kfunc that tells an entry from a return. */
-static bool have_uprobe_sessions(void)
+static bool have_uprobe_sessions(const struct btf *vmlinux)
 {
-	struct btf *vmlinux;
 	bool kfunc = false, type = false;
 	int id;
 
 	if (getenv("CPROF_TEST_HEAP_NO_SESSION"))	/* the tests' way to the fallback */
 		return false;
-	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return false;
 	kfunc = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
@@ -1231,18 +1210,17 @@ static bool have_uprobe_sessions(void)
 			type = !strcmp(btf__name_by_offset(vmlinux, e[i].name_off),
 				       "BPF_TRACE_UPROBE_SESSION") && e[i].val == ATTACH_UPROBE_SESSION;
 	}
-	btf__free(vmlinux);
 	return kfunc && type;
 }
 
 /* The allocator source's programs: the session one where the kernel has
  * sessions, the uprobe and uretprobe pair for the fallback; none when it
  * is off, and maps of one entry. Before load. */
-static void heap_choose_progs(struct core *v, bool on, uint64_t rate)
+static void heap_choose_progs(struct core *v, bool on, uint64_t rate, const struct btf *vmlinux)
 {
 	struct capture *s = v->skel;
 
-	v->heap_sessions = on && have_uprobe_sessions();
+	v->heap_sessions = on && have_uprobe_sessions(vmlinux);
 	bpf_program__set_autoload(s->progs.heap_session, v->heap_sessions);
 	if (v->heap_sessions)
 		bpf_program__set_expected_attach_type(s->progs.heap_session, ATTACH_UPROBE_SESSION);
@@ -1273,6 +1251,8 @@ static void heap_choose_progs(struct core *v, bool on, uint64_t rate)
 static int load(struct core *v, const struct core_opts *opts, unsigned int sources,
 		char *err, size_t errlen)
 {
+	struct btf *vmlinux;
+	const struct btf *tps;
 	int e;
 
 	v->skel = capture__open();
@@ -1281,10 +1261,16 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 		return -ENOMEM;
 	}
 	v->stats.sources = sources;
-	targets_choose_progs(v);
-	sched_choose_progs(v, sources & SOURCE_SCHED);
-	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE);
-	lock_choose_progs(v, sources & SOURCE_FUTEX, v->stats.lock_rate_ns);
+	/* read once for every source's choice (NULL: this kernel has none);
+	 * the tests' way to the raw_tp flavours of the scheduler and futex
+	 * programs on a kernel that has it */
+	vmlinux = btf__load_vmlinux_btf();
+	tps = getenv("CPROF_TEST_SCHED_RAW_TP") ? NULL : vmlinux;
+	targets_choose_progs(v, vmlinux);
+	sched_choose_progs(v, sources & SOURCE_SCHED, tps);
+	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE, vmlinux);
+	lock_choose_progs(v, sources & SOURCE_FUTEX, v->stats.lock_rate_ns, tps);
+	btf__free(vmlinux);
 	if (!(sources & (SOURCE_ALLOC | SOURCE_FUTEX)))
 		bpf_map__set_max_entries(v->skel->maps.user_scratch, 1);
 	bpf_program__set_autoload(v->skel->progs.task_instance, sources & (SOURCE_ALLOC | SOURCE_FUTEX));
@@ -1564,14 +1550,20 @@ static int sched_get(struct core *v)
 	return 0;
 }
 
+/* Detach the n links of a source. */
+static void links_destroy(struct bpf_link **links, int n)
+{
+	for (int i = 0; i < n; i++) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
 static void sched_put(struct core *v)
 {
 	if (--v->sched_refs)
 		return;
-	for (int i = 0; i < NR_SCHED_PROGS; i++) {
-		bpf_link__destroy(v->sched_links[i]);
-		v->sched_links[i] = NULL;
-	}
+	links_destroy(v->sched_links, NR_SCHED_PROGS);
 	v->stats.sched_attached = false;
 }
 
@@ -1595,10 +1587,7 @@ static int lock_get(struct core *v)
 		e = -errno;
 		log_error("cannot attach %s: %s; the block and mutex views get nothing",
 			  bpf_program__section_name(v->lock_progs[i]), strerror(-e));
-		for (int j = i + 1; j < NR_LOCK_PROGS; j++) {
-			bpf_link__destroy(v->lock_links[j]);
-			v->lock_links[j] = NULL;
-		}
+		links_destroy(v->lock_links, NR_LOCK_PROGS);
 		v->lock_refs = 0;
 		return e;
 	}
@@ -1610,10 +1599,7 @@ static void lock_put(struct core *v)
 {
 	if (--v->lock_refs)
 		return;
-	for (int i = 0; i < NR_LOCK_PROGS; i++) {
-		bpf_link__destroy(v->lock_links[i]);
-		v->lock_links[i] = NULL;
-	}
+	links_destroy(v->lock_links, NR_LOCK_PROGS);
 	v->stats.lock_attached = false;
 }
 
