@@ -242,7 +242,7 @@ FUZZ_PARSERS := $(addprefix daemon/,symbols/elfobj.c capture/unwind_table.c symb
 	symbols/gopclntab.c symbols/demangle.c processes/procmaps.c symbols/debuginfo.c \
 	symbols/buildid.c symbols/elfinit.c fileio.c hashmap.c symbols/hostile.c symbols/ipc.c \
 	symbols/parserd.c symbols/symcache.c serving/params.c log.c)
-$(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_ipc: $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_PARSERS)
+$(BUILD)/fuzz/fuzz_elf $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_ipc $(BUILD)/fuzz/fuzz_debugfile: $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_PARSERS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(BUILD)/fuzz
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

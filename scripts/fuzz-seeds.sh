@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Seed corpora for the fuzz harnesses, made from small programs compiled every
 # way the tests use, and the reproducers of issue 10's hostile files.
-# Usage: scripts/fuzz-seeds.sh OUTDIR (writes OUTDIR/elf, OUTDIR/text)
+# Usage: scripts/fuzz-seeds.sh OUTDIR (writes OUTDIR/elf, text, perfmap, ipc, debugfile)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: fuzz-seeds.sh OUTDIR}
@@ -86,4 +86,25 @@ printf '\002%s' 'seconds=99999999999999999999&hz=-1&pid=0x10&debug' >"$OUT/ipc/p
 	>"$OUT/ipc/request"
 { printf '\004'; str 93ac61ec5a8eb1396f9fbd350e3169a558528a40; u32 2; u64 0; u64 0; u64 4096; u64 4096; u64 4096; u64 65536; } \
 	>"$OUT/ipc/identity"
-echo "fuzz seeds: $n ELF files, $t texts, 2 perf maps, $(ls "$OUT/ipc" | wc -l) ipc messages in $OUT"
+# debugfile: a u32 length, a stripped object whose .gnu_debuglink names
+# fuzz.debug, then a debug file (see fuzz_debugfile.c): its own, another
+# program's (build id and CRC wrong) and the sibling-loop reproducer (its
+# build id right, its CRC wrong)
+mkdir -p "$OUT/debugfile"
+d=0
+pair() {	# OBJECT_SOURCE DEBUG_FILE NAME [FLAGS: 2147483648, found by its link only]
+	cp "$2" "$tmp/fuzz.debug" &&
+		objcopy --strip-all --add-gnu-debuglink="$tmp/fuzz.debug" "$1" "$tmp/linked" &&
+		{ u32 $(($(stat -c %s "$tmp/linked") | ${4:-0})); cat "$tmp/linked" "$2"; } >"$OUT/debugfile/$3" &&
+		d=$((d + 1))
+}
+for p in c-dwarf5 c-dwarf4 cxx; do
+	[ -f "$OUT/elf/$p" ] && objcopy --only-keep-debug "$OUT/elf/$p" "$tmp/$p.debug" &&
+		pair "$OUT/elf/$p" "$tmp/$p.debug" "$p"
+done
+[ -f "$tmp/c-dwarf5.debug" ] && pair "$OUT/elf/c-dwarf5" "$tmp/c-dwarf5.debug" by-link 2147483648
+[ -f "$tmp/c-dwarf4.debug" ] && [ -f "$OUT/elf/c-dwarf5" ] &&
+	pair "$OUT/elf/c-dwarf5" "$tmp/c-dwarf4.debug" mismatched
+[ -f "$OUT/elf/repro-sibling-loop" ] &&
+	pair "$OUT/elf/c-dwarf5" "$OUT/elf/repro-sibling-loop" sibling-loop
+echo "fuzz seeds: $n ELF files, $t texts, 2 perf maps, $(ls "$OUT/ipc" | wc -l) ipc messages, $d debug-file pairs in $OUT"
