@@ -15,9 +15,11 @@
  *   lock (waiters and the time of the last change share one word, changed
  *   by compare-and-swap; the time goes into a separate sum by atomic add).
  * - A futex wake (WAKE, WAKE_BITSET, WAKE_OP, UNLOCK_PI, the requeues;
- *   futex_wake(2)) on a word with waiters takes that sum: the time its
- *   waiters waited through the critical section that this release ends.
- *   It is recorded on the waker's user stack for the mutex view. So the
+ *   futex_wake(2)) that woke a waiter, as it returns, takes that sum: the
+ *   time its waiters waited through the critical section that this
+ *   release ends. It is recorded on the waker's user stack for the mutex
+ *   view. A wake that woke no one costs a test of its return value: under
+ *   a busy lock most are so. So the
  *   blame is shared among the releases a waiter waited through, as the
  *   lock passed from holder to holder, and the two views' totals agree.
  * - Waiting that no wake ends (a timeout, a signal, the kernel's wake at a
@@ -289,38 +291,28 @@ static __always_inline __u64 lock_wait_exit(struct lock_wait *p, long ret)
 	return now - wt.start_ns ?: 1;
 }
 
-/* A targeted thread wakes uaddr's waiters: blame it for their waiting,
- * recorded as the call returns (its user stack is the same then, and one
- * program reads stacks, not two: each is verified with the unwinder). */
-static __always_inline void lock_wake(__u64 pid_tgid, __u64 uaddr, bool btf)
+/* A targeted thread's futex wake of uaddr returned, having woken some of
+ * its waiters: the time they waited since the word's last such wake, to
+ * blame on the waker (0: none). A wake that woke no one ended no wait, and
+ * leaves the word alone: under a busy lock most unlocks are so (glibc's
+ * word says "contended" until it is taken uncontended again). */
+static __always_inline __u64 lock_wake(__u64 pid_tgid, __u64 uaddr)
 {
 	struct lock_word_key wk = { .tgid = pid_tgid >> 32, .uaddr = uaddr };
 	struct lock_word *w = bpf_map_lookup_elem(&lock_words, &wk);
-	struct lock_wait *t;
 	__u64 now, blame;
 
 	if (!w)
-		return;		/* no waiter ever seen on it */
-	/* none waiting, nothing to blame: leave the word alone (a lock
-	 * passed between busy threads is woken at every release) */
+		return 0;	/* no waiter ever seen on it */
 	if (!(*(volatile __u64 *)&w->state & LOCK_WAITERS_MASK) && !w->acc_ns)
-		return;
+		return 0;
 	now = bpf_ktime_get_ns();
 	lock_word_change(w, 0, now);
 	w->last_wake_ns = now;
 	blame = __sync_lock_test_and_set(&w->acc_ns, 0);
-	if (!blame)
-		return;
-	count(CPROF_CNT_LOCK_WAKES);
-	t = lock_wait_of((__u32)pid_tgid, true, btf);
-	if (!t) {
-		count(CPROF_CNT_LOCK_WAITS_FULL);
-		return;
-	}
-	/* FUTEX_WAKE_OP's two words: one record, on the first */
-	if (!t->blame_ns)
-		t->blame_uaddr = uaddr;
-	t->blame_ns += blame;
+	if (blame)
+		count(CPROF_CNT_LOCK_WAKES);
+	return blame;
 }
 
 /* The word of a futex_waitv(2) or futex_requeue(2) array's first entry
@@ -348,14 +340,45 @@ static __always_inline bool lock_word_changed(__u64 uaddr, __u32 val)
 	return true;
 }
 
-/* A futex system call enters: id, its arguments (a0 to a3) and uaddr2. */
-static __always_inline int lock_enter(void *ctx, long id, __u64 a0, __u64 a1, __u64 a2,
-				      __u64 a3, __u64 a4, bool btf)
+/* Whether a futex system call (id, op: futex(2)'s second argument) is a
+ * wait; whether it is a wake that woke someone, as its return (ret) says. */
+static __always_inline bool lock_is_wait(long id, __u32 op)
 {
-	__u64 pid_tgid;
-	__u32 op;
+	if (id == NR_FUTEX_WAIT || id == NR_FUTEX_WAITV)
+		return true;
+	if (id != NR_FUTEX)
+		return false;
+	op &= FUTEX_CMD_MASK;
+	return op == F_WAIT || op == F_WAIT_BITSET || op == F_LOCK_PI || op == F_LOCK_PI2 ||
+	       op == F_WAIT_REQUEUE_PI;
+}
 
-	pid_tgid = bpf_get_current_pid_tgid();
+static __always_inline bool lock_woke(long id, __u32 op, long ret)
+{
+	if (id == NR_FUTEX_WAKE || id == NR_FUTEX_REQUEUE)
+		return ret > 0;
+	if (id != NR_FUTEX)
+		return false;
+	switch (op & FUTEX_CMD_MASK) {
+	case F_WAKE:
+	case F_WAKE_BITSET:
+	case F_WAKE_OP:
+	case F_REQUEUE:
+	case F_CMP_REQUEUE:
+	case F_CMP_REQUEUE_PI:
+		return ret > 0;		/* woken (and requeued) */
+	case F_UNLOCK_PI:
+		return ret == 0;	/* the kernel handed the lock on, if anyone waited */
+	}
+	return false;
+}
+
+/* A futex wait enters: id, its arguments (a0 to a3). Wakes are seen as
+ * they return, knowing whether they woke anyone. */
+static __always_inline int lock_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u64 a3, bool btf)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
 	if (!task_wanted_cached(pid_tgid >> 32))
 		return 0;
 	switch (id) {
@@ -366,65 +389,47 @@ static __always_inline int lock_enter(void *ctx, long id, __u64 a0, __u64 a1, __
 	case NR_FUTEX_WAITV:	/* on several words at once: not blamed */
 		lock_wait_enter(pid_tgid, lock_waitv_word(a0), false, btf);
 		return 0;
-	case NR_FUTEX_WAKE:
-		lock_wake(pid_tgid, a0, btf);
-		return 0;
-	case NR_FUTEX_REQUEUE:
-		lock_wake(pid_tgid, lock_waitv_word(a0), btf);
-		return 0;
 	}
-	op = (__u32)a1 & FUTEX_CMD_MASK;
-	switch (op) {
+	switch ((__u32)a1 & FUTEX_CMD_MASK) {
 	case F_WAIT:
 	case F_WAIT_BITSET:
 		if (!lock_word_changed(a0, (__u32)a2))
 			lock_wait_enter(pid_tgid, a0, true, btf);
 		break;
-	case F_LOCK_PI:
-	case F_LOCK_PI2:
-	case F_WAIT_REQUEUE_PI:
+	default:	/* LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI */
 		lock_wait_enter(pid_tgid, a0, true, btf);
-		break;
-	case F_WAKE_OP:
-		lock_wake(pid_tgid, a0, btf);
-		lock_wake(pid_tgid, a4, btf);	/* uaddr2 */
-		break;
-	case F_WAKE:
-	case F_WAKE_BITSET:
-	case F_UNLOCK_PI:
-	case F_REQUEUE:
-	case F_CMP_REQUEUE:
-	case F_CMP_REQUEUE_PI:
-		lock_wake(pid_tgid, a0, btf);
 		break;
 	}
 	return 0;
 }
 
-static __always_inline int lock_exit(void *ctx, long id, long ret, bool btf)
+/* A futex system call id returns ret; a0, a1 and a4 are its arguments
+ * (a4: futex(2)'s uaddr2), as the registers still hold them. */
+static __always_inline int lock_exit(void *ctx, long id, long ret, __u64 a0, __u64 a1, __u64 a4,
+				     bool btf)
 {
-	__u64 pid_tgid, d = 0, uaddr = 0;
+	__u64 pid_tgid, d = 0, uaddr = a0;
 	struct lock_wait *t;
-	__u32 role = 0;
+	__u32 role = LOCK_WAKE;
 
-	if (!lock_syscall(id))
-		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
-	if (!task_wanted_cached(pid_tgid >> 32))
-		return 0;
-	/* what its entry noted: a wait, or blame for a wake */
-	t = lock_wait_of((__u32)pid_tgid, false, btf);
-	if (!t)
-		return 0;
-	if (t->start_ns) {
+	if (lock_woke(id, (__u32)a1, ret)) {
+		if (!task_wanted_cached(pid_tgid >> 32))
+			return 0;
+		if (id == NR_FUTEX_REQUEUE)
+			uaddr = lock_waitv_word(a0);
+		d = lock_wake(pid_tgid, uaddr);
+		/* FUTEX_WAKE_OP's two words: one record, on the first */
+		if (id == NR_FUTEX && ((__u32)a1 & FUTEX_CMD_MASK) == F_WAKE_OP)
+			d += lock_wake(pid_tgid, a4);
+	} else if (lock_is_wait(id, (__u32)a1)) {
+		/* what its entry noted, if it waited */
+		t = lock_wait_of((__u32)pid_tgid, false, btf);
+		if (!t || !t->start_ns)
+			return 0;
 		uaddr = t->uaddr;
 		d = lock_wait_exit(t, ret);
 		role = LOCK_WAIT;
-	} else if (t->blame_ns) {
-		uaddr = t->blame_uaddr;
-		d = t->blame_ns;
-		t->blame_ns = 0;
-		role = LOCK_WAKE;
 	}
 	if (d)
 		lock_record(ctx, pid_tgid, role, uaddr, d);
@@ -434,32 +439,41 @@ static __always_inline int lock_exit(void *ctx, long id, long ret, bool btf)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(lock_sys_enter, struct pt_regs *regs, long id)
 {
-	if (!lock_syscall(id))
-		return 0;	/* every other system call: before reading its registers */
-	/* di, si, dx, r10, r8: the arguments; r8 is uaddr2 */
-	return lock_enter(ctx, id, regs->di, regs->si, regs->dx, regs->r10, regs->r8, true);
+	/* every other system call leaves before reading its registers */
+	if (!lock_syscall(id) || !lock_is_wait(id, (__u32)regs->si))
+		return 0;
+	/* di, si, dx, r10: the arguments */
+	return lock_enter(id, regs->di, regs->si, regs->dx, regs->r10, true);
 }
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(lock_sys_enter_raw, struct pt_regs *regs, long id)
 {
-	if (!lock_syscall(id))
-		return 0;	/* every other system call: before reading its registers */
-	return lock_enter(ctx, id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
-			  BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10), BPF_CORE_READ(regs, r8),
-			  false);
+	if (!lock_syscall(id) || !lock_is_wait(id, (__u32)BPF_CORE_READ(regs, si)))
+		return 0;
+	return lock_enter(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
+			  BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10), false);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lock_sys_exit, struct pt_regs *regs, long ret)
 {
-	return lock_exit(ctx, regs->orig_ax, ret, true);
+	long id = regs->orig_ax;
+
+	if (!lock_syscall(id))
+		return 0;
+	return lock_exit(ctx, id, ret, regs->di, regs->si, regs->r8, true);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(lock_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return lock_exit(ctx, BPF_CORE_READ(regs, orig_ax), ret, false);
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (!lock_syscall(id))
+		return 0;
+	return lock_exit(ctx, id, ret, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
+			 BPF_CORE_READ(regs, r8), false);
 }
 
 #endif /* CPROF_BPF_LOCK_H */

@@ -34,19 +34,17 @@ struct lock_val {
 	__u64 ns;			/* time waited (sampled ones: the rate each) */
 };
 
-/* A thread inside a futex call (BPF only; here for its size): a wait, or
- * a wake whose blame is recorded as it returns. */
+/* A thread inside a futex wait (BPF only; here for its size). */
 struct lock_wait {
 	__u64 start_ns;			/* 0: in no wait */
 	__u64 uaddr;
 	__u32 tgid;
 	__u32 tracked;			/* counted in its word's waiters (lock_word) */
-	__u64 blame_ns;			/* 0: no wake's blame pending */
-	__u64 blame_uaddr;
 };
 
 /* A futex word with waiters (BPF only): who waits on it, and the time they
- * have spent waiting since its last wake, to be blamed on the next waker. */
+ * have spent waiting since its last wake, to be blamed on the next wake
+ * that wakes one of them. */
 struct lock_word_key {
 	__u32 tgid;
 	__u32 _pad;
@@ -59,7 +57,8 @@ struct lock_word {
 	 * compare-and-swap updates both */
 	__u64 state;
 	__u64 acc_ns;			/* waiting time since the last wake */
-	__u64 last_wake_ns;		/* bpf_ktime_get_ns() of the last wake */
+	__u64 last_wake_ns;		/* bpf_ktime_get_ns() of the last wake that
+					 * woke a waiter */
 };
 #define LOCK_TIME_SHIFT		6
 #define LOCK_WAITERS_MASK	0xffffULL
