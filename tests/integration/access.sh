@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Who sees what: root and the --group see every process; another local user
-# only their own processes, without kernel addresses, over the Unix socket
+# only their own processes (checked in the cpu, block and mutex views),
+# without kernel addresses, over the Unix socket
 # and over loopback TCP alike; beyond loopback only TLS with a bearer token.
 # Then SIGHUP with a changed config file, the capabilities kept after
 # start-up, and go tool pprof showing cprofd's reasons.
@@ -75,6 +76,41 @@ check "nor does their own process's profile ($n)" test "$n" = 0 "$n kernel addre
 sym=$(echo "0xffffffff81000000+0x401000" | as "$U" curl -s --data-binary @- "$URL/debug/pprof/symbol?pid=$MINE")
 check "symbol lookups of kernel addresses answer nothing for them" \
 	bash -c "! grep -qi '^0xffffffff81000000 ' <<<\"\$1\"" _ "$sym" "$sym"
+
+# 3b. The block and mutex views, by the same rules: two users' lock
+# workloads, contended at the same time; each user sees only their own.
+cp "$B/workloads/locks" "$W/locks"
+spawn_as "$U" "$W/locks" mutex 300 >"$W/out/lmine.out" 2>&1
+LMINE=$!
+spawn_as "$OTHER" "$W/locks" mutex 300 >"$W/out/ltheirs.out" 2>&1
+LTHEIRS=$!
+wait_for "$W/out/lmine.out" '^ready' && wait_for "$W/out/ltheirs.out" '^ready' ||
+	fail "lock workloads" "not ready: $(tail -n 1 "$W/out/lmine.out" "$W/out/ltheirs.out")"
+for v in block mutex; do
+	as "$U" curl -s -o "$W/out/$v.pb.gz" -w '%{http_code}' "$URL/debug/pprof/$v?seconds=5" \
+		>"$W/out/$v.st" &
+done
+curl -s -o "$TMP/rootblock.pb.gz" "$URL/debug/pprof/block?seconds=5" &
+ROOTBLOCK=$!
+for _ in $(seq 100); do [ "$(metric cprofd_lock_attached)" = 1 ] && break; sleep 0.1; done
+sleep 0.5
+kill -USR1 "$LMINE" "$LTHEIRS"
+wait_for "$W/out/lmine.out" '^done' && wait_for "$W/out/ltheirs.out" '^done' ||
+	fail "lock workloads" "did not finish"
+for v in block mutex; do
+	for _ in $(seq 100); do [ -s "$W/out/$v.st" ] && break; sleep 0.1; done
+	pids=$(q "$W/out/$v.pb.gz" pids | sort -u | tr '\n' ' ')
+	check "$v: a whole-host profile for a user holds only their lock workload (HTTP $(cat "$W/out/$v.st"); pids $pids)" \
+		test "$pids" = "$LMINE " "pids: $pids"
+done
+wait "$ROOTBLOCK"
+n=$(q "$TMP/rootblock.pb.gz" pids | sort -u | grep -cxE "$LMINE|$LTHEIRS")
+check "block: root's whole-host profile holds both users' lock workloads ($n of 2)" test "$n" = 2 "$n"
+get_as "$U" "$W/out/lth.txt" "$URL/debug/pprof/mutex?seconds=1&pid=$LTHEIRS"
+check "mutex: another user's process is refused with 403 (HTTP $st)" test "$st" = 403 "HTTP $st"
+get_as "$U" "$W/out/lown.txt" "http://localhost/debug/pprof/block?seconds=1&pid=$LMINE" --unix-socket "$SOCK"
+check "block: their own process over the socket (HTTP $st)" test "$st" = 200 "HTTP $st"
+kill "$LMINE" "$LTHEIRS" 2>/dev/null
 
 # 4. Root sees everything, kernel frames included; so does the group.
 curl -s -o "$TMP/rooth.pb.gz" "$URL/debug/pprof/profile?seconds=2"
