@@ -29,6 +29,8 @@
 #include "parserd.h"
 #include "vdso.h"
 #include "views.h"
+#include "history.h"
+#include "store.h"
 
 #define CPROFD_VERSION CPROF_VERSION	/* the top-level VERSION file, passed by the Makefile */
 #define TICK_MS 1000
@@ -41,6 +43,10 @@
 /* What one request may take a parser process: far more than any real object
  * needs (libLLVM's table: 0.3 s; its symbols cold: under 2 s). */
 #define DEFAULT_PARSER_TIMEOUT 30
+#define DEFAULT_WINDOW_S 10
+#define DEFAULT_STORE "/var/lib/cprofd"
+#define DEFAULT_RETENTION_BYTES (1ull << 30)
+#define DEFAULT_RETENTION_AGE_S (14 * 86400ull)
 
 struct options {
 	int pids[PARAMS_MAX_PIDS];
@@ -61,6 +67,10 @@ struct options {
 	uint64_t heap_rate;		/* --heap-rate */
 	uint64_t lock_rate_ns;		/* --lock-rate */
 	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
+	int window_s;			/* --window: the history's windows */
+	const char *store;		/* --store: where the history is kept */
+	uint64_t retention_bytes;	/* --retention SIZE,AGE */
+	uint64_t retention_age_s;
 	const char *config;		/* --config: the file read first, and on SIGHUP */
 	const char *group;		/* members see every process */
 	const char *tls_cert, *tls_key;	/* TLS on the TCP listener */
@@ -72,7 +82,8 @@ struct options {
 static const char usage[] =
 	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
 	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
-	"              [--hz N] [--views LIST] [--continuous LIST] [--heap-rate BYTES]\n"
+	"              [--hz N] [--views LIST] [--continuous LIST] [--window SECONDS]\n"
+	"              [--store DIR] [--retention SIZE,AGE] [--heap-rate BYTES]\n"
 	"              [--offcpu-min USEC] [--offcpu-rate USEC] [--lock-rate USEC]\n"
 	"              [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
@@ -91,9 +102,14 @@ static const char usage[] =
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
 	"  --views LIST     views to serve, comma-separated, or all (default): cpu, heap, allocs,\n"
 	"                   offcpu, wall, block, mutex\n"
-	"  --continuous LIST  views kept on all the time, so that their totals since start are\n"
-	"                   served without seconds=: heap, allocs, block, mutex (on for --pid\n"
-	"                   targets anyway)\n"
+	"  --continuous LIST  views kept on all the time (or all), their windows kept in the\n"
+	"                   history and served for start= and end=; heap, allocs, block and\n"
+	"                   mutex also serve their totals since start without seconds= (on for\n"
+	"                   --pid targets anyway)\n"
+	"  --window SECONDS  the history's windows, cut at multiples of it (default 10)\n"
+	"  --store DIR      where the history is kept (default /var/lib/cprofd)\n"
+	"  --retention SIZE,AGE  the history's bounds: oldest windows dropped first past SIZE\n"
+	"                   bytes or AGE (s, m, h, d) old (default 1G,14d)\n"
 	"  --heap-rate BYTES  one allocation sampled per BYTES allocated on average, as Go's\n"
 	"                   MemProfileRate (default 512K; 1: every allocation)\n"
 	"  --offcpu-min USEC  off-CPU intervals shorter than this are counted, not recorded\n"
@@ -144,6 +160,29 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* A duration: seconds, or a number with s, m, h or d, from lo to hi seconds. */
+static int parse_seconds(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long long v;
+	int unit = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	if (*end) {
+		unit = !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 :
+		       !strcmp(end, "d") ? 86400 : 0;
+		if (!unit)
+			return -EINVAL;
+	}
+	if (v > hi / unit || v * unit < lo)
+		return -EINVAL;
+	*out = (int)(v * unit);
+	return 0;
+}
+
 static void opt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --views, --continuous: from the view table; views not built in this
@@ -162,7 +201,8 @@ static int parse_views(const char *list, const char *opt, unsigned int *mask)
 enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
        OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
        OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE, OPT_LOCK_RATE };
+       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE, OPT_LOCK_RATE,
+       OPT_WINDOW, OPT_STORE, OPT_RETENTION };
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "comm", required_argument, NULL, OPT_COMM },
@@ -173,6 +213,9 @@ static const struct option longopts[] = {
 	{ "hz", required_argument, NULL, OPT_HZ },
 	{ "views", required_argument, NULL, OPT_VIEWS },
 	{ "continuous", required_argument, NULL, OPT_CONTINUOUS },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 	{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
 	{ "offcpu-rate", required_argument, NULL, OPT_OFFCPU_RATE },
@@ -223,6 +266,10 @@ static void set_defaults(struct options *o)
 	o->offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
 	o->heap_rate = HEAP_DEFAULT_RATE;
 	o->lock_rate_ns = LOCK_DEFAULT_RATE_NS;
+	o->window_s = DEFAULT_WINDOW_S;
+	o->store = DEFAULT_STORE;
+	o->retention_bytes = DEFAULT_RETENTION_BYTES;
+	o->retention_age_s = DEFAULT_RETENTION_AGE_S;
 }
 
 static void options_free(struct options *o)
@@ -279,18 +326,38 @@ static int apply_opt(struct options *o, int c, const char *arg)
 		if (parse_views(arg, "--views", &o->views))
 			return 2;
 		break;
-	case OPT_CONTINUOUS: {
-		unsigned int mask;
-
-		if (parse_views(arg, "--continuous", &mask))
+	case OPT_CONTINUOUS:
+		if (parse_views(arg, "--continuous", &o->continuous))
 			return 2;
-		for (size_t i = 0; i < nr_views; i++)
-			if ((mask & (1u << i)) && !views[i].cumulative) {
-				opt_err("--continuous %s: only the heap, allocs, block and mutex views can be kept on in this version",
-					views[i].name);
-				return 2;
-			}
-		o->continuous = mask;
+		break;
+	case OPT_WINDOW:
+		if (parse_seconds(arg, 1, 3600, &o->window_s)) {
+			opt_err("--window %s: expected a duration from 1s to 1h, as in 10s or 1m", arg);
+			return 2;
+		}
+		break;
+	case OPT_STORE:
+		if (arg[0] != '/') {
+			opt_err("--store %s: expected an absolute path", arg);
+			return 2;
+		}
+		o->store = arg;
+		break;
+	case OPT_RETENTION: {
+		const char *comma = strchr(arg, ',');
+		char size[32];
+		int age;
+
+		if (!comma || (size_t)(comma - arg) >= sizeof(size) ||
+		    (memcpy(size, arg, comma - arg), size[comma - arg] = '\0',
+		     params__parse_size(size, &o->retention_bytes)) ||
+		    o->retention_bytes < (64ull << 10) ||
+		    parse_seconds(comma + 1, 60, 3650 * 86400, &age)) {
+			opt_err("--retention %s: expected SIZE,AGE with SIZE 64K or more and AGE from 1m to 3650d, as in 1G,14d",
+				arg);
+			return 2;
+		}
+		o->retention_age_s = (uint64_t)age;
 		break;
 	}
 	case OPT_HEAP_RATE:
@@ -755,6 +822,10 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(n.heap_rate != o->heap_rate, "heap-rate");
 	NEEDS_RESTART(n.lock_rate_ns != o->lock_rate_ns, "lock-rate");
 	NEEDS_RESTART(n.continuous != o->continuous, "continuous");
+	NEEDS_RESTART(n.window_s != o->window_s, "window");
+	NEEDS_RESTART(!same_str(n.store, o->store), "store");
+	NEEDS_RESTART(n.retention_bytes != o->retention_bytes ||
+		      n.retention_age_s != o->retention_age_s, "retention");
 #undef NEEDS_RESTART
 	/* what the new settings point into stays */
 	for (size_t i = 0; i < n.nr_owned; i++)
@@ -920,6 +991,29 @@ int main(int argc, char **argv)
 				  track == &d.heap_track ? "the allocator" : "futex waits",
 				  strerror(errno), track == &d.heap_track ? "heap and allocs" : "block and mutex");
 	}
+	if (o.continuous & o.views) {
+		struct store_opts so = {
+			.dir = o.store, .max_bytes = o.retention_bytes,
+			.max_age_ns = o.retention_age_s * 1000000000ull,
+		};
+		struct history_opts ho = {
+			.d = &d, .views = o.continuous & o.views, .window_s = o.window_s,
+		};
+
+		d.store = store__open(&so);
+		if (!d.store) {
+			log_error("cannot keep the history in %s: %s; give --store DIR, or leave --continuous out",
+				  o.store, strerror(errno));
+			goto cleanup;
+		}
+		ho.store = d.store;
+		d.window_s = o.window_s;
+		d.history = history__start(&ho);
+		if (!d.history) {
+			log_error("cannot start the history: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
 	if (pthread_create(&events_thread, NULL, event_loop, &d)) {
 		log_error("cannot start a thread: %s", strerror(errno));
 		goto cleanup;
@@ -979,6 +1073,9 @@ cleanup:
 		pthread_join(events_thread, NULL);
 	if (d.proctab)
 		proctab__set_exit_hook(d.proctab, NULL, NULL);
+	/* before the tracks it cuts from, while the processes are known */
+	history__stop(d.history);
+	store__free(d.store);
 	for (int i = 0; i < 2; i++) {
 		struct window *track = i ? d.lock_track : d.heap_track;
 

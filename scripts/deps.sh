@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev
       zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
-      libcurl4-openssl-dev libdebuginfod-dev libiberty-dev liblzma-dev libcapstone-dev)
+      libcurl4-openssl-dev libdebuginfod-dev libiberty-dev liblzma-dev libcapstone-dev libzstd-dev)
 case "${1:-build}" in
   check) want+=(golang-go curl binutils linux-perf redis-server redis-tools g++ xz-utils
                 libc6-dbg debuginfod libclang-rt-14-dev libjemalloc-dev libgoogle-perftools-dev

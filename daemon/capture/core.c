@@ -1673,6 +1673,21 @@ static void perfset_put(struct core *v, uint64_t period)
 		}
 }
 
+/* An empty window of kind, not yet open. */
+static struct window *window_of(struct core *v, enum window_kind kind)
+{
+	bool heap = kind == WINDOW_HEAP, lock = kind == WINDOW_LOCK;
+	struct window *w;
+
+	w = window__new(v->store, kind == WINDOW_CPU ? sizeof(struct cpu_key) :
+			heap ? sizeof(struct heap_key) : lock ? sizeof(struct lock_key) :
+			sizeof(struct offcpu_key),
+			kind == WINDOW_OFFCPU || heap || lock ? 2 : 1);
+	if (w)
+		w->kind = kind;
+	return w;
+}
+
 struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 				    int seconds)
 {
@@ -1697,16 +1712,12 @@ struct window *core__open_window(struct core *v, enum window_kind kind, int hz,
 			return NULL;
 		}
 	}
-	w = window__new(v->store, kind == WINDOW_CPU ? sizeof(struct cpu_key) :
-			heap ? sizeof(struct heap_key) : lock ? sizeof(struct lock_key) :
-			sizeof(struct offcpu_key),
-			kind == WINDOW_OFFCPU || heap || lock ? 2 : 1);
+	w = window_of(v, kind);
 	if (!w) {
 		if (heap)
 			heapsrc__stop(v->heap);
 		return NULL;
 	}
-	w->kind = kind;
 	w->filter = cpu ? (uint64_t)(NS / hz) : heap ? v->stats.heap_rate :
 		    lock ? v->stats.lock_rate_ns : 0;
 
@@ -1861,6 +1872,44 @@ void core__close_window(struct core *v, struct window *w)
 		close_locked(v, w);
 	}
 	pthread_mutex_unlock(&v->lock);
+}
+
+struct window *core__rotate_window(struct core *v, struct window *w)
+{
+	struct window *n;
+
+	if (w->kind == WINDOW_HEAP || w->kind == WINDOW_LOCK) {
+		errno = EINVAL;		/* cumulative: snapshots, not windows end to end */
+		return NULL;
+	}
+	n = window_of(v, w->kind);
+	if (!n)
+		return NULL;
+	n->filter = w->filter;
+	pthread_mutex_lock(&v->lock);
+	if (w->closed) {
+		pthread_mutex_unlock(&v->lock);
+		window__free(n);
+		errno = EINVAL;
+		return NULL;
+	}
+	drain_locked(v);
+	n->start_ns = v->flipped_real_ns;
+	n->opened_mono_ns = v->flipped_ns;
+	n->first_gen = __atomic_load_n(&v->skel->bss->gen, __ATOMIC_RELAXED);
+	n->next = v->windows;
+	v->windows = n;
+	/* w's hold on its sources (its sampling rate, the scheduler
+	 * programs) passes to n: take it again before w lets it go */
+	if (n->kind == WINDOW_CPU || n->kind == WINDOW_WALL)
+		perfset_get(v, (int)(NS / n->filter));
+	if (n->kind == WINDOW_OFFCPU || n->kind == WINDOW_WALL)
+		sched_get(v);
+	v->stats.open_windows++;
+	close_locked(v, w);
+	pthread_cond_broadcast(&v->closed_cond);
+	pthread_mutex_unlock(&v->lock);
+	return n;
 }
 
 struct window *core__snapshot_window(struct core *v, struct window *w)

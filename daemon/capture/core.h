@@ -132,6 +132,11 @@ void core__close_window(struct core *v, struct window *w);
  * now (a drain first), closed now: a cumulative view's totals since w
  * opened, while w goes on. Free it with core__free_window. NULL and errno. */
 struct window *core__snapshot_window(struct core *v, struct window *w);
+/* End w now and open its successor at the same drain, with the same kind
+ * and rate: nothing falls between them (the history's windows, end to
+ * end). The new window; w is closed, to be freed by the caller. NULL and
+ * errno (EINVAL: w is closed, or a cumulative kind). */
+struct window *core__rotate_window(struct core *v, struct window *w);
 /* Free a closed window. */
 void core__free_window(struct core *v, struct window *w);
 /* Handle process announcements; wait up to timeout_ms for them. */

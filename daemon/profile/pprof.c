@@ -514,6 +514,89 @@ cleanup:
 	return id;
 }
 
+struct location_lines_key {
+	uint64_t mapping_id, address;
+	const struct bline *lines;
+	size_t nr_lines;
+};
+
+static bool location_lines_eq(const void *ctx, size_t idx, const void *key)
+{
+	const struct pprof_builder *b = ctx;
+	const struct blocation *l = &b->locs[idx];
+	const struct location_lines_key *k = key;
+	size_t i;
+
+	if (l->mapping_id != k->mapping_id || l->address != k->address ||
+	    l->nr_lines != k->nr_lines)
+		return false;
+	/* Compared field by field: struct bline may have padding one day. */
+	for (i = 0; i < k->nr_lines; i++) {
+		if (l->lines[i].function_id != k->lines[i].function_id ||
+		    l->lines[i].line != k->lines[i].line)
+			return false;
+	}
+	return true;
+}
+
+uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping_id,
+				       uint64_t address, const struct pprof_line *lines,
+				       size_t nr_lines)
+{
+	struct location_lines_key k = { mapping_id, address };
+	struct bline *bl = NULL;
+	uint64_t h, id = 0;
+	int err = -EINVAL;
+	size_t found, i;
+
+	if (!b || (nr_lines && !lines) || mapping_id > b->nr_maps)
+		goto cleanup;
+	for (i = 0; i < nr_lines; i++) {
+		if (!lines[i].function)
+			goto cleanup;
+	}
+
+	/* The functions first: the lines are compared by function id. Those
+	 * of an existing location exist already, so nothing is left unused. */
+	err = -ENOMEM;
+	if (nr_lines) {
+		bl = calloc(nr_lines, sizeof(*bl));
+		if (!bl)
+			goto cleanup;
+	}
+	for (i = 0; i < nr_lines; i++) {
+		bl[i].function_id = builder_function(b, &lines[i]);
+		if (!bl[i].function_id)
+			goto cleanup;
+		bl[i].line = lines[i].line;
+	}
+	/* Locations at one address share the hash, so every one of them is on
+	 * the probe path and the one with these lines is found. */
+	h = location_hash(mapping_id, address);
+	k.lines = bl;
+	k.nr_lines = nr_lines;
+	found = itab_find(&b->loc_idx, h, location_lines_eq, b, &k);
+	if (found) {
+		id = found;
+		goto cleanup;
+	}
+	if (RESERVE(b->locs, b->cap_locs, b->nr_locs) || itab_add(&b->loc_idx, h, b->nr_locs))
+		goto cleanup;
+	b->locs[b->nr_locs].mapping_id = mapping_id;
+	b->locs[b->nr_locs].address = address;
+	b->locs[b->nr_locs].lines = bl;
+	b->locs[b->nr_locs].nr_lines = nr_lines;
+	b->nr_locs++;
+	bl = NULL;
+	id = b->nr_locs;
+
+cleanup:
+	free(bl);
+	if (!id)
+		errno = -err;
+	return id;
+}
+
 static int label_cmp(const void *a, const void *b)
 {
 	const struct blabel *x = a, *y = b;
@@ -869,6 +952,48 @@ cleanup:
 	free(samplep);
 	free(labels);
 	free(labelp);
+	return err;
+}
+
+void pprof_builder__set_time(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos)
+{
+	if (!b)
+		return;
+	b->time_nanos = time_nanos;
+	b->duration_nanos = duration_nanos;
+}
+
+int pprof_builder__set_comments(struct pprof_builder *b, const char *const *comments, size_t nr)
+{
+	int64_t *idx = NULL;
+	int err = -EINVAL;
+	size_t i;
+
+	if (!b || (nr && !comments))
+		goto cleanup;
+	for (i = 0; i < nr; i++) {
+		if (!comments[i])
+			goto cleanup;
+	}
+	err = -ENOMEM;
+	idx = zalloc(nr, sizeof(*idx));
+	if (!idx)
+		goto cleanup;
+	/* Strings interned here stay in the table if a later one fails; an
+	 * unused string costs a few bytes and pprof does not mind it. */
+	for (i = 0; i < nr; i++) {
+		idx[i] = intern(b, comments[i]);
+		if (idx[i] < 0)
+			goto cleanup;
+	}
+	free(b->comments);
+	b->comments = idx;
+	b->nr_comments = nr;
+	idx = NULL;
+	err = 0;
+
+cleanup:
+	free(idx);
 	return err;
 }
 

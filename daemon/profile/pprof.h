@@ -61,12 +61,26 @@ uint64_t pprof_builder__find_location(struct pprof_builder *b, uint64_t mapping_
 /* Add a location (or return the existing one's id); 0 on ENOMEM. */
 uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
 				 const struct pprof_line *lines, size_t nr_lines);
+/* Like pprof_builder__location, but a location at (mapping_id, address) is
+ * reused only when its lines are these; else another one is added. For
+ * profiles merged from several, where one address may be symbolized in one
+ * and not in another, and frames made up at address 0 differ by name only.
+ * 0 on ENOMEM or EINVAL. */
+uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping_id,
+				       uint64_t address, const struct pprof_line *lines,
+				       size_t nr_lines);
 /* Add a sample; samples with the same locations and labels are merged by
  * adding their values. values has nr_sample_types entries. 0 or -errno. */
 int pprof_builder__sample(struct pprof_builder *b, const uint64_t *locations, size_t nr_locations,
 			  const int64_t *values, const struct pprof_label *labels, size_t nr_labels);
 /* Serialize (gzip-compressed when gzip) into a malloc'd buffer. 0 or -errno. */
 int pprof_builder__write(struct pprof_builder *b, bool gzip, uint8_t **out, size_t *len);
+/* Change what the options gave at creation, for a caller that learns it
+ * later (a merge knows its time span only when every profile is in, and its
+ * comments when it is written). set_comments replaces the comments; 0 or
+ * -errno, the old ones kept on failure. */
+void pprof_builder__set_time(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
+int pprof_builder__set_comments(struct pprof_builder *b, const char *const *comments, size_t nr);
 void pprof_builder__free(struct pprof_builder *b);
 
 /* Decode a profile, gzip-compressed or not. NULL and errno (EINVAL: not a

@@ -585,7 +585,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		if (!bd->kernel_hidden_location) {
 			struct pprof_line line = { .function = "[kernel]" };
 
-			bd->kernel_hidden_location = pprof_builder__location(bd->b, 0, 0, &line, 1);
+			bd->kernel_hidden_location = pprof_builder__location_lines(bd->b, 0, 0, &line, 1);
 		}
 		locs[n++] = bd->kernel_hidden_location;
 		ks = NULL;
@@ -615,7 +615,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		if (!bd->truncated_location) {
 			struct pprof_line line = { .function = "[truncated stack]" };
 
-			bd->truncated_location = pprof_builder__location(bd->b, 0, 0, &line, 1);
+			bd->truncated_location = pprof_builder__location_lines(bd->b, 0, 0, &line, 1);
 		}
 		locs[n++] = bd->truncated_location;
 	}
@@ -624,7 +624,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		if (!bd->lost_location) {
 			struct pprof_line line = { .function = "[stack lost]" };
 
-			bd->lost_location = pprof_builder__location(bd->b, 0, 0, &line, 1);
+			bd->lost_location = pprof_builder__location_lines(bd->b, 0, 0, &line, 1);
 		}
 		locs[n++] = bd->lost_location;
 	}
@@ -662,22 +662,14 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 	return pprof_builder__sample(bd->b, locs, n, values, labels, nr_labels);
 }
 
-static int render(struct pprof_builder *b, const struct profile_request *req,
-		  const struct view_def *view, uint8_t **out, size_t *len)
+int profile__text(const struct view_def *view, const uint8_t *buf, size_t buflen, uint8_t **out,
+		  size_t *len)
 {
 	Perftools__Profiles__Profile *p;
-	uint8_t *raw;
-	size_t rawlen;
 	FILE *f;
 	int err;
 
-	if (!req->debug)
-		return pprof_builder__write(b, true, out, len);
-	err = pprof_builder__write(b, false, &raw, &rawlen);
-	if (err)
-		return err;
-	p = pprof__read(raw, rawlen);
-	free(raw);
+	p = pprof__read(buf, buflen);
 	if (!p)
 		return -errno;
 	f = open_memstream((char **)out, len);
@@ -695,6 +687,23 @@ static int render(struct pprof_builder *b, const struct profile_request *req,
 		err = -EIO;
 cleanup:
 	pprof__free(p);
+	return err;
+}
+
+static int render(struct pprof_builder *b, const struct profile_request *req,
+		  const struct view_def *view, bool gzip, uint8_t **out, size_t *len)
+{
+	uint8_t *raw;
+	size_t rawlen;
+	int err;
+
+	if (!req->debug)
+		return pprof_builder__write(b, gzip, out, len);
+	err = pprof_builder__write(b, false, &raw, &rawlen);
+	if (err)
+		return err;
+	err = profile__text(view, raw, rawlen, out, len);
+	free(raw);
 	return err;
 }
 
@@ -782,7 +791,7 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	}
 	proctab__unlock(ctx->proctab);
 	if (!err)
-		err = render(bd.b, req, view, out, len);
+		err = render(bd.b, req, view, !ctx->raw, out, len);
 cleanup:
 	if (bd.sb) {
 		struct symbatch_stats st;

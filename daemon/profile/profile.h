@@ -48,14 +48,20 @@ struct profile_ctx {
 	const struct access *who;	/* what the client may see; NULL: all */
 	const char *const *comments;	/* added to the profile's comments */
 	size_t nr_comments;
+	bool raw;			/* the protobuf uncompressed (the history's) */
 };
 
 /* The profile of view (the cpu, offcpu or wall view: window w's kind) from
  * window w, restricted to req's processes. Writes a malloc'd gzipped
- * profile, or text when req->debug. 0 or -errno. */
+ * profile (not gzipped when ctx->raw), or text when req->debug. 0 or -errno. */
 int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 		   const struct window *w, const struct profile_request *req, uint8_t **out,
 		   size_t *len);
+
+/* A profile (gzipped or not) as view's debug=1 text: Go's heap or
+ * contention text, or pprof__text's. 0 or -errno. */
+int profile__text(const struct view_def *view, const uint8_t *buf, size_t buflen, uint8_t **out,
+		  size_t *len);
 
 /* pprof's remote symbolization: text holds addresses in hex ("0x4a10+0x4b20",
  * as pprof posts them; spaces and commas also separate). For each one that can

@@ -32,6 +32,9 @@ struct cprofd {
 					 * --continuous heap), or NULL */
 	struct window *lock_track;	/* futex waits and wakes since tracking began
 					 * (--pid, --continuous block,mutex), or NULL */
+	struct store *store;		/* the history (--continuous), or NULL */
+	struct history *history;
+	int window_s;			/* --window */
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;
@@ -53,6 +56,14 @@ struct reply {
 	char disposition_buf[64];	/* where disposition points when built */
 	char note[320];			/* X-Cprof-Note: what the client should know, or "" */
 };
+
+/* Build view's profile of window w as req asks, for a client that may see
+ * what who allows (NULL: all), with comments; raw: the protobuf not
+ * gzipped. One build at a time (sym_lock). 0 or -errno. */
+int cprofd__build(struct cprofd *d, const struct view_def *view, const struct access *who,
+		  const struct profile_request *req, const struct window *w,
+		  const char *const *comments, size_t nr_comments, bool raw, uint8_t **out,
+		  size_t *len);
 
 /* Wait up to ms for the client; true when it has hung up. */
 typedef bool (*hung_up_fn)(void *arg, int ms);

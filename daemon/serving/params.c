@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "params.h"
 
@@ -376,4 +377,292 @@ int params__parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Times: start=, end=, --from, --to
+ */
+
+#define NS_PER_SEC		1000000000LL
+/* The furthest back a relative time reaches: 100 years of 365.25 days. */
+#define MAX_RELATIVE_NS		(36525LL * 86400 * NS_PER_SEC)
+
+#define TIME_FORMS		"RFC 3339, Unix seconds, or relative like -1h"
+
+/* Why a time was refused; each has its reason in params__time. */
+enum time_verdict {
+	TIME_OK,
+	TIME_FORM,		/* none of the forms */
+	TIME_NO_ZONE,		/* RFC 3339 but for its zone */
+	TIME_NO_SUCH,		/* a month 13, a 30 February, an hour 24 */
+	TIME_RANGE,		/* before 1970, or past what ns in an int64_t hold */
+	TIME_SPAN,		/* relative, more than 100 years back */
+};
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Exactly n digits at *s, which is moved past them. */
+static bool digits(const char **s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!is_digit((*s)[i]))
+			return false;
+		v = v * 10 + ((*s)[i] - '0');
+	}
+	*s += n;
+	*out = v;
+	return true;
+}
+
+/* A fraction of a second after its '.': any number of digits, of which the
+ * first nine count (ns). NULL when there is no digit. */
+static const char *fraction_ns(const char *s, int64_t *ns)
+{
+	int64_t scale = NS_PER_SEC;
+
+	*ns = 0;
+	if (!is_digit(*s))
+		return NULL;
+	for (; is_digit(*s); s++) {
+		scale /= 10;
+		*ns += (*s - '0') * scale;
+	}
+	return s;
+}
+
+/* seconds + ns since the epoch as ns, if an int64_t holds it. */
+static enum time_verdict epoch_ns(int64_t secs, int64_t ns, int64_t *out)
+{
+	int64_t v;
+
+	if (secs < 0 || __builtin_mul_overflow(secs, NS_PER_SEC, &v) ||
+	    __builtin_add_overflow(v, ns, &v))
+		return TIME_RANGE;
+	*out = v;
+	return TIME_OK;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* "2026-12-03T17:00:00.5+01:00": the date, T (t or a space), the time with
+ * seconds, a fraction if any, and a zone: Z or an offset. */
+static enum time_verdict parse_rfc3339(const char *s, int64_t *out)
+{
+	int year, month, day, hour, min, sec, off_h = 0, off_m = 0, sign = 0;
+	struct tm tm = {};
+	int64_t frac = 0;
+	time_t t;
+
+	if (!digits(&s, 4, &year) || *s++ != '-' || !digits(&s, 2, &month) || *s++ != '-' ||
+	    !digits(&s, 2, &day))
+		return TIME_FORM;
+	if (*s != 'T' && *s != 't' && *s != ' ')
+		return TIME_FORM;
+	s++;
+	if (!digits(&s, 2, &hour) || *s++ != ':' || !digits(&s, 2, &min) || *s++ != ':' ||
+	    !digits(&s, 2, &sec))
+		return TIME_FORM;
+	if (*s == '.') {
+		s = fraction_ns(s + 1, &frac);
+		if (!s)
+			return TIME_FORM;
+	}
+	if (!*s)
+		return TIME_NO_ZONE;
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++ == '+' ? 1 : -1;
+		if (!digits(&s, 2, &off_h) || *s++ != ':' || !digits(&s, 2, &off_m))
+			return TIME_FORM;
+	} else {
+		return TIME_FORM;
+	}
+	if (*s)
+		return TIME_FORM;
+
+	/* The year first: it bounds what timegm is given. */
+	if (year < 1970)
+		return TIME_RANGE;
+	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
+	    hour > 23 || min > 59 || sec > 59 || off_h > 23 || off_m > 59)
+		return TIME_NO_SUCH;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = month - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return TIME_RANGE;
+	/* 17:00+01:00 is 16:00Z. */
+	return epoch_ns((int64_t)t - sign * (off_h * 3600 + off_m * 60), frac, out);
+}
+
+/* "1764781200" or "1764781200.25". */
+static enum time_verdict parse_unix(const char *s, int64_t *out)
+{
+	int64_t secs = 0, frac = 0;
+	bool big = false;
+	const char *p;
+
+	for (p = s; is_digit(*p); p++) {
+		/* Every digit is read, so that what follows is still checked. */
+		if (secs > INT64_MAX / NS_PER_SEC)
+			big = true;
+		else
+			secs = secs * 10 + (*p - '0');
+	}
+	if (p == s)
+		return TIME_FORM;
+	if (*p == '.') {
+		p = fraction_ns(p + 1, &frac);
+		if (!p)
+			return TIME_FORM;
+	}
+	if (*p)
+		return TIME_FORM;
+	if (big)
+		return TIME_RANGE;
+	return epoch_ns(secs, frac, out);
+}
+
+/* The unit at *s, in ns, which is moved past it; 0 when there is none. */
+static int64_t unit_ns(const char **s)
+{
+	static const struct {
+		const char *name;
+		int64_t ns;
+	} units[] = {
+		/* two letters before one: "ms" is not minutes and an s */
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 },
+		{ "s", NS_PER_SEC }, { "m", 60 * NS_PER_SEC }, { "h", 3600 * NS_PER_SEC },
+		{ "d", 86400 * NS_PER_SEC },
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t n = strlen(units[i].name);
+
+		if (!strncmp(*s, units[i].name, n)) {
+			*s += n;
+			return units[i].ns;
+		}
+	}
+	return 0;
+}
+
+/* After the '-': one or more numbers, each with its unit ("1h30m", "1.5h").
+ * Every number and the sum are bounded before they are multiplied or
+ * added, so nothing overflows. */
+static enum time_verdict parse_relative(const char *s, int64_t now_ns, int64_t *out)
+{
+	int64_t span = 0;
+	bool far = false;
+
+	if (!*s)
+		return TIME_FORM;
+	while (*s) {
+		int64_t whole = 0, unit, v, scale;
+		const char *start = s, *frac = NULL;
+
+		for (; is_digit(*s); s++) {
+			if (whole > MAX_RELATIVE_NS / 10)
+				far = true;
+			else
+				whole = whole * 10 + (*s - '0');
+		}
+		if (*s == '.') {
+			frac = ++s;
+			while (is_digit(*s))
+				s++;
+		}
+		/* "1.", ".5" and "1.5" are numbers; "." alone is not */
+		if (s == start || (frac && s == frac && frac == start + 1))
+			return TIME_FORM;
+		unit = unit_ns(&s);
+		if (!unit)
+			return TIME_FORM;
+		if (far || whole > MAX_RELATIVE_NS / unit) {
+			far = true;
+			continue;
+		}
+		v = whole * unit;
+		/* Each digit of the fraction is worth a tenth of the last. */
+		scale = unit;
+		for (; frac && is_digit(*frac); frac++) {
+			scale /= 10;
+			v += (*frac - '0') * scale;
+		}
+		span += v;
+		if (span > MAX_RELATIVE_NS)
+			far = true;
+	}
+	if (far)
+		return TIME_SPAN;
+	if (__builtin_sub_overflow(now_ns, span, out) || *out < 0)
+		return TIME_RANGE;
+	return TIME_OK;
+}
+
+int params__time(const char *key, const char *value, int64_t now_ns, int64_t *out_ns,
+		 char *err, size_t errlen)
+{
+	enum time_verdict v;
+	char quoted[QUOTED_SIZE];
+	int64_t ns = 0;
+
+	if (!value || !*value) {
+		set_err(err, errlen, "%s: must be a time (" TIME_FORMS "), but none was given", key);
+		return -EINVAL;
+	}
+	if (!strcmp(value, "now")) {
+		ns = now_ns;
+		v = ns < 0 ? TIME_RANGE : TIME_OK;
+	} else if (value[0] == '-') {
+		v = parse_relative(value + 1, now_ns, &ns);
+	} else if (is_digit(value[0]) && is_digit(value[1]) && is_digit(value[2]) &&
+		   is_digit(value[3]) && value[4] == '-') {
+		v = parse_rfc3339(value, &ns);
+	} else {
+		v = parse_unix(value, &ns);
+	}
+	if (v == TIME_OK) {
+		*out_ns = ns;
+		return 0;
+	}
+
+	quote(value, quoted);
+	switch (v) {
+	case TIME_NO_ZONE:
+		set_err(err, errlen, "%s: not a time: %s has no time zone (add Z for UTC, or an offset like +01:00)",
+			key, quoted);
+		break;
+	case TIME_NO_SUCH:
+		set_err(err, errlen, "%s: no such date or time of day: %s", key, quoted);
+		break;
+	case TIME_RANGE:
+		set_err(err, errlen, "%s: out of range: %s (times from 1970 to 2262 are taken)", key,
+			quoted);
+		break;
+	case TIME_SPAN:
+		set_err(err, errlen, "%s: out of range: %s (relative times reach back at most 100 years)",
+			key, quoted);
+		break;
+	default:
+		set_err(err, errlen, "%s: not a time: %s (" TIME_FORMS ")", key, quoted);
+		break;
+	}
+	return -EINVAL;
 }

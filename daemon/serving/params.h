@@ -71,4 +71,15 @@ bool params__cgroup_within(const char *path, const char *target);
  * and "MB" read the same). 0, or -EINVAL. */
 int params__parse_size(const char *s, uint64_t *out);
 
+/* A point in time as start=/end= and the CLI's --from/--to take it: RFC 3339
+ * ("2026-12-03T17:00:00Z", "2026-12-03T17:00:00.5+01:00", also with a space
+ * instead of T), Unix seconds ("1764781200", "1764781200.25"), or relative to
+ * now ("-1h", "-90s", "-1h30m", "-2d", "-500ms", "-1.5h", "now"; units d, h,
+ * m, s, ms, us, ns). key names the parameter in the reason. *out_ns: ns since
+ * the epoch, which an int64_t holds from 1970 to 2262; relative times reach
+ * back at most 100 years. 0, or -EINVAL with a one-line reason in err like
+ * "start: not a time: \"abc\" (RFC 3339, Unix seconds, or relative like -1h)". */
+int params__time(const char *key, const char *value, int64_t now_ns, int64_t *out_ns,
+		 char *err, size_t errlen);
+
 #endif /* CPROF_PARAMS_H */

@@ -11,6 +11,9 @@
 #include "bpfmaps.h"
 #include "core.h"
 #include "cprofd.h"
+#include "history.h"
+#include "merge.h"
+#include "store.h"
 #include "debuginfo.h"
 #include "hostile.h"
 #include "log.h"
@@ -177,50 +180,63 @@ static bool check_request(struct cprofd *d, const struct access *who,
 
 /* Build view's profile from the closed window w, free it, and reply. note:
  * a comment for the profile and the X-Cprof-Note header, or NULL. */
-static void reply_profile(struct cprofd *d, const struct view_def *view, const struct access *who,
-			  const struct profile_request *req, struct window *w, const char *note,
-			  struct reply *r)
+int cprofd__build(struct cprofd *d, const struct view_def *view, const struct access *who,
+		  const struct profile_request *req, const struct window *w,
+		  const char *const *comments, size_t nr_comments, bool raw, uint8_t **out,
+		  size_t *len)
 {
 	struct symbolize_stats st = { 0 };
 	struct profile_ctx ctx = {
 		.proctab = d->proctab, .symsrc = { .parser = d->symbols }, .ksyms = d->ksyms,
-		.vdso = d->vdso, .stats = &st, .who = who,
+		.vdso = d->vdso, .stats = &st, .who = who, .comments = comments,
+		.nr_comments = nr_comments, .raw = raw,
 		/* a whole-host profile is named after the host, not whichever
 		 * process pprof would take for its main binary */
 		.host = !d->pids && !core__has_name_targets(d->core) && !req->nr_pids &&
 			!req->nr_comms && !req->nr_exes && !req->nr_cgroups ? d->host : NULL,
 	};
-	char gone[256] = "", exited[320];
-	const char *comments[2];
 	struct timespec t0, t1;
-	int err, alive;
+	int err;
 
-	if (note)
-		comments[ctx.nr_comments++] = note;
-	if (d->pids) {
-		exited_targets(d, gone, sizeof(gone), &alive);
-		if (gone[0]) {
-			snprintf(exited, sizeof(exited), "exited, so profiled only until then: %s", gone);
-			comments[ctx.nr_comments++] = exited;
-		}
-	}
-	ctx.comments = comments;
 	pthread_mutex_lock(&d->sym_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = profile__build(&ctx, view, w, req, (uint8_t **)&r->body, &r->len);
+	err = profile__build(&ctx, view, w, req, out, len);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st.profiles++;
 	st.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec);
 	after_build(d, &st);
 	pthread_mutex_unlock(&d->sym_lock);
+	return err;
+}
+
+static void reply_profile(struct cprofd *d, const struct view_def *view, const struct access *who,
+			  const struct profile_request *req, struct window *w, const char *note,
+			  struct reply *r)
+{
+	char gone[256] = "", exited[320];
+	const char *comments[2];
+	size_t nr_comments = 0;
+	int err, alive;
+
+	if (note)
+		comments[nr_comments++] = note;
+	if (d->pids) {
+		exited_targets(d, gone, sizeof(gone), &alive);
+		if (gone[0]) {
+			snprintf(exited, sizeof(exited), "exited, so profiled only until then: %s", gone);
+			comments[nr_comments++] = exited;
+		}
+	}
+	err = cprofd__build(d, view, who, req, w, comments, nr_comments, false,
+			    (uint8_t **)&r->body, &r->len);
 	core__free_window(d->core, w);
 	if (err) {
 		reply_text(r, 500, "cannot build the %s profile: %s\n", view->name, strerror(-err));
 		return;
 	}
 	r->status = 200;
-	if (ctx.nr_comments)
-		snprintf(r->note, sizeof(r->note), "%s", comments[ctx.nr_comments - 1]);
+	if (nr_comments)
+		snprintf(r->note, sizeof(r->note), "%s", comments[nr_comments - 1]);
 	if (req->debug) {
 		r->content_type = TEXT;
 	} else {
@@ -349,6 +365,182 @@ static void serve_cumulative(struct cprofd *d, const struct view_def *view,
 	reply_profile(d, view, who, req, after, NULL, r);
 }
 
+/* "2026-12-03T17:00:00Z" */
+static void rfc3339(int64_t ns, char *out, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What the history keeps of view: 0 and *info, or -ENOENT. */
+static int history_of(struct cprofd *d, const char *view, struct store_view_info *info)
+{
+	struct store_view_info all[32];
+	size_t nr = 0;
+
+	if (store__list(d->store, all, 32, &nr))
+		return -ENOENT;
+	for (size_t i = 0; i < nr && i < 32; i++)
+		if (!strcmp(all[i].view, view)) {
+			*info = all[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int add_window(void *arg, int64_t start_ns, int64_t end_ns, const uint8_t *raw, size_t len)
+{
+	void **a = arg;
+
+	/* a window that cannot be read is skipped, and the profile says so */
+	merge__add(a[0], raw, len, a[1]);
+	return 0;
+}
+
+/* start= and end=: the windows the history kept of view over [from, to),
+ * merged, with the same process filters as a live request. */
+static void serve_history(struct cprofd *d, const struct view_def *view, const struct access *who,
+			  const struct profile_request *req, int64_t from, int64_t to,
+			  struct reply *r)
+{
+	const char *comms[PARAMS_MAX_NAMES], *comments[3];
+	struct merge_filter filter = { .pids = req->pids, .nr_pids = (size_t)req->nr_pids };
+	char a[32], b[32], before[160], after[160], skipped[96];
+	struct store_view_info info;
+	struct store_stats ss;
+	size_t nr_comments = 0;
+	struct merge *m = NULL;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	void *arg[2];
+	int e;
+
+	if (!d->store) {
+		reply_text(r, 404, "no history is kept: start cprofd with --continuous %s to keep one\n",
+			   view->name);
+		return;
+	}
+	if (!who->all) {
+		reply_text(r, 403, "the history is served to root and the members of cprofd's --group only, in this version\n");
+		return;
+	}
+	if (req->nr_exes || req->nr_cgroups) {
+		reply_text(r, 400, "exe= and cgroup= are not served from the history in this version: use pid= or comm=\n");
+		return;
+	}
+	if (history_of(d, view->name, &info)) {
+		reply_text(r, 404, "the history keeps no %s windows: start cprofd with --continuous %s\n",
+			   view->name, view->name);
+		return;
+	}
+	for (int i = 0; i < req->nr_comms; i++)
+		comms[i] = req->comms[i];
+	filter.comms = comms;
+	filter.nr_comms = (size_t)req->nr_comms;
+	store__stats(d->store, &ss);
+	/* a range partly outside what is kept says so, never shortened silently */
+	if (from < info.first_start_ns) {
+		rfc3339(info.first_start_ns, a, sizeof(a));
+		snprintf(before, sizeof(before), "the %s history starts at %s%s: the range asked begins %.0f s before it",
+			 view->name, a, ss.dropped_until_ns ? " (older windows dropped by --retention)" : "",
+			 (info.first_start_ns - from) / 1e9);
+		comments[nr_comments++] = before;
+	}
+	if (to > info.last_end_ns) {
+		rfc3339(info.last_end_ns, b, sizeof(b));
+		snprintf(after, sizeof(after), "the %s history ends at %s (the window in progress is not kept yet): the range asked ends %.0f s after it",
+			 view->name, b, (to - info.last_end_ns) / 1e9);
+		comments[nr_comments++] = after;
+	}
+	m = merge__new();
+	if (!m) {
+		reply_text(r, 500, "cannot merge the %s history: %s\n", view->name, strerror(errno));
+		return;
+	}
+	arg[0] = m;
+	arg[1] = &filter;
+	e = store__scan(d->store, view->name, from, to, add_window, arg);
+	if (!e && merge__skipped(m)) {
+		snprintf(skipped, sizeof(skipped), "%zu stored windows could not be read and are left out",
+			 merge__skipped(m));
+		comments[nr_comments++] = skipped;
+	}
+	if (!e)
+		e = merge__write(m, comments, nr_comments, !req->debug, &out, &len);
+	merge__free(m);
+	if (e == -ENOENT) {
+		rfc3339(from, a, sizeof(a));
+		rfc3339(to, b, sizeof(b));
+		reply_text(r, 404, "the history keeps no %s window between %s and %s%s%s\n", view->name, a, b,
+			   nr_comments ? ": " : "", nr_comments ? comments[0] : "");
+		return;
+	}
+	if (e) {
+		reply_text(r, 500, "cannot read the %s history: %s\n", view->name, strerror(-e));
+		return;
+	}
+	if (req->debug) {
+		e = profile__text(view, out, len, (uint8_t **)&r->body, &r->len);
+		free(out);
+		if (e) {
+			reply_text(r, 500, "cannot write the %s history as text: %s\n", view->name, strerror(-e));
+			return;
+		}
+		r->content_type = TEXT;
+	} else {
+		r->body = (char *)out;
+		r->len = len;
+		r->content_type = "application/octet-stream";
+		snprintf(r->disposition_buf, sizeof(r->disposition_buf), "attachment; filename=\"%s\"",
+			 view->path);
+		r->disposition = r->disposition_buf;
+	}
+	r->status = 200;
+	if (nr_comments)
+		snprintf(r->note, sizeof(r->note), "%s", comments[0]);
+}
+
+/* /debug/history: what is kept, a view a line. */
+static void serve_history_list(struct cprofd *d, const struct access *who, struct reply *r)
+{
+	struct store_view_info info[32];
+	struct store_stats ss;
+	size_t nr = 0;
+	char a[32], b[32];
+	FILE *f;
+
+	if (!d->store) {
+		reply_text(r, 404, "no history is kept: start cprofd with --continuous VIEW,... or all\n");
+		return;
+	}
+	if (!who->all) {
+		reply_text(r, 403, "the history is served to root and the members of cprofd's --group only, in this version\n");
+		return;
+	}
+	store__list(d->store, info, 32, &nr);
+	store__stats(d->store, &ss);
+	f = open_memstream(&r->body, &r->len);
+	if (!f) {
+		reply_text(r, 500, "cannot list the history: %s\n", strerror(errno));
+		return;
+	}
+	fprintf(f, "# view from to windows bytes\n");
+	for (size_t i = 0; i < nr && i < 32; i++) {
+		rfc3339(info[i].first_start_ns, a, sizeof(a));
+		rfc3339(info[i].last_end_ns, b, sizeof(b));
+		fprintf(f, "%s %s %s %" PRIu64 " %" PRIu64 "\n", info[i].view, a, b, info[i].windows,
+			info[i].bytes);
+	}
+	fprintf(f, "# window %d s; kept %" PRIu64 " bytes (%" PRIu64 " uncompressed); dropped by --retention: %" PRIu64 " windows\n",
+		d->window_s, ss.bytes, ss.raw_bytes, ss.dropped_windows);
+	fclose(f);
+	r->status = 200;
+	r->content_type = TEXT;
+}
+
 static void serve_index(struct cprofd *d, const struct access *who, struct reply *r)
 {
 	FILE *f = open_memstream(&r->body, &r->len);
@@ -468,6 +660,34 @@ static void parser_metrics(FILE *f, const struct isolate_stats is[2])
 	}
 }
 
+static void history_metrics(struct cprofd *d, FILE *f)
+{
+	struct history_stats hs;
+	struct store_stats ss;
+
+	store__stats(d->store, &ss);
+	history__stats(d->history, &hs);
+	fprintf(f, "# HELP cprofd_history_windows Windows the history keeps (--continuous, --store).\n"
+		   "# TYPE cprofd_history_windows gauge\ncprofd_history_windows %" PRIu64 "\n"
+		   "# HELP cprofd_history_bytes Bytes the history's files take, and what they hold uncompressed.\n"
+		   "# TYPE cprofd_history_bytes gauge\ncprofd_history_bytes{form=\"stored\"} %" PRIu64 "\n"
+		   "cprofd_history_bytes{form=\"raw\"} %" PRIu64 "\n"
+		   "# HELP cprofd_history_dropped_windows_total Windows dropped by --retention, oldest first.\n"
+		   "# TYPE cprofd_history_dropped_windows_total counter\ncprofd_history_dropped_windows_total %" PRIu64 "\n"
+		   "# TYPE cprofd_history_dropped_bytes_total counter\ncprofd_history_dropped_bytes_total %" PRIu64 "\n"
+		   "# HELP cprofd_history_torn_records_total Records found incomplete at start (a crash while one was written): not served.\n"
+		   "# TYPE cprofd_history_torn_records_total counter\ncprofd_history_torn_records_total %" PRIu64 "\n"
+		   "# HELP cprofd_history_errors_total Windows not kept, by what failed.\n"
+		   "# TYPE cprofd_history_errors_total counter\n"
+		   "cprofd_history_errors_total{reason=\"build\"} %" PRIu64 "\n"
+		   "cprofd_history_errors_total{reason=\"store\"} %" PRIu64 "\n"
+		   "cprofd_history_errors_total{reason=\"cut\"} %" PRIu64 "\n"
+		   "# HELP cprofd_history_build_seconds_total Time spent building the history's windows.\n"
+		   "# TYPE cprofd_history_build_seconds_total counter\ncprofd_history_build_seconds_total %.6f\n",
+		ss.windows, ss.bytes, ss.raw_bytes, ss.dropped_windows, ss.dropped_bytes, ss.torn_records,
+		hs.build_errors, hs.store_errors, hs.cut_errors, hs.build_ns / 1e9);
+}
+
 static void serve_metrics(struct cprofd *d, struct reply *r)
 {
 	struct core_stats cs;
@@ -495,6 +715,8 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		reply_text(r, 500, "out of memory\n");
 		return;
 	}
+	if (d->store)
+		history_metrics(d, f);
 	fputs("# HELP cprofd_view_running Whether a view is served (1), or off (0: --views, or its programs were refused).\n"
 	      "# TYPE cprofd_view_running gauge\n", f);
 	for (size_t i = 0; i < nr_views; i++)	/* the views this version has */
@@ -819,6 +1041,39 @@ static void serve_symbol(struct cprofd *d, const struct access *who, const struc
 	r->content_type = TEXT;
 }
 
+/* start= and end= (end: now by default): *range true when either is given. */
+static int history_range(const struct param *params, size_t nr, bool *range, int64_t *from,
+			 int64_t *to, char *err, size_t errlen)
+{
+	const char *start = NULL, *end = NULL;
+	struct timespec now;
+	int64_t now_ns;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (!strcmp(params[i].key, "start"))
+			start = params[i].value ? params[i].value : "";
+		else if (!strcmp(params[i].key, "end"))
+			end = params[i].value ? params[i].value : "";
+	}
+	*range = start || end;
+	if (!*range)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	if (!start) {
+		snprintf(err, errlen, "end= needs start=: a range of the history, as in start=-1h");
+		return -EINVAL;
+	}
+	if (params__time("start", start, now_ns, from, err, errlen) ||
+	    params__time("end", end ? end : "now", now_ns, to, err, errlen))
+		return -EINVAL;
+	if (*from >= *to) {
+		snprintf(err, errlen, "start= must come before end=: a range of the history, as in start=-1h&end=-30m");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 		   const struct param *params, size_t nr,
 		   const char *body, size_t body_len, hung_up_fn hung_up, void *arg,
@@ -856,10 +1111,24 @@ void cprofd__serve(struct cprofd *d, const struct access *who, const char *path,
 			   view->name);
 		return;
 	}
+	if (!strcmp(path, "/debug/history")) {
+		serve_history_list(d, who, r);
+		return;
+	}
 	if (view) {
-		if (params__parse(params, nr, &req, err, sizeof(err))) {
+		int64_t from = 0, to = 0;
+		bool range = false;
+
+		if (params__parse(params, nr, &req, err, sizeof(err)) ||
+		    history_range(params, nr, &range, &from, &to, err, sizeof(err))) {
 			__atomic_add_fetch(&d->bad_requests, 1, __ATOMIC_RELAXED);
 			reply_text(r, 400, "%s\n", err);
+			return;
+		}
+		/* the history holds processes that are gone: pid= is not
+		 * checked against the living */
+		if (range) {
+			serve_history(d, view, who, &req, from, to, r);
 			return;
 		}
 		if (!check_request(d, who, &req, view->cumulative && !req.seconds &&

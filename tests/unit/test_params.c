@@ -327,6 +327,268 @@ static void test_names(void)
 	      !params__cgroup_within("/a", "/a/b"), "cgroup within: below and at, not beside", "%s", "no");
 }
 
+/* ---------------------------------------------------------------------------
+ * params__time
+ */
+
+#define NS		1000000000LL
+#define NOW		(1764781200LL * NS)	/* 2025-12-03T17:00:00Z */
+#define T2026		(1796317200LL * NS)	/* 2026-12-03T17:00:00Z */
+#define FORMS		" (RFC 3339, Unix seconds, or relative like -1h)"
+
+/* value must be taken as want ns since the epoch (now is NOW). */
+static void accept_time(const char *name, const char *value, int64_t want)
+{
+	int64_t got = -1;
+	int ret = params__time("start", value, NOW, &got, err, sizeof(err));
+
+	CHECK(ret == 0 && got == want, name, "ret %d, got %lld, want %lld (err \"%s\")", ret,
+	      (long long)got, (long long)want, ret ? err : "");
+}
+
+/* value must be refused with exactly want_err, *out_ns untouched. */
+static void refuse_time(const char *name, const char *value, const char *want_err)
+{
+	int64_t got = 12345;
+	int ret = params__time("start", value, NOW, &got, err, sizeof(err));
+
+	CHECK(ret == -EINVAL && got == 12345 && !strcmp(err, want_err), name,
+	      "ret %d, got %lld, err \"%s\", want \"%s\"", ret, (long long)got, err, want_err);
+}
+
+#define NOT_A_TIME(q)	"start: not a time: " q FORMS
+#define NO_SUCH(q)	"start: no such date or time of day: " q
+#define RANGE(q)	"start: out of range: " q " (times from 1970 to 2262 are taken)"
+#define SPAN(q)		"start: out of range: " q " (relative times reach back at most 100 years)"
+
+static void test_time_rfc3339(void)
+{
+	accept_time("time: RFC 3339 UTC", "2026-12-03T17:00:00Z", T2026);
+	accept_time("time: RFC 3339 lower-case t and z", "2026-12-03t17:00:00z", T2026);
+	accept_time("time: RFC 3339 with a space", "2026-12-03 17:00:00Z", T2026);
+	accept_time("time: RFC 3339 offset and fraction", "2026-12-03T17:00:00.5+01:00",
+		    T2026 - 3600 * NS + NS / 2);
+	accept_time("time: RFC 3339 negative offset", "2026-12-03T17:00:00-05:30",
+		    T2026 + (5 * 3600 + 30 * 60) * NS);
+	accept_time("time: RFC 3339 offset -00:00", "2026-12-03T17:00:00-00:00", T2026);
+	accept_time("time: RFC 3339 ns", "2026-12-03T17:00:00.123456789Z", T2026 + 123456789);
+	accept_time("time: RFC 3339 beyond ns: truncated", "2026-12-03T17:00:00.9999999999999Z",
+		    T2026 + 999999999);
+	accept_time("time: RFC 3339 one digit of fraction", "2026-12-03T17:00:00.1Z",
+		    T2026 + 100000000);
+	accept_time("time: RFC 3339 leap day", "2024-02-29T00:00:00Z", 1709164800LL * NS);
+	accept_time("time: RFC 3339 leap day of 2000", "2000-02-29T12:00:00Z", 951825600LL * NS);
+	accept_time("time: RFC 3339 the epoch", "1970-01-01T00:00:00Z", 0);
+	accept_time("time: RFC 3339 the epoch, with an offset", "1970-01-01T01:00:00+01:00", 0);
+	accept_time("time: RFC 3339 the last ns an int64 holds", "2262-04-11T23:47:16.854775807Z",
+		    INT64_MAX);
+	accept_time("time: RFC 3339 23:59:59", "2026-12-31T23:59:59Z", 1798761599LL * NS);
+
+	refuse_time("time: RFC 3339 without a zone", "2026-12-03T17:00:00",
+		    "start: not a time: \"2026-12-03T17:00:00\" has no time zone (add Z for UTC, or an offset like +01:00)");
+	refuse_time("time: RFC 3339 fraction without a zone", "2026-12-03T17:00:00.5",
+		    "start: not a time: \"2026-12-03T17:00:00.5\" has no time zone (add Z for UTC, or an offset like +01:00)");
+	refuse_time("time: month 13", "2026-13-03T17:00:00Z", NO_SUCH("\"2026-13-03T17:00:00Z\""));
+	refuse_time("time: month 00", "2026-00-03T17:00:00Z", NO_SUCH("\"2026-00-03T17:00:00Z\""));
+	refuse_time("time: day 00", "2026-12-00T17:00:00Z", NO_SUCH("\"2026-12-00T17:00:00Z\""));
+	refuse_time("time: 31 November", "2026-11-31T17:00:00Z",
+		    NO_SUCH("\"2026-11-31T17:00:00Z\""));
+	refuse_time("time: 29 February 2023", "2023-02-29T00:00:00Z",
+		    NO_SUCH("\"2023-02-29T00:00:00Z\""));
+	refuse_time("time: 29 February 2100", "2100-02-29T00:00:00Z",
+		    NO_SUCH("\"2100-02-29T00:00:00Z\""));
+	refuse_time("time: hour 24", "2026-12-03T24:00:00Z", NO_SUCH("\"2026-12-03T24:00:00Z\""));
+	refuse_time("time: minute 60", "2026-12-03T17:60:00Z", NO_SUCH("\"2026-12-03T17:60:00Z\""));
+	refuse_time("time: second 60", "2026-12-03T17:00:60Z", NO_SUCH("\"2026-12-03T17:00:60Z\""));
+	refuse_time("time: offset hour 24", "2026-12-03T17:00:00+24:00",
+		    NO_SUCH("\"2026-12-03T17:00:00+24:00\""));
+	refuse_time("time: offset minute 60", "2026-12-03T17:00:00+01:60",
+		    NO_SUCH("\"2026-12-03T17:00:00+01:60\""));
+	refuse_time("time: 1969", "1969-12-31T23:59:59Z", RANGE("\"1969-12-31T23:59:59Z\""));
+	refuse_time("time: year 0", "0000-01-01T00:00:00Z", RANGE("\"0000-01-01T00:00:00Z\""));
+	refuse_time("time: before the epoch through its offset", "1970-01-01T00:30:00+01:00",
+		    RANGE("\"1970-01-01T00:30:00+01:00\""));
+	refuse_time("time: one ns past int64", "2262-04-11T23:47:16.854775808Z",
+		    RANGE("\"2262-04-11T23:47:16.854775808Z\""));
+	refuse_time("time: 2263", "2263-01-01T00:00:00Z", RANGE("\"2263-01-01T00:00:00Z\""));
+	refuse_time("time: 9999", "9999-12-31T23:59:59Z", RANGE("\"9999-12-31T23:59:59Z\""));
+
+	refuse_time("time: a date alone", "2026-12-03", NOT_A_TIME("\"2026-12-03\""));
+	refuse_time("time: no seconds", "2026-12-03T17:00Z", NOT_A_TIME("\"2026-12-03T17:00Z\""));
+	refuse_time("time: one-digit month", "2026-1-03T17:00:00Z",
+		    NOT_A_TIME("\"2026-1-03T17:00:00Z\""));
+	refuse_time("time: five-digit year", "20260-12-03T17:00:00Z",
+		    NOT_A_TIME("\"20260-12-03T17:00:00Z\""));
+	refuse_time("time: other separator", "2026-12-03_17:00:00Z",
+		    NOT_A_TIME("\"2026-12-03_17:00:00Z\""));
+	refuse_time("time: two spaces", "2026-12-03  17:00:00Z",
+		    NOT_A_TIME("\"2026-12-03  17:00:00Z\""));
+	refuse_time("time: dot without digits", "2026-12-03T17:00:00.Z",
+		    NOT_A_TIME("\"2026-12-03T17:00:00.Z\""));
+	refuse_time("time: comma fraction", "2026-12-03T17:00:00,5Z",
+		    NOT_A_TIME("\"2026-12-03T17:00:00,5Z\""));
+	refuse_time("time: offset without a colon", "2026-12-03T17:00:00+0100",
+		    NOT_A_TIME("\"2026-12-03T17:00:00+0100\""));
+	refuse_time("time: offset of hours only", "2026-12-03T17:00:00+01",
+		    NOT_A_TIME("\"2026-12-03T17:00:00+01\""));
+	refuse_time("time: zone name", "2026-12-03T17:00:00 UTC",
+		    NOT_A_TIME("\"2026-12-03T17:00:00 UTC\""));
+	refuse_time("time: trailing garbage after Z", "2026-12-03T17:00:00Zx",
+		    NOT_A_TIME("\"2026-12-03T17:00:00Zx\""));
+	refuse_time("time: trailing garbage after an offset", "2026-12-03T17:00:00+01:00:00",
+		    NOT_A_TIME("\"2026-12-03T17:00:00+01:00:00\""));
+	refuse_time("time: trailing space", "2026-12-03T17:00:00Z ",
+		    NOT_A_TIME("\"2026-12-03T17:00:00Z \""));
+	refuse_time("time: cut short", "2026-12-0", NOT_A_TIME("\"2026-12-0\""));
+	refuse_time("time: signed hour", "2026-12-03T+7:00:00Z",
+		    NOT_A_TIME("\"2026-12-03T+7:00:00Z\""));
+}
+
+static void test_time_unix(void)
+{
+	accept_time("time: Unix seconds", "1764781200", NOW);
+	accept_time("time: Unix seconds with a fraction", "1764781200.25", NOW + NS / 4);
+	accept_time("time: Unix seconds, ns", "1764781200.000000001", NOW + 1);
+	accept_time("time: Unix seconds beyond ns: truncated", "1764781200.1234567899",
+		    NOW + 123456789);
+	accept_time("time: Unix seconds with leading zeros", "0001764781200", NOW);
+	accept_time("time: Unix 0", "0", 0);
+	accept_time("time: Unix 2026", "2026", 2026 * NS);
+	accept_time("time: Unix, the last ns an int64 holds", "9223372036.854775807", INT64_MAX);
+
+	refuse_time("time: Unix one ns past int64", "9223372036.854775808",
+		    RANGE("\"9223372036.854775808\""));
+	refuse_time("time: Unix one s past int64", "9223372037", RANGE("\"9223372037\""));
+	refuse_time("time: Unix huge", "99999999999999999999999999999",
+		    RANGE("\"99999999999999999999999999999\""));
+	refuse_time("time: Unix huge with garbage", "99999999999999999999999999999x",
+		    NOT_A_TIME("\"99999999999999999999999999999x\""));
+	refuse_time("time: Unix dot without digits", "1764781200.", NOT_A_TIME("\"1764781200.\""));
+	refuse_time("time: Unix fraction alone", ".5", NOT_A_TIME("\".5\""));
+	refuse_time("time: Unix two dots", "1764781200.2.5", NOT_A_TIME("\"1764781200.2.5\""));
+	refuse_time("time: Unix with a unit", "1764781200s", NOT_A_TIME("\"1764781200s\""));
+	refuse_time("time: Unix exponent", "1.7e9", NOT_A_TIME("\"1.7e9\""));
+	refuse_time("time: Unix plus sign", "+1764781200", NOT_A_TIME("\"+1764781200\""));
+	refuse_time("time: Unix leading space", " 1764781200", NOT_A_TIME("\" 1764781200\""));
+	refuse_time("time: Unix trailing space", "1764781200 ", NOT_A_TIME("\"1764781200 \""));
+	refuse_time("time: hex", "0x10", NOT_A_TIME("\"0x10\""));
+	refuse_time("time: word", "abc", NOT_A_TIME("\"abc\""));
+	refuse_time("time: yesterday", "yesterday", NOT_A_TIME("\"yesterday\""));
+	refuse_time("time: Now (case)", "Now", NOT_A_TIME("\"Now\""));
+	refuse_time("time: now with garbage", "now-1h", NOT_A_TIME("\"now-1h\""));
+}
+
+static void test_time_relative(void)
+{
+	int64_t got = -1;
+	int ret;
+
+	accept_time("time: now", "now", NOW);
+	accept_time("time: -1h", "-1h", NOW - 3600 * NS);
+	accept_time("time: -90s", "-90s", NOW - 90 * NS);
+	accept_time("time: -1h30m", "-1h30m", NOW - 5400 * NS);
+	accept_time("time: -30m1h, any order", "-30m1h", NOW - 5400 * NS);
+	accept_time("time: -2d", "-2d", NOW - 2 * 86400 * NS);
+	accept_time("time: -5m", "-5m", NOW - 300 * NS);
+	accept_time("time: -500ms", "-500ms", NOW - 500000000);
+	accept_time("time: -250us", "-250us", NOW - 250000);
+	accept_time("time: -1000ns", "-1000ns", NOW - 1000);
+	accept_time("time: -1m1ms (m, then ms)", "-1m1ms", NOW - 60 * NS - 1000000);
+	accept_time("time: -1d2h3m4s5ms6us7ns, every unit", "-1d2h3m4s5ms6us7ns",
+		    NOW - (86400 + 7200 + 180 + 4) * NS - 5006007);
+	accept_time("time: -1.5h", "-1.5h", NOW - 5400 * NS);
+	accept_time("time: -.5s", "-.5s", NOW - NS / 2);
+	accept_time("time: -1.s", "-1.s", NOW - NS);
+	accept_time("time: -0.000000001s", "-0.000000001s", NOW - 1);
+	accept_time("time: -1.9ns, below a ns: dropped", "-1.9ns", NOW - 1);
+	accept_time("time: -0s", "-0s", NOW);
+	accept_time("time: -1h1h, summed", "-1h1h", NOW - 7200 * NS);
+	accept_time("time: -007m", "-007m", NOW - 420 * NS);
+
+	/* 100 years of 365.25 days, however it is written */
+	ret = params__time("start", "-36525d", INT64_MAX, &got, err, sizeof(err));
+	CHECK(ret == 0 && got == INT64_MAX - 36525LL * 86400 * NS, "time: -36525d, 100 years",
+	      "ret %d (%s)", ret, err);
+	ret = params__time("start", "-876600h", INT64_MAX, &got, err, sizeof(err));
+	CHECK(ret == 0 && got == INT64_MAX - 36525LL * 86400 * NS, "time: -876600h, 100 years",
+	      "ret %d (%s)", ret, err);
+	refuse_time("time: -36526d", "-36526d", SPAN("\"-36526d\""));
+	refuse_time("time: 100 years and a ns", "-36525d1ns", SPAN("\"-36525d1ns\""));
+	refuse_time("time: 100 years in two halves and a ns", "-18262d12h18262d12h1ns",
+		    SPAN("\"-18262d12h18262d12h1ns\""));
+	refuse_time("time: -36525.000000000001d", "-36525.000000000001d",
+		    SPAN("\"-36525.000000000001d\""));
+	refuse_time("time: huge hours", "-99999999999999999999999h",
+		    SPAN("\"-99999999999999999999999h\""));
+	refuse_time("time: int64 max ns", "-9223372036854775807ns",
+		    SPAN("\"-9223372036854775807ns\""));
+	refuse_time("time: past uint64 ns", "-99999999999999999999ns",
+		    SPAN("\"-99999999999999999999ns\""));
+	refuse_time("time: huge, then garbage", "-99999999999999999999999hx",
+		    NOT_A_TIME("\"-99999999999999999999999hx\""));
+	ret = params__time("start", "-1h", 1000 * NS, &got, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, RANGE("\"-1h\"")), "time: before 1970",
+	      "ret %d err \"%s\"", ret, err);
+	ret = params__time("start", "-50000d", INT64_MIN + 1, &got, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, SPAN("\"-50000d\"")), "time: span checked first",
+	      "ret %d err \"%s\"", ret, err);
+	ret = params__time("start", "-1h", INT64_MIN + 1, &got, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, RANGE("\"-1h\"")), "time: no overflow below now",
+	      "ret %d err \"%s\"", ret, err);
+	ret = params__time("start", "now", -1, &got, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, RANGE("\"now\"")), "time: now before 1970",
+	      "ret %d err \"%s\"", ret, err);
+
+	refuse_time("time: -1 without a unit", "-1", NOT_A_TIME("\"-1\""));
+	refuse_time("time: -1h30, last without a unit", "-1h30", NOT_A_TIME("\"-1h30\""));
+	refuse_time("time: -h", "-h", NOT_A_TIME("\"-h\""));
+	refuse_time("time: - alone", "-", NOT_A_TIME("\"-\""));
+	refuse_time("time: -.h", "-.h", NOT_A_TIME("\"-.h\""));
+	refuse_time("time: -1..5h", "-1..5h", NOT_A_TIME("\"-1..5h\""));
+	refuse_time("time: -1H (case)", "-1H", NOT_A_TIME("\"-1H\""));
+	refuse_time("time: -1w (no weeks)", "-1w", NOT_A_TIME("\"-1w\""));
+	refuse_time("time: -1y (no years)", "-1y", NOT_A_TIME("\"-1y\""));
+	refuse_time("time: -1 h", "-1 h", NOT_A_TIME("\"-1 h\""));
+	refuse_time("time: -1h trailing space", "-1h ", NOT_A_TIME("\"-1h \""));
+	refuse_time("time: -1hx", "-1hx", NOT_A_TIME("\"-1hx\""));
+	refuse_time("time: -1hour", "-1hour", NOT_A_TIME("\"-1hour\""));
+	refuse_time("time: --1h", "--1h", NOT_A_TIME("\"--1h\""));
+	refuse_time("time: -1h-30m", "-1h-30m", NOT_A_TIME("\"-1h-30m\""));
+	refuse_time("time: +1h (the future)", "+1h", NOT_A_TIME("\"+1h\""));
+	refuse_time("time: 1h without a sign", "1h", NOT_A_TIME("\"1h\""));
+	refuse_time("time: -1e3s", "-1e3s", NOT_A_TIME("\"-1e3s\""));
+	refuse_time("time: -1µs", "-1\xc2\xb5s", NOT_A_TIME("\"-1\\xc2\\xb5s\""));
+}
+
+static void test_time_errors(void)
+{
+	char small[16];
+	int64_t got = 7;
+	int ret;
+
+	refuse_time("time: empty", "",
+		    "start: must be a time" FORMS ", but none was given");
+	refuse_time("time: no value", NULL,
+		    "start: must be a time" FORMS ", but none was given");
+	ret = params__time("--from", "abc", NOW, &got, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, "--from: not a time: \"abc\"" FORMS),
+	      "time: key names the option", "err \"%s\"", err);
+	ret = params__time("end", "1\n2\x1b[31m", NOW, &got, err, sizeof(err));
+	CHECK(ret == -EINVAL && !strcmp(err, "end: not a time: \"1\\x0a2\\x1b[31m\"" FORMS),
+	      "time: control characters escaped", "err \"%s\"", err);
+	ret = params__time("end", "-99999999999999999999999999999999999999999999999h", NOW, &got,
+			   err, sizeof(err));
+	CHECK(ret == -EINVAL && strstr(err, "\"...") && strlen(err) < sizeof(err) - 1,
+	      "time: long value cut in the reason", "err \"%s\"", err);
+	ret = params__time("end", "abc", NOW, &got, small, sizeof(small));
+	CHECK(ret == -EINVAL && strlen(small) == sizeof(small) - 1 && got == 7,
+	      "time: small err buffer: truncated, terminated", "\"%s\"", small);
+	ret = params__time("end", "abc", NOW, &got, NULL, 0);
+	CHECK(ret == -EINVAL && got == 7, "time: NULL err buffer", "ret %d", ret);
+	ret = params__time("end", "now", NOW, &got, NULL, 0);
+	CHECK(ret == 0 && got == NOW, "time: NULL err buffer, accepted", "ret %d", ret);
+}
+
 int main(void)
 {
 	test_seconds();
@@ -336,5 +598,9 @@ int main(void)
 	test_request();
 	test_error_text();
 	test_names();
+	test_time_rfc3339();
+	test_time_unix();
+	test_time_relative();
+	test_time_errors();
 	return CHECK_EXIT();
 }
