@@ -1,9 +1,11 @@
-/* cprof-ctl: the command line of cprofd. Collects profiles into files,
+/* cprof-ctl: the command line of cprofd. Collects profiles into files, live
+ * or from the history cprofd keeps, compares two ranges of that history,
  * prints top tables of profile files and the daemon's status. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -30,8 +32,12 @@
 #define COLLECT_TOP_ROWS	10
 /* The request may take this much longer than the window it asks for. */
 #define COLLECT_GRACE		60	/* seconds */
+/* Requests answered at once: status, and what the history keeps. */
 #define STATUS_TIMEOUT		30	/* seconds */
 #define MAX_FILE_SIZE		(1L << 30)
+/* --since reaches back at most this far: 100 years, as the daemon's
+ * relative times (params__time). */
+#define MAX_SINCE_DAYS		36525
 
 enum { RC_OK = 0, RC_FAIL = 1, RC_USAGE = 2 };
 
@@ -44,6 +50,19 @@ static const char usage_text[] =
 	"      top %d. VIEW: %s\n"
 	"      (this version serves: %s). --pid (repeatable) limits it to those\n"
 	"      processes; --hz sets the cpu sampling rate.\n"
+	"  cprof-ctl collect VIEW --since DURATION [--pid N]... [-o FILE]\n"
+	"  cprof-ctl collect VIEW --from T [--to T] [--pid N]... [-o FILE]\n"
+	"      The same from the history cprofd keeps (cprofd --continuous): its windows\n"
+	"      of the last DURATION (30m, 1h30m, 2d; units d, h, m, s), or from T to T\n"
+	"      (default: now), merged into one profile. T: 2026-12-03T17:00:00Z, Unix\n"
+	"      seconds, or relative: -1h, -30m, -2d, now.\n"
+	"  cprof-ctl diff VIEW FROM..TO FROM..TO [--pid N]... [-o PREFIX]\n"
+	"      Two ranges of the history, as in diff cpu -2h..-1h -1h..now, into\n"
+	"      PREFIX-before.pb.gz and PREFIX-after.pb.gz (default\n"
+	"      VIEW-diff-YYYYMMDD-HHMMSS); prints the go tool pprof -diff_base command\n"
+	"      that compares them and the top %d of each.\n"
+	"  cprof-ctl history\n"
+	"      Show what the history keeps: each view's time span, windows and size.\n"
 	"  cprof-ctl top FILE [-n N] [--sample-index TYPE]\n"
 	"      Print the top N functions (default %d, 0: all) of a pprof file, by the\n"
 	"      sample type TYPE (name or index; default: the profile's default).\n"
@@ -60,7 +79,9 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 ok, 1 failure, 2 bad arguments.\n";
 
-enum command { CMD_NONE, CMD_COLLECT, CMD_TOP, CMD_STATUS };
+#define COMMANDS "collect diff history top status"
+
+enum command { CMD_NONE, CMD_COLLECT, CMD_TOP, CMD_STATUS, CMD_HISTORY, CMD_DIFF };
 
 /* Options, as a bit each, so each command can refuse those not its own. */
 enum {
@@ -75,6 +96,20 @@ enum {
 	OPT_VERSION = 1 << 8,
 	OPT_TOKEN = 1 << 9,
 	OPT_CACERT = 1 << 10,
+	OPT_SINCE = 1 << 11,
+	OPT_FROM = 1 << 12,
+	OPT_TO = 1 << 13,
+};
+
+/* The options that read the history instead of profiling from now on. */
+#define OPT_HISTORY	(OPT_SINCE | OPT_FROM | OPT_TO)
+
+/* A range of the history, FROM..TO, split in place of the argument. */
+struct range {
+	const char *arg;		/* as given, for messages */
+	const char *from;		/* from_len bytes of arg */
+	size_t from_len;
+	const char *to;			/* NUL-terminated: the rest of arg */
 };
 
 struct args {
@@ -87,7 +122,12 @@ struct args {
 	int pids[PARAMS_MAX_PIDS];
 	int nr_pids;
 	int hz;
-	const char *output;
+	const char *output;		/* collect: FILE; diff: PREFIX */
+	/* collect from the history: --since's start, or --from and --to */
+	char since[32];			/* "-1h30m" */
+	const char *from, *to;
+	/* diff */
+	struct range ranges[2];
 	/* top */
 	const char *file;
 	int rows;
@@ -183,6 +223,76 @@ static int parse_duration(const char *s, int *seconds)
 	return 0;
 }
 
+/* --since: 90s, 30m, 1h30m, 2d (a leading '-' is allowed): days, hours,
+ * minutes and seconds, each at most once and in that order, a unit after
+ * every number; from 1s to MAX_SINCE_DAYS. Written into out as the start=
+ * the daemon takes: "-1h30m". */
+static int parse_since(const char *s, char *out, size_t size)
+{
+	static const struct { char unit; long mult; } units[] = {
+		{ 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+	};
+	const long max = MAX_SINCE_DAYS * 86400L;
+	const char *p;
+	size_t next = 0, i;
+	long total = 0, n;
+
+	if (*s == '-')
+		s++;
+	if (!*s || strlen(s) + 2 > size)
+		return -EINVAL;
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (n = 0; *p >= '0' && *p <= '9'; p++) {
+			n = n * 10 + (*p - '0');
+			if (n > max)
+				return -ERANGE;
+		}
+		for (i = next; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (*p == units[i].unit)
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -EINVAL;			/* "90", "1.5h", "1m1h", "2w" */
+		total += n * units[i].mult;
+		if (total > max)
+			return -ERANGE;
+		next = i + 1;
+	}
+	if (total < 1)
+		return -EINVAL;
+	snprintf(out, size, "-%s", s);
+	return 0;
+}
+
+/* FROM..TO, both sides given; the times themselves are the daemon's to check. */
+static int parse_range(const char *arg, struct range *r)
+{
+	const char *dots = strstr(arg, "..");
+
+	if (!dots || dots == arg || !dots[2] || strstr(dots + 2, ".."))
+		return -EINVAL;
+	r->arg = arg;
+	r->from = arg;
+	r->from_len = (size_t)(dots - arg);
+	r->to = dots + 2;
+	return 0;
+}
+
+static void bad_range(const char *arg)
+{
+	print_err("bad range \"%s\": must be FROM..TO with a time on each side, like -2h..-1h or 2026-12-03T17:00:00Z..now",
+		  arg);
+}
+
+/* A diff RANGE that begins with a relative time ("-2h..-1h") is an argument,
+ * not a cluster of short options: none is a digit. */
+static bool is_negative_range(const char *arg)
+{
+	return arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9' && strstr(arg, "..");
+}
+
 static int add_pid(struct args *a, const char *arg)
 {
 	int pid, i;
@@ -222,6 +332,19 @@ static int set_url(struct args *a, const char *arg)
 	return 0;
 }
 
+/* VIEW, from the view table, or -EINVAL after naming the views. */
+static int set_view(struct args *a, const char *name)
+{
+	char names[128];
+
+	a->view = views__find(name);
+	if (a->view)
+		return 0;
+	views__names(names, sizeof(names), false);
+	print_err("unknown view \"%s\"; views: %s", name, names);
+	return -EINVAL;
+}
+
 /* The positional arguments of the command, checked and stored. */
 static int set_positionals(struct args *a, char **pos, int nr_pos)
 {
@@ -230,25 +353,48 @@ static int set_positionals(struct args *a, char **pos, int nr_pos)
 
 	if (!strcmp(cmd, "collect")) {
 		a->cmd = CMD_COLLECT;
-		if (nr_pos < 3) {
-			print_err("collect needs a VIEW and a DURATION, e.g. cprof-ctl collect cpu 10s");
+		if (nr_pos < 2 || (nr_pos < 3 && !(a->opts & OPT_HISTORY))) {
+			print_err("collect needs a VIEW and a DURATION (or --since or --from), e.g. cprof-ctl collect cpu 10s");
 			return -EINVAL;
 		}
-		a->view = views__find(pos[1]);
-		if (!a->view) {
-			char names[128];
+		if (set_view(a, pos[1]))
+			return -EINVAL;
+		want = 2;
+		if (nr_pos > 2 && (a->opts & OPT_HISTORY)) {
+			const char *opt = a->opts & OPT_SINCE ? "--since" :
+					  a->opts & OPT_FROM ? "--from" : "--to";
 
-			views__names(names, sizeof(names), false);
-			print_err("unknown view \"%s\"; views: %s", pos[1], names);
+			print_err("collect takes a DURATION (profile from now on) or %s (read the history), not both: drop \"%s\" or %s",
+				  opt, pos[2], opt);
 			return -EINVAL;
 		}
-		ret = parse_duration(pos[2], &a->seconds);
-		if (ret) {
-			print_err("bad duration \"%s\": must be whole seconds from 1s to %ds, like 10s, 2m or 1m30s",
-				  pos[2], PARAMS_MAX_SECONDS);
-			return ret;
+		if (!(a->opts & OPT_HISTORY)) {
+			ret = parse_duration(pos[2], &a->seconds);
+			if (ret) {
+				print_err("bad duration \"%s\": must be whole seconds from 1s to %ds, like 10s, 2m or 1m30s",
+					  pos[2], PARAMS_MAX_SECONDS);
+				return ret;
+			}
+			want = 3;
 		}
-		want = 3;
+	} else if (!strcmp(cmd, "diff")) {
+		a->cmd = CMD_DIFF;
+		if (nr_pos < 4) {
+			print_err("diff needs a VIEW and two ranges FROM..TO, e.g. cprof-ctl diff cpu -2h..-1h -1h..now");
+			return -EINVAL;
+		}
+		if (set_view(a, pos[1]))
+			return -EINVAL;
+		for (int i = 0; i < 2; i++) {
+			if (parse_range(pos[2 + i], &a->ranges[i])) {
+				bad_range(pos[2 + i]);
+				return -EINVAL;
+			}
+		}
+		want = 4;
+	} else if (!strcmp(cmd, "history")) {
+		a->cmd = CMD_HISTORY;
+		want = 1;
 	} else if (!strcmp(cmd, "top")) {
 		a->cmd = CMD_TOP;
 		if (nr_pos < 2) {
@@ -261,7 +407,7 @@ static int set_positionals(struct args *a, char **pos, int nr_pos)
 		a->cmd = CMD_STATUS;
 		want = 1;
 	} else {
-		print_err("unknown command \"%s\"; commands: collect top status", cmd);
+		print_err("unknown command \"%s\"; commands: " COMMANDS, cmd);
 		return -EINVAL;
 	}
 	if (nr_pos > want) {
@@ -277,13 +423,17 @@ static int check_options(const struct args *a, const char *cmd)
 	static const struct { unsigned int opt; const char *name; } names[] = {
 		{ OPT_PID, "--pid" }, { OPT_OUTPUT, "-o" }, { OPT_HZ, "--hz" },
 		{ OPT_ROWS, "-n" }, { OPT_SAMPLE_INDEX, "--sample-index" },
+		{ OPT_SINCE, "--since" }, { OPT_FROM, "--from" }, { OPT_TO, "--to" },
 	};
 	unsigned int allowed;
 	size_t i;
 
 	switch (a->cmd) {
 	case CMD_COLLECT:
-		allowed = OPT_PID | OPT_OUTPUT | OPT_HZ;
+		allowed = OPT_PID | OPT_OUTPUT | OPT_HZ | OPT_HISTORY;
+		break;
+	case CMD_DIFF:
+		allowed = OPT_PID | OPT_OUTPUT;
 		break;
 	case CMD_TOP:
 		allowed = OPT_ROWS | OPT_SAMPLE_INDEX;
@@ -297,6 +447,19 @@ static int check_options(const struct args *a, const char *cmd)
 			print_err("%s does not take %s", cmd, names[i].name);
 			return -EINVAL;
 		}
+	}
+	if ((a->opts & OPT_SINCE) && (a->opts & (OPT_FROM | OPT_TO))) {
+		print_err("--since and %s exclude each other: give --since DURATION, or --from T [--to T]",
+			  a->opts & OPT_FROM ? "--from" : "--to");
+		return -EINVAL;
+	}
+	if ((a->opts & OPT_TO) && !(a->opts & OPT_FROM)) {
+		print_err("--to needs --from: a range of the history, as in --from -2h --to -1h");
+		return -EINVAL;
+	}
+	if ((a->opts & OPT_HZ) && (a->opts & OPT_HISTORY)) {
+		print_err("--hz does not apply to the history: its windows were sampled at the daemon's rate");
+		return -EINVAL;
 	}
 	if ((a->opts & OPT_HZ) && a->view && !(a->view->sources & SOURCE_CPU)) {
 		print_err("--hz sets the rate of CPU samples (the cpu and wall views), not %s",
@@ -349,24 +512,40 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "hz", required_argument, NULL, 'z' },
 		{ "sample-index", required_argument, NULL, 'i' },
 		{ "sample_index", required_argument, NULL, 'i' },	/* as go tool pprof */
+		{ "since", required_argument, NULL, 's' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char **pos;
-	int nr_pos = 0, c, ret = -EINVAL;
+	char **pos, **args;
+	int nr_pos = 0, c, e, i, at, ret = -EINVAL;
 
 	memset(a, 0, sizeof(*a));
 	a->rows = DEFAULT_TOP_ROWS;
 	pos = calloc((size_t)argc + 1, sizeof(*pos));
-	if (!pos) {
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!pos || !args) {
+		free(pos);
+		free(args);
 		print_err("out of memory");
 		return -ENOMEM;
 	}
+	/* getopt sees "-2h..-1h" as "2h..-1h", an argument, and every value it
+	 * hands back is mapped back to argv's. In order ("-"): no permutation. */
+	for (i = 0; i < argc; i++)
+		args[i] = i && is_negative_range(argv[i]) ? argv[i] + 1 : argv[i];
 
 	opterr = 0;
 	/* "-": options anywhere, positionals handed back in order as 1. */
-	while ((c = getopt_long(argc, argv, "-:ho:n:", long_opts, NULL)) != -1) {
+	while ((at = optind, c = getopt_long(argc, args, "-:ho:n:", long_opts, NULL)) != -1) {
+		for (i = 1; optarg && i < argc; i++) {
+			if (optarg == args[i]) {
+				optarg = argv[i];
+				break;
+			}
+		}
 		switch (c) {
 		case 1:
 			pos[nr_pos++] = optarg;
@@ -421,6 +600,32 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->opts |= OPT_SAMPLE_INDEX;
 			a->sample_index = optarg;
 			break;
+		case 's':
+			a->opts |= OPT_SINCE;
+			e = parse_since(optarg, a->since, sizeof(a->since));
+			if (e == -ERANGE) {
+				print_err("bad --since \"%s\": reaches back more than %dd (100 years)",
+					  optarg, MAX_SINCE_DAYS);
+				goto cleanup;
+			} else if (e) {
+				print_err("bad --since \"%s\": must be a time back from now like 90s, 30m, 1h30m or 2d (units d, h, m, s, in that order)",
+					  optarg);
+				goto cleanup;
+			}
+			break;
+		case 'f':
+		case 't':
+			a->opts |= c == 'f' ? OPT_FROM : OPT_TO;
+			if (!*optarg) {
+				print_err("%s needs a time, like -1h, now, 1764781200 or 2026-12-03T17:00:00Z",
+					  c == 'f' ? "--from" : "--to");
+				goto cleanup;
+			}
+			if (c == 'f')
+				a->from = optarg;
+			else
+				a->to = optarg;
+			break;
 		case 'h':
 			a->opts |= OPT_HELP;
 			ret = 0;
@@ -433,7 +638,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			print_err("option %s needs a value", argv[optind - 1]);
 			goto cleanup;
 		default:
-			if (optopt)
+			/* "-2h" or "-2h-1h" where diff wants a RANGE: no option is a
+			 * digit, and an element's first one is where getopt stops */
+			if (optopt >= '0' && optopt <= '9' && nr_pos && !strcmp(pos[0], "diff") &&
+			    at < argc && argv[at][0] == '-' && argv[at][1] == optopt)
+				bad_range(argv[at]);
+			else if (optopt)
 				print_err("unknown option -%c", optopt);
 			else
 				print_err("unknown option %s", argv[optind - 1]);
@@ -450,13 +660,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 	if (!a->target.url && !a->target.socket_path)
 		a->target.socket_path = DEFAULT_SOCKET;
 	if (!nr_pos) {
-		print_err("no command given; commands: collect top status (see cprof-ctl --help)");
+		print_err("no command given; commands: " COMMANDS " (see cprof-ctl --help)");
 		goto cleanup;
 	}
 	if (set_positionals(a, pos, nr_pos))
 		goto cleanup;
 	ret = check_options(a, pos[0]);
 cleanup:
+	free(args);
 	free(pos);
 	return ret;
 }
@@ -530,25 +741,103 @@ static char *collect_path(const struct args *a)
 	return b.data;
 }
 
-/* VIEW-YYYYMMDD-HHMMSS.pb.gz in local time, or with -2, -3... if taken. */
-static int default_output(const char *view, time_t when, char *out, size_t size)
+/* "&key=" and len bytes of value, percent-encoded but for the characters
+ * RFC 3986 leaves as they are and ':' ("+01:00" must not read " 01:00"). */
+static int append_param(struct buf *b, const char *key, const char *value, size_t len)
 {
-	char stamp[32];
+	static const char hex[] = "0123456789ABCDEF";
+	char enc[3] = { '%' };
+	int ret;
+
+	ret = buf__append(b, "&", 1);
+	if (!ret)
+		ret = buf__append(b, key, strlen(key));
+	if (!ret)
+		ret = buf__append(b, "=", 1);
+	for (size_t i = 0; !ret && i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+			ret = buf__append(b, &value[i], 1);
+			continue;
+		}
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 15];
+		ret = buf__append(b, enc, 3);
+	}
+	return ret;
+}
+
+/* /debug/pprof/VIEW?start=FROM[&end=TO][&pid=N]...: the windows the history
+ * keeps over [FROM, TO) merged; FROM is from_len bytes of from, TO NULL for
+ * now. NULL and errno on failure. */
+static char *history_path(const struct args *a, const char *from, size_t from_len, const char *to)
+{
+	struct buf b = { 0 };
+	char part[64];
+	int i, ret;
+
+	/* "?start=" is "&start=" with its first byte replaced */
+	snprintf(part, sizeof(part), "/debug/pprof/%s", a->view->path);
+	ret = buf__append(&b, part, strlen(part));
+	if (!ret)
+		ret = append_param(&b, "start", from, from_len);
+	if (!ret)
+		b.data[strlen(part)] = '?';
+	if (!ret && to)
+		ret = append_param(&b, "end", to, strlen(to));
+	for (i = 0; !ret && i < a->nr_pids; i++) {
+		snprintf(part, sizeof(part), "&pid=%d", a->pids[i]);
+		ret = buf__append(&b, part, strlen(part));
+	}
+	if (ret) {
+		buf__free(&b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return b.data;
+}
+
+/* NAME-YYYYMMDD-HHMMSS in local time, or with -2, -3... while a file named
+ * that and one of the suffixes is there. 0 or -EEXIST. */
+static int default_prefix(const char *name, time_t when, const char *const *suffixes,
+			  size_t nr_suffixes, char *out, size_t size)
+{
+	char stamp[32], file[512];
 	struct tm tm;
 	struct stat st;
+	size_t j;
 	int i;
 
 	localtime_r(&when, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	for (i = 1; i < 100; i++) {
 		if (i == 1)
-			snprintf(out, size, "%s-%s.pb.gz", view, stamp);
+			snprintf(out, size, "%s-%s", name, stamp);
 		else
-			snprintf(out, size, "%s-%s-%d.pb.gz", view, stamp, i);
-		if (lstat(out, &st) && errno == ENOENT)
+			snprintf(out, size, "%s-%s-%d", name, stamp, i);
+		for (j = 0; j < nr_suffixes; j++) {
+			snprintf(file, sizeof(file), "%s%s", out, suffixes[j]);
+			if (!lstat(file, &st) || errno != ENOENT)
+				break;
+		}
+		if (j == nr_suffixes)
 			return 0;
 	}
 	return -EEXIST;
+}
+
+/* VIEW-YYYYMMDD-HHMMSS.pb.gz in local time, or with -2, -3... if taken. */
+static int default_output(const char *view, time_t when, char *out, size_t size)
+{
+	static const char *const suffix[] = { ".pb.gz" };
+	size_t len;
+
+	if (default_prefix(view, when, suffix, 1, out, size))
+		return -EEXIST;
+	len = strlen(out);
+	snprintf(out + len, size - len, "%s", suffix[0]);
+	return 0;
 }
 
 /* Before spending DURATION: can FILE be written where it is to go? */
@@ -657,10 +946,56 @@ static void print_written(const char *file, size_t bytes, const Perftools__Profi
 	printf("wrote %s (%zu bytes, %lld samples)\n", file, bytes, (long long)n);
 }
 
+/* Decode what cprofd sent; NULL after saying why. */
+static Perftools__Profiles__Profile *decode_profile(const struct buf *body)
+{
+	Perftools__Profiles__Profile *prof = pprof__read((const uint8_t *)body->data, body->len);
+
+	if (!prof) {
+		if (errno == EINVAL)
+			print_err("cprofd sent %zu bytes that are not a pprof profile; nothing written",
+				  body->len);
+		else
+			print_err("cannot decode the profile from cprofd: %s", errstr(errno));
+	}
+	return prof;
+}
+
+/* The profile's comments, a "note" line each on stderr: what the history
+ * says of the range (its X-Cprof-Note, as a comment of the profile too), as
+ * "the cpu history starts at ...: the range asked begins 1800 s before it". */
+static void print_notes(const Perftools__Profiles__Profile *p, const char *which)
+{
+	char note[512];
+	size_t i, n;
+
+	fflush(stdout);
+	for (i = 0; i < p->n_comment; i++) {
+		int64_t s = p->comment[i];
+		const char *c;
+
+		if (s <= 0 || (size_t)s >= p->n_string_table || !*p->string_table[s])
+			continue;
+		c = p->string_table[s];
+		for (n = 0; c[n] && n + 1 < sizeof(note); n++)
+			note[n] = iscntrl((unsigned char)c[n]) ? '?' : c[n];
+		note[n] = '\0';
+		if (which)
+			print_err("note on %s: %s", which, note);
+		else
+			print_err("note: %s", note);
+	}
+}
+
+/* collect VIEW DURATION: a profile from now on, for DURATION; collect VIEW
+ * --since/--from: the history's windows, merged by the daemon at once. */
 static int cmd_collect(const struct args *a)
 {
+	bool history = a->opts & OPT_HISTORY;
 	struct progress pr = { .view = a->view->name, .seconds = a->seconds };
-	struct http_get_opts opts = { .timeout = a->seconds + COLLECT_GRACE };
+	struct http_get_opts opts = {
+		.timeout = history ? STATUS_TIMEOUT : a->seconds + COLLECT_GRACE,
+	};
 	Perftools__Profiles__Profile *prof = NULL;
 	char err[1024], name[256];
 	const char *file = a->output;
@@ -681,13 +1016,20 @@ static int cmd_collect(const struct args *a)
 		print_err("cannot write %s: %s", file, errstr(-ret));
 		goto cleanup;
 	}
-	path = collect_path(a);
+	if (history) {
+		const char *from = a->from ? a->from : a->since;
+
+		path = history_path(a, from, strlen(from), a->to);
+	} else {
+		path = collect_path(a);
+	}
 	if (!path) {
 		print_err("out of memory");
 		goto cleanup;
 	}
 
-	if (isatty(STDERR_FILENO)) {
+	/* the history answers at once: no progress to show */
+	if (!history && isatty(STDERR_FILENO)) {
 		opts.progress = progress_draw;
 		opts.ctx = &pr;
 	}
@@ -698,21 +1040,17 @@ static int cmd_collect(const struct args *a)
 		goto cleanup;
 	}
 
-	prof = pprof__read((const uint8_t *)body.data, body.len);
-	if (!prof) {
-		if (errno == EINVAL)
-			print_err("cprofd sent %zu bytes that are not a pprof profile; nothing written",
-				  body.len);
-		else
-			print_err("cannot decode the profile from cprofd: %s", errstr(errno));
+	prof = decode_profile(&body);
+	if (!prof)
 		goto cleanup;
-	}
 	ret = write_file_atomic(file, body.data, body.len);
 	if (ret) {
 		print_err("cannot write %s: %s", file, errstr(-ret));
 		goto cleanup;
 	}
 	print_written(file, body.len, prof);
+	if (history)
+		print_notes(prof, NULL);
 	fflush(stdout);
 	ret = pprof__top(prof, NULL, COLLECT_TOP_ROWS, stdout);
 	if (ret) {
@@ -724,6 +1062,285 @@ cleanup:
 	pprof__free(prof);
 	buf__free(&body);
 	free(path);
+	return rc;
+}
+
+/* ---- diff --------------------------------------------------------------- */
+
+/* A file name as a shell reads it back: quoted when it has to be. */
+static void print_shell_word(const char *s, FILE *out)
+{
+	const char *p;
+
+	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			    "0123456789@%+=:,./_-") == strlen(s)) {
+		fputs(s, out);
+		return;
+	}
+	fputc('\'', out);
+	for (p = s; *p; p++) {
+		if (*p == '\'')
+			fputs("'\\''", out);
+		else
+			fputc(*p, out);
+	}
+	fputc('\'', out);
+}
+
+/* diff VIEW RANGE1 RANGE2: both ranges of the history into PREFIX-before
+ * and PREFIX-after, each whole or not there, and how to compare them. */
+static int cmd_diff(const struct args *a)
+{
+	static const char *const suffixes[2] = { "-before.pb.gz", "-after.pb.gz" };
+	static const char *const sides[2] = { "before", "after" };
+	struct http_get_opts opts = { .timeout = STATUS_TIMEOUT };
+	Perftools__Profiles__Profile *prof[2] = { NULL, NULL };
+	struct buf body[2] = { { 0 }, { 0 } };
+	char *file[2] = { NULL, NULL }, *path = NULL;
+	char err[1024], prefix[256], which[320];
+	const char *pre = a->output;
+	int i, ret, rc = RC_FAIL;
+
+	if (!pre) {
+		snprintf(which, sizeof(which), "%s-diff", a->view->name);
+		if (default_prefix(which, time(NULL), suffixes, 2, prefix, sizeof(prefix))) {
+			print_err("cannot find free file names for %s-*-before.pb.gz here; use -o PREFIX",
+				  which);
+			goto cleanup;
+		}
+		pre = prefix;
+	}
+	for (i = 0; i < 2; i++) {
+		if (asprintf(&file[i], "%s%s", pre, suffixes[i]) < 0) {
+			file[i] = NULL;
+			print_err("out of memory");
+			goto cleanup;
+		}
+		ret = check_writable(file[i]);
+		if (ret) {
+			print_err("cannot write %s: %s", file[i], errstr(-ret));
+			goto cleanup;
+		}
+	}
+
+	/* both fetched before either is written */
+	for (i = 0; i < 2; i++) {
+		const struct range *r = &a->ranges[i];
+
+		path = history_path(a, r->from, r->from_len, r->to);
+		if (!path) {
+			print_err("out of memory");
+			goto cleanup;
+		}
+		ret = http_get(&a->target, path, &opts, &body[i], err, sizeof(err));
+		free(path);
+		path = NULL;
+		if (ret) {
+			print_err("%s: %s", r->arg, err);
+			goto cleanup;
+		}
+		prof[i] = decode_profile(&body[i]);
+		if (!prof[i])
+			goto cleanup;
+	}
+	for (i = 0; i < 2; i++) {
+		ret = write_file_atomic(file[i], body[i].data, body[i].len);
+		if (ret) {
+			print_err("cannot write %s: %s", file[i], errstr(-ret));
+			if (i)
+				unlink(file[0]);	/* both or neither */
+			goto cleanup;
+		}
+	}
+
+	for (i = 0; i < 2; i++)
+		print_written(file[i], body[i].len, prof[i]);
+	for (i = 0; i < 2; i++) {
+		snprintf(which, sizeof(which), "%s (%s)", sides[i], a->ranges[i].arg);
+		print_notes(prof[i], which);
+	}
+	fputs("compare them with: go tool pprof -diff_base ", stdout);
+	print_shell_word(file[0], stdout);
+	fputc(' ', stdout);
+	print_shell_word(file[1], stdout);
+	fputc('\n', stdout);
+	for (i = 0; i < 2; i++) {
+		printf("\n%s (%s):\n", sides[i], a->ranges[i].arg);
+		fflush(stdout);
+		ret = pprof__top(prof[i], NULL, COLLECT_TOP_ROWS, stdout);
+		if (ret) {
+			print_err("%s: cannot print its top table: %s", file[i], errstr(-ret));
+			goto cleanup;
+		}
+	}
+	rc = RC_OK;
+cleanup:
+	for (i = 0; i < 2; i++) {
+		pprof__free(prof[i]);
+		buf__free(&body[i]);
+		free(file[i]);
+	}
+	free(path);
+	return rc;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+/* 1023 B, 1.2 KiB, 120.6 MiB */
+static void human_size(uint64_t n, char *out, size_t size)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)n;
+	size_t i = 0;
+
+	if (n < 1024) {
+		snprintf(out, size, "%" PRIu64 " B", n);
+		return;
+	}
+	for (v /= 1024; v >= 1024 && i + 1 < sizeof(units) / sizeof(units[0]); i++)
+		v /= 1024;
+	snprintf(out, size, "%.1f %s", v, units[i]);
+}
+
+/* A whole number, digits only, that fits. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t n = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s || *p)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+/* One view's line of /debug/history: "cpu FROM TO WINDOWS BYTES". */
+struct history_row {
+	char *view, *from, *to, *windows;
+	char size[32];
+};
+
+static int parse_history_row(char *line, struct history_row *row)
+{
+	char *field[5], *save = NULL, *extra;
+	uint64_t windows, bytes;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		field[i] = strtok_r(i ? NULL : line, " \t", &save);
+		if (!field[i])
+			return -EINVAL;
+	}
+	extra = strtok_r(NULL, " \t", &save);
+	if (extra || parse_u64(field[3], &windows) || parse_u64(field[4], &bytes))
+		return -EINVAL;
+	row->view = field[0];
+	row->from = field[1];
+	row->to = field[2];
+	row->windows = field[3];
+	human_size(bytes, row->size, sizeof(row->size));
+	return 0;
+}
+
+/* The closing line, "# window 10 s; kept N bytes (M uncompressed); dropped
+ * by --retention: K windows", with the sizes in human units; as it came
+ * (without its "# ") when it does not read so. */
+static void print_history_summary(const char *line)
+{
+	unsigned long long kept, raw, dropped;
+	char a[32], b[32];
+	int window, end = 0;
+
+	if (sscanf(line, "# window %d s; kept %llu bytes (%llu uncompressed); dropped by --retention: %llu windows%n",
+		   &window, &kept, &raw, &dropped, &end) == 4 && end && !line[end]) {
+		human_size(kept, a, sizeof(a));
+		human_size(raw, b, sizeof(b));
+		printf("window %d s; kept %s (%s uncompressed); dropped by --retention: %llu windows\n",
+		       window, a, b, dropped);
+		return;
+	}
+	printf("%s\n", line + 2);
+}
+
+static int cmd_history(const struct args *a)
+{
+	struct http_get_opts opts = { .timeout = STATUS_TIMEOUT };
+	struct history_row *rows = NULL;
+	size_t nr = 0, cap = 0, i, w[4] = { 4, 4, 2, 7 };	/* the headers' widths */
+	struct buf body = { 0 }, other = { 0 };
+	char err[1024], *line, *next;
+	const char *summary = NULL;
+	int rc = RC_FAIL;
+
+	if (http_get(&a->target, "/debug/history", &opts, &body, err, sizeof(err))) {
+		print_err("%s", err);
+		goto cleanup;
+	}
+	for (line = body.data; line && *line; line = next) {
+		struct history_row row;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if (!strncmp(line, "# window ", 9)) {
+			summary = line;
+			continue;
+		}
+		if (!line[0] || line[0] == '#')
+			continue;			/* the header, blank lines */
+		if (parse_history_row(line, &row)) {
+			/* not a view's line: shown as it came, after the table */
+			if (buf__append(&other, line, strlen(line)) || buf__append(&other, "\n", 1))
+				goto nomem;
+			continue;
+		}
+		if (nr == cap) {
+			struct history_row *r = realloc(rows, (cap ? cap * 2 : 16) * sizeof(*r));
+
+			if (!r)
+				goto nomem;
+			rows = r;
+			cap = cap ? cap * 2 : 16;
+		}
+		rows[nr++] = row;
+		if (strlen(row.view) > w[0])
+			w[0] = strlen(row.view);
+		if (strlen(row.from) > w[1])
+			w[1] = strlen(row.from);
+		if (strlen(row.to) > w[2])
+			w[2] = strlen(row.to);
+		if (strlen(row.windows) > w[3])
+			w[3] = strlen(row.windows);
+	}
+
+	if (!nr) {
+		printf("no windows kept yet\n");
+	} else {
+		printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], "VIEW", (int)w[1], "FROM",
+		       (int)w[2], "TO", (int)w[3], "WINDOWS", "SIZE");
+		for (i = 0; i < nr; i++)
+			printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], rows[i].view, (int)w[1],
+			       rows[i].from, (int)w[2], rows[i].to, (int)w[3], rows[i].windows,
+			       rows[i].size);
+	}
+	if (other.len)
+		fputs(other.data, stdout);
+	if (summary)
+		print_history_summary(summary);
+	rc = RC_OK;
+	goto cleanup;
+nomem:
+	print_err("out of memory");
+cleanup:
+	free(rows);
+	buf__free(&other);
+	buf__free(&body);
 	return rc;
 }
 
@@ -1010,22 +1627,29 @@ cleanup:
 
 /* ---- main --------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+static void print_usage(FILE *out)
 {
 	char all_views[128], built_views[128];
-	struct args a;
-	int rc;
 
 	views__names(all_views, sizeof(all_views), false);
 	views__names(built_views, sizeof(built_views), true);
+	fprintf(out, usage_text, COLLECT_TOP_ROWS, all_views, built_views, COLLECT_TOP_ROWS,
+		DEFAULT_TOP_ROWS);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	int rc;
+
 	if (argc < 2) {
-		fprintf(stderr, usage_text, COLLECT_TOP_ROWS, all_views, built_views, DEFAULT_TOP_ROWS);
+		print_usage(stderr);
 		return RC_USAGE;
 	}
 	if (parse_args(argc, argv, &a))
 		return RC_USAGE;
 	if (a.opts & OPT_HELP) {
-		printf(usage_text, COLLECT_TOP_ROWS, all_views, built_views, DEFAULT_TOP_ROWS);
+		print_usage(stdout);
 		return RC_OK;
 	}
 	if (a.opts & OPT_VERSION) {
@@ -1047,6 +1671,12 @@ int main(int argc, char **argv)
 		break;
 	case CMD_STATUS:
 		rc = cmd_status(&a);
+		break;
+	case CMD_HISTORY:
+		rc = cmd_history(&a);
+		break;
+	case CMD_DIFF:
+		rc = cmd_diff(&a);
 		break;
 	default:
 		rc = RC_USAGE;
