@@ -1008,6 +1008,7 @@ int main(int argc, char **argv)
 		}
 		ho.store = d.store;
 		d.window_s = o.window_s;
+		d.continuous = o.continuous & o.views;
 		d.history = history__start(&ho);
 		if (!d.history) {
 			log_error("cannot start the history: %s", strerror(errno));

@@ -47,6 +47,15 @@ struct history {
 	struct history_stats st;
 };
 
+const char *history_kept_as(const char *view, unsigned int continuous)
+{
+	const struct view_def *heap = views__find("heap");
+
+	if (!strcmp(view, "allocs") && heap && (continuous & (1u << (heap - views))))
+		return "heap";
+	return view;
+}
+
 static int64_t real_ns(void)
 {
 	struct timespec ts;
@@ -196,6 +205,10 @@ struct history *history__start(const struct history_opts *o)
 		struct hist_view *hv = &h->v[h->nr];
 
 		if (!(o->views & (1u << i)) || !views[i].built)
+			continue;
+		/* allocs is the heap's profile with another default type: the
+		 * heap's windows serve both (history_kept_as) */
+		if (strcmp(history_kept_as(views[i].name, o->views), views[i].name))
 			continue;
 		hv->view = &views[i];
 		if (views[i].cumulative) {

@@ -25,6 +25,11 @@ struct history_stats {
 	uint64_t build_ns;	/* time spent building them */
 };
 
+/* The view whose windows hold view's history when the views in continuous
+ * (bits of indexes into views[]) are kept: allocs is kept as heap's
+ * windows when heap is kept too; any other, as itself. */
+const char *history_kept_as(const char *view, unsigned int continuous);
+
 /* Start cutting windows (a thread of its own). NULL and errno. */
 struct history *history__start(const struct history_opts *opts);
 /* Cut the windows in progress one last time, keep them, and stop. NULL-safe. */

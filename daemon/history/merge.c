@@ -37,6 +37,7 @@ struct merge {
 
 	bool has_time;
 	int64_t start_ns, end_ns;
+	char *default_type;		/* merge__set_default_type's, or NULL */
 
 	/* Scratch for one sample or location, kept from one to the next. */
 	uint64_t *locs;
@@ -442,7 +443,7 @@ static int take_header(struct merge *m, const Perftools__Profiles__Profile *p)
 	o.nr_sample_types = nr_types;
 	/* A default that names none of the types is dropped: pprof then shows
 	 * the last type, which is what such a profile got anyway. */
-	def = pstr(p, p->default_sample_type);
+	def = m->default_type ? m->default_type : pstr(p, p->default_sample_type);
 	for (i = 0; def && *def && i < nr_types; i++) {
 		if (!strcmp(def, vts[i].type)) {
 			o.default_sample_type = def;
@@ -600,10 +601,25 @@ cleanup:
 	return err;
 }
 
+int merge__set_default_type(struct merge *m, const char *type)
+{
+	char *t;
+
+	if (m->b)
+		return -EBUSY;		/* the builder has its options already */
+	t = strdup(type);
+	if (!t)
+		return -ENOMEM;
+	free(m->default_type);
+	m->default_type = t;
+	return 0;
+}
+
 void merge__free(struct merge *m)
 {
 	if (!m)
 		return;
+	free(m->default_type);
 	pprof_builder__free(m->b);
 	free_strs(m->types, 2 * m->nr_types);
 	free_strs(m->comments, m->nr_comments);

@@ -43,6 +43,10 @@ size_t merge__skipped(const struct merge *m);
  * after more profiles are added. 0 or -errno (-ENOENT: no profile added). */
 int merge__write(struct merge *m, const char *const *comments, size_t nr_comments, bool gzip,
 		 uint8_t **out, size_t *len);
+/* The merged profile's default sample type, instead of the first
+ * profile's (allocs, served from the heap's windows): before the first
+ * merge__add. 0 or -errno (EBUSY: too late). */
+int merge__set_default_type(struct merge *m, const char *type);
 void merge__free(struct merge *m);
 
 #endif /* CPROF_MERGE_H */

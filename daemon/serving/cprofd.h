@@ -35,6 +35,7 @@ struct cprofd {
 	struct store *store;		/* the history (--continuous), or NULL */
 	struct history *history;
 	int window_s;			/* --window */
+	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
 	int64_t started_ns;		/* CLOCK_REALTIME */
 	volatile bool stopping;
 	uint64_t requests, bad_requests, hangups;

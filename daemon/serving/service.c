@@ -413,6 +413,7 @@ static void serve_history(struct cprofd *d, const struct view_def *view, const s
 	struct store_stats ss;
 	size_t nr_comments = 0;
 	struct merge *m = NULL;
+	const char *kept;
 	uint8_t *out = NULL;
 	size_t len = 0;
 	void *arg[2];
@@ -431,7 +432,8 @@ static void serve_history(struct cprofd *d, const struct view_def *view, const s
 		reply_text(r, 400, "exe= and cgroup= are not served from the history in this version: use pid= or comm=\n");
 		return;
 	}
-	if (history_of(d, view->name, &info)) {
+	kept = history_kept_as(view->name, d->continuous);
+	if (history_of(d, kept, &info)) {
 		reply_text(r, 404, "the history keeps no %s windows: start cprofd with --continuous %s\n",
 			   view->name, view->name);
 		return;
@@ -462,7 +464,9 @@ static void serve_history(struct cprofd *d, const struct view_def *view, const s
 	}
 	arg[0] = m;
 	arg[1] = &filter;
-	e = store__scan(d->store, view->name, from, to, add_window, arg);
+	e = strcmp(kept, view->name) ? merge__set_default_type(m, view->default_type) : 0;
+	if (!e)
+		e = store__scan(d->store, kept, from, to, add_window, arg);
 	if (!e && merge__skipped(m)) {
 		snprintf(skipped, sizeof(skipped), "%zu stored windows could not be read and are left out",
 			 merge__skipped(m));

@@ -148,3 +148,34 @@ check "history: what is kept stays near the limit ($bytes bytes, limit 256K and 
 	test "${bytes:-999999999}" -le $((256 * 1024 + 65536 * 2)) "$bytes bytes"
 echo "history: stored $(metric 'cprofd_history_bytes{form="stored"}') bytes for $(metric 'cprofd_history_bytes{form="raw"}') raw"
 stop_daemon
+
+# 6. heap and allocs: one profile with two defaults, kept once (as heap's
+# windows) and served for both.
+start_workload "$TMP/grow.out" "$B/workloads/leaks" grow
+GR=$WPID
+wait_for "$TMP/grow.out" '^ready' || fail "leaks grow" "did not start"
+start_daemon --pid "$GR" --continuous heap,allocs --window 1 --store "$TMP/heap"
+for _ in $(seq 100); do [ "$(metric cprofd_heap_attached)" = 1 ] && break; sleep 0.1; done
+kill -USR1 "$GR"
+sleep 4
+hist "$TMP/allocs.pb.gz" "allocs?start=-10s"
+hist "$TMP/heaph.pb.gz" "heap?start=-10s"
+if command -v go >/dev/null; then
+	check "history: allocs is served from the heap's windows, alloc_space its default (HTTP $st)" \
+		bash -c 'HOME=$2 go tool pprof -raw "$1" 2>/dev/null | grep -q "alloc_space/bytes\[dflt\]"' _ \
+		"$TMP/allocs.pb.gz" "$TMP" "$(HOME=$TMP go tool pprof -raw "$TMP/allocs.pb.gz" 2>&1 | grep -m1 dflt)"
+	check "history: and heap with inuse_space" \
+		bash -c 'HOME=$2 go tool pprof -raw "$1" 2>/dev/null | grep -q "inuse_space/bytes\[dflt\]"' _ \
+		"$TMP/heaph.pb.gz" "$TMP" "$(HOME=$TMP go tool pprof -raw "$TMP/heaph.pb.gz" 2>&1 | grep -m1 dflt)"
+else
+	skip "history: allocs and heap default types" "golang-go not installed"
+fi
+# grow_leak allocates 10 MB/s, steady 25.6 MB/s (100,000 x 256 B)
+n=$(q "$TMP/allocs.pb.gz" share grow_leak) m=$(q "$TMP/allocs.pb.gz" share steady)
+check "history: allocs holds both allocators in proportion (grow_leak ${n:-?}%, steady ${m:-?}% of alloc_space; 28/72 by their rates)" \
+	awk -v a="${n:-0}" -v b="${m:-0}" 'BEGIN { exit !(a >= 15 && a <= 45 && b >= 55 && b <= 85) }' "grow_leak ${n:-?}%, steady ${m:-?}%"
+check "history: heap and allocs are kept once: /debug/history lists heap, not allocs" \
+	bash -c 'l=$(curl -s "$1/debug/history"); grep -q "^heap " <<<"$l" && ! grep -q "^allocs " <<<"$l"' _ "$URL" \
+	"$(curl -s "$URL/debug/history")"
+kill "$GR" 2>/dev/null
+stop_daemon

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The history's cost (cprofd --continuous all): a busy host for
+# BENCH_MINUTES (default 5) with every view continuous, windows of 10 s:
+# cprofd's CPU (with its parser processes'), its BPF programs' run time, the
+# time it spends building windows, and the bytes it stores, per view; then a
+# history of BENCH_HOURS (default 24) made by histgen (tests/bench/histgen.c)
+# from the soak's own cpu windows, cycled at the soak's rate, and the time a
+# query for the last hour and for all of it takes (curl's total, medians of
+# BENCH_RUNS, default 3, after one cold query each).
+#
+#   the busy host   build/workloads/split (about a CPU), a C compile every
+#                   second, and every 10 s build/workloads/locks mutex (four
+#                   threads contending) and build/workloads/leaks grow for 3 s
+#                   (allocating)
+#
+# Writes the section "## The history" into docs/PERFORMANCE.md between the
+# bench:history markers. Goals (issue 15): cprofd plus BPF under 1% of a core
+# with every view continuous; a 1-hour query under 1 s.
+# Run as root: `bash tests/bench/history.sh` after `make check`.
+# Environment: BENCH_MINUTES, BENCH_HOURS, BENCH_RUNS, BENCH_PORT (default
+# 16077), BENCH_DOC (default docs/PERFORMANCE.md; "none" to only print).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+MINUTES=${BENCH_MINUTES:-5}
+HOURS=${BENCH_HOURS:-24}
+RUNS=${BENCH_RUNS:-3}
+PORT=${BENCH_PORT:-16077}
+DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
+HZ=99
+WIN=10
+SOCK=/tmp/cprofd-bench-history.sock
+URL=http://127.0.0.1:$PORT
+OUT=build/bench
+PROCCPU=$OUT/proccpu
+TMP=$(mktemp -d /tmp/cprof-bench-history.XXXXXX)
+RESULTS=$TMP/results.tsv
+FIELDS="cfg round seconds"
+source tests/bench/lib.sh
+
+[ "$(id -u)" = 0 ] || die "run as root"
+build_proccpu
+gcc -O2 -Wall -Wextra -Idaemon/history tests/bench/histgen.c daemon/history/store.c \
+	-lzstd -lz -lpthread -o "$OUT/histgen" || die "cannot build histgen"
+for w in split locks leaks; do [ -x "build/workloads/$w" ] || die "build/workloads/$w: run make check first"; done
+
+# every BPF program cprofd holds: their run time so far, ns
+bpf_ns() {
+	local id t=0
+	for id in $(awk '/^prog_id:/ { print $2 }' /proc/"$1"/fdinfo/* 2>/dev/null | sort -u); do
+		t=$((t + $(bpf_stats "$id" | awk '{ print $1 }')))
+	done
+	echo "$t"
+}
+metric() { curl -s "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+stop_cprofd() { kill -TERM "$PROF_PID" 2>/dev/null; wait "$PROF_PID" 2>/dev/null; PROF_PID=; }
+
+# ---- the soak --------------------------------------------------------------
+
+start_cprofd soak --continuous all --window "$WIN" --store "$TMP/soak" || die "${FAILED[soak]}"
+sleep 5
+build/workloads/split $((MINUTES * 60 + 30)) >/dev/null 2>&1 &
+WORK_PID=$!
+(
+	n=0
+	while :; do
+		gcc -O1 -c tests/workloads/locks.c -o "$TMP/x.o" 2>/dev/null
+		if [ $((n++ % 10)) = 0 ]; then
+			build/workloads/locks mutex 200 >"$TMP/l.out" 2>&1 &
+			l=$!
+			for _ in $(seq 30); do grep -q ready "$TMP/l.out" && break; sleep 0.1; done
+			kill -USR1 $l 2>/dev/null
+			build/workloads/leaks grow >"$TMP/g.out" 2>&1 &
+			g=$!
+			for _ in $(seq 30); do grep -q ready "$TMP/g.out" && break; sleep 0.1; done
+			kill -USR1 $g 2>/dev/null
+			sleep 3
+			kill $l $g 2>/dev/null; wait $l $g 2>/dev/null
+		fi
+		sleep 1
+	done
+) >/dev/null 2>&1 &
+CHURN=$!
+WORK_PID="$WORK_PID $CHURN"
+cleanup_hook() { pkill -P "$CHURN" 2>/dev/null; kill "$CHURN" 2>/dev/null; }
+c0=$(cpu_ns "$PROF_PID") b0=$(bpf_ns "$PROF_PID") h0=$(metric cprofd_history_build_seconds_total)
+t0=$(now)
+sleep $((MINUTES * 60))
+t1=$(now)
+c1=$(cpu_ns "$PROF_PID") b1=$(bpf_ns "$PROF_PID") h1=$(metric cprofd_history_build_seconds_total)
+curl -s "$URL/debug/history" >"$TMP/list"
+stored=$(metric 'cprofd_history_bytes{form="stored"}') raw=$(metric 'cprofd_history_bytes{form="raw"}')
+rss=$(tree_status_kb VmRSS "$PROF_PID")
+cleanup_hook
+kill $WORK_PID 2>/dev/null
+WORK_PID=
+stop_cprofd
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e6 }')
+pct() { awk -v n="$1" -v s="$secs" 'BEGIN { printf "%.2f", n / 1e9 / s * 100 }'; }
+cpu_pct=$(pct $((c1 - c0))) bpf_pct=$(pct $((b1 - b0)))
+build_pct=$(awk -v a="${h0:-0}" -v b="${h1:-0}" -v s="$secs" 'BEGIN { printf "%.2f", (b - a) / s * 100 }')
+per_hour=$(awk -v b="$stored" -v s="$secs" 'BEGIN { printf "%.1f", b / (s + 5) * 3600 / 1048576 }')
+
+# ---- queries over a long history -------------------------------------------
+
+"$OUT/histgen" "$TMP/soak" "$TMP/long" cpu "$HOURS" "$WIN" >"$TMP/gen.out" || die "histgen failed"
+read -r _ nwin _ nbytes <"$TMP/gen.out"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+start_cprofd query --continuous cpu --window "$WIN" --store "$TMP/long" --retention 100G,30d ||
+	die "${FAILED[query]}"
+: >"$RESULTS"
+query() {	# NAME RANGE ROUND
+	local s
+	s=$(curl -s -o "$TMP/q.pb.gz" -w '%{time_total}' "$URL/debug/pprof/profile?start=-$2")
+	printf '%s\t%s\t%s\n' "$1" "$3" "$s" >>"$RESULTS"
+}
+query "1h cold" 1h 0
+query "${HOURS}h cold" "${HOURS}h" 0
+for r in $(seq "$RUNS"); do
+	query 1h 1h "$r"
+	query "${HOURS}h" "${HOURS}h" "$r"
+done
+go_ok=-
+command -v go >/dev/null && { HOME=$TMP go tool pprof -top "$TMP/q.pb.gz" >/dev/null 2>"$TMP/go.err" && [ ! -s "$TMP/go.err" ] && go_ok=yes || go_ok=no; }
+stop_cprofd
+
+q1=$(col 1h seconds | med) qn=$(col "${HOURS}h" seconds | med)
+q1c=$(col "1h cold" seconds | med) qnc=$(col "${HOURS}h cold" seconds | med)
+
+# ---- report ----------------------------------------------------------------
+
+section=$TMP/section.md
+{
+	echo "<!-- bench:history begin -->"
+	echo "## The history: what keeping every view costs, and what a query takes (generated by tests/bench/history.sh)"
+	echo
+	machine_lines
+	echo "\`cprofd --continuous all --window $WIN\` (every view kept, system-wide) for $MINUTES minutes on a busy host:"
+	echo "split (about a CPU), a C compile every second, and every 10 s a contended lock workload and"
+	echo "an allocating one. Then a history of $HOURS h of cpu windows made from the soak's own ones (histgen,"
+	echo "cycled at the soak's rate: $nwin windows, $((nbytes / 1048576)) MiB), queried by a fresh cprofd after"
+	echo "the page cache was dropped: one cold query each, then medians of $RUNS."
+	echo
+	echo "| | figure |"
+	echo "|---|---|"
+	echo "| cprofd CPU (with its parser processes), % of a core | $cpu_pct |"
+	echo "| of which building the windows (cprofd_history_build_seconds_total) | $build_pct |"
+	echo "| BPF programs' run time, % of a core | $bpf_pct |"
+	echo "| stored per host-hour, MiB (every view) | $per_hour |"
+	echo "| stored / uncompressed | $(awk -v a="$stored" -v b="$raw" 'BEGIN { printf "%.1f%%", b ? 100 * a / b : 0 }') |"
+	echo "| cprofd RSS at the end, MiB | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
+	echo "| 1-hour query, s (cold) | $(fmt "$q1" '%.2f') ($(fmt "$q1c" '%.2f')) |"
+	echo "| $HOURS-hour query, s (cold) | $(fmt "$qn" '%.2f') ($(fmt "$qnc" '%.2f')) |"
+	echo "| go tool pprof reads the merged profile without warnings | $go_ok |"
+	echo
+	echo "Bytes kept per view over the soak (\`/debug/history\`):"
+	echo
+	echo "| view | windows | bytes |"
+	echo "|---|---|---|"
+	awk '!/^#/ && NF >= 5 { printf "| %s | %s | %s |\n", $1, $4, $5 }' "$TMP/list" | sort -t '|' -k4 -nr
+	echo
+	echo "- Goal: cprofd plus BPF under 1% of a core with every view continuous: $(awk -v a="$cpu_pct" -v b="$bpf_pct" 'BEGIN { printf "%.2f%%: %s", a + b, a + b < 1 ? "met" : "NOT met" }')."
+	echo "- Goal: a 1-hour query under 1 s: $(fmt "$q1" '%.2f') s: $(awk -v q="${q1:-99}" 'BEGIN { print q < 1 ? "met" : "NOT met" }')."
+	echo "<!-- bench:history end -->"
+} >"$section"
+cat "$section"
+write_doc "$section" history
