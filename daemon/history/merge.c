@@ -147,7 +147,12 @@ static int index_ids(struct id_ref **refs, size_t *nr, void *const *arr, size_t 
 /* Position of the message with this id, or -1. */
 static ssize_t find_id(const struct id_ref *refs, size_t nr, uint64_t id)
 {
-	size_t n = upper_bound_u64(refs, nr, sizeof(*refs), offsetof(struct id_ref, id), id);
+	size_t n;
+
+	/* ids 1 to n, as our own profiles number them: no search */
+	if (id && id <= nr && refs[id - 1].id == id)
+		return refs[id - 1].idx;
+	n = upper_bound_u64(refs, nr, sizeof(*refs), offsetof(struct id_ref, id), id);
 
 	if (!n || refs[n - 1].id != id)
 		return -1;
