@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "bsearch.h"
 #include "merge.h"
 #include "pprof.h"
 
@@ -48,17 +47,11 @@ struct merge {
 	size_t cap_lines;
 };
 
-struct id_ref {
-	uint64_t id;
-	size_t idx;
-};
-
 /* A profile being added: its messages by id, and the builder's id of each
  * mapping and location once copied (0: not yet, BAD_ID: cannot be). */
 struct source {
 	const Perftools__Profiles__Profile *p;
-	struct id_ref *maps, *funcs, *locs;
-	size_t nr_maps, nr_funcs, nr_locs;
+	struct pprof_view v;		/* its messages by id */
 	uint64_t *map_ids, *loc_ids;	/* by position in p->mapping, p->location */
 };
 
@@ -102,68 +95,9 @@ static const char *pstr(const Perftools__Profiles__Profile *p, int64_t idx)
 	return p->string_table[idx];
 }
 
-static int id_ref_cmp(const void *a, const void *b)
-{
-	const struct id_ref *x = a, *y = b;
-
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Sorted (id, position) of the n messages of arr, whose uint64_t id is at
- * id_offset. NULL messages and id 0 (reserved) are left out, and of an id
- * given twice the first in the file is kept, as a reader going through the
- * file in order would. 0 or -ENOMEM. */
-static int index_ids(struct id_ref **refs, size_t *nr, void *const *arr, size_t n,
-		     size_t id_offset)
-{
-	size_t i, kept = 0;
-
-	*nr = 0;
-	*refs = zalloc(n, sizeof(**refs));
-	if (!*refs)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		uint64_t id;
-
-		if (!arr[i])
-			continue;
-		memcpy(&id, (const char *)arr[i] + id_offset, sizeof(id));
-		if (!id)
-			continue;
-		(*refs)[*nr].id = id;
-		(*refs)[(*nr)++].idx = i;
-	}
-	qsort(*refs, *nr, sizeof(**refs), id_ref_cmp);
-	for (i = 0; i < *nr; i++) {
-		if (!kept || (*refs)[kept - 1].id != (*refs)[i].id)
-			(*refs)[kept++] = (*refs)[i];
-	}
-	*nr = kept;
-	return 0;
-}
-
-/* Position of the message with this id, or -1. */
-static ssize_t find_id(const struct id_ref *refs, size_t nr, uint64_t id)
-{
-	size_t n;
-
-	/* ids 1 to n, as our own profiles number them: no search */
-	if (id && id <= nr && refs[id - 1].id == id)
-		return refs[id - 1].idx;
-	n = upper_bound_u64(refs, nr, sizeof(*refs), offsetof(struct id_ref, id), id);
-
-	if (!n || refs[n - 1].id != id)
-		return -1;
-	return refs[n - 1].idx;
-}
-
 static void source_free(struct source *s)
 {
-	free(s->maps);
-	free(s->funcs);
-	free(s->locs);
+	pprof_view__free(&s->v);
 	free(s->map_ids);
 	free(s->loc_ids);
 }
@@ -174,13 +108,7 @@ static int source_init(struct source *s, const Perftools__Profiles__Profile *p)
 	s->p = p;
 	s->map_ids = zalloc(p->n_mapping, sizeof(*s->map_ids));
 	s->loc_ids = zalloc(p->n_location, sizeof(*s->loc_ids));
-	if (!s->map_ids || !s->loc_ids ||
-	    index_ids(&s->maps, &s->nr_maps, (void *const *)p->mapping, p->n_mapping,
-		      offsetof(Perftools__Profiles__Mapping, id)) ||
-	    index_ids(&s->funcs, &s->nr_funcs, (void *const *)p->function, p->n_function,
-		      offsetof(Perftools__Profiles__Function, id)) ||
-	    index_ids(&s->locs, &s->nr_locs, (void *const *)p->location, p->n_location,
-		      offsetof(Perftools__Profiles__Location, id))) {
+	if (!s->map_ids || !s->loc_ids || pprof_view__init(&s->v, p)) {
 		source_free(s);
 		return -ENOMEM;
 	}
@@ -193,7 +121,7 @@ static int copy_mapping(struct merge *m, struct source *s, uint64_t id, uint64_t
 {
 	const Perftools__Profiles__Mapping *sm;
 	struct pprof_mapping pm = {};
-	ssize_t pos = find_id(s->maps, s->nr_maps, id);
+	ssize_t pos = pprof_view__find(s->v.maps, s->v.nr_maps, id);
 
 	if (pos < 0)
 		return -EINVAL;
@@ -254,7 +182,7 @@ static int copy_location(struct merge *m, struct source *s, size_t pos, uint64_t
 		err = -EINVAL;
 		if (!line)
 			goto cleanup;
-		fpos = find_id(s->funcs, s->nr_funcs, line->function_id);
+		fpos = pprof_view__find(s->v.funcs, s->v.nr_funcs, line->function_id);
 		if (fpos < 0)
 			goto cleanup;
 		f = s->p->function[fpos];
@@ -350,7 +278,7 @@ static int copy_sample(struct merge *m, struct source *s, const Perftools__Profi
 	if (err)
 		return err;
 	for (i = 0; i < smp->n_location_id; i++) {
-		ssize_t pos = find_id(s->locs, s->nr_locs, smp->location_id[i]);
+		ssize_t pos = pprof_view__find(s->v.locs, s->v.nr_locs, smp->location_id[i]);
 
 		if (pos < 0)
 			return -EINVAL;

@@ -462,6 +462,53 @@ uint64_t pprof_builder__find_location(struct pprof_builder *b, uint64_t mapping_
 	return itab_find(&b->loc_idx, location_hash(mapping_id, address), location_eq, b, &k);
 }
 
+/* The lines' functions, by id, in a new array (*out; NULL for none), after
+ * checking what a location is given. 0, -EINVAL or -ENOMEM. */
+static int builder_lines(struct pprof_builder *b, uint64_t mapping_id,
+			 const struct pprof_line *lines, size_t nr_lines, struct bline **out)
+{
+	struct bline *bl = NULL;
+	size_t i;
+
+	*out = NULL;
+	if (!b || (nr_lines && !lines) || mapping_id > b->nr_maps)
+		return -EINVAL;
+	for (i = 0; i < nr_lines; i++) {
+		if (!lines[i].function)
+			return -EINVAL;
+	}
+	if (nr_lines) {
+		bl = calloc(nr_lines, sizeof(*bl));
+		if (!bl)
+			return -ENOMEM;
+	}
+	for (i = 0; i < nr_lines; i++) {
+		bl[i].function_id = builder_function(b, &lines[i]);
+		if (!bl[i].function_id) {
+			free(bl);
+			return -ENOMEM;
+		}
+		bl[i].line = lines[i].line;
+	}
+	*out = bl;
+	return 0;
+}
+
+/* A new location with hash h, taking *bl (NULL on success); its id, or 0
+ * (ENOMEM). */
+static uint64_t builder_add_location(struct pprof_builder *b, uint64_t h, uint64_t mapping_id,
+				     uint64_t address, struct bline **bl, size_t nr_lines)
+{
+	if (RESERVE(b->locs, b->cap_locs, b->nr_locs) || itab_add(&b->loc_idx, h, b->nr_locs))
+		return 0;
+	b->locs[b->nr_locs].mapping_id = mapping_id;
+	b->locs[b->nr_locs].address = address;
+	b->locs[b->nr_locs].lines = *bl;
+	b->locs[b->nr_locs].nr_lines = nr_lines;
+	*bl = NULL;
+	return ++b->nr_locs;
+}
+
 uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
 				 const struct pprof_line *lines, size_t nr_lines)
 {
@@ -469,43 +516,19 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	struct bline *bl = NULL;
 	uint64_t h, id = 0;
 	int err = -EINVAL;
-	size_t found, i;
 
-	if (!b || (nr_lines && !lines) || mapping_id > b->nr_maps)
+	if (!b || mapping_id > b->nr_maps)
 		goto cleanup;
-	for (i = 0; i < nr_lines; i++) {
-		if (!lines[i].function)
-			goto cleanup;
-	}
 	/* An address is symbolized once: what was given first stays. */
 	h = location_hash(mapping_id, address);
-	found = itab_find(&b->loc_idx, h, location_eq, b, &k);
-	if (found) {
-		id = found;
+	id = itab_find(&b->loc_idx, h, location_eq, b, &k);
+	if (id)
 		goto cleanup;
+	err = builder_lines(b, mapping_id, lines, nr_lines, &bl);
+	if (!err) {
+		id = builder_add_location(b, h, mapping_id, address, &bl, nr_lines);
+		err = -ENOMEM;
 	}
-
-	err = -ENOMEM;
-	if (nr_lines) {
-		bl = calloc(nr_lines, sizeof(*bl));
-		if (!bl)
-			goto cleanup;
-	}
-	for (i = 0; i < nr_lines; i++) {
-		bl[i].function_id = builder_function(b, &lines[i]);
-		if (!bl[i].function_id)
-			goto cleanup;
-		bl[i].line = lines[i].line;
-	}
-	if (RESERVE(b->locs, b->cap_locs, b->nr_locs) || itab_add(&b->loc_idx, h, b->nr_locs))
-		goto cleanup;
-	b->locs[b->nr_locs].mapping_id = mapping_id;
-	b->locs[b->nr_locs].address = address;
-	b->locs[b->nr_locs].lines = bl;
-	b->locs[b->nr_locs].nr_lines = nr_lines;
-	b->nr_locs++;
-	bl = NULL;
-	id = b->nr_locs;
 
 cleanup:
 	free(bl);
@@ -546,49 +569,23 @@ uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping
 	struct location_lines_key k = { mapping_id, address };
 	struct bline *bl = NULL;
 	uint64_t h, id = 0;
-	int err = -EINVAL;
-	size_t found, i;
-
-	if (!b || (nr_lines && !lines) || mapping_id > b->nr_maps)
-		goto cleanup;
-	for (i = 0; i < nr_lines; i++) {
-		if (!lines[i].function)
-			goto cleanup;
-	}
+	int err;
 
 	/* The functions first: the lines are compared by function id. Those
 	 * of an existing location exist already, so nothing is left unused. */
-	err = -ENOMEM;
-	if (nr_lines) {
-		bl = calloc(nr_lines, sizeof(*bl));
-		if (!bl)
-			goto cleanup;
-	}
-	for (i = 0; i < nr_lines; i++) {
-		bl[i].function_id = builder_function(b, &lines[i]);
-		if (!bl[i].function_id)
-			goto cleanup;
-		bl[i].line = lines[i].line;
-	}
+	err = builder_lines(b, mapping_id, lines, nr_lines, &bl);
+	if (err)
+		goto cleanup;
 	/* Locations at one address share the hash, so every one of them is on
 	 * the probe path and the one with these lines is found. */
 	h = location_hash(mapping_id, address);
 	k.lines = bl;
 	k.nr_lines = nr_lines;
-	found = itab_find(&b->loc_idx, h, location_lines_eq, b, &k);
-	if (found) {
-		id = found;
-		goto cleanup;
+	id = itab_find(&b->loc_idx, h, location_lines_eq, b, &k);
+	if (!id) {
+		id = builder_add_location(b, h, mapping_id, address, &bl, nr_lines);
+		err = -ENOMEM;
 	}
-	if (RESERVE(b->locs, b->cap_locs, b->nr_locs) || itab_add(&b->loc_idx, h, b->nr_locs))
-		goto cleanup;
-	b->locs[b->nr_locs].mapping_id = mapping_id;
-	b->locs[b->nr_locs].address = address;
-	b->locs[b->nr_locs].lines = bl;
-	b->locs[b->nr_locs].nr_lines = nr_lines;
-	b->nr_locs++;
-	bl = NULL;
-	id = b->nr_locs;
 
 cleanup:
 	free(bl);
@@ -1254,31 +1251,18 @@ int pprof__sample_index(const Perftools__Profiles__Profile *p, const char *type)
 	return p->n_sample_type - 1;
 }
 
-struct id_ref {
-	uint64_t id;
-	size_t idx;
-};
-
 static int id_ref_cmp(const void *a, const void *b)
 {
-	const struct id_ref *x = a, *y = b;
+	const struct pprof_id_ref *x = a, *y = b;
 
 	if (x->id != y->id)
 		return x->id < y->id ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Ids are arbitrary in a profile we did not write, so they are looked up
- * through sorted (id, position) arrays; a missing id is simply not found. */
-struct pview {
-	const Perftools__Profiles__Profile *p;
-	struct id_ref *maps, *funcs, *locs;
-	size_t nr_maps, nr_funcs, nr_locs;
-};
-
 /* Sorted (id, position) of the n messages of arr, whose uint64_t id is at
  * id_offset; NULL messages and id 0 (reserved) left out. 0 or -ENOMEM. */
-static int index_ids(struct id_ref **refs, size_t *nr, void *const *arr, size_t n,
+static int index_ids(struct pprof_id_ref **refs, size_t *nr, void *const *arr, size_t n,
 		     size_t id_offset)
 {
 	size_t i;
@@ -1302,14 +1286,15 @@ static int index_ids(struct id_ref **refs, size_t *nr, void *const *arr, size_t 
 	return 0;
 }
 
-static void pview_free(struct pview *v)
+void pprof_view__free(struct pprof_view *v)
 {
 	free(v->maps);
 	free(v->funcs);
 	free(v->locs);
+	memset(v, 0, sizeof(*v));
 }
 
-static int pview_init(struct pview *v, const Perftools__Profiles__Profile *p)
+int pprof_view__init(struct pprof_view *v, const Perftools__Profiles__Profile *p)
 {
 	memset(v, 0, sizeof(*v));
 	v->p = p;
@@ -1319,17 +1304,20 @@ static int pview_init(struct pview *v, const Perftools__Profiles__Profile *p)
 		      offsetof(Perftools__Profiles__Function, id)) ||
 	    index_ids(&v->locs, &v->nr_locs, (void *const *)p->location, p->n_location,
 		      offsetof(Perftools__Profiles__Location, id))) {
-		pview_free(v);
+		pprof_view__free(v);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-/* Position of id in the profile's array, or -1. */
-static ssize_t find_id(const struct id_ref *refs, size_t nr, uint64_t id)
+ssize_t pprof_view__find(const struct pprof_id_ref *refs, size_t nr, uint64_t id)
 {
 	size_t lo = 0, hi = nr;
 
+	/* ids 1 to n, as our own profiles number them: no search (the
+	 * lowest position is then the only one) */
+	if (id && id <= nr && refs[id - 1].id == id && (id == 1 || refs[id - 2].id != id))
+		return (ssize_t)refs[id - 1].idx;
 	/* The lowest position wins when ids are duplicated. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -1342,23 +1330,23 @@ static ssize_t find_id(const struct id_ref *refs, size_t nr, uint64_t id)
 	return lo < nr && refs[lo].id == id ? (ssize_t)refs[lo].idx : -1;
 }
 
-static const Perftools__Profiles__Location *pview_loc(const struct pview *v, uint64_t id)
+static const Perftools__Profiles__Location *pview_loc(const struct pprof_view *v, uint64_t id)
 {
-	ssize_t i = find_id(v->locs, v->nr_locs, id);
+	ssize_t i = pprof_view__find(v->locs, v->nr_locs, id);
 
 	return i < 0 ? NULL : v->p->location[i];
 }
 
-static const Perftools__Profiles__Function *pview_func(const struct pview *v, uint64_t id)
+static const Perftools__Profiles__Function *pview_func(const struct pprof_view *v, uint64_t id)
 {
-	ssize_t i = find_id(v->funcs, v->nr_funcs, id);
+	ssize_t i = pprof_view__find(v->funcs, v->nr_funcs, id);
 
 	return i < 0 ? NULL : v->p->function[i];
 }
 
-static const Perftools__Profiles__Mapping *pview_map(const struct pview *v, uint64_t id)
+static const Perftools__Profiles__Mapping *pview_map(const struct pprof_view *v, uint64_t id)
 {
-	ssize_t i = find_id(v->maps, v->nr_maps, id);
+	ssize_t i = pprof_view__find(v->maps, v->nr_maps, id);
 
 	return i < 0 ? NULL : v->p->mapping[i];
 }
@@ -1370,7 +1358,7 @@ static const Perftools__Profiles__Line *loc_line(const Perftools__Profiles__Loca
 }
 
 /* Readable name of a line's function, or NULL when unknown or empty. */
-static const char *line_function(const struct pview *v, const Perftools__Profiles__Line *line)
+static const char *line_function(const struct pprof_view *v, const Perftools__Profiles__Line *line)
 {
 	const Perftools__Profiles__Function *f;
 	const char *name;
@@ -1392,7 +1380,7 @@ static const char *basename_of(const char *path)
 }
 
 /* What to call an address we have no function for: "0x1234 [libc.so.6]". */
-static void address_name(const struct pview *v, const Perftools__Profiles__Location *loc,
+static void address_name(const struct pprof_view *v, const Perftools__Profiles__Location *loc,
 			 char *buf, size_t size)
 {
 	const Perftools__Profiles__Mapping *m = pview_map(v, loc->mapping_id);
@@ -1587,7 +1575,7 @@ static void top_free(struct top *t)
 }
 
 /* Resolve every location to its nodes once, rather than per sample. */
-static int top_locations(struct top *t, const struct pview *v)
+static int top_locations(struct top *t, const struct pprof_view *v)
 {
 	const Perftools__Profiles__Profile *p = v->p;
 	size_t i, j, n = 0;
@@ -1646,13 +1634,13 @@ static int tnode_cmp(const void *a, const void *b)
 }
 
 /* Add one sample's value to the nodes of its stack. */
-static int top_sample(struct top *t, const struct pview *v, const Perftools__Profiles__Sample *s,
+static int top_sample(struct top *t, const struct pprof_view *v, const Perftools__Profiles__Sample *s,
 		      int64_t val, size_t stamp)
 {
 	size_t i, j;
 
 	for (i = 0; i < s->n_location_id; i++) {
-		ssize_t li = find_id(v->locs, v->nr_locs, s->location_id[i]);
+		ssize_t li = pprof_view__find(v->locs, v->nr_locs, s->location_id[i]);
 		const size_t *nodes;
 		size_t nr;
 
@@ -1694,7 +1682,7 @@ int pprof__top(const Perftools__Profiles__Profile *p, const char *sample_type, i
 	char a[64], b[64], c[64], d[64], e[64];
 	const struct tnode **order = NULL;
 	size_t nr_order = 0, shown, i;
-	struct pview v = {};
+	struct pprof_view v = {};
 	struct top t = {};
 	const char *unit;
 	int idx, err = -EINVAL;
@@ -1705,7 +1693,7 @@ int pprof__top(const Perftools__Profiles__Profile *p, const char *sample_type, i
 	if (idx < 0)
 		goto cleanup;
 	unit = vt_unit(p, idx);
-	err = pview_init(&v, p);
+	err = pprof_view__init(&v, p);
 	if (err)
 		goto cleanup;
 	err = top_locations(&t, &v);
@@ -1761,7 +1749,7 @@ int pprof__top(const Perftools__Profiles__Profile *p, const char *sample_type, i
 cleanup:
 	free(order);
 	top_free(&t);
-	pview_free(&v);
+	pprof_view__free(&v);
 	return err;
 }
 
@@ -1831,7 +1819,7 @@ static void text_labels(const Perftools__Profiles__Profile *p,
 	fprintf(out, "\n");
 }
 
-static void text_stack(const struct pview *v, const Perftools__Profiles__Sample *s, FILE *out)
+static void text_stack(const struct pprof_view *v, const Perftools__Profiles__Sample *s, FILE *out)
 {
 	size_t frame = 0, i, j;
 	char buf[512];
@@ -1897,13 +1885,13 @@ static void text_mappings(const Perftools__Profiles__Profile *p, FILE *out)
 
 int pprof__text(const Perftools__Profiles__Profile *p, FILE *out)
 {
-	struct pview v = {};
+	struct pprof_view v = {};
 	size_t i, j;
 	int err = -EINVAL;
 
 	if (!p || !out)
 		goto cleanup;
-	err = pview_init(&v, p);
+	err = pprof_view__init(&v, p);
 	if (err)
 		goto cleanup;
 
@@ -1925,14 +1913,14 @@ int pprof__text(const Perftools__Profiles__Profile *p, FILE *out)
 	err = ferror(out) ? -EIO : 0;
 
 cleanup:
-	pview_free(&v);
+	pprof_view__free(&v);
 	return err;
 }
 
 /* One record of Go's heap text: sampled counts, as Go prints them. */
 /* One record of Go's legacy text profiles, after its values: " @ pc pc...",
  * a "#" line per frame, its labels as a comment, and a blank line. */
-static void record_frames(const Perftools__Profiles__Profile *p, struct pview *v,
+static void record_frames(const Perftools__Profiles__Profile *p, struct pprof_view *v,
 			  const Perftools__Profiles__Sample *s, FILE *out)
 {
 	fputs(" @", out);
@@ -1990,13 +1978,13 @@ int pprof__heap_text(const Perftools__Profiles__Profile *p, FILE *out)
 	int ao = pprof__sample_index(p, "alloc_objects"), as = pprof__sample_index(p, "alloc_space");
 	int io = pprof__sample_index(p, "inuse_objects"), is = pprof__sample_index(p, "inuse_space");
 	struct heap_rec *recs = NULL, tot = { 0 };
-	struct pview v = {};
+	struct pprof_view v = {};
 	size_t n = 0, i, j;
 	int err = -EINVAL;
 
 	if (!p || !out || ao < 0 || as < 0 || io < 0 || is < 0)
 		return -EINVAL;
-	err = pview_init(&v, p);
+	err = pprof_view__init(&v, p);
 	if (err)
 		return err;
 	recs = zalloc(p->n_sample + 1, sizeof(*recs));
@@ -2038,7 +2026,7 @@ int pprof__heap_text(const Perftools__Profiles__Profile *p, FILE *out)
 	err = ferror(out) ? -EIO : 0;
 cleanup:
 	free(recs);
-	pview_free(&v);
+	pprof_view__free(&v);
 	return err;
 }
 
@@ -2059,13 +2047,13 @@ int pprof__contention_text(const Perftools__Profiles__Profile *p, bool mutex, FI
 {
 	int ci = pprof__sample_index(p, "contentions"), di = pprof__sample_index(p, "delay");
 	struct contention_rec *recs = NULL;
-	struct pview v = {};
+	struct pprof_view v = {};
 	size_t n = 0;
 	int err;
 
 	if (!p || !out || ci < 0 || di < 0)
 		return -EINVAL;
-	err = pview_init(&v, p);
+	err = pprof_view__init(&v, p);
 	if (err)
 		return err;
 	recs = zalloc(p->n_sample + 1, sizeof(*recs));
@@ -2092,6 +2080,6 @@ int pprof__contention_text(const Perftools__Profiles__Profile *p, bool mutex, FI
 	err = ferror(out) ? -EIO : 0;
 cleanup:
 	free(recs);
-	pview_free(&v);
+	pprof_view__free(&v);
 	return err;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "profile.pb-c.h"
 
 struct pprof_value_type {
@@ -82,6 +83,27 @@ int pprof_builder__write(struct pprof_builder *b, bool gzip, uint8_t **out, size
 void pprof_builder__set_time(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
 int pprof_builder__set_comments(struct pprof_builder *b, const char *const *comments, size_t nr);
 void pprof_builder__free(struct pprof_builder *b);
+
+/* A decoded profile's mappings, functions and locations by id: ids are
+ * arbitrary in a profile we did not write, so they are looked up through
+ * sorted (id, position) arrays. */
+struct pprof_id_ref {
+	uint64_t id;
+	size_t idx;			/* position in the profile's array */
+};
+
+struct pprof_view {
+	const Perftools__Profiles__Profile *p;
+	struct pprof_id_ref *maps, *funcs, *locs;
+	size_t nr_maps, nr_funcs, nr_locs;
+};
+
+/* 0 or -ENOMEM. NULL messages and id 0 (reserved) are left out. */
+int pprof_view__init(struct pprof_view *v, const Perftools__Profiles__Profile *p);
+void pprof_view__free(struct pprof_view *v);
+/* Position of the message with id in refs (v->maps, v->funcs, v->locs), the
+ * first in the file when an id is given twice; -1 when none has it. */
+ssize_t pprof_view__find(const struct pprof_id_ref *refs, size_t nr, uint64_t id);
 
 /* Decode a profile, gzip-compressed or not. NULL and errno (EINVAL: not a
  * profile) on failure. */
