@@ -107,7 +107,9 @@ static const char usage[] =
 	"                   mutex also serve their totals since start without seconds= (on for\n"
 	"                   --pid targets anyway)\n"
 	"  --window SECONDS  the history's windows, cut at multiples of it (default 10)\n"
-	"  --store DIR      where the history is kept (default /var/lib/cprofd)\n"
+	"  --store DIR      where the history is kept (default /var/lib/cprofd); none: no\n"
+	"                   history (--continuous then keeps only heap, allocs, block and mutex\n"
+	"                   totals)\n"
 	"  --retention SIZE,AGE  the history's bounds: oldest windows dropped first past SIZE\n"
 	"                   bytes or AGE (s, m, h, d) old (default 1G,14d)\n"
 	"  --heap-rate BYTES  one allocation sampled per BYTES allocated on average, as Go's\n"
@@ -337,8 +339,8 @@ static int apply_opt(struct options *o, int c, const char *arg)
 		}
 		break;
 	case OPT_STORE:
-		if (arg[0] != '/') {
-			opt_err("--store %s: expected an absolute path", arg);
+		if (arg[0] != '/' && strcmp(arg, "none")) {
+			opt_err("--store %s: expected an absolute path, or none", arg);
 			return 2;
 		}
 		o->store = arg;
@@ -991,7 +993,13 @@ int main(int argc, char **argv)
 				  track == &d.heap_track ? "the allocator" : "futex waits",
 				  strerror(errno), track == &d.heap_track ? "heap and allocs" : "block and mutex");
 	}
-	if (o.continuous & o.views) {
+	for (size_t i = 0; i < nr_views && !strcmp(o.store, "none"); i++)
+		if ((o.continuous & o.views & (1u << i)) && !views[i].cumulative) {
+			log_error("--continuous %s needs a history to keep its windows in: leave --store none out, or give --store DIR",
+				  views[i].name);
+			goto cleanup;
+		}
+	if ((o.continuous & o.views) && strcmp(o.store, "none")) {
 		struct store_opts so = {
 			.dir = o.store, .max_bytes = o.retention_bytes,
 			.max_age_ns = o.retention_age_s * 1000000000ull,

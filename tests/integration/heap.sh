@@ -168,7 +168,7 @@ fi
 
 # 4. The default rate: estimates, over five runs. Targets by name, tracked
 # all along (--continuous heap); each run's process alone (pid=).
-start_daemon --comm leaks --continuous heap
+start_daemon --comm leaks --continuous heap --store none
 sums=
 for run in 1 2 3 4 5; do
 	run_leaks "$TMP/d$run.out" "$B/workloads/leaks" known
