@@ -53,6 +53,8 @@ fi
 t=0
 text() { printf "$1"'%s' "$2" >"$OUT/text/$3"; t=$((t + 1)); }
 text '\001' '_RYDGLORRYDGLOR_' repro-rust-runaway
+# a binder of 2^60 lifetimes, looped over with its text skipped (make fuzz, 2026-12-03)
+text '\001' '_RNvC1r3f33YDGRDYDGRDRR_' repro-rust-binder
 text '\001' '_ZN3foo3barEv' cxx-simple
 text '\001' '_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE9_M_appendEPKcm' cxx-std
 text '\001' '_ZN4demo5Point4norm17h0123456789abcdefE' rust-legacy

@@ -1326,6 +1326,24 @@ static void test_errors(void)
 		      "%s after %.0f ms", s ? "demangled" : "NULL", ms);
 		printf("# runaway name: %s in %.1f ms\n", strerror(errno), ms);
 		free(s);
+
+		/* a binder of 2^60 lifetimes: libiberty loops writing nothing */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		errno = 0;
+		s = demangle("_RNvC1r3f33YDGRDYDGRDRR_");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+		CHECK(!s && errno == ETIME && ms < 1000,
+		      "demangle: a Rust name that loops writing nothing is given up at its CPU limit",
+		      "%s, %s after %.0f ms", s ? "demangled" : "NULL", strerror(errno), ms);
+		free(s);
+		/* and the timer is left disarmed: names after it demangle */
+		for (int i = 0; i < 3; i++) {
+			s = demangle("_RNvCs1234_7mycrate3foo");
+			CHECK(s && !strcmp(s, "mycrate::foo"), "demangle: a Rust name after a timed-out one",
+			      "%s", s ? s : strerror(errno));
+			free(s);
+		}
 	}
 }
 
