@@ -347,12 +347,12 @@ static int apply_opt(struct options *o, int c, const char *arg)
 		break;
 	case OPT_RETENTION: {
 		const char *comma = strchr(arg, ',');
-		char size[32];
+		char size[32] = "";
 		int age;
 
-		if (!comma || (size_t)(comma - arg) >= sizeof(size) ||
-		    (memcpy(size, arg, comma - arg), size[comma - arg] = '\0',
-		     params__parse_size(size, &o->retention_bytes)) ||
+		if (comma && (size_t)(comma - arg) < sizeof(size))
+			memcpy(size, arg, (size_t)(comma - arg));
+		if (!size[0] || params__parse_size(size, &o->retention_bytes) ||
 		    o->retention_bytes < (64ull << 10) ||
 		    parse_seconds(comma + 1, 60, 3650 * 86400, &age)) {
 			opt_err("--retention %s: expected SIZE,AGE with SIZE 64K or more and AGE from 1m to 3650d, as in 1G,14d",

@@ -134,9 +134,9 @@ stop_daemon
 
 # 5. Retention: a store at its size limit drops its oldest windows first,
 # and says so on /metrics.
-start_daemon --continuous cpu --window 1 --store "$TMP/small" --retention 256K,1d
-start_workload "$TMP/split.out" "$B/workloads/split" 60
-for _ in $(seq 90); do
+start_daemon --continuous cpu --window 1 --store "$TMP/small" --retention 64K,1d
+start_workload "$TMP/split.out" "$B/workloads/split" 150
+for _ in $(seq 150); do
 	[ "$(metric cprofd_history_dropped_windows_total)" -gt 0 ] 2>/dev/null && break
 	sleep 1
 done
@@ -144,8 +144,8 @@ dropped=$(metric cprofd_history_dropped_windows_total)
 check "history: at its size limit the oldest windows are dropped, and counted ($dropped)" \
 	test "${dropped:-0}" -gt 0 "none dropped: $(du -sb "$TMP/small" | cut -f1) bytes kept"
 bytes=$(metric 'cprofd_history_bytes{form="stored"}')
-check "history: what is kept stays near the limit ($bytes bytes, limit 256K and a segment)" \
-	test "${bytes:-999999999}" -le $((256 * 1024 + 65536 * 2)) "$bytes bytes"
+check "history: what is kept stays near the limit ($bytes bytes, limit 64K and two segments of 64K)" \
+	test "${bytes:-999999999}" -le $((64 * 1024 + 65536 * 2)) "$bytes bytes"
 echo "history: stored $(metric 'cprofd_history_bytes{form="stored"}') bytes for $(metric 'cprofd_history_bytes{form="raw"}') raw"
 stop_daemon
 
