@@ -451,7 +451,8 @@ static void serve_history(struct cprofd *d, const struct view_def *view, const s
 			 (info.first_start_ns - from) / 1e9);
 		comments[nr_comments++] = before;
 	}
-	if (to > info.last_end_ns) {
+	/* the window in progress is never kept yet: past it only */
+	if (to > info.last_end_ns + (int64_t)d->window_s * 1000000000LL) {
 		rfc3339(info.last_end_ns, b, sizeof(b));
 		snprintf(after, sizeof(after), "the %s history ends at %s (the window in progress is not kept yet): the range asked ends %.0f s after it",
 			 view->name, b, (to - info.last_end_ns) / 1e9);
