@@ -106,6 +106,11 @@ check "history: start= after end= is a 400 (HTTP $st)" test "$st" = 400 "HTTP $s
 hist "$TMP/heap.txt" "heap?start=-1m"
 check "history: a view not kept is a 404 that says how (HTTP $st): $(head -c 100 "$TMP/heap.txt")" \
 	grep -q -- "--continuous heap" "$TMP/heap.txt" "HTTP $st: $(cat "$TMP/heap.txt")"
+setpriv --reuid=nobody --regid=nogroup --clear-groups curl -s -w '%{http_code}' \
+	"$URL/debug/pprof/profile?start=-1m" >"$TMP/nobody.txt"
+check "history: another user is refused with a 403 that says why: $(head -c 90 "$TMP/nobody.txt")" \
+	bash -c 'grep -q "root and the members" "$1" && [ "$(tail -c 3 "$1")" = 403 ]' _ "$TMP/nobody.txt" \
+	"$(cat "$TMP/nobody.txt")"
 hist "$TMP/early.pb.gz" "profile?start=-1h"
 check "history: a range that begins before the history is served, and says so (HTTP $st)" \
 	grep -qi "x-cprof-note:.*starts at" "$TMP/early.pb.gz.headers" "$(grep -i x-cprof "$TMP/early.pb.gz.headers")"
