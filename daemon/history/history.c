@@ -49,10 +49,11 @@ struct history {
 
 const char *history_kept_as(const char *view, unsigned int continuous)
 {
-	const struct view_def *heap = views__find("heap");
+	const struct view_def *v = views__find(view);
+	const struct view_def *same = v && v->same_data_as ? views__find(v->same_data_as) : NULL;
 
-	if (!strcmp(view, "allocs") && heap && (continuous & (1u << (heap - views))))
-		return "heap";
+	if (same && (continuous & (1u << (same - views))))
+		return same->name;
 	return view;
 }
 
@@ -206,8 +207,8 @@ struct history *history__start(const struct history_opts *o)
 
 		if (!(o->views & (1u << i)) || !views[i].built)
 			continue;
-		/* allocs is the heap's profile with another default type: the
-		 * heap's windows serve both (history_kept_as) */
+		/* a view that is another's profile with another default type
+		 * (allocs) is served from that one's windows (history_kept_as) */
 		if (strcmp(history_kept_as(views[i].name, o->views), views[i].name))
 			continue;
 		hv->view = &views[i];

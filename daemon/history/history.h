@@ -26,8 +26,8 @@ struct history_stats {
 };
 
 /* The view whose windows hold view's history when the views in continuous
- * (bits of indexes into views[]) are kept: allocs is kept as heap's
- * windows when heap is kept too; any other, as itself. */
+ * (bits of indexes into views[]) are kept: the view it has the same data
+ * as (allocs: heap) when that one is kept too; otherwise itself. */
 const char *history_kept_as(const char *view, unsigned int continuous);
 
 /* Start cutting windows (a thread of its own). NULL and errno. */

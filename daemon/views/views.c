@@ -31,7 +31,7 @@ const struct view_def views[] = {
 		.types = { { "alloc_objects", "count" }, { "alloc_space", "bytes" },
 			   { "inuse_objects", "count" }, { "inuse_space", "bytes" } }, .nr_types = 4,
 		.default_type = "alloc_space", .period = { "space", "bytes" },
-		.cumulative = true, .labels = "bytes", .window = WINDOW_HEAP,
+		.cumulative = true, .same_data_as = "heap", .labels = "bytes", .window = WINDOW_HEAP,
 		.built = true,
 	},
 	{

@@ -30,6 +30,8 @@ struct view_def {
 	const char *default_type;
 	struct pprof_value_type period;
 	bool cumulative;		/* totals since tracking began; seconds=N a delta */
+	const char *same_data_as;	/* a view whose profile this one is, with another
+					 * default type (allocs: heap), or NULL */
 	enum window_kind window;	/* what its windows collect (windowed views) */
 	const char *labels;		/* its labels beyond pid, tid, comm, thread */
 	bool built;			/* served by this version */
