@@ -15,6 +15,7 @@
  *				row cache, or NULL
  *   UNW_MAP(idx)		const struct unwind_mapping * for a mapping index, or NULL
  *   UNW_INLINE			the inline attribute to use
+ *   UNW_SEARCH			(optional) how to declare the mapping search
  */
 #ifndef CPROF_UNWIND_STEP_H
 #define CPROF_UNWIND_STEP_H
@@ -23,10 +24,12 @@
 
 struct unwind_regs {
 	__u64 ip, sp, bp;
-	/* Not a register: the mapping of the previous step. Consecutive
-	 * frames are mostly in one object, and checking it first saves the
-	 * mapping search (about 9% of a walk's time, measured). */
-	const struct unwind_mapping *last_map;
+	/* Not a register: the mapping of the previous step, as its index
+	 * (UNW_MAP) + 1, 0 for none. Consecutive frames are mostly in one
+	 * object, and checking it first saves the mapping search (about 9%
+	 * of a walk's time, measured). */
+	__u32 last_map;
+	__u32 _pad;
 };
 
 enum unwind_result {
@@ -58,26 +61,44 @@ enum unwind_how {
 	UNW_HOW_NR = 6,
 };
 
-/* The mapping holding ip: binary search, 9 steps cover UNWIND_MAX_MAPPINGS. */
-static UNW_INLINE const struct unwind_mapping *
-unwind_find_mapping(const struct unwind_proc *p, __u64 ip)
+#ifndef UNW_SEARCH
+#define UNW_SEARCH static UNW_INLINE
+#endif
+
+/* Of the nr mappings from index first, the one that may hold ip (the last
+ * that starts at or below it), by binary search: 9 steps cover
+ * UNWIND_MAX_MAPPINGS. Its offset from first, or -1: none. The includer
+ * may make it a function of its own (UNW_SEARCH): the BPF verifier then
+ * checks it once, apart from the walk, instead of with every path the
+ * walk may take into it. */
+UNW_SEARCH int unwind_mapping_search(__u32 first, __u32 nr, __u64 ip)
 {
 	const struct unwind_mapping *m;
-	__u32 first = p->first_map, lo = 0, hi = p->nr_maps, mid;
+	__u32 lo = 0, hi = nr, mid;
 
 	for (int i = 0; i < 10 && lo < hi; i++) {
 		mid = lo + (hi - lo) / 2;
 		m = UNW_MAP(first + mid);
 		if (!m)
-			return 0;
+			return -1;
 		if (m->start <= ip)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0)
+	return (int)lo - 1;
+}
+
+/* The mapping holding ip. */
+static UNW_INLINE const struct unwind_mapping *
+unwind_find_mapping(const struct unwind_proc *p, __u64 ip)
+{
+	int i = unwind_mapping_search(p->first_map, p->nr_maps, ip);
+	const struct unwind_mapping *m;
+
+	if (i < 0)
 		return 0;
-	m = UNW_MAP(first + lo - 1);
+	m = UNW_MAP(p->first_map + (__u32)i);
 	return m && ip < m->end ? m : 0;
 }
 
@@ -167,28 +188,57 @@ static UNW_INLINE int unwind_fp_step(struct unwind_regs *r)
  * walk with UNW_ERR_NOT_CODE before the frame is recorded, and r is left
  * as it was. The leaf pc came from the registers, so it is real even
  * outside the known mappings (JIT code or a library loaded since the maps
- * were read): that frame is stepped by frame pointer. */
-static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_proc *p, int leaf,
-				  int *how)
+ * were read): that frame is stepped by frame pointer.
+ *
+ * unwind_step_in() is the step with the process's mappings as the index
+ * range [first, first + nr) and flags UNW_STEP_*: what the includer may
+ * make a function of its own (UNW_STEP), verified once apart from the walk
+ * around it (one step's paths, times the walk's, are more than the BPF
+ * verifier takes). */
+#define UNW_STEP_LEAF	1	/* r->ip is where the thread was */
+#define UNW_STEP_PROC	2	/* the process's mappings are known */
+
+#ifndef UNW_STEP
+#define UNW_STEP static UNW_INLINE
+#endif
+
+UNW_STEP int unwind_step_in(struct unwind_regs *r, __u32 first, __u32 nr, int flags, int *how)
 {
-	const struct unwind_mapping *m = r->last_map;
+	const struct unwind_mapping *m = 0;
 	struct unwind_row_cache_ent *ce;
 	const struct unwind_row *row;
 	struct unwind_table_hdr hdr;
 	__u64 cfa, pc, frame[2];
+	__u32 idx;
+	int leaf = flags & UNW_STEP_LEAF, i;
 	void *tbl;
 
-	if (!m || r->ip < m->start || r->ip >= m->end)
-		m = p ? unwind_find_mapping(p, r->ip) : 0;
+	if (!r || !how)		/* a function of its own may be passed NULL */
+		return UNW_ERR_READ;
+	idx = r->last_map;
+	if (idx)
+		m = UNW_MAP(idx - 1);
+	if (!m || r->ip < m->start || r->ip >= m->end) {
+		m = 0;
+		idx = 0;
+		i = flags & UNW_STEP_PROC ? unwind_mapping_search(first, nr, r->ip) : -1;
+		if (i >= 0) {
+			idx = first + (__u32)i;
+			m = UNW_MAP(idx);
+			if (m && r->ip >= m->end)
+				m = 0;
+			idx++;
+		}
+	}
 
 	if (!m) {
-		if (p && !leaf)
+		if ((flags & UNW_STEP_PROC) && !leaf)
 			return UNW_ERR_NOT_CODE;
-		r->last_map = m;
+		r->last_map = 0;
 		*how = UNW_HOW_FP_NO_MAPPING;
 		return unwind_fp_step(r);
 	}
-	r->last_map = m;
+	r->last_map = idx;
 	if (!m->nr_rows) {
 		*how = UNW_HOW_FP_NO_TABLE;
 		return unwind_fp_step(r);
@@ -255,6 +305,14 @@ static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_pro
 	r->ip = frame[1];
 	r->sp = cfa;
 	return r->ip ? UNW_CONTINUE : UNW_DONE;
+}
+
+/* The step for process p (NULL: its mappings are not known). */
+static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_proc *p, int leaf,
+				  int *how)
+{
+	return unwind_step_in(r, p ? p->first_map : 0, p ? p->nr_maps : 0,
+			      (leaf ? UNW_STEP_LEAF : 0) | (p ? UNW_STEP_PROC : 0), how);
 }
 
 #endif /* CPROF_UNWIND_STEP_H */

@@ -127,6 +127,9 @@ static __always_inline const struct unwind_mapping *unwind_map_at(__u32 idx)
 }
 
 #define UNW_INLINE __always_inline
+/* global functions: each verified once, on its own */
+#define UNW_SEARCH __noinline
+#define UNW_STEP __noinline
 #define UNW_READ(dst, size, addr) bpf_probe_read_user(dst, size, (const void *)(addr))
 #define UNW_TABLE(m) unwind_table_of(m)
 #define UNW_ROW(tbl, idx) unwind_row_at(tbl, idx)
@@ -145,13 +148,14 @@ struct unwind_ctx {
 	bool no_mapping;		/* some frame's pc was in no mapping */
 };
 
-static const enum cprof_counter how_counter[UNW_HOW_NR] = {
-	[UNW_HOW_FP_NO_MAPPING] = CPROF_CNT_UNW_FP_NO_MAPPING,
-	[UNW_HOW_FP_NO_TABLE] = CPROF_CNT_UNW_FP_NO_TABLE,
-	[UNW_HOW_FP_NO_ROW] = CPROF_CNT_UNW_FP_NO_ROW,
-	[UNW_HOW_FP_UNSUPPORTED] = CPROF_CNT_UNW_FP_UNSUPPORTED,
-	[UNW_HOW_FP_EVICTED] = CPROF_CNT_UNW_FP_EVICTED,
-};
+/* The counters of the ways a step went by frame pointer, in the order of
+ * enum unwind_how from UNW_HOW_FP_NO_MAPPING on (checked below). */
+#define UNW_HOW_COUNTER(how) (CPROF_CNT_UNW_FP_NO_MAPPING + (how) - UNW_HOW_FP_NO_MAPPING)
+_Static_assert(UNW_HOW_COUNTER(UNW_HOW_FP_NO_TABLE) == CPROF_CNT_UNW_FP_NO_TABLE &&
+	       UNW_HOW_COUNTER(UNW_HOW_FP_NO_ROW) == CPROF_CNT_UNW_FP_NO_ROW &&
+	       UNW_HOW_COUNTER(UNW_HOW_FP_UNSUPPORTED) == CPROF_CNT_UNW_FP_UNSUPPORTED &&
+	       UNW_HOW_COUNTER(UNW_HOW_FP_EVICTED) == CPROF_CNT_UNW_FP_EVICTED &&
+	       UNW_HOW_NR == UNW_HOW_FP_EVICTED + 1, "unwind_how and the counters agree");
 
 /* Frame i of the walk. The frame is indexed by i, which the verifier sees
  * as unknown, not by a count kept in c: a count it tracks exactly makes
@@ -161,6 +165,7 @@ static long unwind_frame(__u32 i, void *arg)
 	struct unwind_ctx *c = arg;
 	int how = UNW_HOW_TABLE, ret;
 	__u64 ip = c->regs.ip;
+	__u32 h;
 
 	if (i >= CPROF_MAX_STACK_DEPTH) {
 		c->result = UNW_ERR_DEPTH;
@@ -180,8 +185,9 @@ static long unwind_frame(__u32 i, void *arg)
 		return 1;
 	c->st->ips[i] = ip;
 	c->nr = i + 1;
-	if (how > UNW_HOW_TABLE && how < UNW_HOW_NR) {
-		count(how_counter[how]);
+	h = (__u32)how;
+	if (h != UNW_HOW_TABLE && h < UNW_HOW_NR) {
+		count(UNW_HOW_COUNTER(h));
 		if (how == UNW_HOW_FP_NO_MAPPING)
 			c->no_mapping = true;
 	}
