@@ -1,29 +1,37 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The futex source (the block and mutex views): contention seen where it
- * already costs a system call. An uncontended lock never enters the
+ * already costs a context switch. An uncontended lock never enters the
  * kernel, and pays nothing here; a uprobe on pthread_mutex_lock would trap
- * on every call. Part of bpf/capture.bpf.c.
+ * on every call. Nor does a contended one pay at each futex call: a program
+ * on the system call tracepoints, however short, sends every system call
+ * of every thread through the kernel's slow path, and under a busy lock
+ * most futex calls return at once (EAGAIN: the word changed before the
+ * kernel read it). So everything here runs where a thread sleeps or wakes.
+ * Part of bpf/capture.bpf.c.
  *
- * - A futex wait (futex(2) WAIT, WAIT_BITSET, LOCK_PI, LOCK_PI2,
- *   WAIT_REQUEUE_PI; futex_wait(2); futex_waitv(2)) notes its start and
- *   word as it enters, and counts itself among the word's waiters. As it
- *   returns, its length d is known: unless it never slept (EAGAIN: the
- *   word had changed), it is recorded on the waiter's user stack for the
- *   block view, with Go's sampling below the rate (d / rate, as rate ns).
+ * - A targeted thread that leaves the CPU asleep inside a futex wait
+ *   (futex(2) WAIT, WAIT_BITSET, LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI;
+ *   futex_wait(2); futex_waitv(2): the call its saved registers show)
+ *   notes the time, the word, who it is and its user stack, read there: it
+ *   will not run again before its wait is over. It counts itself among the
+ *   word's waiters.
+ * - As it comes back to a CPU (sched_switch, next), its wait's length d is
+ *   known: it is recorded on that stack for the block view, with Go's
+ *   sampling below the rate (d / rate, as rate ns).
  * - Each word keeps the time its waiters have spent waiting since its last
  *   wake: the integral of the number of waiters over time, kept without a
  *   lock (waiters and the time of the last change share one word, changed
  *   by compare-and-swap; the time goes into a separate sum by atomic add).
- * - A futex wake (WAKE, WAKE_BITSET, WAKE_OP, UNLOCK_PI, the requeues;
- *   futex_wake(2)) that woke a waiter, as it returns, takes that sum: the
- *   time its waiters waited through the critical section that this
+ * - A thread that wakes another (sched_waking, in the waker) from inside a
+ *   futex wake (WAKE, WAKE_BITSET, WAKE_OP, UNLOCK_PI, the requeues;
+ *   futex_wake(2), futex_requeue(2)) takes that sum of the word it wakes:
+ *   the time its waiters waited through the critical section that this
  *   release ends. It is recorded on the waker's user stack for the mutex
- *   view. A wake that woke no one costs a test of its return value: under
- *   a busy lock most are so. So the
- *   blame is shared among the releases a waiter waited through, as the
- *   lock passed from holder to holder, and the two views' totals agree.
- * - Waiting that no wake ends (a timeout, a signal, the kernel's wake at a
- *   thread's exit for pthread_join) is counted, not blamed.
+ *   view. So the blame is shared among the releases a waiter waited
+ *   through, as the lock passed from holder to holder, and the two views'
+ *   totals agree.
+ * - Waiting that no futex wake ends (a timeout, a signal, the kernel's wake
+ *   at a thread's exit for pthread_join) is counted, not blamed.
  * Each handler is built twice, for tp_btf and raw_tp. */
 #ifndef CPROF_BPF_LOCK_H
 #define CPROF_BPF_LOCK_H
@@ -59,9 +67,10 @@ static __always_inline bool lock_syscall(long id)
 	       id == NR_FUTEX_WAITV || id == NR_FUTEX_REQUEUE;
 }
 
-/* The wait a thread is in: in the task itself for tp_btf programs (a
- * lookup there is a pointer walk, not a hash), by tid for raw_tp ones (LRU:
- * a thread killed in a wait leaves nothing behind for long). */
+/* The wait a thread is asleep in: in the task itself for tp_btf programs
+ * (a lookup there is a pointer walk, not a hash), by tid for raw_tp ones
+ * (LRU: a thread killed in a wait leaves nothing behind for long; user
+ * space sizes it, each entry holding a stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -71,23 +80,38 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 8192);
 	__type(key, __u32);			/* tid */
 	__type(value, struct lock_wait);
 } lock_waits SEC(".maps");
 
-/* The current thread's wait slot (start_ns 0: in none), made when create. */
-static __always_inline struct lock_wait *lock_wait_of(__u32 tid, bool create, bool btf)
+/* One zeroed wait, never written: what a raw_tp thread's slot starts as. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lock_wait);
+} lock_wait_zero SEC(".maps");
+
+/* task's wait slot (start_ns 0: in none), made when create. */
+static __always_inline struct lock_wait *lock_wait_of(struct task_struct *task, __u32 tid,
+						      bool create, bool btf)
 {
-	struct lock_wait *wt, fresh = {};
+	struct lock_wait *wt;
+	__u32 zero = 0;
 
 	if (btf)
-		return bpf_task_storage_get(&lock_tasks, bpf_get_current_task_btf(), 0,
+		return bpf_task_storage_get(&lock_tasks, task, 0,
 					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	wt = bpf_map_lookup_elem(&lock_waits, &tid);
 	if (wt || !create)
 		return wt;
-	bpf_map_update_elem(&lock_waits, &tid, &fresh, BPF_NOEXIST);
+	/* a new slot is zero: 1 KiB, too much for the BPF stack, so it is
+	 * copied from a map's */
+	wt = bpf_map_lookup_elem(&lock_wait_zero, &zero);
+	if (!wt)
+		return NULL;
+	bpf_map_update_elem(&lock_waits, &tid, wt, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&lock_waits, &tid);
 }
 
@@ -146,67 +170,69 @@ static __always_inline int lock_word_change(struct lock_word *w, int delta, __u6
 	return -1;
 }
 
-/* The user stack of the current thread, in a slot of its CPU's. */
-static __always_inline __u64 lock_user_stack(void *ctx, const struct sample_key *key, __u32 g)
+/* Read the current thread's user stack into st (len 0: none could be):
+ * with the unwind tables when the process has them, else by frame
+ * pointers. */
+static __always_inline void lock_read_stack(void *ctx, const struct sample_key *key,
+					    struct stack_trace *st)
 {
-	struct stack_trace *st;
-	__u64 *busy, h = 0;
-	__u32 slot = scratch_take(&busy);
 	long n;
 
-	if (slot >= USER_SCRATCH_SLOTS) {
-		count(CPROF_CNT_LOCK_USTACK_LOST);
-		return 0;
-	}
-	st = bpf_map_lookup_elem(&user_scratch, &slot);
-	if (!st)
-		goto out;
-	if (dwarf_unwind && unwind_user(key, st)) {
-		h = store_stack(st, g);
-		goto out;
-	}
+	if (dwarf_unwind && unwind_user(key, st))
+		return;
 	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (n <= 0) {
-		count(CPROF_CNT_LOCK_USTACK_LOST);
-		goto out;
-	}
-	st->len = n / sizeof(__u64);
+	st->len = n > 0 ? n / sizeof(__u64) : 0;
 	st->flags = 0;
-	h = store_stack(st, g);
-out:
-	scratch_put(busy, slot);
-	return h;
 }
 
-/* Record d ns of role on the current thread's stack, for word uaddr:
- * shorter than the rate, drawn with probability d / rate. */
-static __noinline void lock_record(void *ctx, __u64 pid_tgid, __u32 role, __u64 uaddr,
-					__u64 d)
+/* Whether to record d ns: shorter than the rate, drawn with probability
+ * d / rate, and then weighted as rate / d events of rate ns each (Go's
+ * block profile). */
+static __always_inline bool lock_drawn(__u64 d, __u64 *weight, __u64 *ns)
 {
-	__u64 weight = LOCK_WEIGHT_ONE, ns = d;
+	*weight = LOCK_WEIGHT_ONE;
+	*ns = d;
+	if (lock_rate_ns <= 1 || d >= lock_rate_ns)
+		return true;
+	if (bpf_get_prandom_u32() % lock_rate_ns >= d) {
+		count(CPROF_CNT_LOCK_SAMPLED_OUT);
+		return false;
+	}
+	*weight = lock_rate_ns * LOCK_WEIGHT_ONE / (d ? d : 1);
+	*ns = lock_rate_ns;
+	return true;
+}
+
+/* Add weight events of ns on word uaddr, on user stack st (len 0: none
+ * could be read): a wait of waiter (filled as it left the CPU) or, when
+ * waiter is NULL, blame on the current thread. Its own function: the
+ * stack it needs is not added to the unwinder's. */
+static __noinline void lock_add(const struct sample_key *waiter, struct stack_trace *st,
+				__u64 uaddr, __u64 weight, __u64 ns)
+{
 	struct lock_val *v, first;
 	struct lock_key key;
 	void *counts;
 	__u32 seq, g;
 
-	if (lock_rate_ns > 1 && d < lock_rate_ns) {
-		if (bpf_get_prandom_u32() % lock_rate_ns >= d) {
-			count(CPROF_CNT_LOCK_SAMPLED_OUT);
-			return;
-		}
-		weight = lock_rate_ns * LOCK_WEIGHT_ONE / (d ? d : 1);
-		ns = lock_rate_ns;
-	}
+	if (!st)
+		return;
 	seq = gen_enter();
 	g = seq & 1;
-	sample_key__fill(&key.k, pid_tgid);
+	if (waiter)
+		__builtin_memcpy(&key.k, waiter, sizeof(key.k));
+	else
+		sample_key__fill(&key.k, bpf_get_current_pid_tgid());
 	/* a process that contends is worth its unwind tables at once */
 	announce_weighted(&key.k, CPROF_BUSY_SAMPLES);
-	key.k.ustack = lock_user_stack(ctx, &key.k, g);
+	key.k.ustack = st->len ? store_stack(st, g) : 0;
+	if (!st->len)
+		count(CPROF_CNT_LOCK_USTACK_LOST);
+	key.k.kstack = 0;
 	key.uaddr = uaddr;
-	key.role = role;
+	key.role = waiter ? LOCK_WAIT : LOCK_WAKE;
 	key._pad = 0;
-	count(role == LOCK_WAIT ? CPROF_CNT_LOCK_WAITS_RECORDED : CPROF_CNT_LOCK_WAKES_RECORDED);
+	count(waiter ? CPROF_CNT_LOCK_WAITS_RECORDED : CPROF_CNT_LOCK_WAKES_RECORDED);
 	counts = bpf_map_lookup_elem(&lock_counts, &g);
 	if (!counts)
 		goto out;
@@ -231,21 +257,165 @@ out:
 	gen_leave(seq);
 }
 
-/* A targeted thread starts waiting on uaddr (tracked: in the word's
- * waiters, for the mutex view's blame). */
-static __always_inline void lock_wait_enter(__u64 pid_tgid, __u64 uaddr, bool tracked, bool btf)
+/* The word of a futex_waitv(2) or futex_requeue(2) array's first entry
+ * (struct futex_waitv: val, uaddr, flags). */
+static __always_inline __u64 lock_waitv_word(__u64 arr)
 {
-	struct lock_wait *wt = lock_wait_of((__u32)pid_tgid, true, btf);
-	struct lock_word_key wk = { .tgid = pid_tgid >> 32, .uaddr = uaddr };
-	struct lock_word *w = NULL, zero = {};
-	__u64 now = bpf_ktime_get_ns();
+	__u64 uaddr = 0;
 
+	bpf_probe_read_user(&uaddr, sizeof(uaddr), (void *)(arr + 8));
+	return uaddr;
+}
+
+/* Whether a futex system call (id, op: futex(2)'s second argument) waits;
+ * whether it wakes. */
+static __always_inline bool lock_is_wait(long id, __u32 op)
+{
+	if (id == NR_FUTEX_WAIT || id == NR_FUTEX_WAITV)
+		return true;
+	if (id != NR_FUTEX)
+		return false;
+	op &= FUTEX_CMD_MASK;
+	return op == F_WAIT || op == F_WAIT_BITSET || op == F_LOCK_PI || op == F_LOCK_PI2 ||
+	       op == F_WAIT_REQUEUE_PI;
+}
+
+static __always_inline bool lock_is_wake(long id, __u32 op)
+{
+	if (id == NR_FUTEX_WAKE || id == NR_FUTEX_REQUEUE)
+		return true;
+	if (id != NR_FUTEX)
+		return false;
+	op &= FUTEX_CMD_MASK;
+	return op == F_WAKE || op == F_WAKE_BITSET || op == F_WAKE_OP || op == F_REQUEUE ||
+	       op == F_CMP_REQUEUE || op == F_CMP_REQUEUE_PI || op == F_UNLOCK_PI;
+}
+
+/* The current task's saved user registers: in a system call when ax still
+ * holds the -ENOSYS the entry code put there (an exception's orig_ax is its
+ * error code, and ax the user's rax; a kernel thread's are zero). */
+static __always_inline struct pt_regs *lock_syscall_regs(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (regs->ax != -38 /* -ENOSYS */ || !lock_syscall(regs->orig_ax))
+		return NULL;
+	return regs;
+}
+
+/* A waiter t is counted in its word's waiters (tracked 1) until it is
+ * woken (sched_waking) or, when that goes unseen, until it comes back to
+ * a CPU; its time between the two, waiting for a CPU, is added to the
+ * word's waiting then (tracked 2: woken, that part still to add). So the
+ * waiting blamed is what the block view records, and a waiter whose coming
+ * back goes unseen does not stay counted. Both sides exchange tracked:
+ * each part is done once. */
+#define LOCK_COUNTED	1
+#define LOCK_WOKEN	2
+
+static __always_inline struct lock_word *lock_word_of(const struct lock_wait *t)
+{
+	struct lock_word_key wk = { .tgid = t->tgid, .uaddr = t->uaddr };
+
+	return bpf_map_lookup_elem(&lock_words, &wk);
+}
+
+/* t is no longer among its word's waiters, at now. */
+static __always_inline void lock_leave(const struct lock_wait *t, __u64 now)
+{
+	struct lock_word *w = lock_word_of(t);
+
+	/* the last waiter gone, and no wake since it began: what is left
+	 * (its own wait, at least) was ended by no release */
+	if (w && lock_word_change(w, -1, now) == 0 && w->last_wake_ns < t->start_ns)
+		count_add(CPROF_CNT_LOCK_UNBLAMED_NS, __sync_lock_test_and_set(&w->acc_ns, 0));
+}
+
+/* t's wait is woken at now. */
+static __always_inline void lock_woken(struct lock_wait *t, __u64 now)
+{
+	t->woken_ns = now;
+	if (__sync_val_compare_and_swap(&t->tracked, LOCK_COUNTED, LOCK_WOKEN) == LOCK_COUNTED)
+		lock_leave(t, now);
+}
+
+/* t's wait is over at now (back on a CPU, or found over later: 0). */
+static __always_inline void lock_over(struct lock_wait *t, __u64 now)
+{
+	__u64 was = __sync_lock_test_and_set(&t->tracked, 0);
+	struct lock_word *w;
+
+	if (was == LOCK_COUNTED) {
+		lock_leave(t, now ?: t->woken_ns ?: bpf_ktime_get_ns());
+	} else if (was == LOCK_WOKEN && now > t->woken_ns) {
+		w = lock_word_of(t);
+		if (w)
+			__sync_fetch_and_add(&w->acc_ns, now - t->woken_ns);
+	}
+}
+
+/* Record the wait t noted, d ns long. */
+static __always_inline void lock_wait_record(struct lock_wait *t, __u64 d)
+{
+	__u64 weight, ns;
+
+	if (t->start_ns < lock_epoch_ns)
+		return;		/* began before the source was attached */
+	count(CPROF_CNT_LOCK_WAITS);
+	if (lock_drawn(d ?: 1, &weight, &ns))
+		lock_add(&t->key, &t->st, t->uaddr, weight, ns);
+}
+
+/* A thread whose wait t noted comes back to a CPU at now: its wait is over. */
+static __always_inline void lock_back(struct lock_wait *t, __u64 now)
+{
+	lock_over(t, now);
+	lock_wait_record(t, now - t->start_ns);
+	t->start_ns = 0;
+}
+
+/* A thread leaves the CPU with a wait t still noted: sched_switch did not
+ * run as it came back (a task, seen here, during whose switches tracing
+ * programs do not run). Its wait is recorded up to its wake, when that was
+ * seen, and is lost otherwise; counted either way. */
+static __always_inline void lock_unseen(struct lock_wait *t)
+{
+	count(CPROF_CNT_LOCK_BACK_UNSEEN);
+	lock_over(t, 0);
+	if (t->woken_ns)
+		lock_wait_record(t, t->woken_ns - t->start_ns);
+	t->start_ns = 0;
+}
+
+/* The current task (pid_tgid, prev) leaves the CPU asleep at now: if it is
+ * in a futex wait, note it, with its stack. */
+static __always_inline void lock_sleep(void *ctx, struct task_struct *prev, __u64 pid_tgid,
+				       __u64 now, bool btf)
+{
+	struct pt_regs *regs = lock_syscall_regs();
+	struct lock_word_key wk = { .tgid = pid_tgid >> 32 };
+	struct lock_word *w = NULL, zero = {};
+	struct lock_wait *wt;
+	long id;
+
+	if (!regs)
+		return;
+	id = regs->orig_ax;
+	if (!lock_is_wait(id, (__u32)regs->si))
+		return;
+	wt = lock_wait_of(prev, (__u32)pid_tgid, true, btf);
 	if (!wt) {
 		count(CPROF_CNT_LOCK_WAITS_FULL);
 		return;
 	}
-
-	if (tracked) {
+	/* a wait whose end went unseen */
+	if (wt->start_ns)
+		lock_unseen(wt);
+	wk.uaddr = regs->di;
+	if (id == NR_FUTEX_WAITV) {
+		/* on several words at once: not blamed */
+		wk.uaddr = lock_waitv_word(wk.uaddr);
+	} else {
 		w = bpf_map_lookup_elem(&lock_words, &wk);
 		if (!w) {
 			bpf_map_update_elem(&lock_words, &wk, &zero, BPF_NOEXIST);
@@ -254,48 +424,18 @@ static __always_inline void lock_wait_enter(__u64 pid_tgid, __u64 uaddr, bool tr
 				count(CPROF_CNT_LOCK_WORDS_FULL);
 		}
 	}
+	wt->tracked = w && lock_word_change(w, 1, now) >= 0 ? LOCK_COUNTED : 0;
+	wt->woken_ns = 0;
+	wt->uaddr = wk.uaddr;
+	wt->tgid = wk.tgid;
+	sample_key__fill(&wt->key, pid_tgid);
+	lock_read_stack(ctx, &wt->key, &wt->st);
 	wt->start_ns = now;
-	wt->uaddr = uaddr;
-	wt->tgid = pid_tgid >> 32;
-	wt->tracked = w && lock_word_change(w, 1, now) >= 0;
 }
 
-/* A thread's futex wait (p, noted as it entered) returns ret: how long it
- * waited, to record, or 0. */
-static __always_inline __u64 lock_wait_exit(struct lock_wait *p, long ret)
-{
-	struct lock_word_key wk;
-	struct lock_wait wt = *p;
-	struct lock_word *w;
-	__u64 now;
-
-	p->start_ns = 0;
-	now = bpf_ktime_get_ns();
-	if (wt.tracked) {
-		wk.tgid = wt.tgid;
-		wk._pad = 0;
-		wk.uaddr = wt.uaddr;
-		w = bpf_map_lookup_elem(&lock_words, &wk);
-		/* the last waiter gone, and no wake since it began: what is
-		 * left (its own wait, at least) was ended by no release */
-		if (w && lock_word_change(w, -1, now) == 0 && w->last_wake_ns < wt.start_ns)
-			count_add(CPROF_CNT_LOCK_UNBLAMED_NS, __sync_lock_test_and_set(&w->acc_ns, 0));
-	}
-	if (wt.start_ns < lock_epoch_ns)
-		return 0;	/* began before the source was attached */
-	count(CPROF_CNT_LOCK_WAITS);
-	if (ret == -11 /* EAGAIN: the word had changed, it never slept */) {
-		count(CPROF_CNT_LOCK_NOT_BLOCKED);
-		return 0;
-	}
-	return now - wt.start_ns ?: 1;
-}
-
-/* A targeted thread's futex wake of uaddr returned, having woken some of
- * its waiters: the time they waited since the word's last such wake, to
- * blame on the waker (0: none). A wake that woke no one ended no wait, and
- * leaves the word alone: under a busy lock most unlocks are so (glibc's
- * word says "contended" until it is taken uncontended again). */
+/* A targeted thread's futex wake of uaddr wakes one of its waiters: the
+ * time they waited since the word's last such wake, to blame on the waker
+ * (0: none). */
 static __always_inline __u64 lock_wake(__u64 pid_tgid, __u64 uaddr)
 {
 	struct lock_word_key wk = { .tgid = pid_tgid >> 32, .uaddr = uaddr };
@@ -315,165 +455,112 @@ static __always_inline __u64 lock_wake(__u64 pid_tgid, __u64 uaddr)
 	return blame;
 }
 
-/* The word of a futex_waitv(2) or futex_requeue(2) array's first entry
- * (struct futex_waitv: val, uaddr, flags). */
-static __always_inline __u64 lock_waitv_word(__u64 arr)
+/* sched_switch: prev (the current task) leaves the CPU in prev_state, next
+ * comes back. */
+static __always_inline int lock_on_switch(void *ctx, bool preempt, struct task_struct *prev,
+					  struct task_struct *next, __u32 prev_state, bool btf)
 {
-	__u64 uaddr = 0;
+	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
+	struct lock_wait *t;
+	__u32 ntid;
 
-	bpf_probe_read_user(&uaddr, sizeof(uaddr), (void *)(arr + 8));
-	return uaddr;
-}
-
-/* Whether a wait for the word at uaddr to hold val will return at once
- * (EAGAIN): the word, read as the kernel is about to read it, holds
- * something else. Under a busy lock most waits are so, and are neither
- * noted nor counted among the word's waiters. */
-static __always_inline bool lock_word_changed(__u64 uaddr, __u32 val)
-{
-	__u32 cur;
-
-	if (bpf_probe_read_user(&cur, sizeof(cur), (void *)uaddr) || cur == val)
-		return false;
-	count(CPROF_CNT_LOCK_WAITS);
-	count(CPROF_CNT_LOCK_NOT_BLOCKED);
-	return true;
-}
-
-/* Whether a futex system call (id, op: futex(2)'s second argument) is a
- * wait; whether it is a wake that woke someone, as its return (ret) says. */
-static __always_inline bool lock_is_wait(long id, __u32 op)
-{
-	if (id == NR_FUTEX_WAIT || id == NR_FUTEX_WAITV)
-		return true;
-	if (id != NR_FUTEX)
-		return false;
-	op &= FUTEX_CMD_MASK;
-	return op == F_WAIT || op == F_WAIT_BITSET || op == F_LOCK_PI || op == F_LOCK_PI2 ||
-	       op == F_WAIT_REQUEUE_PI;
-}
-
-static __always_inline bool lock_woke(long id, __u32 op, long ret)
-{
-	if (id == NR_FUTEX_WAKE || id == NR_FUTEX_REQUEUE)
-		return ret > 0;
-	if (id != NR_FUTEX)
-		return false;
-	switch (op & FUTEX_CMD_MASK) {
-	case F_WAKE:
-	case F_WAKE_BITSET:
-	case F_WAKE_OP:
-	case F_REQUEUE:
-	case F_CMP_REQUEUE:
-	case F_CMP_REQUEUE_PI:
-		return ret > 0;		/* woken (and requeued) */
-	case F_UNLOCK_PI:
-		return ret == 0;	/* the kernel handed the lock on, if anyone waited */
+	/* only a sleep can be a wait's: not a preemption, not an exit; the
+	 * idle task (tid 0) is not followed */
+	if (!preempt && (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) &&
+	    (__u32)pid_tgid && task_wanted_cached(pid_tgid >> 32))
+		lock_sleep(ctx, prev, pid_tgid, now, btf);
+	/* A task that has no task storage at all (most tasks: no BPF program
+	 * gave it any) is told by a pointer test. */
+	if (btf) {
+		t = next->bpf_storage ? lock_wait_of(next, 0, false, true) : NULL;
+	} else {
+		ntid = BPF_CORE_READ(next, pid);
+		t = ntid ? lock_wait_of(NULL, ntid, false, false) : NULL;
 	}
-	return false;
-}
-
-/* A futex wait enters: id, its arguments (a0 to a3). Wakes are seen as
- * they return, knowing whether they woke anyone. */
-static __always_inline int lock_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u64 a3, bool btf)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	if (!task_wanted_cached(pid_tgid >> 32))
-		return 0;
-	switch (id) {
-	case NR_FUTEX_WAIT:	/* (uaddr, val, mask, flags, ...): a u32 word when flags say so */
-		if ((a3 & 3) != 2 || !lock_word_changed(a0, (__u32)a1))
-			lock_wait_enter(pid_tgid, a0, true, btf);
-		return 0;
-	case NR_FUTEX_WAITV:	/* on several words at once: not blamed */
-		lock_wait_enter(pid_tgid, lock_waitv_word(a0), false, btf);
-		return 0;
-	}
-	switch ((__u32)a1 & FUTEX_CMD_MASK) {
-	case F_WAIT:
-	case F_WAIT_BITSET:
-		if (!lock_word_changed(a0, (__u32)a2))
-			lock_wait_enter(pid_tgid, a0, true, btf);
-		break;
-	default:	/* LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI */
-		lock_wait_enter(pid_tgid, a0, true, btf);
-		break;
-	}
+	if (t && t->start_ns)
+		lock_back(t, now);
 	return 0;
 }
 
-/* A futex system call id returns ret; a0, a1 and a4 are its arguments
- * (a4: futex(2)'s uaddr2), as the registers still hold them. */
-static __always_inline int lock_exit(void *ctx, long id, long ret, __u64 a0, __u64 a1, __u64 a4,
-				     bool btf)
+/* sched_waking, in the waker, for the woken task p (its storage t, if it
+ * has any): from inside a futex wake, blame the waker; then p's wait, if it
+ * is in one, is over, whoever woke it. An interrupt that wakes a thread (a
+ * timed wait's timer) runs on whatever task it interrupted: such a task
+ * inside a futex wake of its own takes the blame of the word it wakes
+ * anyway, an instant early. */
+static __always_inline int lock_on_waking(void *ctx, struct lock_wait *t)
 {
-	__u64 pid_tgid, d = 0, uaddr = a0;
-	struct lock_wait *t;
-	__u32 role = LOCK_WAKE;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), d = 0, uaddr = 0, weight, ns, *busy;
+	struct pt_regs *regs = NULL;
+	struct stack_trace *st;
+	struct sample_key who;
+	__u32 op = 0, slot;
+	long id = -1;
 
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (lock_woke(id, (__u32)a1, ret)) {
-		if (!task_wanted_cached(pid_tgid >> 32))
-			return 0;
+	if ((__u32)pid_tgid)
+		regs = lock_syscall_regs();
+	if (regs) {
+		id = regs->orig_ax;
+		op = (__u32)regs->si;
+	}
+	if (regs && lock_is_wake(id, op) && task_wanted_cached(pid_tgid >> 32)) {
+		uaddr = regs->di;
 		if (id == NR_FUTEX_REQUEUE)
-			uaddr = lock_waitv_word(a0);
+			uaddr = lock_waitv_word(uaddr);
 		d = lock_wake(pid_tgid, uaddr);
 		/* FUTEX_WAKE_OP's two words: one record, on the first */
-		if (id == NR_FUTEX && ((__u32)a1 & FUTEX_CMD_MASK) == F_WAKE_OP)
-			d += lock_wake(pid_tgid, a4);
-	} else if (lock_is_wait(id, (__u32)a1)) {
-		/* what its entry noted, if it waited */
-		t = lock_wait_of((__u32)pid_tgid, false, btf);
-		if (!t || !t->start_ns)
-			return 0;
-		uaddr = t->uaddr;
-		d = lock_wait_exit(t, ret);
-		role = LOCK_WAIT;
+		if (id == NR_FUTEX && (op & FUTEX_CMD_MASK) == F_WAKE_OP)
+			d += lock_wake(pid_tgid, regs->r8);
 	}
-	if (d)
-		lock_record(ctx, pid_tgid, role, uaddr, d);
+	/* after the blame: the woken waiter's time is in it */
+	if (t && t->start_ns && !t->woken_ns)
+		lock_woken(t, bpf_ktime_get_ns());
+	if (!d || !lock_drawn(d, &weight, &ns))
+		return 0;
+	/* the waker's stack, read now, in a slot of its CPU's */
+	slot = scratch_take(&busy);
+	if (slot >= USER_SCRATCH_SLOTS) {
+		count(CPROF_CNT_LOCK_USTACK_LOST);
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&user_scratch, &slot);
+	if (st) {
+		sample_key__fill(&who, pid_tgid);
+		lock_read_stack(ctx, &who, st);
+		lock_add(NULL, st, uaddr, weight, ns);
+	}
+	scratch_put(busy, slot);
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(lock_sys_enter, struct pt_regs *regs, long id)
+SEC("tp_btf/sched_switch")
+int BPF_PROG(lock_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	/* every other system call leaves before reading its registers */
-	if (!lock_syscall(id) || !lock_is_wait(id, (__u32)regs->si))
-		return 0;
-	/* di, si, dx, r10: the arguments */
-	return lock_enter(id, regs->di, regs->si, regs->dx, regs->r10, true);
+	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
+
+	return lock_on_switch(ctx, preempt, prev, next, st, true);
 }
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(lock_sys_enter_raw, struct pt_regs *regs, long id)
+SEC("raw_tp/sched_switch")
+int BPF_PROG(lock_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	if (!lock_syscall(id) || !lock_is_wait(id, (__u32)BPF_CORE_READ(regs, si)))
-		return 0;
-	return lock_enter(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
-			  BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10), false);
+	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
+
+	return lock_on_switch(ctx, preempt, prev, next, st, false);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(lock_sys_exit, struct pt_regs *regs, long ret)
+SEC("tp_btf/sched_waking")
+int BPF_PROG(lock_waking, struct task_struct *p)
 {
-	long id = regs->orig_ax;
-
-	if (!lock_syscall(id))
-		return 0;
-	return lock_exit(ctx, id, ret, regs->di, regs->si, regs->r8, true);
+	return lock_on_waking(ctx, p->bpf_storage ? lock_wait_of(p, 0, false, true) : NULL);
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(lock_sys_exit_raw, struct pt_regs *regs, long ret)
+SEC("raw_tp/sched_waking")
+int BPF_PROG(lock_waking_raw, struct task_struct *p)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+	__u32 tid = BPF_CORE_READ(p, pid);
 
-	if (!lock_syscall(id))
-		return 0;
-	return lock_exit(ctx, id, ret, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
-			 BPF_CORE_READ(regs, r8), false);
+	return lock_on_waking(ctx, tid ? lock_wait_of(NULL, tid, false, false) : NULL);
 }
 
 #endif /* CPROF_BPF_LOCK_H */

@@ -672,7 +672,7 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 			 ", attached while heap or allocs profiles run",
 			 cs->heap.call_ns / 1000, cs->heap.call_ns ? "" : " (not measured)");
 	if (cs->sources & SOURCE_FUTEX)
-		log_info("futex waits and wakes traced (%s system call tracepoints) %s; waits and blame under %llu us sampled (--lock-rate); uncontended locks never enter the kernel and pay nothing",
+		log_info("futex waits and wakes traced where threads sleep and wake (%s sched_switch and sched_waking) %s; waits and blame under %llu us sampled (--lock-rate); uncontended locks never enter the kernel and pay nothing",
 			 cs->lock_raw ? "raw_tp" : "tp_btf",
 			 o->nr_pids || o->continuous ? "all the time (--pid, --continuous)" :
 			 "while block or mutex profiles run", (unsigned long long)(cs->lock_rate_ns / 1000));

@@ -181,8 +181,9 @@ enum cprof_counter {
 					 * other BPF program runs on that CPU meanwhile, CPU
 					 * samples included (not an event) */
 	/* the futex source (block, mutex) */
-	CPROF_CNT_LOCK_WAITS,		/* futex waits of targets that returned */
-	CPROF_CNT_LOCK_NOT_BLOCKED,	/* of those, never slept (EAGAIN: the word had changed) */
+	CPROF_CNT_LOCK_WAITS,		/* futex waits of targets that slept, over */
+	CPROF_CNT_LOCK_BACK_UNSEEN,	/* of those, over unseen by sched_switch: recorded
+					 * to their wake, or lost if that was unseen too */
 	CPROF_CNT_LOCK_WAITS_RECORDED,	/* waits recorded with their stacks (block) */
 	CPROF_CNT_LOCK_WAKES,		/* wakes of words whose waiters had waited */
 	CPROF_CNT_LOCK_WAKES_RECORDED,	/* wakes recorded with their stacks (mutex) */

@@ -10,7 +10,8 @@
 /* --lock-rate, as Go's runtime.SetBlockProfileRate: a wait (or a wake's
  * blame) of d ns shorter than the rate is recorded with probability
  * d / rate, as rate ns and rate / d events; longer ones all, exactly.
- * What is not recorded costs no stack. 0 or 1: every one. */
+ * A blame not recorded costs no stack; a waiter's stack is read as it
+ * leaves the CPU, before its wait's length is known. 0 or 1: every one. */
 #define LOCK_DEFAULT_RATE_NS	100000ULL
 /* events are kept in 1/1024ths (lock_val.weight) */
 #define LOCK_WEIGHT_ONE		1024
@@ -34,12 +35,19 @@ struct lock_val {
 	__u64 ns;			/* time waited (sampled ones: the rate each) */
 };
 
-/* A thread inside a futex wait (BPF only; here for its size). */
+/* A thread asleep in a futex wait (BPF only; here for its size): noted as
+ * it leaves the CPU, with who it is and the user stack it waits on, read
+ * then (the only time the thread runs between the wait's start and its
+ * end); recorded as it comes back. */
 struct lock_wait {
-	__u64 start_ns;			/* 0: in no wait */
+	__u64 start_ns;			/* 0: in none */
+	__u64 woken_ns;			/* when woken (sched_waking); 0: not yet */
 	__u64 uaddr;
 	__u32 tgid;
-	__u32 tracked;			/* counted in its word's waiters (lock_word) */
+	__u32 _pad;
+	__u64 tracked;			/* counted in its word's waiters (lock_word) */
+	struct sample_key key;		/* who waits (its stacks: none yet) */
+	struct stack_trace st;		/* its user stack; len 0: none read */
 };
 
 /* A futex word with waiters (BPF only): who waits on it, and the time they

@@ -49,7 +49,7 @@ struct perfset {
 #define NR_TARGET_PROGS 4
 /* The scheduler source's (bpf/sched.bpf.h): sched_switch, sys_exit. */
 #define NR_SCHED_PROGS 2
-/* The futex source's (bpf/lock.bpf.h): sys_enter, sys_exit. */
+/* The futex source's (bpf/lock.bpf.h): sched_switch, sched_waking. */
 #define NR_LOCK_PROGS 2
 
 /* What the unwind worker is asked to do. */
@@ -984,9 +984,9 @@ static int drain_gen(struct core *v, uint32_t g)
 	return 0;
 }
 
-/* The allocator source's programs run in uprobes, preemptible, and the
- * futex source's in system call tracepoints, which may be: bpf__sync()
- * does not wait for them. Wait for those still writing into generation g
+/* The allocator source's programs run in uprobes, preemptible: bpf__sync()
+ * does not wait for them (the futex source's count themselves the same
+ * way, though the scheduler's tracepoints are not preemptible). Wait for those still writing into generation g
  * (they entered before the flip): a few ms at most, unless one was
  * preempted for long; then drain anyway (what it adds waits in the map). */
 static void writers_wait(struct core *v, uint32_t g)
@@ -1116,6 +1116,22 @@ static void choose_flavours(const struct btf *vmlinux, bool on, struct bpf_progr
 	}
 }
 
+/* Whether sched_switch passes prev_state (5.18): its BTF type, a pointer to
+ * a prototype of void *, preempt, prev, next and prev_state. For the
+ * scheduler and futex sources' programs on it. */
+static bool switch_has_state(const struct btf *vmlinux)
+{
+	int id = vmlinux ? btf__find_by_name_kind(vmlinux, "btf_trace_sched_switch",
+						  BTF_KIND_TYPEDEF) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+
+	if (t)
+		t = btf__type_by_id(vmlinux, t->type);
+	if (t)
+		t = btf__type_by_id(vmlinux, t->type);
+	return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
+}
+
 /* Load the scheduler source's programs, tp_btf where the kernel has the
  * tracepoints' BTF (vmlinux: NULL when not), raw_tp elsewhere; none when
  * it is off, and maps of one entry. Before load. */
@@ -1129,16 +1145,7 @@ static void sched_choose_progs(struct core *v, bool on, const struct btf *vmlinu
 	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_sys_exit" };
 	int ids[NR_SCHED_PROGS];
 
-	const struct btf_type *t;
-
 	choose_flavours(vmlinux, on, p, tp, NR_SCHED_PROGS, v->sched_progs, ids);
-	/* sched_switch's: void *, preempt, prev, next and, since 5.18, prev_state */
-	t = ids[0] >= 0 ? btf__type_by_id(vmlinux, ids[0]) : NULL;
-	if (t)
-		t = btf__type_by_id(vmlinux, t->type);
-	if (t)
-		t = btf__type_by_id(vmlinux, t->type);
-	s->rodata->switch_has_state = t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
 	v->stats.sched_raw = on && ids[0] < 0;
 	/* per-thread state: in task storage for tp_btf programs, in a hash
 	 * map by tid for raw_tp ones */
@@ -1158,10 +1165,10 @@ static void lock_choose_progs(struct core *v, bool on, uint64_t rate, const stru
 {
 	struct capture *s = v->skel;
 	struct bpf_program *p[NR_LOCK_PROGS][2] = {
-		{ s->progs.lock_sys_enter, s->progs.lock_sys_enter_raw },
-		{ s->progs.lock_sys_exit, s->progs.lock_sys_exit_raw },
+		{ s->progs.lock_switch, s->progs.lock_switch_raw },
+		{ s->progs.lock_waking, s->progs.lock_waking_raw },
 	};
-	const char *tp[NR_LOCK_PROGS] = { "btf_trace_sys_enter", "btf_trace_sys_exit" };
+	const char *tp[NR_LOCK_PROGS] = { "btf_trace_sched_switch", "btf_trace_sched_waking" };
 	int ids[NR_LOCK_PROGS];
 
 	choose_flavours(vmlinux, on, p, tp, NR_LOCK_PROGS, v->lock_progs, ids);
@@ -1267,6 +1274,7 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	vmlinux = btf__load_vmlinux_btf();
 	tps = getenv("CPROF_TEST_SCHED_RAW_TP") ? NULL : vmlinux;
 	targets_choose_progs(v, vmlinux);
+	v->skel->rodata->switch_has_state = switch_has_state(tps);
 	sched_choose_progs(v, sources & SOURCE_SCHED, tps);
 	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE, vmlinux);
 	lock_choose_progs(v, sources & SOURCE_FUTEX, v->stats.lock_rate_ns, tps);
@@ -1579,7 +1587,7 @@ static int lock_get(struct core *v)
 	/* waits noted while detached began in a detached time */
 	__atomic_store_n(&v->skel->bss->lock_epoch_ns, (uint64_t)now_ns(CLOCK_MONOTONIC),
 			 __ATOMIC_SEQ_CST);
-	/* the exit first, so that no wait is noted without its end */
+	/* the wakes first: a waiter noted can be blamed for at once */
 	for (int i = NR_LOCK_PROGS - 1; i >= 0; i--) {
 		v->lock_links[i] = bpf_program__attach(v->lock_progs[i]);
 		if (v->lock_links[i])

@@ -28,8 +28,11 @@
 # between the bench:lock markers (appended if missing).
 # Run as root: `bash tests/bench/lock.sh` after `make` (bpftrace:
 # scripts/deps.sh bench).
-# Environment: BENCH_RUNS (rounds, default 5), BENCH_PAIRS (pairs a run,
-# default 10000000), BENCH_SLOW_PAIRS (pairs a run under bpftrace, default
+# Environment: BENCH_RUNS (rounds, default 5), BENCH_FAST_RUNS (rounds of
+# the uncontended runs alone and under cprofd, each under a second:
+# default 15), BENCH_PAIRS (pairs a run,
+# default 50000000: at about 7 ns a pair, 10 million made runs of 70 ms,
+# which this host's noise moved by 30%), BENCH_SLOW_PAIRS (pairs a run under bpftrace, default
 # 1000000: each costs two traps), BENCH_SECONDS (contended runs, default 5),
 # BENCH_CONFIGS (default: all the above), BENCH_TRIES (default 5),
 # BENCH_PORT (default 16075), BENCH_CPROFD (default build/cprofd; a copy is
@@ -40,7 +43,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 RUNS=${BENCH_RUNS:-5}
-PAIRS=${BENCH_PAIRS:-10000000}
+FAST_RUNS=${BENCH_FAST_RUNS:-15}
+PAIRS=${BENCH_PAIRS:-50000000}
 SLOW_PAIRS=${BENCH_SLOW_PAIRS:-1000000}
 SECONDS_RUN=${BENCH_SECONDS:-5}
 TRIES=${BENCH_TRIES:-5}
@@ -293,9 +297,15 @@ echo "bench: $RUNS rounds of ${CONFIGS[*]}; $PAIRS pairs a run ($SLOW_PAIRS unde
 sleep 0.2; kill -USR1 "$w"; sleep 0.5; kill -TERM "$w"; wait "$w"
 steal0=$(awk '/^cpu / { print $9 }' /proc/stat)
 : >"$RESULTS"
-for r in $(seq "$RUNS"); do
-	echo "round $r/$RUNS" >&2
-	for c in "${CONFIGS[@]}"; do measure "$c" "$r"; done
+for r in $(seq "$((RUNS > FAST_RUNS ? RUNS : FAST_RUNS))"); do
+	echo "round $r" >&2
+	for c in "${CONFIGS[@]}"; do
+		case $c in
+		alone | cprofd) [ "$r" -le "$FAST_RUNS" ] || continue ;;
+		*) [ "$r" -le "$RUNS" ] || continue ;;
+		esac
+		measure "$c" "$r"
+	done
 done
 steal1=$(awk '/^cpu / { print $9 }' /proc/stat)
 steal=$(( (steal1 - steal0) / $(getconf CLK_TCK) ))
@@ -346,13 +356,14 @@ section=$TMP/section.md
 	echo "\`tests/bench/lock.sh\`). $(machine_lines | head -n 1)"
 	machine_lines | tail -n +2
 	echo "The workload is \`tests/workloads/locks.c\`, built with -O2; each run starts it, then the tool,"
-	echo "and sets it going once the tool is in place. Medians of $RUNS rounds, the configurations"
+	echo "and sets it going once the tool is in place. Medians of $RUNS rounds ($FAST_RUNS of the short"
+	echo "uncontended runs alone and under cprofd), the configurations"
 	echo "interleaved; ratios are the rounds' paired ratios to the run alone of the same round. The"
 	echo "host stole $steal CPU-seconds from this VM during the run."
 	echo
 	echo "Uncontended: \`locks uncontended $PAIRS\`, one thread taking and releasing a mutex of its own"
 	echo "($SLOW_PAIRS pairs under bpftrace, whose traps make each pair slow). Such a lock never enters the"
-	echo "kernel, so the futex tracepoints never see it; a uprobe traps at every call."
+	echo "kernel nor sleeps, so the scheduler's tracepoints never see it; a uprobe traps at every call."
 	echo
 	echo "| configuration | attached | ns per pair, wall (min–max) | ns per pair, CPU | × alone, wall | × alone, CPU |"
 	echo "|---|---|---|---|---|---|"

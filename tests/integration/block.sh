@@ -216,7 +216,7 @@ export CPROF_TEST_SCHED_RAW_TP=1
 run_locks "$TMP/raw.out" "$B/workloads/locks" mutex 300
 start_daemon --comm locks --continuous block,mutex --store "$TMP/store"
 wait_attached
-check "raw_tp: the futex programs load as raw_tp" grep -q "raw_tp system call tracepoints" "$TMP/cprofd.log" \
+check "raw_tp: the futex programs load as raw_tp" grep -q "raw_tp sched_switch and sched_waking" "$TMP/cprofd.log" \
 	"$(grep -i futex "$TMP/cprofd.log" | head -2)"
 go_signal "$TMP/raw.out"
 fetch block "$TMP/block6.pb.gz"
