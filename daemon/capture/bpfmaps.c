@@ -155,12 +155,13 @@ static int batch_took(int err)
 }
 
 /* Take the entries out `cap` at a time, each batch a run of whole hash
- * buckets: the kernel deletes them as it copies them, and the cursor it hands
- * back (a bucket index, a __u32) starts the next batch after them, so no entry
- * comes twice. A bucket that does not fit in an empty batch is ENOSPC: grow
- * the buffers and ask again from the same bucket. */
+ * buckets: the kernel deletes them as it copies them (unless only reading:
+ * !take), and the cursor it hands back (a bucket index, a __u32) starts the
+ * next batch after them, so no entry comes twice. A bucket that does not fit
+ * in an empty batch is ENOSPC: grow the buffers and ask again from the same
+ * bucket. */
 static int drain_batch(int fd, size_t key_size, size_t value_size, __u32 cap,
-		       drain_fn fn, void *arg)
+		       drain_fn fn, void *arg, bool take)
 {
 	unsigned char *keys = NULL, *values = NULL;
 	__u32 at, next, count;
@@ -177,7 +178,8 @@ static int drain_batch(int fd, size_t key_size, size_t value_size, __u32 cap,
 			}
 		}
 		count = cap;
-		err = bpf_map_lookup_and_delete_batch(fd, in, &next, keys, values, &count, NULL);
+		err = take ? bpf_map_lookup_and_delete_batch(fd, in, &next, keys, values, &count, NULL)
+			   : bpf_map_lookup_batch(fd, in, &next, keys, values, &count, NULL);
 		if (err == -ENOSPC && cap <= UINT32_MAX / 2) {
 			free(keys);
 			free(values);
@@ -265,8 +267,45 @@ int bpfmap__drain(int fd, size_t key_size, size_t value_size,
 	if (err)
 		return err;
 	if (has_batch_ops(fd))
-		return drain_batch(fd, key_size, value_size, drain_cap(key_size, value_size), fn, arg);
+		return drain_batch(fd, key_size, value_size, drain_cap(key_size, value_size), fn, arg,
+				   true);
 	return drain_keywalk(fd, key_size, value_size, drain_cap(key_size, value_size), fn, arg);
+}
+
+int bpfmap__each(int fd, size_t key_size, size_t value_size,
+		 int (*fn)(const void *key, const void *value, void *arg), void *arg)
+{
+	unsigned char *key, *next, *value;
+	int err = drain_check_map(fd, key_size, value_size), n = 0;
+	void *prev = NULL;
+
+	if (err)
+		return err;
+	if (has_batch_ops(fd))
+		return drain_batch(fd, key_size, value_size, drain_cap(key_size, value_size), fn, arg,
+				   false);
+	key = malloc(key_size);
+	next = malloc(key_size);
+	value = malloc(value_size);
+	if (!key || !next || !value) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, value))
+			continue;	/* gone meanwhile */
+		if (fn)
+			fn(key, value, arg);
+		n++;
+	}
+	err = errno == ENOENT ? n : -errno;
+out:
+	free(key);
+	free(next);
+	free(value);
+	return err;
 }
 
 int bpf__task_instance(const struct bpf_program *iter, uint32_t pid, struct cprof_instance *in)

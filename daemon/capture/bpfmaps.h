@@ -21,6 +21,12 @@
  * bucket that does not fit). */
 int bpfmap__drain(int fd, size_t key_size, size_t value_size,
 		  int (*fn)(const void *key, const void *value, void *arg), void *arg);
+/* Call fn for each entry of such a hash map, leaving them in: in batches
+ * where the kernel has them, else a get_next_key walk (which may deliver an
+ * entry twice, or miss one, if entries are deleted meanwhile). The number
+ * of entries delivered, or -errno. */
+int bpfmap__each(int fd, size_t key_size, size_t value_size,
+		 int (*fn)(const void *key, const void *value, void *arg), void *arg);
 /* Wait until every BPF program that was running when it was called has
  * finished (an RCU grace period), so a generation flip is complete. */
 void bpf__sync(void);

@@ -458,7 +458,7 @@ static void small_batch(void)
 		return;
 	}
 	tally_init(&t, 1, 1024);
-	e = drain_batch(fd, sizeof(__u64), sizeof(struct stack_trace), 1, on_entry, &t);
+	e = drain_batch(fd, sizeof(__u64), sizeof(struct stack_trace), 1, on_entry, &t, true);
 	check_all(name, fd, sizeof(__u64), &t, e);
 	CHECK(batch_enospc > enospc, "batch of 1 entry: the kernel said ENOSPC", "it never did");
 	free(t.seen);
@@ -511,6 +511,43 @@ cleanup:
 		close(afd);
 }
 
+/* bpfmap__each: every entry once, with its value, and all left in; by
+ * batches and, as on a kernel without them, by the key walk. */
+static void each(void)
+{
+	int saved = batch_ops;
+
+	for (int walk = 0; walk < 2; walk++) {
+		const char *name = walk ? "each, by the key walk" : "each, in batches";
+		struct tally t;
+		char what[160];
+		int fd, e;
+
+		fd = make_map("t_each", sizeof(__u64), sizeof(struct stack_trace), STACKS);
+		if (fd < 0 || fill_stacks(fd, STACKS)) {
+			SKIP(name, "cannot create and fill a BPF hash map: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (walk)
+			batch_ops = 0;
+		tally_init(&t, 1, STACKS);
+		e = bpfmap__each(fd, sizeof(__u64), sizeof(struct stack_trace), on_entry, &t);
+		batch_ops = saved;
+		snprintf(what, sizeof(what), "%s: returns the number of entries", name);
+		CHECK(e == STACKS, what, "%d, not %d", e, STACKS);
+		snprintf(what, sizeof(what), "%s: every entry delivered once, with its value", name);
+		CHECK(t.once == STACKS && !t.twice && !t.wrong, what,
+		      "%ld of %d once, %ld twice, %ld wrong", t.once, STACKS, t.twice, t.wrong);
+		snprintf(what, sizeof(what), "%s: every entry is still in the map", name);
+		CHECK(entries_in(fd, sizeof(__u64)) == STACKS, what, "%ld entries left",
+		      entries_in(fd, sizeof(__u64)));
+		free(t.seen);
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	int fd;
@@ -543,6 +580,7 @@ int main(void)
 	midway("key walk", way_keywalk, LOOKUP, 1000, 0);
 	midway("key walk", way_keywalk, DELETE, 1000, 0);
 	no_batch_ops();
+	each();
 	wrong_maps();
 	return CHECK_EXIT();
 }
