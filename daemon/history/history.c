@@ -7,7 +7,8 @@
  * (d->heap_track, d->lock_track); at each cut the history takes a snapshot
  * of its totals and keeps what changed since the last one, as Go's delta
  * profiles, so that the windows of a range add up to the change over it.
- * Each window is built as a profile of every process, once, and kept.
+ * Each window is built as a profile of every process, once, and kept; as
+ * a window closes an hour, the hour's windows are rolled up (rollup.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "cprofd.h"
 #include "history.h"
 #include "log.h"
+#include "rollup.h"
 #include "store.h"
 #include "views.h"
 #include "window.h"
@@ -32,6 +34,7 @@ struct hist_view {
 	struct window *track;		/* cumulative: the totals tracked */
 	struct window *prev;		/* cumulative: the totals at the last cut */
 	bool warned;
+	bool rollup_warned;
 };
 
 struct history {
@@ -108,6 +111,29 @@ static void cut_failed(struct history *h, struct hist_view *hv, int e)
 	}
 }
 
+/* Window [start_ns, end_ns) of hv's view was just kept: if it closed a
+ * period, roll that period's windows up. */
+static void rollup(struct history *h, struct hist_view *hv, int64_t start_ns, int64_t end_ns)
+{
+	int64_t period = rollup__period_ns(), b = end_ns / period * period;
+	int e;
+
+	if (b <= start_ns || b < period)
+		return;
+	e = rollup__make(h->store, hv->view->name, b - period);
+	pthread_mutex_lock(&h->lock);
+	if (!e)
+		h->st.rollups++;
+	else if (e != -ENOENT)
+		h->st.rollup_errors++;
+	pthread_mutex_unlock(&h->lock);
+	if (e && e != -ENOENT && !hv->rollup_warned) {
+		log_error("history: cannot roll up an hour of %s windows: %s; queries read its windows (counted on /metrics; said once)",
+			  hv->view->name, strerror(-e));
+		hv->rollup_warned = true;
+	}
+}
+
 /* End hv's window in progress and keep it; unless last, go on with the next. */
 static void cut(struct history *h, struct hist_view *hv, bool last)
 {
@@ -128,6 +154,8 @@ static void cut(struct history *h, struct hist_view *hv, bool last)
 		core__free_window(core, hv->prev);
 		hv->prev = now;
 		keep(h, hv, w);
+		if (!last)
+			rollup(h, hv, w->start_ns, w->end_ns);
 		window__free(w);
 		return;
 	}
@@ -146,6 +174,7 @@ static void cut(struct history *h, struct hist_view *hv, bool last)
 	}
 	hv->w = now;
 	keep(h, hv, w);
+	rollup(h, hv, w->start_ns, w->end_ns);
 	core__free_window(core, w);
 }
 

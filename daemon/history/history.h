@@ -23,6 +23,8 @@ struct history_stats {
 	uint64_t store_errors;	/* ... that could not be kept */
 	uint64_t cut_errors;	/* cuts that failed (memory limit): the next window is longer */
 	uint64_t build_ns;	/* time spent building them */
+	uint64_t rollups;	/* hours rolled up */
+	uint64_t rollup_errors;	/* hours that could not be (their windows are read) */
 };
 
 /* The view whose windows hold view's history when the views in continuous

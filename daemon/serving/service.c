@@ -13,6 +13,7 @@
 #include "cprofd.h"
 #include "history.h"
 #include "merge.h"
+#include "rollup.h"
 #include "store.h"
 #include "debuginfo.h"
 #include "hostile.h"
@@ -467,7 +468,7 @@ static void serve_history(struct cprofd *d, const struct view_def *view, const s
 	arg[1] = &filter;
 	e = strcmp(kept, view->name) ? merge__set_default_type(m, view->default_type) : 0;
 	if (!e)
-		e = store__scan(d->store, kept, from, to, add_window, arg);
+		e = rollup__scan(d->store, kept, from, to, add_window, arg);
 	if (!e && merge__skipped(m)) {
 		snprintf(skipped, sizeof(skipped), "%zu stored windows could not be read and are left out",
 			 merge__skipped(m));
@@ -688,9 +689,14 @@ static void history_metrics(struct cprofd *d, FILE *f)
 		   "cprofd_history_errors_total{reason=\"store\"} %" PRIu64 "\n"
 		   "cprofd_history_errors_total{reason=\"cut\"} %" PRIu64 "\n"
 		   "# HELP cprofd_history_build_seconds_total Time spent building the history's windows.\n"
-		   "# TYPE cprofd_history_build_seconds_total counter\ncprofd_history_build_seconds_total %.6f\n",
+		   "# TYPE cprofd_history_build_seconds_total counter\ncprofd_history_build_seconds_total %.6f\n"
+		   "# HELP cprofd_history_rollups_total Hours of a view's windows merged into one profile as they closed, and those that could not be (their windows are read instead).\n"
+		   "# TYPE cprofd_history_rollups_total counter\n"
+		   "cprofd_history_rollups_total{result=\"kept\"} %" PRIu64 "\n"
+		   "cprofd_history_rollups_total{result=\"failed\"} %" PRIu64 "\n",
 		ss.windows, ss.bytes, ss.raw_bytes, ss.dropped_windows, ss.dropped_bytes, ss.torn_records,
-		hs.build_errors, hs.store_errors, hs.cut_errors, hs.build_ns / 1e9);
+		hs.build_errors, hs.store_errors, hs.cut_errors, hs.build_ns / 1e9, hs.rollups,
+		hs.rollup_errors);
 }
 
 static void serve_metrics(struct cprofd *d, struct reply *r)

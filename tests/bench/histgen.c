@@ -1,7 +1,8 @@
 /* Fills a history store with HOURS of windows of VIEW ending now, one every
  * WINDOW seconds, cycling through the windows a real cprofd kept of that view
  * in SRC (a soak's), so that a query's cost can be measured on a history as
- * long as a host would keep, at the rate that host produced it.
+ * long as a host would keep, at the rate that host produced it. As cprofd
+ * does, each hour is rolled up as its last window is kept (rollup.h).
  * usage: histgen SRC DST VIEW HOURS WINDOW_S
  * Prints "windows N bytes B" (what DST then holds). */
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rollup.h"
 #include "store.h"
 
 struct win {
@@ -83,9 +85,15 @@ int main(int argc, char **argv)
 	for (int64_t i = 0; i < n; i++, t += win_ns) {
 		const struct win *x = &w.v[i % (int64_t)w.nr];
 
+		int64_t period = rollup__period_ns(), b = (t + win_ns) / period * period;
+
 		e = store__append(dst, argv[3], t, t + win_ns, x->raw, x->len);
 		if (e) {
 			fprintf(stderr, "histgen: cannot append: %s\n", strerror(-e));
+			return 1;
+		}
+		if (b > t && b >= period && (e = rollup__make(dst, argv[3], b - period)) && e != -ENOENT) {
+			fprintf(stderr, "histgen: cannot roll up: %s\n", strerror(-e));
 			return 1;
 		}
 	}

@@ -40,8 +40,8 @@ source tests/bench/lib.sh
 
 [ "$(id -u)" = 0 ] || die "run as root"
 build_proccpu
-gcc -O2 -Wall -Wextra -Idaemon/history tests/bench/histgen.c daemon/history/store.c \
-	-lzstd -lz -lpthread -o "$OUT/histgen" || die "cannot build histgen"
+gcc -O2 -Wall -Wextra -Idaemon/history tests/bench/histgen.c build/libcprof.a \
+	-lprotobuf-c -lzstd -lz -lpthread -lm -o "$OUT/histgen" || die "cannot build histgen"
 for w in split locks leaks; do [ -x "build/workloads/$w" ] || die "build/workloads/$w: run make check first"; done
 
 # every BPF program cprofd holds: their run time so far, ns

@@ -19,6 +19,9 @@ hist() { st=$(curl -s -o "$1" -D "$1.headers" -w '%{http_code}' "$URL/debug/ppro
 # kept VIEW: windows the history keeps of VIEW
 kept() { curl -s "$URL/debug/history" | awk -v v="$1" '$1 == v { print $4 }'; }
 
+# roll-ups every 4 s, not every hour: the queries below span several, so
+# they read roll-ups and windows both
+export CPROF_TEST_ROLLUP_SECONDS=4
 start_daemon --continuous cpu,block,mutex --window "$WIN" --store "$STORE"
 
 # 1. A workload that changes behaviour at a known time: 10 s of phase_a,
@@ -43,6 +46,9 @@ na=$(PROFQ_PID=$PH q "$TMP/ab.pb.gz" share phase_a) nb=$(PROFQ_PID=$PH q "$TMP/a
 check "history: the whole range holds both in proportion (phase_a ${na:-?}%, phase_b ${nb:-?}%: each 40 to 60%)" \
 	awk -v a="${na:-0}" -v b="${nb:-0}" 'BEGIN { exit !(a >= 40 && a <= 60 && b >= 40 && b <= 60) }' \
 	"phase_a ${na:-?}%, phase_b ${nb:-?}%"
+n=$(metric 'cprofd_history_rollups_total{result="kept"}')
+check "history: periods are rolled up as they close ($n kept; /debug/history lists cpu_1h; the queries above span them)" \
+	test "${n:-0}" -ge 2 -a "$(kept cpu_1h)" -ge 2 "$(metric 'cprofd_history_rollups_total{result="failed"}') failed"
 check "history: the process exited, and is still named (phase_a, phase_b in its stacks)" \
 	awk -v a="${na:-0}" -v b="${nb:-0}" 'BEGIN { exit !(a > 0 && b > 0) }' "phase_a ${na:-?}%, phase_b ${nb:-?}%"
 read -r t d < <(q "$TMP/ab.pb.gz" window)
