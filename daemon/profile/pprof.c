@@ -243,7 +243,50 @@ struct pprof_builder {
 	int64_t period, time_nanos, duration_nanos;
 	int64_t *comments;
 	size_t nr_comments;
+
+	/* The strings, the locations' lines and the samples: carved from
+	 * blocks freed together, not allocated one by one (a profile of a
+	 * busy host has hundreds of thousands). */
+	struct ablock *arena;
+	/* The lines of the location being looked up, before it is known new. */
+	struct bline *lscratch;
+	size_t cap_lscratch;
 };
+
+struct ablock {
+	struct ablock *next;
+	size_t used, cap;
+	_Alignas(8) unsigned char data[];
+};
+
+#define ABLOCK_BYTES (64 * 1024)
+
+/* n bytes from the builder's arena, 8-byte aligned; NULL on ENOMEM. */
+static void *bmem(struct pprof_builder *b, size_t n)
+{
+	struct ablock *a = b->arena;
+	void *p;
+
+	n = (n + 7) & ~(size_t)7;
+	if (!n)
+		n = 8;
+	if (!a || a->cap - a->used < n) {
+		size_t cap = n > ABLOCK_BYTES - sizeof(*a) ? n : ABLOCK_BYTES - sizeof(*a);
+
+		if (n > SIZE_MAX / 2)
+			return NULL;
+		a = malloc(sizeof(*a) + cap);
+		if (!a)
+			return NULL;
+		a->used = 0;
+		a->cap = cap;
+		a->next = b->arena;
+		b->arena = a;
+	}
+	p = a->data + a->used;
+	a->used += n;
+	return p;
+}
 
 static bool str_eq(const void *ctx, size_t idx, const void *key)
 {
@@ -268,13 +311,12 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 		return found - 1;
 	if (RESERVE(b->strs, b->cap_strs, b->nr_strs))
 		return -1;
-	copy = strdup(s);
+	copy = bmem(b, strlen(s) + 1);
 	if (!copy)
 		return -1;
-	if (itab_add(&b->str_idx, h, b->nr_strs)) {
-		free(copy);
+	strcpy(copy, s);
+	if (itab_add(&b->str_idx, h, b->nr_strs))
 		return -1;
-	}
 	b->strs[b->nr_strs++] = copy;
 	return b->nr_strs - 1;
 }
@@ -314,9 +356,10 @@ struct pprof_builder *pprof_builder__new(const struct pprof_opts *opts)
 	if (!b->strs)
 		goto cleanup;
 	b->cap_strs = 16;
-	b->strs[0] = strdup("");
+	b->strs[0] = bmem(b, 1);
 	if (!b->strs[0])
 		goto cleanup;
+	b->strs[0][0] = '\0';
 	b->nr_strs = 1;
 	if (itab_add(&b->str_idx, hash_buf(HASH_SEED, "", 0), 0))
 		goto cleanup;
@@ -462,12 +505,13 @@ uint64_t pprof_builder__find_location(struct pprof_builder *b, uint64_t mapping_
 	return itab_find(&b->loc_idx, location_hash(mapping_id, address), location_eq, b, &k);
 }
 
-/* The lines' functions, by id, in a new array (*out; NULL for none), after
- * checking what a location is given. 0, -EINVAL or -ENOMEM. */
+/* The lines' functions, by id, in the builder's scratch (*out; NULL for
+ * none: valid until the next call), after checking what a location is
+ * given. 0, -EINVAL or -ENOMEM. */
 static int builder_lines(struct pprof_builder *b, uint64_t mapping_id,
 			 const struct pprof_line *lines, size_t nr_lines, struct bline **out)
 {
-	struct bline *bl = NULL;
+	struct bline *bl;
 	size_t i;
 
 	*out = NULL;
@@ -477,35 +521,47 @@ static int builder_lines(struct pprof_builder *b, uint64_t mapping_id,
 		if (!lines[i].function)
 			return -EINVAL;
 	}
-	if (nr_lines) {
-		bl = calloc(nr_lines, sizeof(*bl));
+	if (!nr_lines)
+		return 0;
+	if (nr_lines > b->cap_lscratch) {
+		if (nr_lines > SIZE_MAX / sizeof(*bl))
+			return -ENOMEM;
+		bl = realloc(b->lscratch, nr_lines * sizeof(*bl));
 		if (!bl)
 			return -ENOMEM;
+		b->lscratch = bl;
+		b->cap_lscratch = nr_lines;
 	}
+	bl = b->lscratch;
 	for (i = 0; i < nr_lines; i++) {
 		bl[i].function_id = builder_function(b, &lines[i]);
-		if (!bl[i].function_id) {
-			free(bl);
+		if (!bl[i].function_id)
 			return -ENOMEM;
-		}
 		bl[i].line = lines[i].line;
 	}
 	*out = bl;
 	return 0;
 }
 
-/* A new location with hash h, taking *bl (NULL on success); its id, or 0
+/* A new location with hash h and a copy of lines bl; its id, or 0
  * (ENOMEM). */
 static uint64_t builder_add_location(struct pprof_builder *b, uint64_t h, uint64_t mapping_id,
-				     uint64_t address, struct bline **bl, size_t nr_lines)
+				     uint64_t address, const struct bline *bl, size_t nr_lines)
 {
+	struct bline *copy = NULL;
+
+	if (nr_lines) {
+		copy = bmem(b, nr_lines * sizeof(*copy));
+		if (!copy)
+			return 0;
+		memcpy(copy, bl, nr_lines * sizeof(*copy));
+	}
 	if (RESERVE(b->locs, b->cap_locs, b->nr_locs) || itab_add(&b->loc_idx, h, b->nr_locs))
 		return 0;
 	b->locs[b->nr_locs].mapping_id = mapping_id;
 	b->locs[b->nr_locs].address = address;
-	b->locs[b->nr_locs].lines = *bl;
+	b->locs[b->nr_locs].lines = copy;
 	b->locs[b->nr_locs].nr_lines = nr_lines;
-	*bl = NULL;
 	return ++b->nr_locs;
 }
 
@@ -526,12 +582,11 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 		goto cleanup;
 	err = builder_lines(b, mapping_id, lines, nr_lines, &bl);
 	if (!err) {
-		id = builder_add_location(b, h, mapping_id, address, &bl, nr_lines);
+		id = builder_add_location(b, h, mapping_id, address, bl, nr_lines);
 		err = -ENOMEM;
 	}
 
 cleanup:
-	free(bl);
 	if (!id)
 		errno = -err;
 	return id;
@@ -583,12 +638,11 @@ uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping
 	k.nr_lines = nr_lines;
 	id = itab_find(&b->loc_idx, h, location_lines_eq, b, &k);
 	if (!id) {
-		id = builder_add_location(b, h, mapping_id, address, &bl, nr_lines);
+		id = builder_add_location(b, h, mapping_id, address, bl, nr_lines);
 		err = -ENOMEM;
 	}
 
 cleanup:
-	free(bl);
 	if (!id)
 		errno = -err;
 	return id;
@@ -694,7 +748,7 @@ int pprof_builder__sample(struct pprof_builder *b, const uint64_t *locations, si
 		goto cleanup;
 	size = nr_locations * sizeof(*s.locs) + b->nr_types * sizeof(*s.values) +
 	       nr_labels * sizeof(*s.labels);
-	s.mem = malloc(size ? size : 1);
+	s.mem = bmem(b, size);
 	if (!s.mem)
 		goto cleanup;
 	s.locs = s.mem;
@@ -712,11 +766,9 @@ int pprof_builder__sample(struct pprof_builder *b, const uint64_t *locations, si
 	    itab_add(&b->sample_idx, h, b->nr_samples))
 		goto cleanup;
 	b->samples[b->nr_samples++] = s;
-	s.mem = NULL;
 	err = 0;
 
 cleanup:
-	free(s.mem);
 	return err;
 }
 
@@ -996,24 +1048,23 @@ cleanup:
 
 void pprof_builder__free(struct pprof_builder *b)
 {
-	size_t i;
-
 	if (!b)
 		return;
-	for (i = 0; i < b->nr_strs; i++)
-		free(b->strs[i]);
+	while (b->arena) {
+		struct ablock *next = b->arena->next;
+
+		free(b->arena);
+		b->arena = next;
+	}
+	free(b->lscratch);
 	free(b->strs);
 	itab_free(&b->str_idx);
 	free(b->maps);
 	itab_free(&b->map_idx);
 	free(b->funcs);
 	itab_free(&b->func_idx);
-	for (i = 0; i < b->nr_locs; i++)
-		free(b->locs[i].lines);
 	free(b->locs);
 	itab_free(&b->loc_idx);
-	for (i = 0; i < b->nr_samples; i++)
-		free(b->samples[i].mem);
 	free(b->samples);
 	itab_free(&b->sample_idx);
 	free(b->scratch);
