@@ -291,16 +291,12 @@ static __always_inline bool lock_is_wake(long id, __u32 op)
 	       op == F_CMP_REQUEUE || op == F_CMP_REQUEUE_PI || op == F_UNLOCK_PI;
 }
 
-/* The current task's saved user registers: in a system call when ax still
- * holds the -ENOSYS the entry code put there (an exception's orig_ax is its
- * error code, and ax the user's rax; a kernel thread's are zero). */
+/* The current task's saved user registers, when it is in a futex call. */
 static __always_inline struct pt_regs *lock_syscall_regs(void)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	if (regs->ax != -38 /* -ENOSYS */ || !lock_syscall(regs->orig_ax))
-		return NULL;
-	return regs;
+	return lock_syscall(regs_syscall(regs)) ? regs : NULL;
 }
 
 /* A waiter t is counted in its word's waiters (tracked 1) until it is
@@ -536,17 +532,13 @@ static __always_inline int lock_on_waking(void *ctx, struct lock_wait *t)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(lock_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
-
-	return lock_on_switch(ctx, preempt, prev, next, st, true);
+	return lock_on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), true);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(lock_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
-
-	return lock_on_switch(ctx, preempt, prev, next, st, false);
+	return lock_on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), false);
 }
 
 SEC("tp_btf/sched_waking")

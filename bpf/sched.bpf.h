@@ -135,6 +135,23 @@ static __always_inline __u16 offcpu_state_of(bool preempt, __u32 st)
 	return OFFCPU_UNINTERRUPTIBLE;	/* what else waits but cannot run */
 }
 
+/* The state prev left the CPU in, at sched_switch (ctx: its arguments). */
+static __always_inline __u32 switch_prev_state(__u64 *ctx, struct task_struct *prev)
+{
+	return switch_has_state ? (__u32)ctx[3] : task_state(prev);
+}
+
+/* The system call a task's saved user registers show it in, or -1: its
+ * number in orig_ax, and ax still the -ENOSYS the entry code put there (an
+ * exception's orig_ax is its error code, and ax the user's rax; a kernel
+ * thread's are zero). */
+static __always_inline long regs_syscall(const struct pt_regs *regs)
+{
+	long orig = regs->orig_ax;
+
+	return orig >= 0 && orig < 4096 && regs->ax == -38 /* -ENOSYS */ ? orig : -1;
+}
+
 /* Fields of BTF pointers are read directly (CO-RE relocated loads), not
  * with a helper call each: these run at every context switch. */
 static __always_inline bool current_is_kthread(void)
@@ -315,15 +332,8 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 	t->ustack = t->kstack = 0;
 	t->eager = 0;
 	t->capture_ns = 0;
-	if (regs) {
-		/* in a system call: its number in orig_ax, and ax still the
-		 * -ENOSYS the entry code put there (an exception's orig_ax is
-		 * its error code, and ax the user's rax) */
-		long orig = regs->orig_ax, ax = regs->ax;
-
-		if (orig >= 0 && orig < 4096 && ax == -38 /* -ENOSYS */)
-			t->syscall = (__u32)orig;
-	}
+	if (regs && regs_syscall(regs) >= 0)
+		t->syscall = (__u32)regs_syscall(regs);
 	t->keep = OFFCPU_WEIGHT_ONE;
 	if (t->state == OFFCPU_PREEMPTED && offcpu_rate_ns && t->last_preempted_ns < offcpu_rate_ns) {
 		/* Its stacks are read now or never, before its length is
@@ -445,17 +455,13 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 SEC("tp_btf/sched_switch")
 int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
-
-	return on_switch(ctx, preempt, prev, next, st, true);
+	return on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), true);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(offcpu_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 st = switch_has_state ? (__u32)ctx[3] : task_state(prev);
-
-	return on_switch(ctx, preempt, prev, next, st, false);
+	return on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), false);
 }
 
 SEC("tp_btf/sys_exit")
