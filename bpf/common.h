@@ -420,7 +420,7 @@ static __always_inline __u64 capture_user(void *ctx, const struct sample_key *ke
 
 	if (dwarf_unwind) {
 		st = bpf_map_lookup_elem(&stack_scratch, &zero);
-		if (st && unwind_user(key, st))
+		if (st && unwind_user(key, st, false))
 			return store_stack(st, g);
 	}
 	return capture(ctx, g, BPF_F_USER_STACK, CPROF_CNT_USTACK_LOST);

@@ -201,7 +201,7 @@ static __always_inline __u64 heap_walk(struct pt_regs *ctx, const struct sample_
 
 	/* the tables' walk would stop at the trampoline; frame pointers
 	 * can go on from the caller put back */
-	if (!caller && dwarf_unwind && unwind_user(key, st))
+	if (!caller && dwarf_unwind && unwind_user(key, st, true))
 		return store_stack(st, g);
 	n = bpf_get_stack(ctx, &st->ips[1], sizeof(st->ips) - sizeof(__u64), BPF_F_USER_STACK);
 	if (n <= 0) {

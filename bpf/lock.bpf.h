@@ -178,7 +178,7 @@ static __always_inline void lock_read_stack(void *ctx, const struct sample_key *
 {
 	long n;
 
-	if (dwarf_unwind && unwind_user(key, st))
+	if (dwarf_unwind && unwind_user(key, st, false))
 		return;
 	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
 	st->len = n > 0 ? n / sizeof(__u64) : 0;

@@ -59,6 +59,8 @@ enum unwind_how {
 	UNW_HOW_FP_UNSUPPORTED = 4,	/* a rule we cannot follow */
 	UNW_HOW_FP_EVICTED = 5,		/* its table was evicted, or refused for room */
 	UNW_HOW_NR = 6,
+	UNW_HOW_ENTRY = 7,		/* at a function's entry (UNW_STEP_ENTRY): exact
+					 * without a table; not a frame-pointer way */
 };
 
 #ifndef UNW_SEARCH
@@ -197,6 +199,12 @@ static UNW_INLINE int unwind_fp_step(struct unwind_regs *r)
  * verifier takes). */
 #define UNW_STEP_LEAF	1	/* r->ip is where the thread was */
 #define UNW_STEP_PROC	2	/* the process's mappings are known */
+/* With UNW_STEP_LEAF: r->ip is at the entry of a function, before it has
+ * moved rsp or touched rbp (an entry probe, placed no later than its first
+ * push). The return address is at [rsp] and rbp is the caller's: a step
+ * that needs no table, and is right where a frame-pointer step would skip
+ * the caller (its table not built yet, a library loaded since). */
+#define UNW_STEP_ENTRY	4
 
 #ifndef UNW_STEP
 #define UNW_STEP static UNW_INLINE
@@ -215,6 +223,15 @@ UNW_STEP int unwind_step_in(struct unwind_regs *r, __u32 first, __u32 nr, int fl
 
 	if (!r || !how)		/* a function of its own may be passed NULL */
 		return UNW_ERR_READ;
+	if ((flags & (UNW_STEP_LEAF | UNW_STEP_ENTRY)) == (UNW_STEP_LEAF | UNW_STEP_ENTRY)) {
+		*how = UNW_HOW_ENTRY;
+		if (UNW_READ(&frame[1], 8, r->sp))
+			return UNW_ERR_READ;
+		r->ip = frame[1];
+		r->sp += 8;
+		r->last_map = 0;
+		return r->ip ? UNW_CONTINUE : UNW_DONE;
+	}
 	idx = r->last_map;
 	if (idx)
 		m = UNW_MAP(idx - 1);
@@ -307,12 +324,13 @@ UNW_STEP int unwind_step_in(struct unwind_regs *r, __u32 first, __u32 nr, int fl
 	return r->ip ? UNW_CONTINUE : UNW_DONE;
 }
 
-/* The step for process p (NULL: its mappings are not known). */
+/* The step for process p (NULL: its mappings are not known); leaf: 0, or
+ * UNW_STEP_LEAF, with UNW_STEP_ENTRY or not. */
 static UNW_INLINE int unwind_step(struct unwind_regs *r, const struct unwind_proc *p, int leaf,
 				  int *how)
 {
 	return unwind_step_in(r, p ? p->first_map : 0, p ? p->nr_maps : 0,
-			      (leaf ? UNW_STEP_LEAF : 0) | (p ? UNW_STEP_PROC : 0), how);
+			      (leaf ? leaf | UNW_STEP_LEAF : 0) | (p ? UNW_STEP_PROC : 0), how);
 }
 
 #endif /* CPROF_UNWIND_STEP_H */

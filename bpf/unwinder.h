@@ -145,6 +145,7 @@ struct unwind_ctx {
 	struct stack_trace *st;
 	__u32 nr;
 	int result;
+	int leaf;			/* how frame 0 is stepped: UNW_STEP_LEAF[|ENTRY] */
 	bool no_mapping;		/* some frame's pc was in no mapping */
 };
 
@@ -171,7 +172,7 @@ static long unwind_frame(__u32 i, void *arg)
 		c->result = UNW_ERR_DEPTH;
 		return 1;
 	}
-	ret = unwind_step(&c->regs, c->proc, i == 0, &how);
+	ret = unwind_step(&c->regs, c->proc, i == 0 ? c->leaf : 0, &how);
 	if (ret == UNW_ERR_NOT_CODE) {
 		/* not a frame: not recorded; maybe a library came since */
 		c->no_mapping = true;
@@ -213,12 +214,18 @@ static __always_inline void report_stale(const struct sample_key *key)
 }
 
 /* Walk the current task's user stack into st with the tables; false when
- * the process has none (yet), so the caller falls back to frame pointers. */
-static __always_inline bool unwind_user(const struct sample_key *key, struct stack_trace *st)
+ * the process has none (yet), so the caller falls back to frame pointers.
+ * at_entry: the thread is at a function's entry (an allocator's probe), so
+ * the first step needs no table (UNW_STEP_ENTRY). */
+static __always_inline bool unwind_user(const struct sample_key *key, struct stack_trace *st,
+					bool at_entry)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct unwind_ctx c = { .st = st, .result = UNW_ERR_DEPTH };
+	struct unwind_ctx c = {
+		.st = st, .result = UNW_ERR_DEPTH,
+		.leaf = UNW_STEP_LEAF | (at_entry ? UNW_STEP_ENTRY : 0),
+	};
 	__u64 t0;
 
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &key->pid);

@@ -1074,6 +1074,16 @@ static void check_synthetic(void)
 		  UNW_ERR_READ, UNW_HOW_FP_NO_MAPPING, 0, 0, 0 },
 		{ "cfa off the stack is a read error", 0x10040, SYN_SP + 500, 7, 1, UNW_ERR_READ,
 		  UNW_HOW_TABLE, 0, 0, 0 },
+		/* At a function's entry the caller is at [sp], table or not;
+		 * a frame-pointer step from there would skip it. */
+		{ "entry, mapping without table: the caller from [sp]", 0x30010, sp, fpb,
+		  UNW_STEP_LEAF | UNW_STEP_ENTRY, UNW_CONTINUE, UNW_HOW_ENTRY, syn_word(sp), sp + 8, fpb },
+		{ "entry, pc in no mapping: the caller from [sp]", 0x50000, sp, fpb,
+		  UNW_STEP_LEAF | UNW_STEP_ENTRY, UNW_CONTINUE, UNW_HOW_ENTRY, syn_word(sp), sp + 8, fpb },
+		{ "entry, in a table's mapping: the row is not needed", 0x10040, sp, 7,
+		  UNW_STEP_LEAF | UNW_STEP_ENTRY, UNW_CONTINUE, UNW_HOW_ENTRY, syn_word(sp), sp + 8, 7 },
+		{ "entry, sp off the stack is a read error", 0x30010, SYN_SP + 1024, fpb,
+		  UNW_STEP_LEAF | UNW_STEP_ENTRY, UNW_ERR_READ, UNW_HOW_ENTRY, 0, 0, 0 },
 	};
 	char name[200];
 	size_t i;
