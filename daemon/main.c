@@ -609,6 +609,31 @@ static void on_process_exit(void *arg, const struct proc_instance *in)
 		}
 }
 
+/* Now and then: exited processes' records leave the tracks (the history
+ * does that after its cuts, when there is one), and the process table
+ * lets go of exited processes no window needs. */
+static void gc(struct cprofd *d)
+{
+	struct window *tracks[2];
+	size_t nr = 0;
+	int64_t keep = core__oldest_window(d->core), since;
+	struct timespec ts;
+
+	if (d->heap_track)
+		tracks[nr++] = d->heap_track;
+	if (d->lock_track)
+		tracks[nr++] = d->lock_track;
+	if (nr && !d->history)
+		cprofd__retire(d, tracks, nr, NULL, NULL, 0);
+	if (nr) {
+		/* what the tracks still hold of processes gone lately */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		since = ts.tv_sec * 1000000000LL + ts.tv_nsec - TRACK_KEEP_NS(d->window_s);
+		keep = d->nr_pids ? INT64_MIN : since < keep ? since : keep;
+	}
+	proctab__gc(d->proctab, keep);
+}
+
 /* glibc gives each thread that allocates an arena of its own, and keeps
  * freed memory in them: a daemon whose HTTP threads build profiles then
  * grows for hours. Two arenas, and a fixed mmap threshold (the dynamic one
@@ -988,6 +1013,8 @@ int main(int argc, char **argv)
 		    !(d.nr_pids || (o.continuous & (1u << i))))
 			continue;
 		*track = core__open_window(d.core, views[i].window, 0, 0);
+		if (*track)
+			(*track)->track = true;
 		if (!*track)
 			log_error("cannot track %s: %s; the %s views answer seconds=N only",
 				  track == &d.heap_track ? "the allocator" : "futex waits",
@@ -1070,7 +1097,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (++ticks % GC_EVERY_TICKS == 0) {
-			proctab__gc(d.proctab, core__oldest_window(d.core));
+			gc(&d);
 			malloc_trim(0);
 		}
 	}

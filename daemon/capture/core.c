@@ -1967,11 +1967,43 @@ int64_t core__oldest_window(struct core *v)
 
 	pthread_mutex_lock(&v->lock);
 	for (struct window *w = v->windows; w; w = w->next)
-		oldest = w->opened_mono_ns < oldest ? w->opened_mono_ns : oldest;
+		if (!w->track)
+			oldest = w->opened_mono_ns < oldest ? w->opened_mono_ns : oldest;
 	for (struct window *w = v->closed; w; w = w->next)
-		oldest = w->opened_mono_ns < oldest ? w->opened_mono_ns : oldest;
+		if (!w->track)
+			oldest = w->opened_mono_ns < oldest ? w->opened_mono_ns : oldest;
 	pthread_mutex_unlock(&v->lock);
 	return oldest;
+}
+
+int core__track_instances(struct core *v, const struct window *track, struct hashmap *set)
+{
+	int e;
+
+	pthread_mutex_lock(&v->lock);
+	e = window__instances(track, set);
+	pthread_mutex_unlock(&v->lock);
+	return e;
+}
+
+long core__retire(struct core *v, struct window *track, struct window *const *bases,
+		  size_t nr_bases, const struct hashmap *gone)
+{
+	uint64_t was = 0, now = 0;
+	long n;
+
+	pthread_mutex_lock(&v->lock);
+	/* bases are closed windows (snapshots): their bytes are counted */
+	for (size_t i = 0; i < nr_bases; i++)
+		was += window__mem(bases[i]);
+	n = window__retire(track, bases, nr_bases, gone);
+	for (size_t i = 0; i < nr_bases; i++)
+		now += window__mem(bases[i]);
+	v->closed_bytes = v->closed_bytes - was + now;
+	if (n > 0)
+		v->stats.track_records_retired += (uint64_t)n;
+	pthread_mutex_unlock(&v->lock);
+	return n;
 }
 
 int core__poll_events(struct core *v, int timeout_ms)

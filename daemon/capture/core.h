@@ -59,6 +59,7 @@ struct core_stats {
 	uint64_t drain_errors;		/* drains that failed (retried) */
 	uint64_t last_drain_ns;
 	uint64_t windows_refused;	/* over the windows' memory limit */
+	uint64_t track_records_retired;	/* exited processes' records let go (core__retire) */
 	uint64_t window_records_dropped;/* records not kept past the hard limit */
 	uint64_t window_bytes;		/* windows' memory now: indexes and stacks */
 	uint64_t window_bytes_limit;
@@ -159,8 +160,17 @@ void core__describe_targets(struct core *v, char *buf, size_t len);
 /* A process is gone: drop what the kernel holds for it (queued). */
 void core__process_exited(struct core *v, const struct proc_instance *in);
 /* The start of the oldest window not yet freed (CLOCK_MONOTONIC), or
- * INT64_MAX when none: processes that exited before it are in no window. */
+ * INT64_MAX when none: processes that exited before it are in no window.
+ * Tracks and their copies are left out: they hold exited processes'
+ * records only until those are retired (core__retire). */
 int64_t core__oldest_window(struct core *v);
+/* Insert into set the process instances track's records name
+ * (window__instances). 0 or -ENOMEM. */
+int core__track_instances(struct core *v, const struct window *track, struct hashmap *set);
+/* window__retire under the core's lock: bases are snapshots of track
+ * (core__snapshot_window) their users take deltas from. */
+long core__retire(struct core *v, struct window *track, struct window *const *bases,
+		  size_t nr_bases, const struct hashmap *gone);
 void core__free(struct core *v);
 
 #endif /* CPROF_CORE_H */

@@ -38,6 +38,12 @@ struct window {
 	uint32_t first_gen;		/* the first generation it receives */
 	int64_t deadline_mono_ns;	/* closed by the view then; 0: by its user */
 	bool closed;
+	bool track;			/* totals since tracking began (cumulative
+					 * views), or a copy of them: exited processes'
+					 * records are retired from it (window__retire),
+					 * so it does not keep every exited process's
+					 * maps (core__oldest_window) */
+	uint64_t retired;		/* records retired (window__retire) */
 	uint64_t dropped;		/* records not kept: over the memory limit */
 	uint64_t drain_failed;		/* drains that failed while it was open */
 	struct window *next;		/* in the view's list of open windows */
@@ -75,6 +81,25 @@ struct window *window__copy(const struct window *w);
  * earlier copy of the same): its values less base's, key by key, as
  * two's-complement deltas; it then starts where base ended. */
 void window__subtract(struct window *w, const struct window *base);
+/* A process instance, as the records of a heap or lock window (whose keys
+ * begin with a struct sample_key) name it. */
+struct window_instance {
+	uint32_t pid, exec_id;
+	uint64_t start_ns;
+};
+/* Insert into set (struct window_instance -> one byte) the instances that
+ * w's records name; a heap or lock window's only. 0 or -ENOMEM. */
+int window__instances(const struct window *w, struct hashmap *set);
+/* Retire from w (a heap or lock window) the records of the instances in
+ * gone (a set as above) whose values each of bases has too, unchanged:
+ * what every consumer that takes deltas from w has seen. They go from the
+ * bases as well, and the stacks no record still names are let go; the maps
+ * are rebuilt, so the memory goes back. The records retired (w->retired
+ * counts them), or -ENOMEM (-EINVAL: more than WINDOW_MAX_BASES, or
+ * bases of another kind) with w and the bases as they were. */
+#define WINDOW_MAX_BASES 4
+long window__retire(struct window *w, struct window *const *bases, size_t nr_bases,
+		    const struct hashmap *gone);
 /* Bytes of the window's own index of samples and stacks (not the stacks). */
 size_t window__mem(const struct window *w);
 void window__free(struct window *w);

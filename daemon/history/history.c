@@ -178,6 +178,34 @@ static void cut(struct history *h, struct hist_view *hv, bool last)
 	core__free_window(core, w);
 }
 
+/* After a round of cuts: the tracks let go of exited processes' records
+ * that every view's last cut has seen (cprofd__retire). */
+static void retire(struct history *h)
+{
+	struct window *tracks[2], *bases[WINDOW_MAX_BASES * 2];
+	int base_of[WINDOW_MAX_BASES * 2];
+	size_t nr_tracks = 0, nr_bases = 0, t;
+
+	for (size_t i = 0; i < h->nr; i++) {
+		struct hist_view *hv = &h->v[i];
+
+		if (!hv->track || !hv->prev)
+			continue;
+		for (t = 0; t < nr_tracks && tracks[t] != hv->track; t++)
+			;
+		if (t == nr_tracks) {
+			if (nr_tracks == sizeof(tracks) / sizeof(tracks[0]))
+				continue;
+			tracks[nr_tracks++] = hv->track;
+		}
+		if (nr_bases < sizeof(bases) / sizeof(bases[0])) {
+			bases[nr_bases] = hv->prev;
+			base_of[nr_bases++] = (int)t;
+		}
+	}
+	cprofd__retire(h->d, tracks, nr_tracks, bases, base_of, nr_bases);
+}
+
 static void *history_main(void *arg)
 {
 	struct history *h = arg;
@@ -197,6 +225,7 @@ static void *history_main(void *arg)
 			cut(h, &h->v[i], stop);
 		if (stop)
 			break;
+		retire(h);
 		/* a cut that came late (a suspended host): the next multiple */
 		next += h->window_ns;
 		if (next <= real_ns())

@@ -555,6 +555,19 @@ static int sample_values(const struct window *w, const struct sample_key *k, con
 	return n;
 }
 
+/* A record of a cumulative view's delta (a history cut, seconds=N) that
+ * did not change: most of a track's, between two cuts. Left out before
+ * its frames are looked up, not after. */
+static bool unchanged(const struct window *w, const uint64_t *vals)
+{
+	if (w->kind != WINDOW_HEAP && w->kind != WINDOW_LOCK)
+		return false;
+	for (size_t i = 0; i < w->nr_values; i++)
+		if (vals[i])
+			return false;
+	return true;
+}
+
 static int add_sample(struct build *bd, const struct window *w, const struct sample_key *k,
 		      const uint64_t *vals, uint64_t *locs)
 {
@@ -760,8 +773,9 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	/* what the parser will be asked, all at once */
 	if (!ctx->host)
 		add_main_mapping(&bd, w, req);
-	while (hashmap__next(w->samples, &it, (void **)&k, NULL))
-		if (pid_wanted(&bd, req, k) && visible(&bd, k) && role_wanted(&bd, k))
+	while (hashmap__next(w->samples, &it, (void **)&k, (void **)&count))
+		if (!unchanged(w, count) && pid_wanted(&bd, req, k) && visible(&bd, k) &&
+		    role_wanted(&bd, k))
 			collect_sample(&bd, w, k);
 	/* The parser is asked without the table's lock: new processes are
 	 * taken in meanwhile, and a parser at its deadline holds up nothing
@@ -783,7 +797,8 @@ int profile__build(const struct profile_ctx *ctx, const struct view_def *view,
 	if (!err)
 		err = add_kernel_mapping(&bd, w);
 	while (!err && hashmap__next(w->samples, &it, (void **)&k, (void **)&count)) {
-		if (!pid_wanted(&bd, req, k) || !visible(&bd, k) || !role_wanted(&bd, k))
+		if (unchanged(w, count) || !pid_wanted(&bd, req, k) || !visible(&bd, k) ||
+		    !role_wanted(&bd, k))
 			continue;
 		err = add_sample(&bd, w, k, count, locs);
 		if (err)

@@ -32,6 +32,9 @@ struct cprofd {
 					 * --continuous heap), or NULL */
 	struct window *lock_track;	/* futex waits and wakes since tracking began
 					 * (--pid, --continuous block,mutex), or NULL */
+	uint32_t track_deltas;		/* seconds=N requests between their two
+					 * snapshots of a track (no retiring then) */
+	uint64_t retire_failures;	/* cprofd__retire out of memory */
 	struct store *store;		/* the history (--continuous), or NULL */
 	struct history *history;
 	int window_s;			/* --window */
@@ -65,6 +68,22 @@ int cprofd__build(struct cprofd *d, const struct view_def *view, const struct ac
 		  const struct profile_request *req, const struct window *w,
 		  const char *const *comments, size_t nr_comments, bool raw, uint8_t **out,
 		  size_t *len);
+
+/* How long a process instance is gone before its records leave the
+ * tracks (its last frees have come in), and how long after its exit the
+ * process table keeps it for them, beyond the windows' own needs. */
+#define RETIRE_AFTER_NS		(30 * 1000000000LL)
+#define TRACK_KEEP_NS(window_s)	(RETIRE_AFTER_NS + 2 * (window_s) * 1000000000LL + 10 * 1000000000LL)
+
+/* Retire from the tracks the records of process instances gone for
+ * RETIRE_AFTER_NS (window__retire): bases[i] is a snapshot of
+ * tracks[base_of[i]] that a consumer takes deltas from (the history's last
+ * cut), and keeps what it has not seen yet. Not with --pid targets (their
+ * totals stay after they exit), nor while a seconds=N request is between
+ * its snapshots. Called from one thread only: the history's, or without a
+ * history the main loop's. The records retired, or -errno. */
+long cprofd__retire(struct cprofd *d, struct window *const *tracks, size_t nr_tracks,
+		    struct window *const *bases, const int *base_of, size_t nr_bases);
 
 /* Wait up to ms for the client; true when it has hung up. */
 typedef bool (*hung_up_fn)(void *arg, int ms);

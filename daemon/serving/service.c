@@ -316,6 +316,7 @@ static void serve_cumulative(struct cprofd *d, const struct view_def *view,
 {
 	bool heap = view->window == WINDOW_HEAP;
 	struct window *track = heap ? d->heap_track : d->lock_track, *before, *after;
+	char note[320] = "";
 	struct timespec now;
 	int64_t until;
 
@@ -330,13 +331,26 @@ static void serve_cumulative(struct cprofd *d, const struct view_def *view,
 			     "tracked during this window only: waits that began before it are not in it");
 		return;
 	}
-	before = core__snapshot_window(d->core, track);
-	if (!before) {
-		reply_no_window(d, view, r);
+	if (!req->seconds) {
+		before = core__snapshot_window(d->core, track);
+		if (!before) {
+			reply_no_window(d, view, r);
+			return;
+		}
+		if (before->retired)
+			snprintf(note, sizeof(note), "totals of the processes running now and of those that exited in the last %lld s or so; %" PRIu64 " records of processes gone longer were let go: %s",
+				 (long long)(RETIRE_AFTER_NS / 1000000000LL), before->retired,
+				 d->history ? "the history keeps them (add start=)" :
+				 "keep a history (--continuous) to have them");
+		reply_profile(d, view, who, req, before, note[0] ? note : NULL, r);
 		return;
 	}
-	if (!req->seconds) {
-		reply_profile(d, view, who, req, before, NULL, r);
+	/* no retiring from the track between the two snapshots */
+	__atomic_add_fetch(&d->track_deltas, 1, __ATOMIC_ACQ_REL);
+	before = core__snapshot_window(d->core, track);
+	if (!before) {
+		__atomic_sub_fetch(&d->track_deltas, 1, __ATOMIC_ACQ_REL);
+		reply_no_window(d, view, r);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -347,12 +361,14 @@ static void serve_cumulative(struct cprofd *d, const struct view_def *view,
 			break;
 		if (hung_up(arg, 200)) {
 			core__free_window(d->core, before);
+			__atomic_sub_fetch(&d->track_deltas, 1, __ATOMIC_ACQ_REL);
 			__atomic_add_fetch(&d->hangups, 1, __ATOMIC_RELAXED);
 			r->status = 0;
 			return;
 		}
 	}
 	after = d->stopping ? NULL : core__snapshot_window(d->core, track);
+	__atomic_sub_fetch(&d->track_deltas, 1, __ATOMIC_ACQ_REL);
 	if (!after) {
 		core__free_window(d->core, before);
 		if (d->stopping)
@@ -881,6 +897,12 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		cs.drains, cs.early_drains, cs.drain_errors, cs.drained_records, cs.drained_stacks,
 		cs.window_errors, cs.window_records_dropped, cs.windows_refused, cs.window_bytes,
 		cs.window_bytes_limit, cs.stacks_held, cs.last_drain_ns / 1e9, cs.open_windows);
+	fprintf(f, "# HELP cprofd_track_records_retired_total Records of processes gone %lld s let go from the totals since tracking began (the history keeps them).\n"
+		   "# TYPE cprofd_track_records_retired_total counter\ncprofd_track_records_retired_total %" PRIu64 "\n"
+		   "# HELP cprofd_track_retire_failures_total Passes that could not retire (out of memory).\n"
+		   "# TYPE cprofd_track_retire_failures_total counter\ncprofd_track_retire_failures_total %" PRIu64 "\n",
+		(long long)(RETIRE_AFTER_NS / 1000000000LL), cs.track_records_retired,
+		__atomic_load_n(&d->retire_failures, __ATOMIC_RELAXED));
 	fprintf(f, "# TYPE cprofd_processes gauge\ncprofd_processes %" PRIu64 "\n"
 		   "# TYPE cprofd_processes_exited_total counter\ncprofd_processes_exited_total %" PRIu64 "\n"
 		   "# TYPE cprofd_maps_reads_total counter\ncprofd_maps_reads_total %" PRIu64 "\n"

@@ -96,13 +96,25 @@ cleanup_hook() { pkill -P "$CHURN" 2>/dev/null; kill "$CHURN" 2>/dev/null; }
 c0=$(cpu_ns "$PROF_PID") b0=$(bpf_ns "$PROF_PID") h0=$(metric cprofd_history_build_seconds_total)
 bpf_progs "$PROF_PID" >"$TMP/progs0"
 t0=$(now)
-sleep $((MINUTES * 60))
+# the windows' memory every 10 s: on a host where processes come and go it
+# must level off, not grow until the limit refuses cuts
+: >"$TMP/winmem"
+for _ in $(seq $((MINUTES * 6))); do
+	sleep 10
+	metric 'cprofd_window_bytes{state="used"}' >>"$TMP/winmem"
+done
 t1=$(now)
 c1=$(cpu_ns "$PROF_PID") b1=$(bpf_ns "$PROF_PID") h1=$(metric cprofd_history_build_seconds_total)
 bpf_progs "$PROF_PID" >"$TMP/progs1"
 curl -s "$URL/debug/history" >"$TMP/list"
 stored=$(metric 'cprofd_history_bytes{form="stored"}') raw=$(metric 'cprofd_history_bytes{form="raw"}')
 rss=$(tree_status_kb VmRSS "$PROF_PID")
+refused=$(metric cprofd_windows_refused_total) cut_err=$(metric 'cprofd_history_errors_total{reason="cut"}')
+retired=$(metric cprofd_track_records_retired_total) limit=$(metric 'cprofd_window_bytes{state="limit"}')
+# MiB: after the first minute, the largest, at the end
+mib() { awk '{ printf "%.1f", $1 / 1048576 }'; }
+win_1m=$(sed -n 6p "$TMP/winmem" | mib) win_max=$(sort -n "$TMP/winmem" | tail -1 | mib)
+win_end=$(tail -1 "$TMP/winmem" | mib)
 cleanup_hook
 kill $WORK_PID 2>/dev/null
 WORK_PID=
@@ -162,6 +174,9 @@ section=$TMP/section.md
 	echo "| stored per host-hour, MiB (every view) | $per_hour |"
 	echo "| stored / uncompressed | $(awk -v a="$stored" -v b="$raw" 'BEGIN { printf "%.1f%%", b ? 100 * a / b : 0 }') |"
 	echo "| cprofd RSS at the end, MiB | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
+	echo "| windows' memory after 1 min / largest / at the end, MiB (limit $(echo "${limit:-0}" | mib)) | $win_1m / $win_max / $win_end |"
+	echo "| history cuts refused at the limit (cprofd_history_errors_total{reason="cut"}) | ${cut_err:-?} |"
+	echo "| exited processes' records retired from the totals | ${retired:-?} |"
 	echo "| 1-hour query, s (cold) | $(fmt "$q1" '%.2f') ($(fmt "$q1c" '%.2f')) |"
 	echo "| $HOURS-hour query, s (cold) | $(fmt "$qn" '%.2f') ($(fmt "$qnc" '%.2f')) |"
 	echo "| go tool pprof reads the merged profile without warnings | $go_ok |"

@@ -190,3 +190,48 @@ check "history: heap and allocs are kept once: /debug/history lists heap, not al
 	"$(curl -s "$URL/debug/history")"
 kill "$GR" 2>/dev/null
 stop_daemon
+
+# 7. Processes that come and go: some 30 s after one exits its records
+# leave the totals since tracking began (so they stay bounded on a host of
+# short-lived processes), and the history still has every allocation.
+# ltruth OUT FUNC FIELD: what tests/workloads/leaks.c printed
+ltruth() { awk -v f="$2" -v k="$3" '$1 == f { for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }' "$1"; }
+start_daemon --comm leaks --continuous heap --heap-rate 1 --window "$WIN" --store "$TMP/retire"
+T0=$(date +%s)
+start_workload "$TMP/r.out" "$B/workloads/leaks" exit
+RP=$WPID
+wait_for "$TMP/r.out" '^ready' || fail "leaks exit" "did not start"
+for _ in $(seq 100); do
+	[ "$(metric cprofd_heap_processes)" = 1 ] && [ "$(metric cprofd_unwind_processes)" -ge 1 ] && break
+	sleep 0.1
+done
+kill -USR1 "$RP"
+wait_for "$TMP/r.out" '^done' || fail "leaks exit" "did not finish"
+wait "$RP" 2>/dev/null
+sleep 2
+curl -sf -o "$TMP/r0.pb.gz" "$URL/debug/pprof/allocs"
+a=$(q "$TMP/r0.pb.gz" sum alloc_objects pid="$RP" func=leak_big)
+check "history: a process that just exited is in the totals ($a of leak_big's $(ltruth "$TMP/r.out" leak_big alloc_objects))" \
+	test "$a" = "$(ltruth "$TMP/r.out" leak_big alloc_objects)" "$a"
+for _ in $(seq 70); do
+	[ "${n:=0}" -gt 0 ] 2>/dev/null && break
+	n=$(metric cprofd_track_records_retired_total)
+	sleep 1
+done
+check "history: its records leave the totals once it has been gone a while ($n retired)" \
+	test "${n:-0}" -gt 0 "$(curl -s "$URL/metrics" | grep -E 'retire|processes_exited')"
+curl -sf -D "$TMP/r1.headers" -o "$TMP/r1.pb.gz" "$URL/debug/pprof/allocs"
+a=$(q "$TMP/r1.pb.gz" sum alloc_objects func=leak_big)
+check "history: ...the totals no longer hold it (${a:-0} of leak_big's allocations)" test "${a:-0}" = 0 "$a"
+check "history: ...and say so, and where it is kept" \
+	grep -qi 'X-Cprof-Note:.*let go: the history keeps them' "$TMP/r1.headers" "$(grep -i note "$TMP/r1.headers")"
+hist "$TMP/r2.pb.gz" "allocs?start=$T0&pid=$RP"
+for fn in leak_big churn; do
+	a=$(q "$TMP/r2.pb.gz" sum alloc_objects func=$fn) b=$(q "$TMP/r2.pb.gz" sum alloc_space func=$fn)
+	check "history: the history has every allocation of $fn still ($a of $(ltruth "$TMP/r.out" $fn alloc_objects), $b bytes)" \
+		test "$a" = "$(ltruth "$TMP/r.out" $fn alloc_objects)" -a "$b" = "$(ltruth "$TMP/r.out" $fn alloc_bytes)" "HTTP $st: $a, $b bytes"
+done
+hist "$TMP/r3.pb.gz" "heap?start=$T0&pid=$RP"
+u=$(q "$TMP/r3.pb.gz" sum inuse_space)
+check "history: ...and over the range it left nothing in use (${u:-?} bytes)" test "${u:-x}" = 0 "HTTP $st: $u"
+stop_daemon

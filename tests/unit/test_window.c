@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "check.h"
+#include "heap.h"
 #include "window.h"
 
 struct key {
@@ -109,9 +110,122 @@ static void test_subtract(void)
 	stackstore__free(store);
 }
 
+/* A heap record of instance pid (start 100 + pid, exec 1), stack ustack. */
+static struct heap_key hkey(uint32_t pid, uint32_t tid, uint64_t ustack)
+{
+	struct heap_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.k.pid = pid;
+	k.k.tid = tid;
+	k.k.start_ns = 100 + pid;
+	k.k.exec_id = 1;
+	k.k.ustack = ustack;
+	k.size = 64;
+	return k;
+}
+
+static void gone_add(struct hashmap *gone, uint32_t pid)
+{
+	struct window_instance in = { .pid = pid, .exec_id = 1, .start_ns = 100 + pid };
+
+	hashmap__insert(gone, &in, NULL);
+}
+
+static void test_retire(void)
+{
+	struct stackstore *store = stackstore__new();
+	struct window *w = window__new(store, sizeof(struct heap_key), 2), *base, *base2;
+	struct heap_key live = hkey(10, 10, 0xa), dead = hkey(20, 21, 0xb), dead2 = hkey(20, 22, 0xa),
+			late = hkey(30, 30, 0xc), other = hkey(20, 23, 0xd);
+	struct stack_trace sa = stack(0x1000, 3), sb = stack(0x2000, 4), sc = stack(0x3000, 2),
+			   sd = stack(0x4000, 2);
+	struct hashmap *gone = hashmap__new(sizeof(struct window_instance), 1), *set;
+	uint64_t v[2] = { 3, 1 }, *got;
+	struct window *bases[2];
+	struct window_instance *in;
+	size_t it = 0, nr_set = 0;
+	long n;
+
+	w->kind = WINDOW_HEAP;
+	window__add(w, &live, v);
+	window__add(w, &dead, v);
+	window__add(w, &dead2, v);
+	window__add(w, &late, v);
+	window__add_stack(w, 0xa, &sa);
+	window__add_stack(w, 0xb, &sb);
+	window__add_stack(w, 0xc, &sc);
+	set = hashmap__new(sizeof(struct window_instance), 1);
+	CHECK(window__instances(w, set) == 0 && hashmap__count(set) == 3,
+	      "retire: the instances a window's records name, each once", "%zu", hashmap__count(set));
+	while (hashmap__next(set, &it, (void **)&in, NULL))
+		nr_set += in->pid == 10 || in->pid == 20 || in->pid == 30;
+	CHECK(nr_set == 3, "retire: ...pids 10, 20 and 30", "%zu", nr_set);
+	hashmap__free(set);
+
+	/* the consumer's last look; then pid 20 gets one more record, and
+	 * pid 30's changes: the consumer has seen neither */
+	base = window__copy(w);
+	base2 = window__copy(w);
+	window__add(w, &other, v);
+	window__add_stack(w, 0xd, &sd);
+	window__add(w, &late, v);
+	gone_add(gone, 20);
+	gone_add(gone, 30);
+	bases[0] = base;
+	bases[1] = base2;
+	set = hashmap__new(sizeof(struct window_instance), 1);
+	CHECK(window__retire(w, bases, 0, set) == 0, "retire: nothing gone, nothing retired", "%s", "-");
+	hashmap__free(set);
+	n = window__retire(w, bases, 2, gone);
+	CHECK(n == 2 && w->retired == 2, "retire: the gone instance's records every base saw, unchanged",
+	      "%ld retired", n);
+	CHECK(hashmap__find(w->samples, &live) && !hashmap__find(w->samples, &dead) &&
+	      !hashmap__find(w->samples, &dead2),
+	      "retire: ...leave; a live process's stay", "%s", "-");
+	CHECK(hashmap__find(w->samples, &other) && hashmap__find(w->samples, &late),
+	      "retire: records a base has not seen as they are stay (new, changed)", "%s", "-");
+	got = hashmap__find(w->samples, &late);
+	CHECK(got && got[0] == 6, "retire: ...with their values", "%llu",
+	      got ? (unsigned long long)got[0] : 0ULL);
+	CHECK(!hashmap__find(base->samples, &dead) && !hashmap__find(base2->samples, &dead2) &&
+	      hashmap__find(base->samples, &late) && hashmap__find(base->samples, &live),
+	      "retire: the bases lose what the track lost, keep the rest", "%s", "-");
+	CHECK(window__stack(w, 0xa) && !window__stack(w, 0xb) && window__stack(w, 0xc) &&
+	      window__stack(w, 0xd),
+	      "retire: stacks no record names are let go; shared ones stay", "%s", "-");
+	CHECK(!window__stack(base, 0xb) && window__stack(base, 0xa),
+	      "retire: ...in the bases too", "%s", "-");
+	/* the next delta is unchanged by the retiring: a base and a later
+	 * copy still differ by exactly what changed */
+	{
+		struct window *after = window__copy(w);
+
+		window__subtract(after, base);
+		got = hashmap__find(after->samples, &late);
+		CHECK(got && got[0] == 3, "retire: the next delta has the late change", "%llu",
+		      got ? (unsigned long long)got[0] : 0ULL);
+		got = hashmap__find(after->samples, &live);
+		CHECK(got && got[0] == 0, "retire: ...and nothing for the live record", "%s", "-");
+		CHECK(!hashmap__find(after->samples, &dead), "retire: ...nor the retired ones", "%s", "-");
+		window__free(after);
+	}
+	/* the stacks' store holds each stack while one window names it */
+	window__free(base);
+	window__free(base2);
+	CHECK(stackstore__count(store) == 3, "retire: the store lets go of the retired stack",
+	      "%zu held", stackstore__count(store));
+	w->kind = WINDOW_CPU;
+	CHECK(window__retire(w, NULL, 0, gone) == 0, "retire: a CPU window is left alone", "%s", "-");
+	hashmap__free(gone);
+	window__free(w);
+	stackstore__free(store);
+}
+
 int main(void)
 {
 	test_copy();
 	test_subtract();
+	test_retire();
 	return CHECK_EXIT();
 }
