@@ -28,7 +28,7 @@ CFLAGS ?= -g -O2
 # processes (what is known of each process), symbols (naming addresses: ELF,
 # DWARF, debug files, the parser processes), profile (pprof files), serving
 # (HTTP, access, parameters).
-DAEMON_PARTS := capture views processes symbols profile serving history
+DAEMON_PARTS := capture views processes symbols profile serving history export
 CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon $(addprefix -Idaemon/,$(DAEMON_PARTS)) \
 	  -I$(BUILD) -I$(BUILD)/gen \
@@ -36,7 +36,7 @@ CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializ
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Ivmlinux/$(ARCH) -Iinclude -Ibpf -Wall -Wno-unused-function
 
-DAEMON_LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lzstd -lz -lprotobuf-c -lmicrohttpd -lcapstone -lpthread -lm
+DAEMON_LIBS := -lcurl -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lzstd -lz -lprotobuf-c -lmicrohttpd -lcapstone -lpthread -lm
 CLI_LIBS := -lcurl -lprotobuf-c -lz -lm
 
 BPF_OBJS := capture

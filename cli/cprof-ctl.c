@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "client.h"
+#include "fleet.h"
 #include "params.h"
 #include "pprof.h"
 #include "views.h"
@@ -61,6 +62,14 @@ static const char usage_text[] =
 	"      PREFIX-before.pb.gz and PREFIX-after.pb.gz (default\n"
 	"      VIEW-diff-YYYYMMDD-HHMMSS); prints the go tool pprof -diff_base command\n"
 	"      that compares them and the top %d of each.\n"
+	"  cprof-ctl fleet --clickhouse URL collect VIEW --since DURATION | --from T [--to T]\n"
+	"          [--host H,...] [--comm NAME] [--container ID] [-o FILE]\n"
+	"      One profile of every host's windows that cprofd --export sent to ClickHouse\n"
+	"      (URL: its HTTP interface, http[s]://[USER:PASSWORD@]HOST:8123/[?database=DB]),\n"
+	"      added up by ClickHouse; samples labelled host and comm.\n"
+	"  cprof-ctl fleet --clickhouse URL top VIEW --since DURATION | --from T [--to T]\n"
+	"          [--host H,...] [--comm NAME] [--container ID] [--by host|process] [-n N]\n"
+	"      The hosts (or hosts and processes) by the view's default sample type.\n"
 	"  cprof-ctl history\n"
 	"      Show what the history keeps: each view's time span, windows and size.\n"
 	"  cprof-ctl top FILE [-n N] [--sample-index TYPE]\n"
@@ -79,9 +88,9 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 ok, 1 failure, 2 bad arguments.\n";
 
-#define COMMANDS "collect diff history top status"
+#define COMMANDS "collect diff history top status fleet"
 
-enum command { CMD_NONE, CMD_COLLECT, CMD_TOP, CMD_STATUS, CMD_HISTORY, CMD_DIFF };
+enum command { CMD_NONE, CMD_COLLECT, CMD_TOP, CMD_STATUS, CMD_HISTORY, CMD_DIFF, CMD_FLEET };
 
 /* Options, as a bit each, so each command can refuse those not its own. */
 enum {
@@ -99,6 +108,11 @@ enum {
 	OPT_SINCE = 1 << 11,
 	OPT_FROM = 1 << 12,
 	OPT_TO = 1 << 13,
+	OPT_CLICKHOUSE = 1 << 14,
+	OPT_HOST = 1 << 15,
+	OPT_COMM = 1 << 16,
+	OPT_CONTAINER = 1 << 17,
+	OPT_BY = 1 << 18,
 };
 
 /* The options that read the history instead of profiling from now on. */
@@ -128,6 +142,12 @@ struct args {
 	const char *from, *to;
 	/* diff */
 	struct range ranges[2];
+	/* fleet */
+	bool fleet_top;			/* top, not collect */
+	const char *clickhouse;
+	char *hosts;			/* --host H,...: split in place */
+	const char *comm, *container;
+	bool by_process;
 	/* top */
 	const char *file;
 	int rows;
@@ -392,6 +412,24 @@ static int set_positionals(struct args *a, char **pos, int nr_pos)
 			}
 		}
 		want = 4;
+	} else if (!strcmp(cmd, "fleet")) {
+		a->cmd = CMD_FLEET;
+		if (nr_pos < 3 || (strcmp(pos[1], "collect") && strcmp(pos[1], "top"))) {
+			print_err("fleet needs collect or top and a VIEW, e.g. cprof-ctl fleet --clickhouse http://HOST:8123/ collect cpu --since 1h");
+			return -EINVAL;
+		}
+		a->fleet_top = !strcmp(pos[1], "top");
+		if (set_view(a, pos[2]))
+			return -EINVAL;
+		if (!a->clickhouse) {
+			print_err("fleet needs --clickhouse URL: ClickHouse's HTTP interface, as http://HOST:8123/");
+			return -EINVAL;
+		}
+		if (!(a->opts & (OPT_SINCE | OPT_FROM))) {
+			print_err("fleet needs a range: --since DURATION, or --from T [--to T]");
+			return -EINVAL;
+		}
+		want = 3;
 	} else if (!strcmp(cmd, "history")) {
 		a->cmd = CMD_HISTORY;
 		want = 1;
@@ -424,6 +462,8 @@ static int check_options(const struct args *a, const char *cmd)
 		{ OPT_PID, "--pid" }, { OPT_OUTPUT, "-o" }, { OPT_HZ, "--hz" },
 		{ OPT_ROWS, "-n" }, { OPT_SAMPLE_INDEX, "--sample-index" },
 		{ OPT_SINCE, "--since" }, { OPT_FROM, "--from" }, { OPT_TO, "--to" },
+		{ OPT_CLICKHOUSE, "--clickhouse" }, { OPT_HOST, "--host" }, { OPT_COMM, "--comm" },
+		{ OPT_CONTAINER, "--container" }, { OPT_BY, "--by" },
 	};
 	unsigned int allowed;
 	size_t i;
@@ -437,6 +477,10 @@ static int check_options(const struct args *a, const char *cmd)
 		break;
 	case CMD_TOP:
 		allowed = OPT_ROWS | OPT_SAMPLE_INDEX;
+		break;
+	case CMD_FLEET:
+		allowed = OPT_CLICKHOUSE | OPT_HOST | OPT_COMM | OPT_CONTAINER | OPT_HISTORY |
+			  (a->fleet_top ? OPT_ROWS | OPT_BY : OPT_OUTPUT);
 		break;
 	default:
 		allowed = 0;
@@ -515,6 +559,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "since", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
+		{ "clickhouse", required_argument, NULL, 'K' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "comm", required_argument, NULL, 'c' },
+		{ "container", required_argument, NULL, 'k' },
+		{ "by", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -567,6 +616,39 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'C':
 			a->opts |= OPT_CACERT;
 			a->target.cacert = optarg;
+			break;
+		case 'K':
+			a->opts |= OPT_CLICKHOUSE;
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+				print_err("--clickhouse %s: give ClickHouse's HTTP interface, as http://HOST:8123/", optarg);
+				goto cleanup;
+			}
+			a->clickhouse = optarg;
+			break;
+		case 'H':
+			a->opts |= OPT_HOST;
+			if (!*optarg) {
+				print_err("--host needs host names, comma-separated");
+				goto cleanup;
+			}
+			a->hosts = optarg;
+			break;
+		case 'c':
+		case 'k':
+			a->opts |= c == 'c' ? OPT_COMM : OPT_CONTAINER;
+			if (!*optarg) {
+				print_err("%s needs a value", c == 'c' ? "--comm" : "--container");
+				goto cleanup;
+			}
+			*(c == 'c' ? &a->comm : &a->container) = optarg;
+			break;
+		case 'b':
+			a->opts |= OPT_BY;
+			if (strcmp(optarg, "host") && strcmp(optarg, "process")) {
+				print_err("--by %s: expected host or process", optarg);
+				goto cleanup;
+			}
+			a->by_process = !strcmp(optarg, "process");
 			break;
 		case 'p':
 			a->opts |= OPT_PID;
@@ -1637,6 +1719,86 @@ static void print_usage(FILE *out)
 		DEFAULT_TOP_ROWS);
 }
 
+/* ---- fleet ------------------------------------------------------------- */
+
+/* fleet collect|top VIEW: from the ClickHouse tables cprofd exports to. */
+static int cmd_fleet(const struct args *a)
+{
+	struct fleet_query q = { .url = a->clickhouse, .cacert = a->target.cacert,
+				 .view = a->view, .comm = a->comm, .container = a->container };
+	const char *from = a->from ? a->from : a->since, *file = a->output;
+	Perftools__Profiles__Profile *prof = NULL;
+	struct buf body = { 0 };
+	struct timespec now;
+	char err[1024], name[256], *save = NULL;
+	int64_t now_ns;
+	int rc = RC_FAIL, ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	if (params__time(a->from ? "--from" : "--since", from, now_ns, &q.from_ns, err, sizeof(err)) ||
+	    params__time("--to", a->to ? a->to : "now", now_ns, &q.to_ns, err, sizeof(err))) {
+		print_err("%s", err);
+		return RC_USAGE;
+	}
+	if (q.to_ns <= q.from_ns) {
+		print_err("the range is empty: --to must come after --from");
+		return RC_USAGE;
+	}
+	for (char *h = a->hosts ? strtok_r(a->hosts, ",", &save) : NULL; h;
+	     h = strtok_r(NULL, ",", &save)) {
+		if (q.nr_hosts == FLEET_MAX_HOSTS) {
+			print_err("--host: at most %d hosts", FLEET_MAX_HOSTS);
+			return RC_USAGE;
+		}
+		q.hosts[q.nr_hosts++] = h;
+	}
+	if (a->fleet_top) {
+		if (fleet__top(&q, a->by_process, a->rows, stdout, err, sizeof(err))) {
+			print_err("%s", err);
+			return RC_FAIL;
+		}
+		return RC_OK;
+	}
+	if (!file) {
+		if (default_output(a->view->name, time(NULL), name, sizeof(name))) {
+			print_err("cannot find a free file name for %s-*.pb.gz here; use -o FILE",
+				  a->view->name);
+			return RC_FAIL;
+		}
+		file = name;
+	}
+	ret = check_writable(file);
+	if (ret) {
+		print_err("cannot write %s: %s", file, errstr(-ret));
+		return RC_FAIL;
+	}
+	if (fleet__collect(&q, &body, err, sizeof(err))) {
+		print_err("%s", err);
+		goto cleanup;
+	}
+	prof = decode_profile(&body);
+	if (!prof)
+		goto cleanup;
+	ret = write_file_atomic(file, body.data, body.len);
+	if (ret) {
+		print_err("cannot write %s: %s", file, errstr(-ret));
+		goto cleanup;
+	}
+	print_written(file, body.len, prof);
+	fflush(stdout);
+	ret = pprof__top(prof, NULL, COLLECT_TOP_ROWS, stdout);
+	if (ret) {
+		print_err("%s: cannot print its top table: %s", file, errstr(-ret));
+		goto cleanup;
+	}
+	rc = RC_OK;
+cleanup:
+	pprof__free(prof);
+	buf__free(&body);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -1677,6 +1839,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_DIFF:
 		rc = cmd_diff(&a);
+		break;
+	case CMD_FLEET:
+		rc = cmd_fleet(&a);
 		break;
 	default:
 		rc = RC_USAGE;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <bpf/libbpf.h>
+#include <curl/curl.h>
 #include "access.h"
 #include "caps.h"
 #include "core.h"
@@ -29,6 +30,7 @@
 #include "parserd.h"
 #include "vdso.h"
 #include "views.h"
+#include "export.h"
 #include "history.h"
 #include "store.h"
 
@@ -47,6 +49,7 @@
 #define DEFAULT_STORE "/var/lib/cprofd"
 #define DEFAULT_RETENTION_BYTES (1ull << 30)
 #define DEFAULT_RETENTION_AGE_S (14 * 86400ull)
+#define DEFAULT_EXPORT_SPOOL (256ull << 20)
 
 struct options {
 	int pids[PARAMS_MAX_PIDS];
@@ -71,6 +74,10 @@ struct options {
 	const char *store;		/* --store: where the history is kept */
 	uint64_t retention_bytes;	/* --retention SIZE,AGE */
 	uint64_t retention_age_s;
+	const char *export_url;		/* --export clickhouse=URL */
+	const char *host_name;		/* --host-name */
+	uint64_t export_spool;		/* --export-spool SIZE */
+	const char *export_ca;		/* --export-ca FILE */
 	const char *config;		/* --config: the file read first, and on SIGHUP */
 	const char *group;		/* members see every process */
 	const char *tls_cert, *tls_key;	/* TLS on the TCP listener */
@@ -83,7 +90,8 @@ static const char usage[] =
 	"usage: cprofd [--pid N]... [--comm NAME]... [--exe PATH]... [--cgroup PATH]...\n"
 	"              [--listen HOST:PORT | --listen none] [--socket PATH | --socket none]\n"
 	"              [--hz N] [--views LIST] [--continuous LIST] [--window SECONDS]\n"
-	"              [--store DIR] [--retention SIZE,AGE] [--heap-rate BYTES]\n"
+	"              [--store DIR] [--retention SIZE,AGE] [--export clickhouse=URL]\n"
+	"              [--host-name NAME] [--export-spool SIZE] [--export-ca FILE] [--heap-rate BYTES]\n"
 	"              [--offcpu-min USEC] [--offcpu-rate USEC] [--lock-rate USEC]\n"
 	"              [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
@@ -112,6 +120,13 @@ static const char usage[] =
 	"                   totals)\n"
 	"  --retention SIZE,AGE  the history's bounds: oldest windows dropped first past SIZE\n"
 	"                   bytes or AGE (s, m, h, d) old (default 1G,14d)\n"
+	"  --export clickhouse=URL  send every window the history keeps to ClickHouse's HTTP\n"
+	"                   interface, as http[s]://[USER:PASSWORD@]HOST:8123/[?database=DB];\n"
+	"                   tables cprof_stacks_v1 and cprof_samples_v1 are made on first use\n"
+	"  --host-name NAME  the host's name in what is sent (default: this host's)\n"
+	"  --export-spool SIZE  what waits on disk while ClickHouse does not answer, in\n"
+	"                   STORE/export-spool; windows beyond are dropped, counted (default 256M)\n"
+	"  --export-ca FILE  CA certificates for an https:// ClickHouse (default: the system's)\n"
 	"  --heap-rate BYTES  one allocation sampled per BYTES allocated on average, as Go's\n"
 	"                   MemProfileRate (default 512K; 1: every allocation)\n"
 	"  --offcpu-min USEC  off-CPU intervals shorter than this are counted, not recorded\n"
@@ -204,7 +219,8 @@ enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
        OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
        OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
        OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE, OPT_LOCK_RATE,
-       OPT_WINDOW, OPT_STORE, OPT_RETENTION };
+       OPT_WINDOW, OPT_STORE, OPT_RETENTION, OPT_EXPORT, OPT_HOST_NAME, OPT_EXPORT_SPOOL,
+       OPT_EXPORT_CA };
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "comm", required_argument, NULL, OPT_COMM },
@@ -218,6 +234,10 @@ static const struct option longopts[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
+	{ "export", required_argument, NULL, OPT_EXPORT },
+	{ "host-name", required_argument, NULL, OPT_HOST_NAME },
+	{ "export-spool", required_argument, NULL, OPT_EXPORT_SPOOL },
+	{ "export-ca", required_argument, NULL, OPT_EXPORT_CA },
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 	{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
 	{ "offcpu-rate", required_argument, NULL, OPT_OFFCPU_RATE },
@@ -272,6 +292,7 @@ static void set_defaults(struct options *o)
 	o->store = DEFAULT_STORE;
 	o->retention_bytes = DEFAULT_RETENTION_BYTES;
 	o->retention_age_s = DEFAULT_RETENTION_AGE_S;
+	o->export_spool = DEFAULT_EXPORT_SPOOL;
 }
 
 static void options_free(struct options *o)
@@ -337,6 +358,29 @@ static int apply_opt(struct options *o, int c, const char *arg)
 			opt_err("--window %s: expected a duration from 1s to 1h, as in 10s or 1m", arg);
 			return 2;
 		}
+		break;
+	case OPT_EXPORT:
+		if (strncmp(arg, "clickhouse=", 11) || !arg[11]) {
+			opt_err("--export %s: expected clickhouse=URL, as in clickhouse=http://127.0.0.1:8123/", arg);
+			return 2;
+		}
+		o->export_url = arg + 11;
+		break;
+	case OPT_HOST_NAME:
+		if (!arg[0] || strlen(arg) > 255 || strpbrk(arg, "\t\n\r")) {
+			opt_err("--host-name %s: expected a name of 1 to 255 bytes, without tabs or newlines", arg);
+			return 2;
+		}
+		o->host_name = arg;
+		break;
+	case OPT_EXPORT_SPOOL:
+		if (params__parse_size(arg, &o->export_spool) || o->export_spool < 4096) {
+			opt_err("--export-spool %s: expected a size of 4K or more, as in 256M", arg);
+			return 2;
+		}
+		break;
+	case OPT_EXPORT_CA:
+		o->export_ca = arg;
 		break;
 	case OPT_STORE:
 		if (arg[0] != '/' && strcmp(arg, "none")) {
@@ -914,6 +958,11 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* before any thread: libcurl's global state (--export) */
+	if (o.export_url && curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		log_error("cannot start libcurl for --export");
+		return 1;
+	}
 
 	if (strcmp(o.listen, "none")) {
 		tcp_fd = http__listen_tcp(o.listen, err, sizeof(err));
@@ -1026,6 +1075,10 @@ int main(int argc, char **argv)
 				  views[i].name);
 			goto cleanup;
 		}
+	if (o.export_url && (!(o.continuous & o.views) || !strcmp(o.store, "none"))) {
+		log_error("--export sends the windows the history keeps: give --continuous VIEW,... (or all), and a --store");
+		goto cleanup;
+	}
 	if ((o.continuous & o.views) && strcmp(o.store, "none")) {
 		struct store_opts so = {
 			.dir = o.store, .max_bytes = o.retention_bytes,
@@ -1042,6 +1095,21 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		ho.store = d.store;
+		if (o.export_url) {
+			struct export_opts eo = {
+				.url = o.export_url, .host = o.host_name ? o.host_name : d.host,
+				.spool_bytes = o.export_spool, .ca_file = o.export_ca,
+			};
+			char spool[PATH_MAX], err[512];
+
+			snprintf(spool, sizeof(spool), "%s/export-spool", o.store);
+			eo.spool_dir = spool;
+			d.export = export__start(&eo, err, sizeof(err));
+			if (!d.export) {
+				log_error("%s", err);
+				goto cleanup;
+			}
+		}
 		d.window_s = o.window_s;
 		d.continuous = o.continuous & o.views;
 		d.history = history__start(&ho);
@@ -1111,6 +1179,8 @@ cleanup:
 		proctab__set_exit_hook(d.proctab, NULL, NULL);
 	/* before the tracks it cuts from, while the processes are known */
 	history__stop(d.history);
+	/* after the history, which hands it windows */
+	export__stop(d.export);
 	store__free(d.store);
 	for (int i = 0; i < 2; i++) {
 		struct window *track = i ? d.lock_track : d.heap_track;

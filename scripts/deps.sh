@@ -10,7 +10,9 @@ case "${1:-build}" in
                 libc6-dbg debuginfod libclang-rt-14-dev libjemalloc-dev libgoogle-perftools-dev
                 # packaging: the .deb, its unit and man pages; TLS and scraping
                 debhelper dpkg-dev fakeroot systemd man-db groff-base mandoc
-                openssl prometheus) ;;
+                openssl prometheus
+                # the fleet store the export is tested against
+                clickhouse-server) ;;
   bench) want+=(golang-go curl binutils linux-perf bpfcc-tools libbpf-tools bpftrace redis-server redis-tools
                 linux-headers-amd64	# memleak-bpfcc (bcc) compiles against them
                 libc6-dbg postgresql-15 time) ;;

@@ -19,6 +19,7 @@
 
 #include "core.h"
 #include "cprofd.h"
+#include "export.h"
 #include "history.h"
 #include "log.h"
 #include "rollup.h"
@@ -82,6 +83,9 @@ static void keep(struct history *h, struct hist_view *hv, struct window *w)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!e)
 		e = store__append(h->store, hv->view->name, w->start_ns, w->end_ns, raw, len);
+	/* to ClickHouse too: spooled, never waited on; its own counters */
+	if (!e)
+		export__window(h->d->export, hv->view->name, w->start_ns, w->end_ns, raw, len);
 	free(raw);
 	pthread_mutex_lock(&h->lock);
 	h->st.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * NS + t1.tv_nsec - t0.tv_nsec);

@@ -37,6 +37,7 @@ struct cprofd {
 	uint64_t retire_failures;	/* cprofd__retire out of memory */
 	struct store *store;		/* the history (--continuous), or NULL */
 	struct history *history;
+	struct exporter *export;	/* --export: where the history's windows go too, or NULL */
 	int window_s;			/* --window */
 	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
 	int64_t started_ns;		/* CLOCK_REALTIME */

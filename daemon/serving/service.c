@@ -11,6 +11,7 @@
 #include "bpfmaps.h"
 #include "core.h"
 #include "cprofd.h"
+#include "export.h"
 #include "history.h"
 #include "merge.h"
 #include "rollup.h"
@@ -682,6 +683,36 @@ static void parser_metrics(FILE *f, const struct isolate_stats is[2])
 	}
 }
 
+/* --export: what went to ClickHouse, and what waits. */
+static void export_metrics(struct cprofd *d, FILE *f)
+{
+	struct export_stats es;
+
+	export__stats(d->export, &es);
+	fprintf(f, "# HELP cprofd_export_windows_total Windows for ClickHouse: spooled on disk, sent, dropped (the spool full), rejected (ClickHouse refused them; set aside).\n"
+		   "# TYPE cprofd_export_windows_total counter\n"
+		   "cprofd_export_windows_total{result=\"spooled\"} %" PRIu64 "\n"
+		   "cprofd_export_windows_total{result=\"sent\"} %" PRIu64 "\n"
+		   "cprofd_export_windows_total{result=\"dropped\"} %" PRIu64 "\n"
+		   "cprofd_export_windows_total{result=\"rejected\"} %" PRIu64 "\n"
+		   "# HELP cprofd_export_rows_total Rows ClickHouse took, by table.\n"
+		   "# TYPE cprofd_export_rows_total counter\n"
+		   "cprofd_export_rows_total{table=\"samples\"} %" PRIu64 "\n"
+		   "cprofd_export_rows_total{table=\"stacks\"} %" PRIu64 "\n"
+		   "# TYPE cprofd_export_sent_bytes_total counter\ncprofd_export_sent_bytes_total %" PRIu64 "\n"
+		   "# HELP cprofd_export_send_errors_total Attempts to send that failed (ClickHouse down, slow, or refusing); tried again.\n"
+		   "# TYPE cprofd_export_send_errors_total counter\ncprofd_export_send_errors_total %" PRIu64 "\n"
+		   "# HELP cprofd_export_spool What waits to be sent.\n"
+		   "# TYPE cprofd_export_spool gauge\n"
+		   "cprofd_export_spool{unit=\"windows\"} %" PRIu64 "\n"
+		   "cprofd_export_spool{unit=\"bytes\"} %" PRIu64 "\n"
+		   "# HELP cprofd_export_convert_seconds_total Time spent turning windows into rows.\n"
+		   "# TYPE cprofd_export_convert_seconds_total counter\ncprofd_export_convert_seconds_total %.6f\n"
+		   "# TYPE cprofd_export_connected gauge\ncprofd_export_connected %d\n",
+		es.spooled, es.sent, es.dropped, es.rejected, es.sample_rows, es.stack_rows, es.bytes_sent,
+		es.send_errors, es.spool_files, es.spool_bytes, es.convert_ns / 1e9, es.connected);
+}
+
 static void history_metrics(struct cprofd *d, FILE *f)
 {
 	struct history_stats hs;
@@ -713,6 +744,8 @@ static void history_metrics(struct cprofd *d, FILE *f)
 		ss.windows, ss.bytes, ss.raw_bytes, ss.dropped_windows, ss.dropped_bytes, ss.torn_records,
 		hs.build_errors, hs.store_errors, hs.cut_errors, hs.build_ns / 1e9, hs.rollups,
 		hs.rollup_errors);
+	if (d->export)
+		export_metrics(d, f);
 }
 
 static void serve_metrics(struct cprofd *d, struct reply *r)
