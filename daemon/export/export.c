@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Sending the history's windows to ClickHouse (export.h).
  *
- * A spool file: "cprof-spool 1\n", then for the stacks and then the
- * samples "<bytes>\n" followed by that many bytes of TabSeparated rows.
+ * A spool file: "cprof-spool 2\n", then for the stacks and then the
+ * samples "<bytes> <rows>\n" followed by that many bytes of TabSeparated
+ * rows, gzipped: sent as they are (Content-Encoding: gzip), a tenth of the rows'
+ * size on disk and on the wire.
  * Written to a temporary name, synced, then renamed to <seq>.spool, so a
  * crash leaves whole files or none; sent in sequence order. */
 #include <curl/curl.h>
@@ -17,13 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "export.h"
 #include "hashmap.h"
 #include "log.h"
 #include "rows.h"
 
-#define SPOOL_MAGIC	"cprof-spool 1\n"
+#define SPOOL_MAGIC	"cprof-spool 2\n"
 #define NS		1000000000LL
 /* stack hashes known to be sent or spooled: past this many, forgotten
  * (stacks are sent again; the stacks table keeps one of each) */
@@ -124,6 +127,40 @@ static uint64_t scan(struct exporter *x, bool at_start, uint64_t *files, uint64_
 	return oldest;
 }
 
+/* in, gzipped, into a malloc'd *out. 0 or -ENOMEM. */
+static int gzip_buf(const char *in, size_t len, char **out, size_t *out_len)
+{
+	z_stream z = { 0 };
+	size_t cap;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!len)
+		return 0;
+	if (deflateInit2(&z, 3, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	cap = deflateBound(&z, len);
+	*out = malloc(cap);
+	if (!*out) {
+		deflateEnd(&z);
+		return -ENOMEM;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)*out;
+	z.avail_out = (uInt)cap;
+	rc = deflate(&z, Z_FINISH);
+	*out_len = cap - z.avail_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -145,7 +182,7 @@ int export__window(struct exporter *x, const char *view, int64_t start_ns, int64
 	struct rows_window w = { .host = x ? x->o.host : NULL, .view = view,
 				 .start_ns = start_ns, .end_ns = end_ns };
 	struct rows_stats rs = { 0 };
-	char *stk = NULL, *smp = NULL, head[32], head2[32], tmp[64], name[64];
+	char *stk = NULL, *smp = NULL, head[48], head2[48], tmp[64], name[64];
 	size_t stk_len = 0, smp_len = 0, total;
 	struct hashmap *pending = NULL;
 	FILE *fs = NULL, *fm = NULL;
@@ -183,8 +220,30 @@ int export__window(struct exporter *x, const char *view, int64_t start_ns, int64
 		goto out;
 	if (!smp_len && !stk_len)
 		goto out;	/* nothing happened in the window */
-	snprintf(head, sizeof(head), "%zu\n", stk_len);
-	snprintf(head2, sizeof(head2), "%zu\n", smp_len);
+	if (stk_len > UINT32_MAX || smp_len > UINT32_MAX) {
+		e = -EFBIG;
+		goto out;
+	}
+	{
+		char *zs, *zm;
+		size_t zs_len, zm_len;
+
+		e = gzip_buf(stk, stk_len, &zs, &zs_len);
+		if (!e)
+			e = gzip_buf(smp, smp_len, &zm, &zm_len);
+		if (e) {
+			free(zs);
+			goto out;
+		}
+		free(stk);
+		free(smp);
+		stk = zs;
+		smp = zm;
+		stk_len = zs_len;
+		smp_len = zm_len;
+	}
+	snprintf(head, sizeof(head), "%zu %" PRIu64 "\n", stk_len, rs.stacks);
+	snprintf(head2, sizeof(head2), "%zu %" PRIu64 "\n", smp_len, rs.samples);
 	total = strlen(SPOOL_MAGIC) + strlen(head) + stk_len + strlen(head2) + smp_len;
 
 	pthread_mutex_lock(&x->lock);
@@ -283,20 +342,26 @@ static size_t take_response(char *p, size_t size, size_t n, void *arg)
  * or it failed: try again later) or -EINVAL (it refused the data) with
  * the reason in why. */
 static int post(struct exporter *x, CURL *c, const char *sql, const char *body, size_t len,
-		char *why, size_t whylen)
+		bool gzipped, char *why, size_t whylen)
 {
+	struct curl_slist *hdr = gzipped ? curl_slist_append(NULL, "Content-Encoding: gzip") : NULL;
 	struct response r = { .len = 0 };
 	char *q = curl_easy_escape(c, sql, 0), *url;
 	long code = 0;
 	CURLcode rc;
 	int n;
 
-	if (!q)
+	if (!q || (gzipped && !hdr)) {
+		curl_free(q);
+		curl_slist_free_all(hdr);
 		return -ENOMEM;
+	}
 	n = asprintf(&url, "%s%squery=%s", x->url, strchr(x->url, '?') ? "&" : "?", q);
 	curl_free(q);
-	if (n < 0)
+	if (n < 0) {
+		curl_slist_free_all(hdr);
 		return -ENOMEM;
+	}
 	r.text[0] = 0;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -304,7 +369,10 @@ static int post(struct exporter *x, CURL *c, const char *sql, const char *body, 
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, take_response);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdr);
 	free(url);
 	if (rc != CURLE_OK) {
 		snprintf(why, whylen, "%s", curl_easy_strerror(rc));
@@ -320,9 +388,11 @@ static int post(struct exporter *x, CURL *c, const char *sql, const char *body, 
 	return code >= 500 || code == 401 || code == 403 || code == 404 ? -EAGAIN : -EINVAL;
 }
 
-/* Read spool file seq: its two parts. 0, -ENOENT, or -EINVAL (not whole). */
+/* Read spool file seq: its two parts (gzipped) and their rows. 0,
+ * -ENOENT, or -EINVAL (not whole). */
 static int read_spool(struct exporter *x, uint64_t seq, char **buf, size_t *len,
-		      const char **stk, size_t *stk_len, const char **smp, size_t *smp_len)
+		      const char **stk, size_t *stk_len, const char **smp, size_t *smp_len,
+		      uint64_t rows[2])
 {
 	char name[64], *p, *end;
 	struct stat sb;
@@ -358,14 +428,18 @@ static int read_spool(struct exporter *x, uint64_t seq, char **buf, size_t *len,
 		return -EINVAL;
 	p = *buf + strlen(SPOOL_MAGIC);
 	for (int part = 0; part < 2; part++) {
-		unsigned long long v;
+		unsigned long long v, r;
 
 		if (p >= *buf + n || *p < '0' || *p > '9')
 			return -EINVAL;
 		errno = 0;
 		v = strtoull(p, &end, 10);
+		if (errno || *end != ' ' || end[1] < '0' || end[1] > '9')
+			return -EINVAL;
+		r = strtoull(end + 1, &end, 10);
 		if (errno || *end != '\n' || v > (unsigned long long)(*buf + n - end - 1))
 			return -EINVAL;
+		rows[part] = r;
 		if (part) {
 			*smp = end + 1;
 			*smp_len = (size_t)v;
@@ -440,6 +514,7 @@ static void *sender(void *arg)
 		const char *stk = NULL, *smp = NULL;
 		size_t len = 0, stk_len = 0, smp_len = 0;
 		char *buf = NULL;
+		uint64_t nrows[2] = { 0, 0 };
 		int e = 0;
 
 		seq = scan(x, false, &files, &bytes, &newest);
@@ -449,10 +524,10 @@ static void *sender(void *arg)
 			continue;
 		}
 		for (int i = 0; !tables && !e && i < 2; i++)
-			e = post(x, c, rows_create_sql[i], NULL, 0, why, sizeof(why));
+			e = post(x, c, rows_create_sql[i], NULL, 0, false, why, sizeof(why));
 		if (!e) {
 			tables = true;
-			e = read_spool(x, seq, &buf, &len, &stk, &stk_len, &smp, &smp_len);
+			e = read_spool(x, seq, &buf, &len, &stk, &stk_len, &smp, &smp_len, nrows);
 			if (e == -EINVAL) {
 				reject(x, seq, len, "not a whole spool file");
 				free(buf);
@@ -461,18 +536,13 @@ static void *sender(void *arg)
 		}
 		if (!e && stk_len)
 			e = post(x, c, "INSERT INTO cprof_stacks_v1 FORMAT TabSeparated", stk, stk_len,
-				 why, sizeof(why));
+				 true, why, sizeof(why));
 		if (!e && smp_len)
 			e = post(x, c, "INSERT INTO cprof_samples_v1 FORMAT TabSeparated", smp, smp_len,
-				 why, sizeof(why));
+				 true, why, sizeof(why));
 		if (!e) {
 			char name[64];
-			uint64_t rows = 0, srows = 0;
-
-			for (size_t i = 0; i < smp_len; i++)
-				rows += smp[i] == '\n';
-			for (size_t i = 0; i < stk_len; i++)
-				srows += stk[i] == '\n';
+			uint64_t rows = nrows[1], srows = nrows[0];
 			snprintf(name, sizeof(name), "%020" PRIu64 ".spool", seq);
 			unlinkat(x->dirfd, name, 0);
 			pthread_mutex_lock(&x->lock);

@@ -25,33 +25,34 @@ const char *const rows_create_sql[2] = {
 	") ENGINE = MergeTree() PARTITION BY toYYYYMMDD(time) ORDER BY (view, type, host, time, stack)",
 };
 
+/* s with each of specials written as its backslash escape: the plain
+ * spans between them in one write each (most strings have none). */
+static void escaped(FILE *f, const char *s, const char *specials)
+{
+	while (s && *s) {
+		size_t n = strcspn(s, specials);
+
+		if (n)
+			fwrite_unlocked(s, 1, n, f);
+		s += n;
+		if (!*s)
+			break;
+		putc_unlocked('\\', f);
+		putc_unlocked(*s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s, f);
+		s++;
+	}
+}
+
 void rows__tsv_string(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '\\': fputs("\\\\", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		default: fputc(*s, f);
-		}
-	}
+	escaped(f, s, "\\\t\n\r");
 }
 
 void rows__quoted_string(FILE *f, const char *s)
 {
-	fputc('\'', f);
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '\'': fputs("\\'", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		default: fputc(*s, f);
-		}
-	}
-	fputc('\'', f);
+	putc_unlocked('\'', f);
+	escaped(f, s, "'\\\t\n\r");
+	putc_unlocked('\'', f);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -171,7 +172,7 @@ static void write_stack(struct dec *d, FILE *f, uint64_t hash, const size_t *pos
 			for (size_t j = 0; j < nr_frames(l); j++) {
 				frame_of(d, l, j, &fr);
 				if (!first)
-					fputc(',', f);
+					putc_unlocked(',', f);
 				first = false;
 				switch (c) {
 				case 0: rows__quoted_string(f, fr.function); break;
@@ -183,9 +184,9 @@ static void write_stack(struct dec *d, FILE *f, uint64_t hash, const size_t *pos
 				}
 			}
 		}
-		fputc(']', f);
+		putc_unlocked(']', f);
 	}
-	fputc('\n', f);
+	putc_unlocked('\n', f);
 }
 
 /* The labels a sample row has columns for, by key. */
@@ -214,17 +215,17 @@ static void write_samples(struct dec *d, FILE *f, const struct rows_window *w,
 		fprintf(f, "%" PRId64 "\t%" PRId64 "\t", (int64_t)(w->start_ns / 1000000000LL),
 			(int64_t)((w->end_ns - w->start_ns) / 1000000));
 		rows__tsv_string(f, w->host);
-		fputc('\t', f);
+		putc_unlocked('\t', f);
 		rows__tsv_string(f, w->view);
-		fputc('\t', f);
+		putc_unlocked('\t', f);
 		rows__tsv_string(f, str_at(d, vt->type));
-		fputc('\t', f);
+		putc_unlocked('\t', f);
 		rows__tsv_string(f, str_at(d, vt->unit));
 		fprintf(f, "\t%" PRId64 "\t%" PRIu64, s->value[t], hash);
 		for (size_t c = 0; c < NR_LABEL_COLS; c++) {
 			const Perftools__Profiles__Label *l = cols[c];
 
-			fputc('\t', f);
+			putc_unlocked('\t', f);
 			if (c < 2)	/* pid, tid: numbers */
 				fprintf(f, "%" PRIu32, l && l->num > 0 && l->num <= UINT32_MAX ?
 						       (uint32_t)l->num : 0);
@@ -243,7 +244,7 @@ static void write_samples(struct dec *d, FILE *f, const struct rows_window *w,
 				if (!l || col)
 					continue;
 				if (!first)
-					fputc(',', f);
+					putc_unlocked(',', f);
 				first = false;
 				if (!pass) {
 					rows__quoted_string(f, str_at(d, l->key));
@@ -254,9 +255,9 @@ static void write_samples(struct dec *d, FILE *f, const struct rows_window *w,
 					rows__quoted_string(f, num);
 				}
 			}
-			fputc(']', f);
+			putc_unlocked(']', f);
 		}
-		fputc('\n', f);
+		putc_unlocked('\n', f);
 		st->samples++;
 	}
 }

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1168,40 +1169,102 @@ cleanup:
 /* protobuf-c returns NULL both for bad input and when out of memory; this
  * allocator tells the two apart. It is malloc/free underneath, so the result
  * is freed with the default allocator. */
+/* A decoded profile's memory, carved from blocks and freed at once.
+ * Decoding allocates once per message, string and array: tens of
+ * thousands for a window of a busy host, and in a daemon whose heap view
+ * probes its own allocator too, every malloc and free is a trap. Each
+ * profile's arena is found again at pprof__free from a short list
+ * (profiles are decoded and freed a few at a time). */
+struct pb_arena {
+	struct ablock *blocks;
+	bool oom;
+	const Perftools__Profiles__Profile *profile;
+	struct pb_arena *next;
+};
+
+static pthread_mutex_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pb_arena *arenas;
+
 static void *pb_alloc(void *data, size_t size)
 {
-	void *p = malloc(size);
+	struct pb_arena *ar = data;
+	struct ablock *a = ar->blocks;
+	void *p;
 
-	if (!p && size)
-		*(bool *)data = true;
+	size = size ? (size + 7) & ~(size_t)7 : 8;
+	if (size > SIZE_MAX / 2) {
+		ar->oom = true;
+		return NULL;
+	}
+	if (!a || a->cap - a->used < size) {
+		size_t cap = size > ABLOCK_BYTES - sizeof(*a) ? size : ABLOCK_BYTES - sizeof(*a);
+
+		a = malloc(sizeof(*a) + cap);
+		if (!a) {
+			ar->oom = true;
+			return NULL;
+		}
+		a->used = 0;
+		a->cap = cap;
+		/* a block of its own goes behind the current one, which
+		 * still has room for small things */
+		if (ar->blocks && cap > ABLOCK_BYTES - sizeof(*a)) {
+			a->next = ar->blocks->next;
+			ar->blocks->next = a;
+		} else {
+			a->next = ar->blocks;
+			ar->blocks = a;
+		}
+	}
+	p = a->data + a->used;
+	a->used += size;
 	return p;
 }
 
 static void pb_free(void *data, void *p)
 {
-	(void)data;
-	free(p);
+	(void)data;	/* all at once, in arena_free */
+	(void)p;
+}
+
+static void arena_free(struct pb_arena *ar)
+{
+	while (ar->blocks) {
+		struct ablock *next = ar->blocks->next;
+
+		free(ar->blocks);
+		ar->blocks = next;
+	}
+	free(ar);
 }
 
 static Perftools__Profiles__Profile *unpack(const uint8_t *buf, size_t len)
 {
-	bool oom = false;
-	ProtobufCAllocator alloc = { .alloc = pb_alloc, .free = pb_free, .allocator_data = &oom };
+	struct pb_arena *ar = calloc(1, sizeof(*ar));
+	ProtobufCAllocator alloc = { .alloc = pb_alloc, .free = pb_free, .allocator_data = ar };
 	Perftools__Profiles__Profile *p;
 
+	if (!ar)
+		return NULL;
 	p = perftools__profiles__profile__unpack(&alloc, len, buf);
 	if (!p) {
-		errno = oom ? ENOMEM : EINVAL;
+		errno = ar->oom ? ENOMEM : EINVAL;
+		arena_free(ar);
 		return NULL;
 	}
 	/* Go refuses a profile whose string table does not start with "";
 	 * it is also what tells most garbage from a profile, since almost any
 	 * short byte string decodes as some protobuf. */
 	if (!p->n_string_table || !p->string_table[0] || p->string_table[0][0]) {
-		perftools__profiles__profile__free_unpacked(p, NULL);
+		arena_free(ar);
 		errno = EINVAL;
 		return NULL;
 	}
+	ar->profile = p;
+	pthread_mutex_lock(&arenas_lock);
+	ar->next = arenas;
+	arenas = ar;
+	pthread_mutex_unlock(&arenas_lock);
 	return p;
 }
 
@@ -1240,7 +1303,21 @@ cleanup:
 
 void pprof__free(Perftools__Profiles__Profile *p)
 {
-	if (p)
+	struct pb_arena **at, *ar = NULL;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&arenas_lock);
+	for (at = &arenas; *at; at = &(*at)->next)
+		if ((*at)->profile == p) {
+			ar = *at;
+			*at = ar->next;
+			break;
+		}
+	pthread_mutex_unlock(&arenas_lock);
+	if (ar)
+		arena_free(ar);
+	else	/* not decoded by pprof__read */
 		perftools__profiles__profile__free_unpacked(p, NULL);
 }
 

@@ -15,66 +15,8 @@ if ! command -v clickhouse-server >/dev/null; then
 fi
 
 WIN=2
-# free_port: a TCP port nothing listens on
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	return 1
-}
-CH_HTTP=$(free_port) CH_TCP=$(free_port)
-CH=http://127.0.0.1:$CH_HTTP/
-CHD=$TMP/clickhouse
-mkdir -p "$CHD/data" "$CHD/tmp" "$CHD/log"
-cat >"$CHD/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>$CHD/log/server.log</log><errorlog>$CHD/log/error.log</errorlog></logger>
-    <http_port>$CH_HTTP</http_port>
-    <tcp_port>$CH_TCP</tcp_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$CHD/data/</path>
-    <tmp_path>$CHD/tmp/</tmp_path>
-    <user_files_path>$CHD/user_files/</user_files_path>
-    <format_schema_path>$CHD/format_schemas/</format_schema_path>
-    <users_config>users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>67108864</mark_cache_size>
-    <remote_servers>
-        <two_shards>
-            <shard><replica><host>127.0.0.1</host><port>$CH_TCP</port><default_database>shard1</default_database></replica></shard>
-            <shard><replica><host>127.0.0.1</host><port>$CH_TCP</port><default_database>shard2</default_database></replica></shard>
-        </two_shards>
-    </remote_servers>
-</yandex>
-EOF
-cat >"$CHD/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
-    <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
-    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-        <profile>default</profile><quota>default</quota></default></users>
-    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
-        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-EOF
-CH_PID=
-ch_start() {
-	clickhouse-server --config-file="$CHD/config.xml" >"$CHD/log/stdout" 2>&1 &
-	CH_PID=$!
-	for _ in $(seq 150); do
-		curl -sf "${CH}?query=SELECT%201" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "FAIL: clickhouse-server did not start: $(tail -n 3 "$CHD/log/error.log" "$CHD/log/stdout" 2>/dev/null)"
-	exit 1
-}
-ch_stop() { kill -TERM "$CH_PID" 2>/dev/null; wait "$CH_PID" 2>/dev/null; CH_PID=; }
-# chq SQL: ClickHouse's answer
-chq() { curl -s --data-binary "$1" "$CH"; }
+. tests/tools/clickhouse.sh
+ch_setup "$TMP/clickhouse"
 trap 'ch_stop; for p in ${DPIDS[*]:-}; do kill $p 2>/dev/null; done; cleanup' EXIT
 
 # Two cprofd, "alpha" and "beta", on ports PORT+1 and PORT+2: dstart N NAME ARGS...
@@ -96,7 +38,7 @@ dmetric() { curl -sf "http://127.0.0.1:$((PORT + $1))/metrics" | awk -v k="$2" '
 # aligned: the last window boundary at or before Unix time T
 aligned() { echo $(($1 / WIN * WIN)); }
 
-ch_start
+ch_start || { fail "fleet" "clickhouse-server did not start"; exit 0; }
 chq "CREATE DATABASE fleet"
 FLEET="${CH}?database=fleet"
 
@@ -110,7 +52,7 @@ T0=$(aligned "$(date +%s)")
 sleep $((3 * WIN))
 ch_stop
 sleep 30
-ch_start
+ch_start || { fail "fleet" "clickhouse-server did not start again"; exit 0; }
 for _ in $(seq 60); do
 	a=$(dmetric 1 'cprofd_export_spool{unit="windows"}') b=$(dmetric 2 'cprofd_export_spool{unit="windows"}')
 	[ "$a" = 0 ] && [ "$b" = 0 ] && break
@@ -205,16 +147,19 @@ dstop 1
 # counted and said.
 ch_stop
 kill "$PH" 2>/dev/null
-wait "$PH" 2>/dev/null
+wait "$PH" 2>/dev/null || true
 start_workload "$TMP/ph2.out" "$B/workloads/phases" 20 20
 PH=$WPID
 dstart 3 gamma --comm phases --export "clickhouse=$FLEET" --export-spool 4K
-sleep $((4 * WIN))
-d=$(dmetric 3 'cprofd_export_windows_total{result="dropped"}')
+for _ in $(seq 60); do
+	d=$(dmetric 3 'cprofd_export_windows_total{result="dropped"}')
+	[ "${d:-0}" -gt 0 ] && break
+	sleep 1
+done
 check "fleet: a spool at its limit drops windows and counts them ($d)" test "${d:-0}" -gt 0 \
 	"$(curl -s "http://127.0.0.1:$((PORT + 3))/metrics" | grep export_)"
 check "fleet: ...and says so once" test "$(grep -c 'spool .* is full' "$TMP/cprofd-gamma.log")" = 1 \
 	"$(grep export "$TMP/cprofd-gamma.log")"
 dstop 3
 kill "$PH" 2>/dev/null
-wait "$PH" 2>/dev/null
+wait "$PH" 2>/dev/null || true
