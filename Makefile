@@ -27,7 +27,8 @@ CFLAGS ?= -g -O2
 # loading, drains, windows, unwind tables, targets), views (the view table),
 # processes (what is known of each process), symbols (naming addresses: ELF,
 # DWARF, debug files, the parser processes), profile (pprof files), serving
-# (HTTP, access, parameters).
+# (HTTP, access, parameters), history (the windows kept on the host), export
+# (sending them to ClickHouse).
 DAEMON_PARTS := capture views processes symbols profile serving history export
 CPROF_CFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Idaemon $(addprefix -Idaemon/,$(DAEMON_PARTS)) \
@@ -223,6 +224,8 @@ bench:
 	$(Q)tests/bench/offcpu.sh
 	$(Q)tests/bench/heap.sh
 	$(Q)tests/bench/lock.sh
+	$(Q)tests/bench/history.sh
+	$(Q)tests/bench/fleet.sh
 
 # 30 minutes of a busy host (BENCH_SOAK_MINUTES to change it): not part of bench
 soak:

@@ -63,10 +63,13 @@ static const char usage_text[] =
 	"      VIEW-diff-YYYYMMDD-HHMMSS); prints the go tool pprof -diff_base command\n"
 	"      that compares them and the top %d of each.\n"
 	"  cprof-ctl fleet --clickhouse URL collect VIEW --since DURATION | --from T [--to T]\n"
-	"          [--host H,...] [--comm NAME] [--container ID] [-o FILE]\n"
+	"          [--host H,...] [--comm NAME] [--container ID] [--per-host] [-o FILE]\n"
 	"      One profile of every host's windows that cprofd --export sent to ClickHouse\n"
 	"      (URL: its HTTP interface, http[s]://[USER:PASSWORD@]HOST:8123/[?database=DB]),\n"
-	"      added up by ClickHouse; samples labelled host and comm.\n"
+	"      added up by ClickHouse; samples labelled comm, and with --per-host each\n"
+	"      host's apart, labelled host.\n"
+	"  cprof-ctl fleet --clickhouse URL diff VIEW FROM..TO FROM..TO [filters] [-o PREFIX]\n"
+	"      Two ranges of the fleet, as diff does with the history.\n"
 	"  cprof-ctl fleet --clickhouse URL top VIEW --since DURATION | --from T [--to T]\n"
 	"          [--host H,...] [--comm NAME] [--container ID] [--by host|process] [-n N]\n"
 	"      The hosts (or hosts and processes) by the view's default sample type.\n"
@@ -113,6 +116,7 @@ enum {
 	OPT_COMM = 1 << 16,
 	OPT_CONTAINER = 1 << 17,
 	OPT_BY = 1 << 18,
+	OPT_PER_HOST = 1 << 19,
 };
 
 /* The options that read the history instead of profiling from now on. */
@@ -144,8 +148,10 @@ struct args {
 	struct range ranges[2];
 	/* fleet */
 	bool fleet_top;			/* top, not collect */
+	bool fleet_diff;		/* diff (its ranges in ranges[]) */
 	const char *clickhouse;
-	char *hosts;			/* --host H,...: split in place */
+	const char *host_list[FLEET_MAX_HOSTS];	/* --host H,... */
+	size_t nr_host_list;
 	const char *comm, *container;
 	bool by_process;
 	/* top */
@@ -414,22 +420,36 @@ static int set_positionals(struct args *a, char **pos, int nr_pos)
 		want = 4;
 	} else if (!strcmp(cmd, "fleet")) {
 		a->cmd = CMD_FLEET;
-		if (nr_pos < 3 || (strcmp(pos[1], "collect") && strcmp(pos[1], "top"))) {
-			print_err("fleet needs collect or top and a VIEW, e.g. cprof-ctl fleet --clickhouse http://HOST:8123/ collect cpu --since 1h");
+		if (nr_pos < 3 || (strcmp(pos[1], "collect") && strcmp(pos[1], "top") &&
+				   strcmp(pos[1], "diff"))) {
+			print_err("fleet needs collect, top or diff and a VIEW, e.g. cprof-ctl fleet --clickhouse http://HOST:8123/ collect cpu --since 1h");
 			return -EINVAL;
 		}
 		a->fleet_top = !strcmp(pos[1], "top");
+		a->fleet_diff = !strcmp(pos[1], "diff");
 		if (set_view(a, pos[2]))
 			return -EINVAL;
 		if (!a->clickhouse) {
 			print_err("fleet needs --clickhouse URL: ClickHouse's HTTP interface, as http://HOST:8123/");
 			return -EINVAL;
 		}
-		if (!(a->opts & (OPT_SINCE | OPT_FROM))) {
+		want = 3;
+		if (a->fleet_diff) {
+			if (nr_pos < 5) {
+				print_err("fleet diff needs a VIEW and two ranges FROM..TO, e.g. cprof-ctl fleet --clickhouse URL diff cpu -2h..-1h -1h..now");
+				return -EINVAL;
+			}
+			for (int i = 0; i < 2; i++) {
+				if (parse_range(pos[3 + i], &a->ranges[i])) {
+					bad_range(pos[3 + i]);
+					return -EINVAL;
+				}
+			}
+			want = 5;
+		} else if (!(a->opts & (OPT_SINCE | OPT_FROM))) {
 			print_err("fleet needs a range: --since DURATION, or --from T [--to T]");
 			return -EINVAL;
 		}
-		want = 3;
 	} else if (!strcmp(cmd, "history")) {
 		a->cmd = CMD_HISTORY;
 		want = 1;
@@ -463,7 +483,7 @@ static int check_options(const struct args *a, const char *cmd)
 		{ OPT_ROWS, "-n" }, { OPT_SAMPLE_INDEX, "--sample-index" },
 		{ OPT_SINCE, "--since" }, { OPT_FROM, "--from" }, { OPT_TO, "--to" },
 		{ OPT_CLICKHOUSE, "--clickhouse" }, { OPT_HOST, "--host" }, { OPT_COMM, "--comm" },
-		{ OPT_CONTAINER, "--container" }, { OPT_BY, "--by" },
+		{ OPT_CONTAINER, "--container" }, { OPT_BY, "--by" }, { OPT_PER_HOST, "--per-host" },
 	};
 	unsigned int allowed;
 	size_t i;
@@ -479,8 +499,10 @@ static int check_options(const struct args *a, const char *cmd)
 		allowed = OPT_ROWS | OPT_SAMPLE_INDEX;
 		break;
 	case CMD_FLEET:
-		allowed = OPT_CLICKHOUSE | OPT_HOST | OPT_COMM | OPT_CONTAINER | OPT_HISTORY |
-			  (a->fleet_top ? OPT_ROWS | OPT_BY : OPT_OUTPUT);
+		allowed = OPT_CLICKHOUSE | OPT_HOST | OPT_COMM | OPT_CONTAINER |
+			  (a->fleet_diff ? OPT_OUTPUT | OPT_PER_HOST :
+			   a->fleet_top ? OPT_ROWS | OPT_BY | OPT_HISTORY :
+			   OPT_OUTPUT | OPT_HISTORY | OPT_PER_HOST);
 		break;
 	default:
 		allowed = 0;
@@ -564,6 +586,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "comm", required_argument, NULL, 'c' },
 		{ "container", required_argument, NULL, 'k' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "per-host", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -625,14 +648,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 			}
 			a->clickhouse = optarg;
 			break;
-		case 'H':
+		case 'H': {
+			char *save = NULL;
+
 			a->opts |= OPT_HOST;
-			if (!*optarg) {
+			for (char *h = strtok_r(optarg, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+				if (a->nr_host_list == FLEET_MAX_HOSTS) {
+					print_err("--host: at most %d hosts", FLEET_MAX_HOSTS);
+					goto cleanup;
+				}
+				a->host_list[a->nr_host_list++] = h;
+			}
+			if (!a->nr_host_list) {
 				print_err("--host needs host names, comma-separated");
 				goto cleanup;
 			}
-			a->hosts = optarg;
 			break;
+		}
 		case 'c':
 		case 'k':
 			a->opts |= c == 'c' ? OPT_COMM : OPT_CONTAINER;
@@ -641,6 +673,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 				goto cleanup;
 			}
 			*(c == 'c' ? &a->comm : &a->container) = optarg;
+			break;
+		case 'P':
+			a->opts |= OPT_PER_HOST;
 			break;
 		case 'b':
 			a->opts |= OPT_BY;
@@ -722,7 +757,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		default:
 			/* "-2h" or "-2h-1h" where diff wants a RANGE: no option is a
 			 * digit, and an element's first one is where getopt stops */
-			if (optopt >= '0' && optopt <= '9' && nr_pos && !strcmp(pos[0], "diff") &&
+			if (optopt >= '0' && optopt <= '9' && nr_pos &&
+			    (!strcmp(pos[0], "diff") || (nr_pos > 1 && !strcmp(pos[1], "diff"))) &&
 			    at < argc && argv[at][0] == '-' && argv[at][1] == optopt)
 				bad_range(argv[at]);
 			else if (optopt)
@@ -1069,6 +1105,58 @@ static void print_notes(const Perftools__Profiles__Profile *p, const char *which
 	}
 }
 
+/* Where collect writes: -o FILE, or VIEW-YYYYMMDD-HHMMSS.pb.gz here, into
+ * name; checked writable. NULL after saying what is wrong. */
+static const char *output_file(const struct args *a, char *name, size_t size)
+{
+	const char *file = a->output;
+	int ret;
+
+	if (!file) {
+		if (default_output(a->view->name, time(NULL), name, size)) {
+			print_err("cannot find a free file name for %s-*.pb.gz here; use -o FILE",
+				  a->view->name);
+			return NULL;
+		}
+		file = name;
+	}
+	ret = check_writable(file);
+	if (ret) {
+		print_err("cannot write %s: %s", file, errstr(-ret));
+		return NULL;
+	}
+	return file;
+}
+
+/* The profile in body into file, then what it says (notes: its comments)
+ * and its top table. RC_OK or RC_FAIL after saying why. */
+static int save_profile(const char *file, const struct buf *body, bool notes)
+{
+	Perftools__Profiles__Profile *prof = decode_profile(body);
+	int ret, rc = RC_FAIL;
+
+	if (!prof)
+		return RC_FAIL;
+	ret = write_file_atomic(file, body->data, body->len);
+	if (ret) {
+		print_err("cannot write %s: %s", file, errstr(-ret));
+		goto out;
+	}
+	print_written(file, body->len, prof);
+	if (notes)
+		print_notes(prof, NULL);
+	fflush(stdout);
+	ret = pprof__top(prof, NULL, COLLECT_TOP_ROWS, stdout);
+	if (ret) {
+		print_err("%s: cannot print its top table: %s", file, errstr(-ret));
+		goto out;
+	}
+	rc = RC_OK;
+out:
+	pprof__free(prof);
+	return rc;
+}
+
 /* collect VIEW DURATION: a profile from now on, for DURATION; collect VIEW
  * --since/--from: the history's windows, merged by the daemon at once. */
 static int cmd_collect(const struct args *a)
@@ -1078,26 +1166,14 @@ static int cmd_collect(const struct args *a)
 	struct http_get_opts opts = {
 		.timeout = history ? STATUS_TIMEOUT : a->seconds + COLLECT_GRACE,
 	};
-	Perftools__Profiles__Profile *prof = NULL;
 	char err[1024], name[256];
-	const char *file = a->output;
+	const char *file = output_file(a, name, sizeof(name));
 	struct buf body = { 0 };
 	char *path = NULL;
 	int ret, rc = RC_FAIL;
 
-	if (!file) {
-		if (default_output(a->view->name, time(NULL), name, sizeof(name))) {
-			print_err("cannot find a free file name for %s-*.pb.gz here; use -o FILE",
-				  a->view->name);
-			goto cleanup;
-		}
-		file = name;
-	}
-	ret = check_writable(file);
-	if (ret) {
-		print_err("cannot write %s: %s", file, errstr(-ret));
+	if (!file)
 		goto cleanup;
-	}
 	if (history) {
 		const char *from = a->from ? a->from : a->since;
 
@@ -1121,27 +1197,8 @@ static int cmd_collect(const struct args *a)
 		print_err("%s", err);
 		goto cleanup;
 	}
-
-	prof = decode_profile(&body);
-	if (!prof)
-		goto cleanup;
-	ret = write_file_atomic(file, body.data, body.len);
-	if (ret) {
-		print_err("cannot write %s: %s", file, errstr(-ret));
-		goto cleanup;
-	}
-	print_written(file, body.len, prof);
-	if (history)
-		print_notes(prof, NULL);
-	fflush(stdout);
-	ret = pprof__top(prof, NULL, COLLECT_TOP_ROWS, stdout);
-	if (ret) {
-		print_err("%s: cannot print its top table: %s", file, errstr(-ret));
-		goto cleanup;
-	}
-	rc = RC_OK;
+	rc = save_profile(file, &body, history);
 cleanup:
-	pprof__free(prof);
 	buf__free(&body);
 	free(path);
 	return rc;
@@ -1171,6 +1228,9 @@ static void print_shell_word(const char *s, FILE *out)
 
 /* diff VIEW RANGE1 RANGE2: both ranges of the history into PREFIX-before
  * and PREFIX-after, each whole or not there, and how to compare them. */
+static int fleet_query_of(const struct args *a, const char *from, const char *to,
+			  struct fleet_query *q, char *err, size_t errlen);
+
 static int cmd_diff(const struct args *a)
 {
 	static const char *const suffixes[2] = { "-before.pb.gz", "-after.pb.gz" };
@@ -1209,6 +1269,21 @@ static int cmd_diff(const struct args *a)
 	for (i = 0; i < 2; i++) {
 		const struct range *r = &a->ranges[i];
 
+		if (a->cmd == CMD_FLEET) {
+			char from[64];
+			struct fleet_query q;
+
+			snprintf(from, sizeof(from), "%.*s", (int)r->from_len, r->from);
+			if (fleet_query_of(a, from, r->to, &q, err, sizeof(err)) ||
+			    fleet__collect(&q, &body[i], err, sizeof(err))) {
+				print_err("%s: %s", r->arg, err);
+				goto cleanup;
+			}
+			prof[i] = decode_profile(&body[i]);
+			if (!prof[i])
+				goto cleanup;
+			continue;
+		}
 		path = history_path(a, r->from, r->from_len, r->to);
 		if (!path) {
 			print_err("out of memory");
@@ -1721,37 +1796,46 @@ static void print_usage(FILE *out)
 
 /* ---- fleet ------------------------------------------------------------- */
 
-/* fleet collect|top VIEW: from the ClickHouse tables cprofd exports to. */
-static int cmd_fleet(const struct args *a)
+/* The fleet query of a's view, filters and the range from..to (times as
+ * --from takes them). 0, or -1 with the reason in err. */
+static int fleet_query_of(const struct args *a, const char *from, const char *to,
+			  struct fleet_query *q, char *err, size_t errlen)
 {
-	struct fleet_query q = { .url = a->clickhouse, .cacert = a->target.cacert,
-				 .view = a->view, .comm = a->comm, .container = a->container };
-	const char *from = a->from ? a->from : a->since, *file = a->output;
-	Perftools__Profiles__Profile *prof = NULL;
-	struct buf body = { 0 };
 	struct timespec now;
-	char err[1024], name[256], *save = NULL;
 	int64_t now_ns;
-	int rc = RC_FAIL, ret;
 
+	*q = (struct fleet_query){ .url = a->clickhouse, .cacert = a->target.cacert,
+				   .view = a->view, .comm = a->comm, .container = a->container,
+				   .per_host = a->opts & OPT_PER_HOST };
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
-	if (params__time(a->from ? "--from" : "--since", from, now_ns, &q.from_ns, err, sizeof(err)) ||
-	    params__time("--to", a->to ? a->to : "now", now_ns, &q.to_ns, err, sizeof(err))) {
+	if (params__time("from", from, now_ns, &q->from_ns, err, errlen) ||
+	    params__time("to", to, now_ns, &q->to_ns, err, errlen))
+		return -1;
+	if (q->to_ns <= q->from_ns) {
+		snprintf(err, errlen, "the range is empty: its end must come after its start");
+		return -1;
+	}
+	for (size_t i = 0; i < a->nr_host_list; i++)
+		q->hosts[i] = a->host_list[i];
+	q->nr_hosts = a->nr_host_list;
+	return 0;
+}
+
+/* fleet collect|top|diff VIEW: from the ClickHouse tables cprofd exports to. */
+static int cmd_fleet(const struct args *a)
+{
+	const char *from = a->from ? a->from : a->since, *file;
+	struct fleet_query q;
+	struct buf body = { 0 };
+	char err[1024], name[256];
+	int rc = RC_FAIL;
+
+	if (a->fleet_diff)
+		return cmd_diff(a);
+	if (fleet_query_of(a, from, a->to ? a->to : "now", &q, err, sizeof(err))) {
 		print_err("%s", err);
 		return RC_USAGE;
-	}
-	if (q.to_ns <= q.from_ns) {
-		print_err("the range is empty: --to must come after --from");
-		return RC_USAGE;
-	}
-	for (char *h = a->hosts ? strtok_r(a->hosts, ",", &save) : NULL; h;
-	     h = strtok_r(NULL, ",", &save)) {
-		if (q.nr_hosts == FLEET_MAX_HOSTS) {
-			print_err("--host: at most %d hosts", FLEET_MAX_HOSTS);
-			return RC_USAGE;
-		}
-		q.hosts[q.nr_hosts++] = h;
 	}
 	if (a->fleet_top) {
 		if (fleet__top(&q, a->by_process, a->rows, stdout, err, sizeof(err))) {
@@ -1760,41 +1844,13 @@ static int cmd_fleet(const struct args *a)
 		}
 		return RC_OK;
 	}
-	if (!file) {
-		if (default_output(a->view->name, time(NULL), name, sizeof(name))) {
-			print_err("cannot find a free file name for %s-*.pb.gz here; use -o FILE",
-				  a->view->name);
-			return RC_FAIL;
-		}
-		file = name;
-	}
-	ret = check_writable(file);
-	if (ret) {
-		print_err("cannot write %s: %s", file, errstr(-ret));
+	file = output_file(a, name, sizeof(name));
+	if (!file)
 		return RC_FAIL;
-	}
-	if (fleet__collect(&q, &body, err, sizeof(err))) {
+	if (fleet__collect(&q, &body, err, sizeof(err)))
 		print_err("%s", err);
-		goto cleanup;
-	}
-	prof = decode_profile(&body);
-	if (!prof)
-		goto cleanup;
-	ret = write_file_atomic(file, body.data, body.len);
-	if (ret) {
-		print_err("cannot write %s: %s", file, errstr(-ret));
-		goto cleanup;
-	}
-	print_written(file, body.len, prof);
-	fflush(stdout);
-	ret = pprof__top(prof, NULL, COLLECT_TOP_ROWS, stdout);
-	if (ret) {
-		print_err("%s: cannot print its top table: %s", file, errstr(-ret));
-		goto cleanup;
-	}
-	rc = RC_OK;
-cleanup:
-	pprof__free(prof);
+	else
+		rc = save_profile(file, &body, false);
 	buf__free(&body);
 	return rc;
 }

@@ -365,9 +365,11 @@ int fleet__collect(const struct fleet_query *q, struct buf *body, char *err, siz
 		goto nomem;
 
 	/* 1. the sums, by stack, host, process name and sample type */
-	if (sql_add(&sql, "SELECT stack, host, comm, type, sum(value) AS v FROM cprof_samples_v1") ||
-	    sql_where(&sql, q) ||
-	    sql_add(&sql, " GROUP BY stack, host, comm, type HAVING v != 0 FORMAT TabSeparated"))
+	if (sql_add(&sql, q->per_host ? "SELECT stack, host, comm, type, sum(value) AS v" :
+					 "SELECT stack, '', comm, type, sum(value) AS v") ||
+	    sql_add(&sql, " FROM cprof_samples_v1") || sql_where(&sql, q) ||
+	    sql_add(&sql, q->per_host ? " GROUP BY stack, host, comm, type" : " GROUP BY stack, comm, type") ||
+	    sql_add(&sql, " HAVING v != 0 FORMAT TabSeparated"))
 		goto nomem;
 	if (ch_query(q, sql.data, &ans, err, errlen))
 		goto out;
@@ -454,14 +456,14 @@ int fleet__collect(const struct fleet_query *q, struct buf *body, char *err, siz
 		while (hashmap__next(agg, &it, (void **)&k, (void **)&vals)) {
 			struct stack_rec **s = hashmap__find(stacks, &k->stack);
 			struct pprof_label labels[2] = {
-				{ .key = "host", .str = k->host }, { .key = "comm", .str = k->comm },
+				{ .key = "comm", .str = k->comm }, { .key = "host", .str = k->host },
 			};
 			int n;
 			size_t h;
 
-			for (h = 0; h < hosts && strcmp(seen[h], k->host); h++)
+			for (h = 0; q->per_host && h < hosts && strcmp(seen[h], k->host); h++)
 				;
-			if (h == hosts && hosts < sizeof(seen) / sizeof(seen[0]))
+			if (q->per_host && h == hosts && hosts < sizeof(seen) / sizeof(seen[0]))
 				seen[hosts++] = k->host;
 			if (s && *s) {
 				n = stack_locations(b, *s, locs);
@@ -473,12 +475,17 @@ int fleet__collect(const struct fleet_query *q, struct buf *body, char *err, siz
 				locs[0] = missing_loc;
 				n = missing_loc ? 1 : -1;
 			}
-			if (n < 0 || pprof_builder__sample(b, locs, (size_t)n, vals, labels, 2))
+			if (n < 0 || pprof_builder__sample(b, locs, (size_t)n, vals, labels,
+							   q->per_host ? 2 : 1))
 				goto nomem;
 		}
 	}
-	snprintf(comment, sizeof(comment), "fleet: %s from ClickHouse, %zu host%s, label host and comm",
-		 v->name, hosts, hosts == 1 ? "" : "s");
+	if (q->per_host)
+		snprintf(comment, sizeof(comment), "fleet: %s from ClickHouse, %zu host%s, labels comm and host",
+			 v->name, hosts, hosts == 1 ? "" : "s");
+	else
+		snprintf(comment, sizeof(comment), "fleet: %s from ClickHouse, every host%s added up, label comm",
+			 v->name, q->nr_hosts ? " asked for" : "");
 	if (pprof_builder__set_comments(b, comments, 1) ||
 	    pprof_builder__write(b, true, (uint8_t **)&body->data, &body->len))
 		goto nomem;
@@ -533,7 +540,10 @@ int fleet__top(const struct fleet_query *q, bool by_process, int n, FILE *out, c
 	}
 	if (ch_query(q, sql.data, &ans, err, errlen))
 		goto out;
-	fprintf(out, "%18s  %-32s%s\n", v->default_type, "host", by_process ? "  process" : "");
+	if (by_process)
+		fprintf(out, "%18s  %-32s  %s\n", v->default_type, "host", "process");
+	else
+		fprintf(out, "%18s  %s\n", v->default_type, "host");
 	c = (struct cursor){ ans.data, ans.data + ans.len };
 	while (c.p < c.end) {
 		char *f[3];
@@ -550,7 +560,10 @@ int fleet__top(const struct fleet_query *q, bool by_process, int n, FILE *out, c
 			snprintf(err, errlen, "ClickHouse's answer does not parse");
 			goto out;
 		}
-		fprintf(out, "%18" PRId64 "  %-32s%s%s\n", val, f[0], by_process ? "  " : "", f[1]);
+		if (by_process)
+			fprintf(out, "%18" PRId64 "  %-32s  %s\n", val, f[0], f[1]);
+		else
+			fprintf(out, "%18" PRId64 "  %s\n", val, f[0]);
 	}
 	fprintf(out, "(%s, %s)\n", v->name, unit);
 	rc = 0;

@@ -5,6 +5,7 @@
 #ifndef CPROF_CLI_FLEET_H
 #define CPROF_CLI_FLEET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,10 +23,13 @@ struct fleet_query {
 	size_t nr_hosts;		/* 0: every host */
 	const char *comm;		/* NULL: every process */
 	const char *container;		/* NULL: any */
+	bool per_host;			/* each host's samples apart, labelled host
+					 * (as many rows back as hosts) */
 };
 
-/* One pprof profile (gzipped) of q into body: every host's samples added
- * up by stack, host and process name (labels host and comm). 0, or -1
+/* One pprof profile (gzipped) of q into body: the hosts' samples added up
+ * by stack and process name (label comm), and host (label host) with
+ * q->per_host. 0, or -1
  * with a one-line reason in err. Call curl_global_init() first. */
 int fleet__collect(const struct fleet_query *q, struct buf *body, char *err, size_t errlen);
 

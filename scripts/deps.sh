@@ -15,7 +15,7 @@ case "${1:-build}" in
                 clickhouse-server) ;;
   bench) want+=(golang-go curl binutils linux-perf bpfcc-tools libbpf-tools bpftrace redis-server redis-tools
                 linux-headers-amd64	# memleak-bpfcc (bcc) compiles against them
-                libc6-dbg postgresql-15 time) ;;
+                libc6-dbg postgresql-15 time clickhouse-server) ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -45,6 +45,7 @@ struct exporter {
 	struct export_stats st;
 	bool full_said;			/* the spool-full message, once a spell */
 	bool write_said;		/* a write failed: said once */
+	bool reject_said;		/* a file was refused: said once a spell */
 	bool forget;			/* a file was rejected: send every stack again */
 	/* the history's thread only */
 	struct hashmap *known;
@@ -250,8 +251,8 @@ int export__window(struct exporter *x, const char *view, int64_t start_ns, int64
 	if (x->st.spool_bytes + total > x->o.spool_bytes) {
 		x->st.dropped++;
 		if (!x->full_said) {
-			log_error("export: the spool %s is full (%" PRIu64 " MiB): windows are dropped until %s takes what waits (counted on /metrics)",
-				  x->dir, x->o.spool_bytes >> 20, x->shown_url);
+			log_error("export: the spool %s is full (%" PRIu64 " KiB, --export-spool): windows are dropped until %s takes what waits (counted on /metrics)",
+				  x->dir, x->o.spool_bytes >> 10, x->shown_url);
 			x->full_said = true;
 		}
 		pthread_mutex_unlock(&x->lock);
@@ -481,9 +482,11 @@ static void reject(struct exporter *x, uint64_t seq, size_t len, const char *why
 	snprintf(name, sizeof(name), "%020" PRIu64 ".spool", seq);
 	snprintf(aside, sizeof(aside), "%s.rejected", name);
 	renameat(x->dirfd, name, x->dirfd, aside);
-	log_error("export: %s/%s was refused (%s): set aside as %s (counted on /metrics)", x->dir,
-		  name, why, aside);
 	pthread_mutex_lock(&x->lock);
+	if (!x->reject_said)
+		log_error("export: %s/%s was refused (%s): set aside as %s; so are later ones like it (counted on /metrics; said once a spell)",
+			  x->dir, name, why, aside);
+	x->reject_said = true;
 	x->st.spool_files--;
 	x->st.spool_bytes -= len < x->st.spool_bytes ? len : x->st.spool_bytes;
 	x->st.rejected++;
@@ -549,6 +552,7 @@ static void *sender(void *arg)
 			x->st.spool_files--;
 			x->st.spool_bytes -= len;
 			x->st.sent++;
+			x->reject_said = false;
 			x->st.sample_rows += rows;
 			x->st.stack_rows += srows;
 			x->st.bytes_sent += stk_len + smp_len;

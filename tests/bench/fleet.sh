@@ -46,7 +46,7 @@ for w in split locks leaks; do [ -x "build/workloads/$w" ] || die "build/workloa
 ch_setup "$TMP/clickhouse"
 ch_start || die "clickhouse-server did not start"
 cleanup_hook() {
-	[ -n "${CHURN:-}" ] && { pkill -P "$CHURN" 2>/dev/null; kill "$CHURN" 2>/dev/null; }
+	stop_busy_host
 	ch_stop
 }
 chq "CREATE DATABASE soak"
@@ -68,37 +68,13 @@ thread_ns() {
 start_cprofd soak --continuous all --window "$WIN" --store "$TMP/store" \
 	--export "clickhouse=${CH}?database=soak" --host-name soak || die "${FAILED[soak]}"
 sleep 5
-build/workloads/split $((MINUTES * 60 + 30)) >/dev/null 2>&1 &
-WORK_PID=$!
-(
-	n=0
-	while :; do
-		gcc -O1 -c tests/workloads/locks.c -o "$TMP/x.o" 2>/dev/null
-		if [ $((n++ % 10)) = 0 ]; then
-			build/workloads/locks mutex 200 >"$TMP/l.out" 2>&1 &
-			l=$!
-			for _ in $(seq 30); do grep -q ready "$TMP/l.out" && break; sleep 0.1; done
-			kill -USR1 $l 2>/dev/null
-			build/workloads/leaks grow >"$TMP/g.out" 2>&1 &
-			g=$!
-			for _ in $(seq 30); do grep -q ready "$TMP/g.out" && break; sleep 0.1; done
-			kill -USR1 $g 2>/dev/null
-			sleep 3
-			kill $l $g 2>/dev/null; wait $l $g 2>/dev/null
-		fi
-		sleep 1
-	done
-) >/dev/null 2>&1 &
-CHURN=$!
-WORK_PID="$WORK_PID $CHURN"
+busy_host $((MINUTES * 60 + 30))
 c0=$(cpu_ns "$PROF_PID") x0=$(thread_ns "$PROF_PID" cprofd-export) v0=$(metric cprofd_export_convert_seconds_total)
 t0=$(now)
 sleep $((MINUTES * 60))
 t1=$(now)
 c1=$(cpu_ns "$PROF_PID") x1=$(thread_ns "$PROF_PID" cprofd-export) v1=$(metric cprofd_export_convert_seconds_total)
-pkill -P "$CHURN" 2>/dev/null; kill "$CHURN" 2>/dev/null
-kill $WORK_PID 2>/dev/null
-WORK_PID= CHURN=
+stop_busy_host
 # what waits is sent before the figures are read
 for _ in $(seq 60); do [ "$(metric 'cprofd_export_spool{unit="windows"}')" = 0 ] && break; sleep 1; done
 sent=$(metric cprofd_export_sent_bytes_total) rows=$(metric 'cprofd_export_rows_total{table="samples"}')
@@ -129,9 +105,14 @@ chq "CREATE TABLE gen.cprof_samples_v1 AS soak.cprof_samples_v1"
 chq "CREATE TABLE gen.cprof_stacks_v1 AS soak.cprof_stacks_v1"
 chq "INSERT INTO gen.cprof_stacks_v1 SELECT * FROM soak.cprof_stacks_v1"
 g0=$(now)
+# a few copies a statement: all of a host's at once is more memory than
+# ClickHouse's default limit
 for h in $(seq "$HOSTS"); do
-	err=$(chq "INSERT INTO gen.cprof_samples_v1 SELECT toDateTime(toUInt32(time) + $shift0 - c * $span), duration_ms, 'host-$h', view, type, unit, value, stack, pid, tid, comm, thread, container, cgroup, label_keys, label_values FROM soak.cprof_samples_v1 ARRAY JOIN range($copies) AS c WHERE view = 'cpu'")
-	[ -z "$err" ] || die "generating host-$h: $err"
+	for c0 in $(seq 0 12 $((copies - 1))); do
+		n=$(( copies - c0 < 12 ? copies - c0 : 12 ))
+		err=$(chq "INSERT INTO gen.cprof_samples_v1 SELECT toDateTime(toUInt32(time) + $shift0 - (c + $c0) * $span), duration_ms, 'host-$h', view, type, unit, value, stack, pid, tid, comm, thread, container, cgroup, label_keys, label_values FROM soak.cprof_samples_v1 ARRAY JOIN range($n) AS c WHERE view = 'cpu'")
+		[ -z "$err" ] || die "generating host-$h: $err"
+	done
 done
 g1=$(now)
 chq "OPTIMIZE TABLE gen.cprof_samples_v1 FINAL"

@@ -69,30 +69,8 @@ stop_cprofd() { kill -TERM "$PROF_PID" 2>/dev/null; wait "$PROF_PID" 2>/dev/null
 
 start_cprofd soak --continuous all --window "$WIN" --store "$TMP/soak" || die "${FAILED[soak]}"
 sleep 5
-build/workloads/split $((MINUTES * 60 + 30)) >/dev/null 2>&1 &
-WORK_PID=$!
-(
-	n=0
-	while :; do
-		gcc -O1 -c tests/workloads/locks.c -o "$TMP/x.o" 2>/dev/null
-		if [ $((n++ % 10)) = 0 ]; then
-			build/workloads/locks mutex 200 >"$TMP/l.out" 2>&1 &
-			l=$!
-			for _ in $(seq 30); do grep -q ready "$TMP/l.out" && break; sleep 0.1; done
-			kill -USR1 $l 2>/dev/null
-			build/workloads/leaks grow >"$TMP/g.out" 2>&1 &
-			g=$!
-			for _ in $(seq 30); do grep -q ready "$TMP/g.out" && break; sleep 0.1; done
-			kill -USR1 $g 2>/dev/null
-			sleep 3
-			kill $l $g 2>/dev/null; wait $l $g 2>/dev/null
-		fi
-		sleep 1
-	done
-) >/dev/null 2>&1 &
-CHURN=$!
-WORK_PID="$WORK_PID $CHURN"
-cleanup_hook() { pkill -P "$CHURN" 2>/dev/null; kill "$CHURN" 2>/dev/null; }
+busy_host $((MINUTES * 60 + 30))
+cleanup_hook() { stop_busy_host; }
 c0=$(cpu_ns "$PROF_PID") b0=$(bpf_ns "$PROF_PID") h0=$(metric cprofd_history_build_seconds_total)
 bpf_progs "$PROF_PID" >"$TMP/progs0"
 t0=$(now)
@@ -115,9 +93,7 @@ retired=$(metric cprofd_track_records_retired_total) limit=$(metric 'cprofd_wind
 mib() { awk '{ printf "%.1f", $1 / 1048576 }'; }
 win_1m=$(sed -n 6p "$TMP/winmem" | mib) win_max=$(sort -n "$TMP/winmem" | tail -1 | mib)
 win_end=$(tail -1 "$TMP/winmem" | mib)
-cleanup_hook
-kill $WORK_PID 2>/dev/null
-WORK_PID=
+stop_busy_host
 stop_cprofd
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e6 }')
 pct() { awk -v n="$1" -v s="$secs" 'BEGIN { printf "%.2f", n / 1e9 / s * 100 }'; }

@@ -36,6 +36,42 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM HUP
 
+# busy_host SECONDS: the history and fleet benches' busy host, in the
+# background: build/workloads/split (about a CPU), a C compile every second,
+# and every 10 s build/workloads/locks mutex (four threads contending) and
+# build/workloads/leaks grow for 3 s. Adds its processes to WORK_PID; the
+# compile loop's pid in CHURN (stop_busy_host ends it).
+busy_host() {
+	build/workloads/split "$1" >/dev/null 2>&1 &
+	WORK_PID="$WORK_PID $!"
+	(
+		n=0
+		while :; do
+			gcc -O1 -c tests/workloads/locks.c -o "$TMP/x.o" 2>/dev/null
+			if [ $((n++ % 10)) = 0 ]; then
+				build/workloads/locks mutex 200 >"$TMP/l.out" 2>&1 &
+				l=$!
+				for _ in $(seq 30); do grep -q ready "$TMP/l.out" && break; sleep 0.1; done
+				kill -USR1 $l 2>/dev/null
+				build/workloads/leaks grow >"$TMP/g.out" 2>&1 &
+				g=$!
+				for _ in $(seq 30); do grep -q ready "$TMP/g.out" && break; sleep 0.1; done
+				kill -USR1 $g 2>/dev/null
+				sleep 3
+				kill $l $g 2>/dev/null; wait $l $g 2>/dev/null
+			fi
+			sleep 1
+		done
+	) >/dev/null 2>&1 &
+	CHURN=$!
+	WORK_PID="$WORK_PID $CHURN"
+}
+stop_busy_host() {
+	[ -n "${CHURN:-}" ] && { pkill -P "$CHURN" 2>/dev/null; kill "$CHURN" 2>/dev/null; }
+	kill $WORK_PID 2>/dev/null
+	WORK_PID= CHURN=
+}
+
 now() { echo "${EPOCHREALTIME/./}"; }             # microseconds
 # a process's CPU so far, with its living children's (cprofd's parser
 # processes; children it has reaped are in its own count)

@@ -98,8 +98,13 @@ done
 ta=$(q "$TMP/own-alpha.pb.gz" total) tb=$(q "$TMP/own-beta.pb.gz" total) tf=$(q "$TMP/fleet.pb.gz" total)
 check "fleet: the fleet's total is the hosts' ($tf; $ta + $tb)" \
 	test "${tf%% *}" = "$(( ${ta%% *} + ${tb%% *} ))" "fleet $tf, alpha $ta, beta $tb"
-a=$(q "$TMP/fleet.pb.gz" sum samples host=alpha) b=$(q "$TMP/fleet.pb.gz" sum samples host=beta)
-check "fleet: samples carry their host (alpha $a, beta $b)" test "${a:-0}" -gt 0 -a "${b:-0}" -gt 0 "$a $b"
+check "fleet: by default one sample a stack and process, no host label" \
+	test "$(q "$TMP/fleet.pb.gz" sum samples host=alpha)" = 0 "$(q "$TMP/fleet.pb.gz" labels)"
+"$B/cprof-ctl" fleet --clickhouse "$FLEET" collect cpu --from "$T0" --to "$T1" --per-host \
+	-o "$TMP/perhost.pb.gz" >/dev/null 2>&1
+a=$(q "$TMP/perhost.pb.gz" sum samples host=alpha) b=$(q "$TMP/perhost.pb.gz" sum samples host=beta)
+check "fleet: --per-host: each host's samples apart, labelled (alpha $a, beta $b; $ta, $tb)" \
+	test "${a:-0}" = "${ta##* }" -a "${b:-0}" = "${tb##* }" "$a $b"
 "$B/cprof-ctl" fleet --clickhouse "$FLEET" top cpu --from "$T0" --to "$T1" >"$TMP/top.out" 2>&1
 check "fleet: cprof-ctl fleet top lists both hosts" \
 	bash -c 'grep -q " alpha" "$1" && grep -q " beta" "$1"' _ "$TMP/top.out" "$(cat "$TMP/top.out")"
@@ -107,6 +112,20 @@ check "fleet: cprof-ctl fleet top lists both hosts" \
 	-o "$TMP/beta.pb.gz" >/dev/null 2>&1
 f=$(q "$TMP/beta.pb.gz" sum samples) b=$(q "$TMP/own-beta.pb.gz" sum samples)
 check "fleet: --host beta is beta's own history ($f samples; $b)" test "${f:-x}" = "${b:-y}" "$f vs $b"
+# a -diff_base pair across the fleet: phase_a's time before phase_b's
+bs=$(awk '$1 == "b_start" { print int($2 / 1e9) }' "$TMP/ph.out")
+mid=$(( (bs / WIN + 1) * WIN ))
+"$B/cprof-ctl" fleet --clickhouse "$FLEET" diff cpu "$T0..$((mid - WIN))" "$mid..$T1" -o "$TMP/fd" \
+	>"$TMP/fd.out" 2>&1
+if command -v go >/dev/null && [ -s "$TMP/fd-after.pb.gz" ]; then
+	go tool pprof -top -diff_base "$TMP/fd-before.pb.gz" "$TMP/fd-after.pb.gz" >"$TMP/fdiff.txt" 2>"$TMP/fdiff.err"
+	a=$(awk '$NF == "phase_a" { print $1 }' "$TMP/fdiff.txt") b=$(awk '$NF == "phase_b" { print $1 }' "$TMP/fdiff.txt")
+	check "fleet: cprof-ctl fleet diff: -diff_base of its pair has phase_a gone ($a) and phase_b come ($b)" \
+		test "${a:0:1}" = - -a -n "$b" -a "${b:0:1}" != - "$(head -5 "$TMP/fdiff.txt"); $(head -c 300 "$TMP/fd.out")"
+	check "fleet: ...and -diff_base warns of nothing" test ! -s "$TMP/fdiff.err" "$(head -c 200 "$TMP/fdiff.err")"
+else
+	fail "fleet: cprof-ctl fleet diff" "$(head -c 300 "$TMP/fd.out")"
+fi
 dstop 2
 
 # 2. A Distributed table over two shards (one server, two databases)
