@@ -223,7 +223,7 @@ static bool parse_i64(const char *s, int64_t *out)
 
 struct agg_key {
 	uint64_t stack;
-	char host[128];
+	char host[256];			/* --host-name allows 255 bytes */
 	char comm[32];
 };
 

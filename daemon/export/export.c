@@ -339,6 +339,15 @@ static size_t take_response(char *p, size_t size, size_t n, void *arg)
 	return want;
 }
 
+/* libcurl's progress callback: a request in flight ends when cprofd
+ * stops (a ClickHouse that takes the connection and never answers would
+ * hold the shutdown for the whole timeout). */
+static int stop_transfer(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			 curl_off_t ulnow)
+{
+	return __atomic_load_n(&((struct exporter *)arg)->stop, __ATOMIC_RELAXED);
+}
+
 /* POST body to ClickHouse with query sql. 0; -EAGAIN (could not reach it,
  * or it failed: try again later) or -EINVAL (it refused the data) with
  * the reason in why. */
@@ -510,6 +519,9 @@ static void *sender(void *arg)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_transfer);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	if (x->o.ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, x->o.ca_file);
 	for (;;) {
@@ -546,6 +558,7 @@ static void *sender(void *arg)
 		if (!e) {
 			char name[64];
 			uint64_t rows = nrows[1], srows = nrows[0];
+
 			snprintf(name, sizeof(name), "%020" PRIu64 ".spool", seq);
 			unlinkat(x->dirfd, name, 0);
 			pthread_mutex_lock(&x->lock);
@@ -670,7 +683,7 @@ void export__stop(struct exporter *x)
 	if (!x)
 		return;
 	pthread_mutex_lock(&x->lock);
-	x->stop = true;
+	__atomic_store_n(&x->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&x->cond);
 	pthread_mutex_unlock(&x->lock);
 	pthread_join(x->thread, NULL);

@@ -202,10 +202,10 @@ static void retire(struct history *h)
 				continue;
 			tracks[nr_tracks++] = hv->track;
 		}
-		if (nr_bases < sizeof(bases) / sizeof(bases[0])) {
-			bases[nr_bases] = hv->prev;
-			base_of[nr_bases++] = (int)t;
-		}
+		if (nr_bases == sizeof(bases) / sizeof(bases[0]))
+			return;	/* a base left out would lose its view's deltas */
+		bases[nr_bases] = hv->prev;
+		base_of[nr_bases++] = (int)t;
 	}
 	cprofd__retire(h->d, tracks, nr_tracks, bases, base_of, nr_bases);
 }

@@ -145,9 +145,18 @@ long cprofd__retire(struct cprofd *d, struct window *const *tracks, size_t nr_tr
 		struct window *mine[WINDOW_MAX_BASES];
 		size_t nr = 0;
 
-		for (size_t i = 0; i < nr_bases && nr < WINDOW_MAX_BASES; i++)
-			if (base_of[i] == (int)t)
+		bool all = true;
+
+		for (size_t i = 0; i < nr_bases; i++) {
+			if (base_of[i] != (int)t)
+				continue;
+			if (nr == WINDOW_MAX_BASES)
+				all = false;	/* a consumer left unprotected: not this track */
+			else
 				mine[nr++] = bases[i];
+		}
+		if (!all)
+			continue;
 		n = core__retire(d->core, tracks[t], mine, nr, gone);
 		if (n < 0)
 			e = (int)n;
