@@ -350,7 +350,7 @@ static int stop_transfer(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
 
 /* POST body to ClickHouse with query sql. 0; -EAGAIN (could not reach it,
  * or it failed: try again later) or -EINVAL (it refused the data) with
- * the reason in why. */
+ * the reason in why; -ECANCELED: cprofd stops. */
 static int post(struct exporter *x, CURL *c, const char *sql, const char *body, size_t len,
 		bool gzipped, char *why, size_t whylen)
 {
@@ -384,6 +384,8 @@ static int post(struct exporter *x, CURL *c, const char *sql, const char *body, 
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
 	free(url);
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return -ECANCELED;	/* cprofd stops: the file stays for next time */
 	if (rc != CURLE_OK) {
 		snprintf(why, whylen, "%s", curl_easy_strerror(rc));
 		return -EAGAIN;
@@ -577,7 +579,7 @@ static void *sender(void *arg)
 			backoff = 1;
 		} else if (e == -EINVAL) {
 			reject(x, seq, len, why);
-		} else if (e != -ENOENT) {
+		} else if (e != -ENOENT && e != -ECANCELED) {
 			pthread_mutex_lock(&x->lock);
 			x->st.send_errors++;
 			x->st.connected = false;
@@ -589,6 +591,8 @@ static void *sender(void *arg)
 			tables = false;
 		}
 		free(buf);
+		if (e == -ECANCELED)
+			break;
 		if (e && e != -EINVAL && e != -ENOENT) {
 			if (wait_stop(x, (int64_t)backoff * NS))
 				break;
