@@ -187,9 +187,13 @@ read -r big churn all < <(awk 'NF { a += $1; b += $2; c += $3; n++ } END { print
 want=$(truth "$TMP/d1.out" leak_big inuse_bytes)
 check "heap 512K: leak_big's 100 MiB in use estimated within 10% ($big)" \
 	near "$big" "$want" "$(awk -v w="$want" 'BEGIN { print w * 0.1 }')" "mean of five $big; each run: $(tr '\n' ';' <<<"$sums")"
+# churn's million 64-byte blocks are about 122 samples a run at 512K, 610
+# in five: the mean's sampling error is 1/sqrt(610), 4%; 15% is 3.5 times
+# that. 10% (2.5 times) fails about one run in eighty with nothing wrong,
+# and did: single runs of 48 to 78 MB are that error, not a bias.
 want=$(truth "$TMP/d1.out" churn alloc_bytes)
-check "heap 512K: churn's 64 MB allocated estimated within 10% ($churn)" \
-	near "$churn" "$want" "$(awk -v w="$want" 'BEGIN { print w * 0.1 }')" "mean of five $churn"
+check "heap 512K: churn's 64 MB allocated estimated within 15% ($churn)" \
+	near "$churn" "$want" "$(awk -v w="$want" 'BEGIN { print w * 0.15 }')" "mean of five $churn; each run: $(tr '\n' ';' <<<"$sums")"
 want=$(awk '$2 == "alloc_objects" { s += $9 } END { print s }' "$TMP/d1.out")
 check "heap 512K: all that is in use estimated within 10% ($all of $want)" \
 	near "$all" "$want" "$(awk -v w="$want" 'BEGIN { print w * 0.1 }')" "mean of five $all"
