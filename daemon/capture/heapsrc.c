@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "allocator.h"
 #include "capture.skel.h"
 #include "heap.h"
@@ -67,14 +68,6 @@ struct heapsrc {
 	unsigned int follows;
 	struct heapsrc_stats st;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* A mapped file worth analysing: the C library, an allocator by its name,
  * or the program itself (a static allocator). */

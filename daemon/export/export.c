@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "export.h"
 #include "hashmap.h"
 #include "log.h"
@@ -50,14 +51,6 @@ struct exporter {
 	/* the history's thread only */
 	struct hashmap *known;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * NS + ts.tv_nsec;
-}
 
 void export__redact(const char *url, char *out, size_t len)
 {

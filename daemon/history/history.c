@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "core.h"
 #include "cprofd.h"
 #include "export.h"
@@ -59,14 +60,6 @@ const char *history_kept_as(const char *view, unsigned int continuous)
 	if (same && (continuous & (1u << (same - views))))
 		return same->name;
 	return view;
-}
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * NS + ts.tv_nsec;
 }
 
 /* Build window w (closed) of hv's view and keep it. */

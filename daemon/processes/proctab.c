@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "container.h"
 #include "fileio.h"
 #include "hashmap.h"
@@ -31,15 +32,7 @@ struct proctab {
 	void *on_exit_arg;
 };
 
-static int64_t now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static bool same_process(const struct proc_instance *in)
+bool proc_instance_alive(uint32_t pid, uint64_t start_ns)
 {
 	static long hz;
 	uint64_t ticks;
@@ -47,9 +40,14 @@ static bool same_process(const struct proc_instance *in)
 
 	if (!hz)
 		hz = sysconf(_SC_CLK_TCK);
-	if (targets__proc_stat(in->pid, &ticks, &exited))
+	if (hz <= 0 || targets__proc_stat(pid, &ticks, &exited))
 		return false;
-	return ticks == in->start_ns / (1000000000ULL / hz);
+	return ticks == start_ns / (1000000000ULL / (uint64_t)hz);
+}
+
+static bool same_process(const struct proc_instance *in)
+{
+	return proc_instance_alive(in->pid, in->start_ns);
 }
 
 bool proc_alive(int pid)
@@ -93,7 +91,7 @@ static void read_maps(struct proctab *t, struct proc_instance *in)
 	struct procmaps fresh = { 0 };
 	int err;
 
-	in->refreshed_ns = now_mono();
+	in->refreshed_ns = mono_ns();
 	t->stats.maps_reads++;
 	/* Read first, then check the pid still is this instance: a check
 	 * before the read would leave a window for pid reuse in between. */
@@ -218,7 +216,7 @@ struct proc_instance *proctab__get(struct proctab *t, uint32_t pid, uint64_t sta
 void proctab__refresh(struct proctab *t, struct proc_instance *in, bool force)
 {
 	/* one re-read per instance per 100 ms, however many frames miss */
-	if (in->exited_ns || (!force && now_mono() - in->refreshed_ns < 100 * 1000000LL))
+	if (in->exited_ns || (!force && mono_ns() - in->refreshed_ns < 100 * 1000000LL))
 		return;
 	read_maps(t, in);
 }
@@ -251,7 +249,7 @@ static int cmp_exit(const void *a, const void *b)
 
 void proctab__gc(struct proctab *t, int64_t keep_since)
 {
-	int64_t now = now_mono(), cutoff = now - t->retention_ns;
+	int64_t now = mono_ns(), cutoff = now - t->retention_ns;
 	struct proc_instance **slot, **exited = NULL;
 	struct instance_key *k;
 	struct hashmap *keep;

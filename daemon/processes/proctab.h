@@ -58,6 +58,9 @@ typedef void (*proctab_exit_fn)(void *arg, const struct proc_instance *in);
 void proctab__set_exit_hook(struct proctab *t, proctab_exit_fn fn, void *arg);
 /* Whether pid is a live process now. */
 bool proc_alive(int pid);
+/* Whether the process with pid now is the one that started at start_ns
+ * (not a later one with its pid; a zombie still is). */
+bool proc_instance_alive(uint32_t pid, uint64_t start_ns);
 void proctab__stats(struct proctab *t, struct proctab_stats *st);
 void proctab__free(struct proctab *t);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "access.h"
 #include "cpu.h"
 #include "offcpu.h"
@@ -21,14 +22,6 @@
 #include "symbatch.h"
 #include "vdso.h"
 #include "views.h"
-
-static int64_t now_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* x86-64: the kernel's half of the address space. */
 #define KERNEL_ADDR_MIN		0xffff800000000000ull
@@ -134,7 +127,7 @@ static int object_frames(struct build *bd, const struct object *o, uint64_t offs
  * needed, and again when it changed, at most once a second). */
 static const char *jit_name(struct proc_instance *in, uint64_t addr)
 {
-	int64_t now = now_mono_ns();
+	int64_t now = mono_ns();
 	struct perfmap_user as;
 	char path[128];
 

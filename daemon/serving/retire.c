@@ -16,38 +16,17 @@
 #include <errno.h>
 #include <stdint.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "clock.h"
 #include "core.h"
 #include "cprofd.h"
 #include "hashmap.h"
 #include "proctab.h"
-#include "targets.h"
 #include "window.h"
 
 /* An instance with no entry in the process table (its maps were never
  * read, or were let go): when it was first seen gone. */
 static struct hashmap *seen_gone;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Whether the instance is still the process with that pid. */
-static bool still_running(const struct window_instance *in)
-{
-	long hz = sysconf(_SC_CLK_TCK);
-	uint64_t ticks;
-	bool exited;
-
-	if (targets__proc_stat(in->pid, &ticks, &exited) || exited || hz <= 0)
-		return false;
-	return ticks == in->start_ns / (1000000000ULL / (uint64_t)hz);
-}
 
 /* The instances of set gone for RETIRE_AFTER_NS, into gone. */
 static int find_gone(struct cprofd *d, const struct hashmap *set, struct hashmap *gone,
@@ -68,7 +47,7 @@ static int find_gone(struct cprofd *d, const struct hashmap *set, struct hashmap
 				e = -ENOMEM;
 			continue;
 		}
-		if (still_running(in))
+		if (proc_instance_alive(in->pid, in->start_ns))
 			continue;
 		since = hashmap__find(seen_gone, in);
 		if (!since) {
