@@ -18,13 +18,20 @@
  *   its kernel stack is read from the sleeping task (bpf_get_task_stack)
  *   and the interval waits for its user stack;
  * - the user stack is read in the thread's own context, the first time it
- *   leaves the kernel through a system call's exit (sys_exit) or the CPU
- *   again, when its user registers are still those it left the CPU with
- *   (else it is recorded without one, counted: offcpu_user_stack_lost).
- *   Then the interval is added to its key.
+ *   goes back to user code or leaves the CPU again, when its user registers
+ *   are still those it left the CPU with (else it is recorded without one,
+ *   counted: offcpu_user_stack_lost). Then the interval is added to its key.
+ *   Going back to user code is seen at rseq_update: a thread registered
+ *   with rseq (glibc 2.35 registers every thread) is sent through rseq's
+ *   work on its way back after every switch, and only then. A thread that
+ *   is not registered (Go, musl, older glibc) is treated as a preempted one:
+ *   its stacks are read as it leaves, drawn. Kernels without that
+ *   tracepoint (or a task_struct without rseq) use sys_exit instead, which
+ *   sends every system call of the host through the kernel's slow path
+ *   while attached (0.86x on a futex-heavy workload).
  * Untargeted threads cost an inlined per-CPU lookup as they leave, a
- * pointer test as they come back (no task storage) and, at a system
- * call's exit, a read of offcpu_pending.
+ * pointer test as they come back (no task storage) and, on their way back
+ * to user code (rseq_update or sys_exit), a read of offcpu_pending.
  *
  * Each handler is built twice, for tp_btf and raw_tp (no kernel stacks
  * there: bpf_get_task_stack needs the task's BTF pointer). */
@@ -38,6 +45,8 @@
 const volatile __u64 offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
 const volatile __u32 offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
 const volatile bool switch_has_state = false;	/* sched_switch passes prev_state (5.18) */
+/* Threads go back to user code seen at rseq_update (else at sys_exit). */
+const volatile bool offcpu_via_rseq = false;
 
 /* When user space last attached the source (bpf_ktime_get_ns()): what
  * threads noted before is from a detached time, and dropped. */
@@ -159,6 +168,15 @@ static __always_inline bool current_is_kthread(void)
 	return bpf_get_current_task_btf()->flags & PF_KTHREAD;
 }
 
+/* Whether task t registered an rseq area: its way back to user code then
+ * passes rseq_update after every switch. */
+static __always_inline bool task_has_rseq(struct task_struct *t)
+{
+	if (!bpf_core_field_exists(t->rseq))
+		return false;
+	return BPF_CORE_READ(t, rseq) != NULL;
+}
+
 /* Add the interval t holds to key's entry in generation g, with what a
  * window needs to clip it at its start (include/offcpu.h). */
 static __always_inline void offcpu_add(struct offcpu_key *key, const struct offcpu_thread *t,
@@ -173,7 +191,7 @@ static __always_inline void offcpu_add(struct offcpu_key *key, const struct offc
 		return;
 	key->since = t->start_ns >= g0 ? 0 : t->start_gen + 1;
 	if (t->eager && t->keep < OFFCPU_WEIGHT_ONE && t->keep) {
-		/* a preempted one drawn with probability keep / 1024 as it left
+		/* one drawn with probability keep / 1024 as it left
 		 * (before its length was known): it stands for 1024 / keep */
 		weight = (__u64)OFFCPU_WEIGHT_ONE * OFFCPU_WEIGHT_ONE / t->keep;
 		/* the reading of its stacks lengthened it, and only because it
@@ -252,9 +270,10 @@ static __always_inline void offcpu_record(struct offcpu_thread *t, struct offcpu
 	offcpu_add(key, t, g);
 }
 
-/* A system call returns: record the thread's pending interval, with the
- * user stack it waited on if its registers are those it left the CPU with. */
-static __always_inline int on_sys_exit(void *ctx, bool btf)
+/* The thread goes back to user code (rseq_update, or a system call's
+ * exit): record its pending interval, with the user stack it waited on if
+ * its registers are those it left the CPU with. */
+static __always_inline int on_user_return(void *ctx, bool btf)
 {
 	__u64 pid_tgid, ip, sp, ustack = 0;
 	__u32 tid, g = gen & 1;
@@ -294,15 +313,59 @@ static __always_inline void offcpu_flush(void *ctx, struct offcpu_thread *t, __u
 	offcpu_record(t, &key, kthread, user_now, ustack, g);
 }
 
+/* Readings as they leave for waits of threads not seen going back to user
+ * code, per CPU: a budget of time that earns 1 ns a ns, up to
+ * OFFCPU_EAGER_BURST readings' worth, each reading costing
+ * 1 s / OFFCPU_EAGER_PER_SEC of it. Within it, every such wait is read (a
+ * long one that follows short ones is not left to a draw); past it they
+ * are drawn like preempted ones. */
+#define OFFCPU_EAGER_PER_SEC	1000
+#define OFFCPU_EAGER_BURST	100
+#define OFFCPU_EAGER_COST_NS	(1000000000ULL / OFFCPU_EAGER_PER_SEC)
+
+struct offcpu_budget {
+	__u64 credit_ns, last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_budget);
+} offcpu_budget SEC(".maps");
+
+static __always_inline bool eager_budget(__u64 now)
+{
+	__u32 zero = 0;
+	struct offcpu_budget *b = bpf_map_lookup_elem(&offcpu_budget, &zero);
+	__u64 credit;
+
+	if (!b)
+		return false;
+	credit = b->credit_ns + (now - b->last_ns);
+	if (credit > OFFCPU_EAGER_BURST * OFFCPU_EAGER_COST_NS || now < b->last_ns)
+		credit = OFFCPU_EAGER_BURST * OFFCPU_EAGER_COST_NS;
+	b->last_ns = now;
+	if (credit < OFFCPU_EAGER_COST_NS) {
+		b->credit_ns = credit;
+		count(CPROF_CNT_OFF_EAGER_DRAWN);
+		return false;
+	}
+	b->credit_ns = credit - OFFCPU_EAGER_COST_NS;
+	return true;
+}
+
 /* The current task leaves the CPU: record what it had pending, and note
  * this interval's start. A thread that could run (preempted) goes back to
- * user code as soon as it runs again: its stacks are read now or never. */
+ * user code as soon as it runs again, and one not registered with rseq
+ * goes back unseen (with rseq_update chosen): their stacks are read now or
+ * never. */
 static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct offcpu_thread *t,
 				    bool preempt, __u32 prev_state, __u64 now, __u64 pid_tgid,
 				    bool btf)
 {
-	__u32 tid = (__u32)pid_tgid;
-	bool kthread = current_is_kthread();
+	__u32 tid = (__u32)pid_tgid, last;
+	bool kthread = current_is_kthread(), now_or_never;
 	struct pt_regs *regs;
 	__u64 ip, sp;
 
@@ -335,18 +398,23 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 	if (regs && regs_syscall(regs) >= 0)
 		t->syscall = (__u32)regs_syscall(regs);
 	t->keep = OFFCPU_WEIGHT_ONE;
-	if (t->state == OFFCPU_PREEMPTED && offcpu_rate_ns && t->last_preempted_ns < offcpu_rate_ns) {
+	now_or_never = t->state == OFFCPU_PREEMPTED ||
+		       (offcpu_via_rseq && !kthread && !task_has_rseq(prev));
+	last = t->state == OFFCPU_PREEMPTED ? t->last_preempted_ns : t->last_slept_ns;
+	if (now_or_never && t->state != OFFCPU_PREEMPTED && eager_budget(now)) {
+		/* read whatever its length: within the CPU's budget */
+	} else if (now_or_never && offcpu_rate_ns && last < offcpu_rate_ns) {
 		/* Its stacks are read now or never, before its length is
-		 * known: draw it with a probability its last preemption
-		 * predicts (Go's d / rate), at least 1/64; what is drawn is
-		 * weighted by its inverse, so the totals stay unbiased. */
-		__u32 keep = (__u32)((__u64)t->last_preempted_ns * OFFCPU_WEIGHT_ONE / offcpu_rate_ns);
+		 * known: draw it with a probability its last interval of the
+		 * kind predicts (Go's d / rate), at least 1/64; what is drawn
+		 * is weighted by its inverse, so the totals stay unbiased. */
+		__u32 keep = (__u32)((__u64)last * OFFCPU_WEIGHT_ONE / offcpu_rate_ns);
 
 		t->keep = keep < OFFCPU_WEIGHT_ONE / 64 ? OFFCPU_WEIGHT_ONE / 64 : keep;
 		if (bpf_get_prandom_u32() % OFFCPU_WEIGHT_ONE >= t->keep)
 			t->keep = 0;
 	}
-	if (t->state == OFFCPU_PREEMPTED && t->keep) {
+	if (now_or_never && t->keep) {
 		struct sample_key key;
 
 		sample_key__fill(&key, pid_tgid);
@@ -396,19 +464,21 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 	count(CPROF_CNT_OFF_INTERVALS);
 	if (t->state == OFFCPU_PREEMPTED)
 		t->last_preempted_ns = ns < 0xffffffffULL ? ns : 0xffffffffu;
+	else
+		t->last_slept_ns = ns < 0xffffffffULL ? ns : 0xffffffffu;
 	if (ns < offcpu_min_ns) {
 		t->phase = THR_ON_CPU;
 		count(CPROF_CNT_OFF_SHORT);
 		count_add(CPROF_CNT_OFF_SHORT_NS, ns);
 		return;
 	}
-	if (t->state == OFFCPU_PREEMPTED && !t->keep) {
+	if (!t->keep) {	/* drawn out as it left */
 		t->phase = THR_ON_CPU;
 		count(CPROF_CNT_OFF_SAMPLED_OUT);
 		return;
 	}
-	/* shorter than the rate: drawn with probability ns / rate (a
-	 * preempted one was drawn as it left) */
+	/* shorter than the rate: drawn with probability ns / rate (one
+	 * read as it left was drawn then) */
 	t->sampled = !t->eager && ns < offcpu_rate_ns;
 	if (t->sampled && bpf_get_prandom_u32() % offcpu_rate_ns >= ns) {
 		t->phase = THR_ON_CPU;
@@ -464,16 +534,28 @@ int BPF_PROG(offcpu_switch_raw, bool preempt, struct task_struct *prev, struct t
 	return on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), false);
 }
 
+SEC("tp_btf/rseq_update")
+int BPF_PROG(offcpu_rseq, struct task_struct *t)
+{
+	return on_user_return(ctx, true);
+}
+
+SEC("raw_tp/rseq_update")
+int BPF_PROG(offcpu_rseq_raw, struct task_struct *t)
+{
+	return on_user_return(ctx, false);
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(offcpu_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, true);
+	return on_user_return(ctx, true);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(offcpu_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, false);
+	return on_user_return(ctx, false);
 }
 
 #endif /* CPROF_BPF_SCHED_H */

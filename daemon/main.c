@@ -746,9 +746,11 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 			 o->nr_pids || o->continuous ? "all the time (--pid, --continuous)" :
 			 "while block or mutex profiles run", (unsigned long long)(cs->lock_rate_ns / 1000));
 	if (cs->sources & SOURCE_SCHED)
-		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), by the scheduler programs (%s, %u instructions), attached while offcpu or wall profiles run",
+		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), by the scheduler programs (%s, %u instructions; user stacks read %s), attached while offcpu or wall profiles run",
 			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->offcpu_rate_ns / 1000,
-			 cs->sched_raw ? "raw_tp" : "tp_btf", cs->sched_insns);
+			 cs->sched_raw ? "raw_tp" : "tp_btf", cs->sched_insns,
+			 cs->sched_rseq ? "as threads go back to user code (rseq_update), or as they leave if not registered with rseq" :
+			 "at system calls' exits (sys_exit: every system call of the host takes the kernel's slow path meanwhile)");
 	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB",
 		 cs->counts_entries, cs->stacks_entries, cs->nr_cpus, cs->max_hz, o->hz,
 		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0);

@@ -73,18 +73,21 @@ struct offcpu_thread {
 	__u32 syscall;			/* OFFCPU_NO_SYSCALL: none */
 	__u8 state;			/* enum offcpu_state */
 	__u8 phase;			/* THR_* */
-	__u8 eager;			/* stacks captured as it left (preempted) */
+	__u8 eager;			/* stacks captured as it left (preempted, or
+					 * not coming back through rseq_update) */
 	__u8 sampled;			/* shorter than the rate, and drawn */
-	__u16 keep;			/* a preempted one: drawn with probability
-					 * keep / 1024 as it left (0: not drawn) */
+	__u16 keep;			/* one read as it left: drawn with probability
+					 * keep / 1024 then (0: not drawn) */
 	__u16 _pad;
 	__u32 last_preempted_ns;	/* its last preemption's length (capped) */
 	__u32 capture_ns;		/* of this interval, the reading of its stacks
-					 * as it left (a drawn preempted one) */
+					 * as it left (one drawn then) */
+	__u32 last_slept_ns;		/* its last other interval's length (capped) */
+	__u32 _pad2;
 };
 
 #ifndef __BPF__
-_Static_assert(sizeof(struct offcpu_thread) == 72, "offcpu_thread layout");
+_Static_assert(sizeof(struct offcpu_thread) == 80, "offcpu_thread layout");
 _Static_assert(sizeof(struct offcpu_key) == 88, "offcpu_key layout");
 _Static_assert(sizeof(struct offcpu_val) == 32, "offcpu_val layout");
 #endif

@@ -47,7 +47,8 @@ struct perfset {
 
 /* The programs that keep the targets map (bpf/targets.h). */
 #define NR_TARGET_PROGS 4
-/* The scheduler source's (bpf/sched.bpf.h): sched_switch, sys_exit. */
+/* The scheduler source's (bpf/sched.bpf.h): sched_switch, and where threads
+ * go back to user code: rseq_update or sys_exit. */
 #define NR_SCHED_PROGS 2
 /* The futex source's (bpf/lock.bpf.h): sched_switch, sched_waking. */
 #define NR_LOCK_PROGS 2
@@ -1132,20 +1133,60 @@ static bool switch_has_state(const struct btf *vmlinux)
 	return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
 }
 
+/* Whether threads going back to user code can be seen at rseq_update: the
+ * kernel has the tracepoint, and task_struct an rseq pointer for the
+ * programs to tell the threads that pass it (registered ones: glibc 2.35
+ * registers every thread) from those that do not. Else sys_exit, which
+ * puts every system call of the host on the kernel's slow path while it
+ * is attached. */
+static bool offcpu_rseq_usable(const struct btf *vmlinux)
+{
+	const struct btf_type *t;
+	int id;
+
+	if (!vmlinux || getenv("CPROF_TEST_OFFCPU_SYS_EXIT"))	/* the tests' way to the fallback */
+		return false;
+	if (btf__find_by_name_kind(vmlinux, "btf_trace_rseq_update", BTF_KIND_TYPEDEF) < 0)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "task_struct", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	for (int i = 0; t && i < btf_vlen(t); i++) {
+		const struct btf_member *m = btf_members(t) + i;
+
+		if (!strcmp(btf__name_by_offset(vmlinux, m->name_off), "rseq"))
+			return btf_is_ptr(btf__type_by_id(vmlinux, m->type));
+	}
+	return false;
+}
+
 /* Load the scheduler source's programs, tp_btf where the kernel has the
- * tracepoints' BTF (vmlinux: NULL when not), raw_tp elsewhere; none when
- * it is off, and maps of one entry. Before load. */
-static void sched_choose_progs(struct core *v, bool on, const struct btf *vmlinux)
+ * tracepoints' BTF (tps: NULL when not), raw_tp elsewhere; none when it is
+ * off, and maps of one entry. Before load. */
+static void sched_choose_progs(struct core *v, bool on, const struct btf *tps,
+			       const struct btf *vmlinux)
 {
 	struct capture *s = v->skel;
+	bool rseq = on && offcpu_rseq_usable(vmlinux);
 	struct bpf_program *p[NR_SCHED_PROGS][2] = {
 		{ s->progs.offcpu_switch, s->progs.offcpu_switch_raw },
-		{ s->progs.offcpu_sys_exit, s->progs.offcpu_sys_exit_raw },
+		{ s->progs.offcpu_rseq, s->progs.offcpu_rseq_raw },
 	};
-	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_sys_exit" };
+	const char *tp[NR_SCHED_PROGS] = { "btf_trace_sched_switch", "btf_trace_rseq_update" };
 	int ids[NR_SCHED_PROGS];
 
-	choose_flavours(vmlinux, on, p, tp, NR_SCHED_PROGS, v->sched_progs, ids);
+	if (!rseq) {
+		p[1][0] = s->progs.offcpu_sys_exit;
+		p[1][1] = s->progs.offcpu_sys_exit_raw;
+		tp[1] = "btf_trace_sys_exit";
+		bpf_program__set_autoload(s->progs.offcpu_rseq, false);
+		bpf_program__set_autoload(s->progs.offcpu_rseq_raw, false);
+	} else {
+		bpf_program__set_autoload(s->progs.offcpu_sys_exit, false);
+		bpf_program__set_autoload(s->progs.offcpu_sys_exit_raw, false);
+	}
+	s->rodata->offcpu_via_rseq = rseq;
+	v->stats.sched_rseq = rseq;
+	choose_flavours(tps, on, p, tp, NR_SCHED_PROGS, v->sched_progs, ids);
 	v->stats.sched_raw = on && ids[0] < 0;
 	/* per-thread state: in task storage for tp_btf programs, in a hash
 	 * map by tid for raw_tp ones */
@@ -1275,7 +1316,7 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	tps = getenv("CPROF_TEST_SCHED_RAW_TP") ? NULL : vmlinux;
 	targets_choose_progs(v, vmlinux);
 	v->skel->rodata->switch_has_state = switch_has_state(tps);
-	sched_choose_progs(v, sources & SOURCE_SCHED, tps);
+	sched_choose_progs(v, sources & SOURCE_SCHED, tps, vmlinux);
 	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE, vmlinux);
 	lock_choose_progs(v, sources & SOURCE_FUTEX, v->stats.lock_rate_ns, tps);
 	btf__free(vmlinux);
@@ -1554,7 +1595,7 @@ static int sched_get(struct core *v)
 			  bpf_program__section_name(v->sched_progs[i]), strerror(-e));
 	}
 	v->stats.sched_attached = true;
-	v->stats.sched_sys_exit = v->sched_links[1] != NULL;
+	v->stats.sched_return = v->sched_links[1] != NULL;
 	return 0;
 }
 

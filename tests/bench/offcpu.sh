@@ -5,7 +5,7 @@
 # waits and two context switches. Configurations, interleaved round-robin:
 #   alone      nothing attached
 #   floor      empty programs on the hooks the view uses (tp_btf sched_switch
-#              and sys_exit): what the hooks cost by themselves
+#              and rseq_update): what the hooks cost by themselves
 #   other      cprofd --pid of a sleeping process, an offcpu window open: the
 #              pipe's processes are not targets
 #   target     cprofd --comm perf, an offcpu window open: they are

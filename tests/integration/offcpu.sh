@@ -68,6 +68,48 @@ pprof_reads "offcpu: go tool pprof reads the profile without warnings" "$F"
 check "sched: detached once the window closed" \
 	grep -q '^cprofd_sched_attached 0' <(curl -sf "$URL/metrics") "still attached"
 
+check "offcpu: user stacks read as threads go back to user code (rseq_update), said at start" \
+	grep -q "user stacks read as threads go back to user code (rseq_update" "$TMP/cprofd.log" \
+	"$(grep -o 'user stacks read [^)]*' "$TMP/cprofd.log")"
+lost=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_user_stack_lost\"}" { print $2 }')
+check "offcpu: hardly a user stack lost (${lost:-0})" ge 3 "${lost:-0}" "${lost:-0} lost"
+
+# 1b. Threads not registered with rseq (Go, musl, glibc before 2.35, or
+#     told not to): they go back to user code unseen, so their stacks are
+#     read as they leave, drawn with the probability their last wait
+#     predicts and weighted by its inverse. The same truths hold.
+start_workload "$TMP/waits.out" env GLIBC_TUNABLES=glibc.pthread.rseq=0 "$B/workloads/waits" offcpu 700
+curl -sf -o "$TMP/norseq.pb.gz" "$URL/debug/pprof/offcpu?seconds=4&pid=$WPID"
+wait "$WPID"
+F=$TMP/norseq.pb.gz
+check "no rseq: the workload's threads are not registered" \
+	test "$(awk '$1 == "rseq_registered" { print $2 }' "$TMP/waits.out")" = 0 "$(grep rseq "$TMP/waits.out")"
+s=$(secs "$F" sum offcpu thread=sleeper func=sleep_in_nanosleep)
+check "no rseq: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
+s=$(secs "$F" sum offcpu thread=piper func=wait_in_read syscall=read state=sleeping)
+t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+check "no rseq: the pipe reader waits in read under wait_in_read ($s s; it measured $t s)" \
+	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+s=$(secs "$F" sum offcpu thread=condvar func=wait_on_condvar syscall=futex state=sleeping)
+t=$(awk -v n="$(truth condvar_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+check "no rseq: the condition variable's waiter under wait_on_condvar ($s s; it measured $t s)" \
+	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+start_workload "$TMP/waits.out" env GLIBC_TUNABLES=glibc.pthread.rseq=0 "$B/workloads/waits" pingpong 500
+curl -sf -o "$TMP/norseq-pp.pb.gz" "$URL/debug/pprof/offcpu?seconds=3&pid=$WPID"
+wait "$WPID"
+for side in ping pong; do
+	s=$(secs "$TMP/norseq-pp.pb.gz" sum offcpu thread=$side)
+	t=$(awk -v n="$(truth ${side}_off_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+	check "no rseq: $side's short waits, drawn as they leave, add up ($s s) within 10% of its own ($t s)" \
+		near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 + 0.005 }')" "profile $s s"
+	r=$(pct "$(q "$TMP/norseq-pp.pb.gz" sum offcpu thread=$side state=sleeping func=pingpong_wait)" \
+		"$(q "$TMP/norseq-pp.pb.gz" sum offcpu thread=$side state=sleeping)")
+	check "no rseq: $side's sleeps are under pingpong_wait ($r%)" ge "$r" 90 "$r%"
+done
+drawn=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_eager_drawn\"}" { print $2 }')
+check "no rseq: past the budget of readings as they leave, most were drawn (${drawn:-0})" \
+	ge "${drawn:-0}" 10000 "${drawn:-0} drawn"
+
 # 2. Wall: CPU samples and off-CPU time together, per thread.
 start_workload "$TMP/waits.out" "$B/workloads/waits" wall 500
 curl -sf -o "$TMP/wall.pb.gz" "$URL/debug/pprof/wall?seconds=6&pid=$WPID"
@@ -148,6 +190,21 @@ check "raw_tp: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "
 s=$(secs "$TMP/raw.pb.gz" sum offcpu thread=piper func=wait_in_read syscall=read)
 t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
 check "raw_tp: the pipe reader's wait in read ($s s; it measured $t s)" \
+	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+stop_daemon
+
+# 6b. Kernels without rseq_update: user stacks read at system calls' exits.
+CPROF_TEST_OFFCPU_SYS_EXIT=1 start_daemon
+check "sys_exit: said at start" grep -q "user stacks read at system calls' exits" "$TMP/cprofd.log" \
+	"$(grep -o 'user stacks read [^)]*' "$TMP/cprofd.log")"
+start_workload "$TMP/waits.out" "$B/workloads/waits" offcpu 700
+curl -sf -o "$TMP/sysexit.pb.gz" "$URL/debug/pprof/offcpu?seconds=4&pid=$WPID"
+wait "$WPID"
+s=$(secs "$TMP/sysexit.pb.gz" sum offcpu thread=sleeper func=sleep_in_nanosleep)
+check "sys_exit: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
+s=$(secs "$TMP/sysexit.pb.gz" sum offcpu thread=piper func=wait_in_read syscall=read)
+t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+check "sys_exit: the pipe reader's wait in read ($s s; it measured $t s)" \
 	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
 stop_daemon
 

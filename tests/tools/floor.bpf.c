@@ -14,8 +14,8 @@ int BPF_PROG(floor_switch, bool preempt, struct task_struct *prev, struct task_s
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(floor_sys_exit, struct pt_regs *regs, long ret)
+SEC("tp_btf/rseq_update")
+int BPF_PROG(floor_rseq, struct task_struct *t)
 {
 	return 0;
 }

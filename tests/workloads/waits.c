@@ -23,7 +23,9 @@
  *               (elapsed less its CPU time) and its context switches
  *
  * Main computes for 300 ms, then waits DELAY_MS before starting them (a
- * profile window opens meanwhile). */
+ * profile window opens meanwhile). It first prints "rseq_registered 0|1":
+ * whether glibc registered its threads with rseq (2.35 on, unless told
+ * not to by GLIBC_TUNABLES=glibc.pthread.rseq=0). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -34,6 +36,12 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_RSEQ_SIZE 1
+#endif
+#endif
 
 static volatile unsigned long sink;
 static int pipefd[2];
@@ -289,6 +297,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+#ifdef HAVE_RSEQ_SIZE
+	printf("rseq_registered %d\n", __rseq_size > 0);
+#else
+	printf("rseq_registered 0\n");
+#endif
 	/* busy first, so that cprofd builds its unwind tables (it does for
 	 * processes sampled a few times) before the waits: libc has no frame
 	 * pointers, and a frame-pointer walk from it skips its caller */
