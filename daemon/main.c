@@ -70,6 +70,9 @@ struct options {
 	uint64_t heap_rate;		/* --heap-rate */
 	uint64_t lock_rate_ns;		/* --lock-rate */
 	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
+	bool continuous_all;		/* ...given as all */
+	unsigned int continuous_named;	/* ...the views it named one by one */
+	unsigned int continuous_left;	/* ...views all left out (host-wide heap, allocs) */
 	int window_s;			/* --window: the history's windows */
 	const char *store;		/* --store: where the history is kept */
 	uint64_t retention_bytes;	/* --retention SIZE,AGE */
@@ -110,7 +113,9 @@ static const char usage[] =
 	"  --hz N           CPU sampling rate, 1 to 1000 (default 99)\n"
 	"  --views LIST     views to serve, comma-separated, or all (default): cpu, heap, allocs,\n"
 	"                   offcpu, wall, block, mutex\n"
-	"  --continuous LIST  views kept on all the time (or all), their windows kept in the\n"
+	"  --continuous LIST  views kept on all the time (or all: for the whole host, all but heap\n"
+	"                   and allocs, whose probes trap at every malloc and free; name them to\n"
+	"                   keep them too), their windows kept in the\n"
 	"                   history and served for start= and end=; heap, allocs, block and\n"
 	"                   mutex also serve their totals since start without seconds= (on for\n"
 	"                   --pid targets anyway)\n"
@@ -213,6 +218,52 @@ static int parse_views(const char *list, const char *opt, unsigned int *mask)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Which views a list names one by one, and whether it says all. */
+static void named_views(const char *list, bool *all, unsigned int *mask)
+{
+	*all = false;
+	*mask = 0;
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+		char name[32];
+
+		if (len < sizeof(name)) {
+			const struct view_def *v;
+
+			memcpy(name, p, len);
+			name[len] = '\0';
+			v = views__find(name);
+			if (v)
+				*mask |= 1u << (v - views);
+			else if (!strcmp(name, "all"))
+				*all = true;
+		}
+		p += len + (p[len] == ',');
+	}
+}
+
+/* The names of the views in mask, as "heap and allocs". */
+static void view_names(unsigned int mask, char *out, size_t size)
+{
+	size_t k = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < nr_views && k < size; i++)
+		if (mask & (1u << i))
+			k += snprintf(out + k, size - k, "%s%s", k ? " and " : "", views[i].name);
+}
+
+/* The views fed by the allocator's probes (heap, allocs). */
+static unsigned int alloc_views(void)
+{
+	unsigned int mask = 0;
+
+	for (size_t i = 0; i < nr_views; i++)
+		if (views[i].sources & SOURCE_ALLOC)
+			mask |= 1u << i;
+	return mask;
 }
 
 enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
@@ -352,6 +403,7 @@ static int apply_opt(struct options *o, int c, const char *arg)
 	case OPT_CONTINUOUS:
 		if (parse_views(arg, "--continuous", &o->continuous))
 			return 2;
+		named_views(arg, &o->continuous_all, &o->continuous_named);
 		break;
 	case OPT_WINDOW:
 		if (parse_seconds(arg, 1, 3600, &o->window_s)) {
@@ -624,6 +676,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		opt_err("--tls-cert and --tls-key go together: give both, or neither");
 		return 2;
 	}
+	/* --continuous all, for the whole host, leaves out the views fed by
+	 * allocator probes: kept on, every malloc and free of every process
+	 * traps (a compile ran 2.7 times slower here); named, they stay */
+	o->continuous_left = 0;
+	if (o->continuous_all && !o->nr_pids && targets__empty(&o->targets)) {
+		o->continuous_left = o->continuous & alloc_views() & ~o->continuous_named;
+		o->continuous &= ~o->continuous_left;
+	}
 	return 0;
 }
 
@@ -716,7 +776,7 @@ static int all_targets(const struct targets_spec *names, const struct options *o
 static void print_start(const struct options *o, const struct core_stats *cs)
 {
 	struct targets_spec all = { 0 };
-	char who[256] = "every process", served[128] = "";
+	char who[256] = "every process", served[128] = "", names[64];
 	size_t n = 0;
 
 	if (!all_targets(&o->targets, o, &all))
@@ -732,12 +792,22 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 		 who, served, o->hz, cs->dwarf_unwind ? "unwind tables (.eh_frame)" :
 		 o->frame_pointers ? "frame pointers" : "frame pointers (this kernel lacks bpf_loop)", strcmp(o->listen, "none") ? o->listen : "(no tcp)",
 		 strcmp(o->socket, "none") ? " and " : "", strcmp(o->socket, "none") ? o->socket : "");
+	if (o->continuous_left) {
+		view_names(o->continuous_left, names, sizeof(names));
+		log_info("--continuous all leaves %s out for the whole host: kept on, every malloc and free of every process traps into their probes (about %.2f us a call here); name them (--continuous all,%s) to keep them anyway, or give targets (--pid, --comm, --exe, --cgroup); seconds=N profiles of them work as before",
+			 names, cs->heap.call_ns / 1000, o->continuous_left == alloc_views() ? "heap,allocs" : names);
+	}
+	if ((o->continuous & alloc_views()) && !o->nr_pids && targets__empty(&o->targets)) {
+		view_names(o->continuous & alloc_views(), names, sizeof(names));
+		log_info("warning: %s kept on for the whole host (--continuous): every malloc and free of every process traps into their probes, about %.2f us a call here; an allocation-heavy program (a compiler) can run several times slower",
+			 names, cs->heap.call_ns / 1000);
+	}
 	if (cs->sources & SOURCE_ALLOC)
 		log_info("allocations sampled one per %llu bytes on average (--heap-rate), by uprobes on each target's allocator (%s)%s; each allocator call of a target costs about %.2f us while they are attached%s",
 			 (unsigned long long)cs->heap_rate,
 			 cs->heap.sessions ? "sessions: unsampled calls pay the entry probe only" :
 			 "entry and return probes: this kernel has no uprobe sessions",
-			 o->nr_pids || o->continuous ? ", attached all the time (--pid, --continuous)" :
+			 o->nr_pids || (o->continuous & alloc_views()) ? ", attached all the time (--pid, --continuous)" :
 			 ", attached while heap or allocs profiles run",
 			 cs->heap.call_ns / 1000, cs->heap.call_ns ? "" : " (not measured)");
 	if (cs->sources & SOURCE_FUTEX)

@@ -160,6 +160,29 @@ check "history: what is kept stays near the limit ($bytes bytes, limit 64K and t
 echo "history: stored $(metric 'cprofd_history_bytes{form="stored"}') bytes for $(metric 'cprofd_history_bytes{form="raw"}') raw"
 stop_daemon
 
+# 5b. --continuous all for the whole host leaves heap and allocs out: their
+# probes would trap at every malloc and free of every process. It says so;
+# named, they are kept, with a warning.
+start_daemon --continuous all --window 1 --store "$TMP/all"
+check "history: --continuous all for the whole host says it leaves heap and allocs out" \
+	grep -q -- "--continuous all leaves heap and allocs out for the whole host" "$TMP/cprofd.log" \
+	"$(grep -i -- continuous "$TMP/cprofd.log")"
+sleep 2.5
+check "history: ...probes no allocator" test "$(metric cprofd_heap_attached)" = 0 \
+	"cprofd_heap_attached $(metric cprofd_heap_attached)"
+hist "$TMP/allheap.txt" "heap?start=-1m"
+check "history: ...keeps no heap windows (HTTP $st)" test "$st" = 404 "HTTP $st: $(head -c 100 "$TMP/allheap.txt")"
+check "history: ...and keeps the others (cpu: $(kept cpu) windows)" test "$(kept cpu)" -ge 1 "$(kept cpu) windows"
+stop_daemon
+start_daemon --continuous all,heap,allocs --window 1 --store "$TMP/all2"
+check "history: --continuous all,heap,allocs keeps them, with a warning" \
+	grep -q "warning: heap and allocs kept on for the whole host" "$TMP/cprofd.log" \
+	"$(grep -i -- continuous "$TMP/cprofd.log")"
+for _ in $(seq 100); do [ "$(metric cprofd_heap_attached)" = 1 ] && break; sleep 0.1; done
+check "history: ...and probes the allocator" test "$(metric cprofd_heap_attached)" = 1 \
+	"cprofd_heap_attached $(metric cprofd_heap_attached)"
+stop_daemon
+
 # 6. heap and allocs: one profile with two defaults, kept once (as heap's
 # windows) and served for both.
 start_workload "$TMP/grow.out" "$B/workloads/leaks" grow
