@@ -184,6 +184,16 @@ q1c=$(col "1h cold" seconds | med) qnc=$(col "${HOURS}h cold" seconds | med)
 
 # ---- report ----------------------------------------------------------------
 
+# progs_table NAME: the BPF programs' run time over soak NAME, a row each, dearest first
+progs_table() {
+	local secs_var=${1}_secs
+	echo "| program | % of a core | runs | ns a run |"
+	echo "|---|---|---|---|"
+	awk -v s="${!secs_var}" 'NR == FNR { t[$1] = $2; c[$1] = $3; next }
+		{ d = $2 - t[$1]; n = $3 - c[$1]; if (d > 0) printf "| %s | %.2f | %d | %.0f |\n", $1, d / 1e9 / s * 100, n, n ? d / n : 0 }' \
+		"$TMP/$1.progs0" "$TMP/$1.progs1" | sort -t '|' -k3 -gr
+}
+
 section=$TMP/section.md
 {
 	echo "<!-- bench:history begin -->"
@@ -221,21 +231,13 @@ section=$TMP/section.md
 	echo "The BPF programs' run time over the soak, by program (\`bpftool prog show\`; the time a"
 	echo "uprobe's trap costs the probed process is not in it):"
 	echo
-	echo "| program | % of a core | runs | ns a run |"
-	echo "|---|---|---|---|"
-	awk -v s="$secs" 'NR == FNR { t[$1] = $2; c[$1] = $3; next }
-		{ d = $2 - t[$1]; n = $3 - c[$1]; if (d > 0) printf "| %s | %.2f | %d | %.0f |\n", $1, d / 1e9 / s * 100, n, n ? d / n : 0 }' \
-		"$TMP/soak.progs0" "$TMP/soak.progs1" | sort -t '|' -k3 -gr
+	progs_table soak
 	echo
 	echo "The same busy host for $HEAP_MINUTES minutes under \`cprofd --continuous all,heap,allocs\` (the allocator's"
 	echo "views named, kept for the whole host too): cprofd $heap_cpu_pct% of a core (building windows"
 	echo "$heap_build_pct%), BPF $heap_bpf_pct%; by program:"
 	echo
-	echo "| program | % of a core | runs | ns a run |"
-	echo "|---|---|---|---|"
-	awk -v s="$heap_secs" 'NR == FNR { t[$1] = $2; c[$1] = $3; next }
-		{ d = $2 - t[$1]; n = $3 - c[$1]; if (d > 0) printf "| %s | %.2f | %d | %.0f |\n", $1, d / 1e9 / s * 100, n, n ? d / n : 0 }' \
-		"$TMP/heap.progs0" "$TMP/heap.progs1" | sort -t '|' -k3 -gr | head -n 4
+	progs_table heap | head -n 6
 	echo
 	echo "What the host pays beyond cprofd's own time: a compile (\`gcc -O1 -c tests/workloads/locks.c\`,"
 	echo "median of 5 a round, $RUNS rounds, otherwise quiet host) alone and under each; the allocator's"

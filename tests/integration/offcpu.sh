@@ -178,34 +178,33 @@ check "--offcpu-min 150000: they are counted ($short short intervals)" ge "${sho
 check "--offcpu-min 150000: the 300 ms wait is recorded ($c s)" near "$c" 0.3 0.05 "$c s"
 stop_daemon
 
+# sleeper_and_piper NAME: the known waits under the daemon running, in a
+# profile of their own; the sleeper's and the pipe reader's checked
+sleeper_and_piper() {
+	local f=$TMP/$1.pb.gz s t
+	start_workload "$TMP/waits.out" "$B/workloads/waits" offcpu 700
+	curl -sf -o "$f" "$URL/debug/pprof/offcpu?seconds=4&pid=$WPID"
+	wait "$WPID"
+	s=$(secs "$f" sum offcpu thread=sleeper func=sleep_in_nanosleep)
+	check "$1: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
+	s=$(secs "$f" sum offcpu thread=piper func=wait_in_read syscall=read)
+	t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+	check "$1: the pipe reader's wait in read ($s s; it measured $t s)" \
+		near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+}
+
 # 6. The raw_tp flavour, for kernels without the tracepoints' BTF: the same
 #    waits, without kernel stacks (bpf_get_task_stack needs a BTF pointer).
 CPROF_TEST_SCHED_RAW_TP=1 start_daemon
 check "raw_tp: said at start" grep -q "scheduler programs (raw_tp" "$TMP/cprofd.log" "$(grep -i sched "$TMP/cprofd.log")"
-start_workload "$TMP/waits.out" "$B/workloads/waits" offcpu 700
-curl -sf -o "$TMP/raw.pb.gz" "$URL/debug/pprof/offcpu?seconds=4&pid=$WPID"
-wait "$WPID"
-s=$(secs "$TMP/raw.pb.gz" sum offcpu thread=sleeper func=sleep_in_nanosleep)
-check "raw_tp: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
-s=$(secs "$TMP/raw.pb.gz" sum offcpu thread=piper func=wait_in_read syscall=read)
-t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-check "raw_tp: the pipe reader's wait in read ($s s; it measured $t s)" \
-	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+sleeper_and_piper raw_tp
 stop_daemon
 
 # 6b. Kernels without rseq_update: user stacks read at system calls' exits.
 CPROF_TEST_OFFCPU_SYS_EXIT=1 start_daemon
 check "sys_exit: said at start" grep -q "user stacks read at system calls' exits" "$TMP/cprofd.log" \
 	"$(grep -o 'user stacks read [^)]*' "$TMP/cprofd.log")"
-start_workload "$TMP/waits.out" "$B/workloads/waits" offcpu 700
-curl -sf -o "$TMP/sysexit.pb.gz" "$URL/debug/pprof/offcpu?seconds=4&pid=$WPID"
-wait "$WPID"
-s=$(secs "$TMP/sysexit.pb.gz" sum offcpu thread=sleeper func=sleep_in_nanosleep)
-check "sys_exit: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
-s=$(secs "$TMP/sysexit.pb.gz" sum offcpu thread=piper func=wait_in_read syscall=read)
-t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-check "sys_exit: the pipe reader's wait in read ($s s; it measured $t s)" \
-	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+sleeper_and_piper sys_exit
 stop_daemon
 
 # 7. --views cpu: the others are off, and say so.
