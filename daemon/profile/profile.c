@@ -548,6 +548,39 @@ static int sample_values(const struct window *w, const struct sample_key *k, con
 	return n;
 }
 
+/* Frames at the top of a kernel stack read in a tracepoint's program (a
+ * thread's own stack as it leaves the CPU): the tracepoint's machinery
+ * (__traceiter_sched_switch, __bpf_trace_sched_switch, bpf_trace_run4),
+ * how many of them depends on the kernel. Not the thread's: left out. */
+static uint32_t tracing_frames(const struct build *bd, const struct window_stack *ks)
+{
+	static const char *const prefixes[] = { "__traceiter_", "__bpf_trace_", "bpf_trace_run",
+						 "bpf_prog_" };
+	uint32_t i = 0;
+
+	for (; ks && bd->ctx->ksyms && i + 1 < ks->len; i++) {
+		const char *name = ksyms__lookup(bd->ctx->ksyms, ks->ips[i], NULL, NULL);
+		bool machinery = false;
+
+		for (size_t j = 0; name && j < sizeof(prefixes) / sizeof(prefixes[0]) && !machinery; j++)
+			machinery = !strncmp(name, prefixes[j], strlen(prefixes[j]));
+		if (!machinery)
+			break;
+	}
+	return i;
+}
+
+/* Whether a record's kernel stack may have been read in a tracepoint's
+ * program: an off-CPU interval's or a lock record's; not a CPU sample's
+ * (read where the sampled code was: bpf_prog_ frames there are time spent
+ * in BPF programs, and stay). */
+static bool read_in_tracepoint(const struct window *w, const struct sample_key *k)
+{
+	if (w->kind == WINDOW_OFFCPU || w->kind == WINDOW_LOCK)
+		return true;
+	return w->kind == WINDOW_WALL && ((const struct offcpu_key *)k)->state != OFFCPU_RUNNING;
+}
+
 /* A record of a cumulative view's delta (a history cut, seconds=N) that
  * did not change: most of a track's, between two cuts. Left out before
  * its frames are looked up, not after. */
@@ -596,7 +629,7 @@ static int add_sample(struct build *bd, const struct window *w, const struct sam
 		locs[n++] = bd->kernel_hidden_location;
 		ks = NULL;
 	}
-	for (uint32_t i = 0; ks && i < ks->len; i++, n++)
+	for (uint32_t i = read_in_tracepoint(w, k) ? tracing_frames(bd, ks) : 0; ks && i < ks->len; i++, n++)
 		locs[n] = frame_location(bd, NULL, true, ks->ips[i], n == 0);
 	for (uint32_t i = first_user_frame(w); us && i < us->len; i++, n++) {
 		/* A frame outside the process's code is not a return address:

@@ -86,6 +86,9 @@ check "no rseq: the workload's threads are not registered" \
 	test "$(awk '$1 == "rseq_registered" { print $2 }' "$TMP/waits.out")" = 0 "$(grep rseq "$TMP/waits.out")"
 s=$(secs "$F" sum offcpu thread=sleeper func=sleep_in_nanosleep)
 check "no rseq: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near "$s" 1 0.1 "$s s"
+l=$(secs "$F" sum offcpu thread=sleeper leaf=__schedule)
+check "no rseq: its kernel stacks, read as it left, start at __schedule, not in the tracepoint's machinery ($l of $s s)" \
+	test "$l" = "$s" "$l of $s s; leaves: $(q "$F" top | head -n 3 | tr '\n' ' ')"
 s=$(secs "$F" sum offcpu thread=piper func=wait_in_read syscall=read state=sleeping)
 t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
 check "no rseq: the pipe reader waits in read under wait_in_read ($s s; it measured $t s)" \
