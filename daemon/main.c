@@ -678,7 +678,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	/* --continuous all, for the whole host, leaves out the views fed by
 	 * allocator probes: kept on, every malloc and free of every process
-	 * traps (a compile ran 2.7 times slower here); named, they stay */
+	 * traps (a compile took 3.3 times as long here); named, they stay */
 	o->continuous_left = 0;
 	if (o->continuous_all && !o->nr_pids && targets__empty(&o->targets)) {
 		o->continuous_left = o->continuous & alloc_views() & ~o->continuous_named;
