@@ -34,14 +34,20 @@ check "offcpu: the sleeps are state sleeping, under sleep_in_nanosleep ($a of $s
 check "offcpu: the sleeps are in clock_nanosleep or nanosleep ($b + $c of $s s)" \
 	near "$(awk -v b="$b" -v c="$c" 'BEGIN { print b + c }')" "$s" 0.001 "clock_nanosleep $b s, nanosleep $c s"
 
-s=$(secs "$F" sum offcpu thread=piper func=wait_in_read syscall=read state=sleeping)
-t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-check "offcpu: the pipe reader waits in read under wait_in_read ($s s; it measured $t s, written after 200 ms)" \
-	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
-s=$(secs "$F" sum offcpu thread=condvar func=wait_on_condvar syscall=futex state=sleeping)
-t=$(awk -v n="$(truth condvar_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-check "offcpu: the condition variable's waiter waits in futex under wait_on_condvar ($s s; it measured $t s)" \
-	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+# one_waits PREFIX FILE: the pipe reader's and the condition variable's
+# single waits (200 and 300 ms), each where and as long as it measured
+one_waits() {
+	local s t
+	s=$(secs "$2" sum offcpu thread=piper func=wait_in_read syscall=read state=sleeping)
+	t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+	check "$1: the pipe reader waits in read under wait_in_read ($s s; it measured $t s, written after 200 ms)" \
+		near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+	s=$(secs "$2" sum offcpu thread=condvar func=wait_on_condvar syscall=futex state=sleeping)
+	t=$(awk -v n="$(truth condvar_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+	check "$1: the condition variable's waiter waits in futex under wait_on_condvar ($s s; it measured $t s)" \
+		near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+}
+one_waits offcpu "$F"
 
 s=$(secs "$F" sum offcpu thread=victim state=preempted)
 all=$(secs "$F" sum offcpu thread=victim)
@@ -74,6 +80,27 @@ check "offcpu: user stacks read as threads go back to user code (rseq_update), s
 lost=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_user_stack_lost\"}" { print $2 }')
 check "offcpu: hardly a user stack lost (${lost:-0})" ge 3 "${lost:-0}" "${lost:-0} lost"
 
+# pingpong_checks PREFIX FILE: each side's time off CPU within 10% of its
+# own (elapsed less CPU), its waits as many as its context switches, and
+# its sleeps (in read) under pingpong_wait; preempted in write (the other
+# side woke) it is under pingpong itself
+pingpong_checks() {
+	local side s t e n r
+	for side in ping pong; do
+		s=$(secs "$2" sum offcpu thread=$side)
+		t=$(awk -v n="$(truth ${side}_off_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
+		check "$1: $side's time off CPU ($s s) within 10% of its own (elapsed less CPU: $t s)" \
+			near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 + 0.005 }')" "profile $s s"
+		e=$(q "$2" sum events thread=$side)
+		n=$(awk -v k="${side}_switches" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$TMP/waits.out")
+		check "$1: $side's waits ($e events) within 10% of its context switches ($n)" \
+			near "$e" "$n" "$(awk -v n="$n" 'BEGIN { print n * 0.1 }')" "profile $e, rusage $n"
+		r=$(pct "$(q "$2" sum offcpu thread=$side state=sleeping func=pingpong_wait)" \
+			"$(q "$2" sum offcpu thread=$side state=sleeping)")
+		check "$1: $side's sleeps are under pingpong_wait ($r%)" ge "$r" 90 "$r%"
+	done
+}
+
 # 1b. Threads not registered with rseq (Go, musl, glibc before 2.35, or
 #     told not to): they go back to user code unseen, so their stacks are
 #     read as they leave, drawn with the probability their last wait
@@ -89,26 +116,11 @@ check "no rseq: the sleeper's 10 x 100 ms ($s s) under sleep_in_nanosleep" near 
 l=$(secs "$F" sum offcpu thread=sleeper leaf=__schedule)
 check "no rseq: its kernel stacks, read as it left, start at __schedule, not in the tracepoint's machinery ($l of $s s)" \
 	test "$l" = "$s" "$l of $s s; leaves: $(q "$F" top | head -n 3 | tr '\n' ' ')"
-s=$(secs "$F" sum offcpu thread=piper func=wait_in_read syscall=read state=sleeping)
-t=$(awk -v n="$(truth piper_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-check "no rseq: the pipe reader waits in read under wait_in_read ($s s; it measured $t s)" \
-	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
-s=$(secs "$F" sum offcpu thread=condvar func=wait_on_condvar syscall=futex state=sleeping)
-t=$(awk -v n="$(truth condvar_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-check "no rseq: the condition variable's waiter under wait_on_condvar ($s s; it measured $t s)" \
-	near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 }')" "profile $s s"
+one_waits "no rseq" "$F"
 start_workload "$TMP/waits.out" env GLIBC_TUNABLES=glibc.pthread.rseq=0 "$B/workloads/waits" pingpong 500
 curl -sf -o "$TMP/norseq-pp.pb.gz" "$URL/debug/pprof/offcpu?seconds=3&pid=$WPID"
 wait "$WPID"
-for side in ping pong; do
-	s=$(secs "$TMP/norseq-pp.pb.gz" sum offcpu thread=$side)
-	t=$(awk -v n="$(truth ${side}_off_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-	check "no rseq: $side's short waits, drawn as they leave, add up ($s s) within 10% of its own ($t s)" \
-		near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 + 0.005 }')" "profile $s s"
-	r=$(pct "$(q "$TMP/norseq-pp.pb.gz" sum offcpu thread=$side state=sleeping func=pingpong_wait)" \
-		"$(q "$TMP/norseq-pp.pb.gz" sum offcpu thread=$side state=sleeping)")
-	check "no rseq: $side's sleeps are under pingpong_wait ($r%)" ge "$r" 90 "$r%"
-done
+pingpong_checks "no rseq" "$TMP/norseq-pp.pb.gz"
 drawn=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_eager_drawn\"}" { print $2 }')
 check "no rseq: past the budget of readings as they leave, most were drawn (${drawn:-0})" \
 	ge "${drawn:-0}" 10000 "${drawn:-0} drawn"
@@ -138,21 +150,7 @@ pprof_reads "wall: go tool pprof reads the profile without warnings" "$F"
 start_workload "$TMP/waits.out" "$B/workloads/waits" pingpong 500
 curl -sf -o "$TMP/pp.pb.gz" "$URL/debug/pprof/offcpu?seconds=3&pid=$WPID"
 wait "$WPID"
-for side in ping pong; do
-	s=$(secs "$TMP/pp.pb.gz" sum offcpu thread=$side)
-	t=$(awk -v n="$(truth ${side}_off_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-	check "sampled: $side's time off CPU ($s s) within 10% of its own (elapsed less CPU: $t s)" \
-		near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 + 0.005 }')" "profile $s s"
-	e=$(q "$TMP/pp.pb.gz" sum events thread=$side)
-	n=$(awk -v k="${side}_switches" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$TMP/waits.out")
-	check "sampled: $side's waits ($e events) within 10% of its context switches ($n)" \
-		near "$e" "$n" "$(awk -v n="$n" 'BEGIN { print n * 0.1 }')" "profile $e, rusage $n"
-	# asleep in read under pingpong_wait; preempted in write (the other
-	# side woke) under pingpong itself
-	r=$(pct "$(q "$TMP/pp.pb.gz" sum offcpu thread=$side state=sleeping func=pingpong_wait)" \
-		"$(q "$TMP/pp.pb.gz" sum offcpu thread=$side state=sleeping)")
-	check "sampled: $side's sleeps are under pingpong_wait ($r%)" ge "$r" 90 "$r%"
-done
+pingpong_checks sampled "$TMP/pp.pb.gz"
 out=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_sampled_out\"}" { print $2 }')
 check "sampled: most short waits were not drawn ($out)" ge "${out:-0}" 100000 "$out"
 
