@@ -210,8 +210,11 @@ if profile_of names "$TMP/names.pb.gz" "$W/namework" 20; then
 	check "vdso: every [vdso] location is named" \
 		test "$(grep -c '|' "$TMP/names.vdso")" = "$(wc -l <"$TMP/names.vdso")" \
 		"$(grep -vc '|' "$TMP/names.vdso") of $(wc -l <"$TMP/names.vdso") unnamed"
+	# namework spends about 3.5% of its time under malloc (3.35-3.86% in
+	# three runs, some 20 of 600 samples): 3% was inside its sampling
+	# noise (one make check run: 1.68%); the names are what is checked
 	check "libc: malloc is named malloc" \
-		ge "$(q "$TMP/names.pb.gz" share malloc)" 3 "malloc in $(q "$TMP/names.pb.gz" share malloc)%; top: $(head -n 8 "$TMP/names.top" | tr '\n' ';')"
+		ge "$(q "$TMP/names.pb.gz" share malloc)" 1 "malloc in $(q "$TMP/names.pb.gz" share malloc)%; top: $(head -n 8 "$TMP/names.top" | tr '\n' ';')"
 	check "libc: free is named free" \
 		ge "$(q "$TMP/names.pb.gz" share free)" 1 "free in $(q "$TMP/names.pb.gz" share free)%"
 	internal=$(grep -E '^(__GI_|__libc_(malloc|free)|__malloc$|__free$|cfree$)' "$TMP/names.top" | tr '\n' ' ')
