@@ -10,13 +10,15 @@
  *   Only a preempted thread (one that could run) has its stacks captured
  *   here, since it goes back to user code as soon as it runs again; it is
  *   drawn first, with the probability its last preemption predicts
- *   (length / --offcpu-rate, at least 1/64), and weighted by the inverse;
+ *   (length / rate, at least 1/64), and weighted by the inverse;
  * - coming back (sched_switch, next: not yet running), the interval's
  *   length d is known. Shorter than --offcpu-min, it is counted and
- *   forgotten; shorter than --offcpu-rate, it is kept with probability
+ *   forgotten; shorter than the rate, it is kept with probability
  *   d / rate, as rate ns and rate / d events (Go's block profile); then
  *   its kernel stack is read from the sleeping task (bpf_get_task_stack)
- *   and the interval waits for its user stack;
+ *   and the interval waits for its user stack. The rate is the CPU's:
+ *   --offcpu-rate, raised while the CPU reads more than --offcpu-reads
+ *   such waits a second (offcpu_cpu());
  * - the user stack is read in the thread's own context, the first time it
  *   goes back to user code or leaves the CPU again, when its user registers
  *   are still those it left the CPU with (else it is recorded without one,
@@ -25,8 +27,8 @@
  *   with rseq (glibc 2.35 registers every thread) is sent through rseq's
  *   work on its way back after every switch, and only then. A thread that
  *   is not registered (Go, musl, older glibc) has its stacks read as it
- *   leaves, every wait within a per-CPU budget (eager_budget()), drawn as a
- *   preempted one past it. Kernels without that
+ *   leaves, every wait while its CPU has reads left (--offcpu-reads),
+ *   drawn as a preempted one past them. Kernels without that
  *   tracepoint (or a task_struct without rseq) use sys_exit instead, which
  *   sends every system call of the host through the kernel's slow path
  *   while attached (0.86x on a futex-heavy workload).
@@ -202,10 +204,11 @@ static __always_inline void offcpu_add(struct offcpu_key *key, const struct offc
 		key->since = 0;
 		in_gen = ns;
 	} else if (t->sampled && ns) {
-		/* stands for rate / ns such intervals, rate ns in all; short
-		 * enough to count in the generation it ended in */
-		weight = (__u64)offcpu_rate_ns * OFFCPU_WEIGHT_ONE / ns;
-		ns = offcpu_rate_ns;
+		/* stands for rate / ns such intervals, rate ns in all (the
+		 * rate its CPU drew it at); counted in the generation it
+		 * ended in */
+		weight = (__u64)t->rate_ns * OFFCPU_WEIGHT_ONE / ns;
+		ns = t->rate_ns;
 		key->since = 0;
 		in_gen = ns;
 	}
@@ -314,46 +317,106 @@ static __always_inline void offcpu_flush(void *ctx, struct offcpu_thread *t, __u
 	offcpu_record(t, &key, kthread, user_now, ustack, g);
 }
 
-/* Readings as they leave for waits of threads not seen going back to user
- * code, per CPU: a budget of time that earns 1 ns a ns, up to
- * OFFCPU_EAGER_BURST readings' worth, each reading costing
- * 1 s / OFFCPU_EAGER_PER_SEC of it. Within it, every such wait is read (a
- * long one that follows short ones is not left to a draw); past it they
- * are drawn like preempted ones. */
-#define OFFCPU_EAGER_PER_SEC	1000
-#define OFFCPU_EAGER_BURST	100
-#define OFFCPU_EAGER_COST_NS	(1000000000ULL / OFFCPU_EAGER_PER_SEC)
-
-struct offcpu_budget {
-	__u64 credit_ns, last_ns;
-};
+/* The stacks a CPU reads for waits whose length is known (read as they
+ * end), bounded: at most about offcpu_period_reads in each
+ * OFFCPU_PERIOD_NS (--offcpu-reads a second). Each CPU has a rate of its
+ * own, offcpu_rate_ns or more, that plays --offcpu-rate's part in the
+ * draws: a wait of length d under it is read with probability d / rate
+ * and stands for rate ns, so the totals stay unbiased whatever the rate,
+ * less precise as it rises. A CPU that read more than its share in a
+ * period raises its rate in proportion; one that read less than half of
+ * it halves its rate (down to offcpu_rate_ns); twice its share within a
+ * period doubles the rate at once. A rate comes from past periods only,
+ * before the waits it draws. Waits read as they begin (a preempted
+ * thread's, drawn by its last one) are not in the count: their draw is
+ * bounded below by 1/64, which a rate cannot lower; the reads of a thread
+ * not registered with rseq are, within the share (the rest are drawn). */
+#define OFFCPU_PERIOD_NS	1000000000ULL
+#define OFFCPU_RATE_MAX_NS	0xffffffffULL	/* what offcpu_thread.rate_ns holds */
+const volatile __u32 offcpu_period_reads = 0;	/* 0: no bound, the rate stays */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct offcpu_budget);
-} offcpu_budget SEC(".maps");
+	__type(value, struct offcpu_cpu);
+} offcpu_cpus SEC(".maps");
 
-static __always_inline bool eager_budget(__u64 now)
+/* The current CPU's reading budget, its period rolled over to now. */
+static __always_inline struct offcpu_cpu *offcpu_cpu(__u64 now)
 {
-	__u32 zero = 0;
-	struct offcpu_budget *b = bpf_map_lookup_elem(&offcpu_budget, &zero);
-	__u64 credit;
+	__u32 zero = 0, share = offcpu_period_reads;
+	struct offcpu_cpu *c = bpf_map_lookup_elem(&offcpu_cpus, &zero);
+	__u64 r, periods;
 
-	if (!b)
-		return false;
-	credit = b->credit_ns + (now - b->last_ns);
-	if (credit > OFFCPU_EAGER_BURST * OFFCPU_EAGER_COST_NS || now < b->last_ns)
-		credit = OFFCPU_EAGER_BURST * OFFCPU_EAGER_COST_NS;
-	b->last_ns = now;
-	if (credit < OFFCPU_EAGER_COST_NS) {
-		b->credit_ns = credit;
-		count(CPROF_CNT_OFF_EAGER_DRAWN);
-		return false;
+	if (!c)
+		return NULL;
+	if (!share || c->rate_ns < offcpu_rate_ns) {
+		c->rate_ns = offcpu_rate_ns;
+		if (!share)
+			return c;
 	}
-	b->credit_ns = credit - OFFCPU_EAGER_COST_NS;
-	return true;
+	if (now - c->period_ns < OFFCPU_PERIOD_NS)
+		return c;
+	r = c->rate_ns;
+	periods = (now - c->period_ns) / OFFCPU_PERIOD_NS;
+	if (c->reads > share) {
+		r = r * c->reads / share;
+	} else if (c->reads < share / 2 || !c->reads) {
+		/* one halving a period gone by: an idle CPU starts over */
+		r >>= periods < 32 ? periods : 32;
+	}
+	if (r < offcpu_rate_ns)
+		r = offcpu_rate_ns;
+	if (r > OFFCPU_RATE_MAX_NS)
+		r = OFFCPU_RATE_MAX_NS;
+	if (r > c->rate_ns)
+		count(CPROF_CNT_OFF_RATE_RAISED);
+	c->rate_ns = r;
+	c->period_ns = now;
+	c->reads = 0;
+	return c;
+}
+
+/* c's CPU reads a wait's stacks. */
+static __always_inline void offcpu_read(struct offcpu_cpu *c, __u64 now)
+{
+	__u64 r;
+
+	if (!c || !offcpu_period_reads || ++c->reads < 2 * offcpu_period_reads)
+		return;
+	/* twice its share already: a burst the last period did not predict */
+	r = c->rate_ns * 2;
+	c->rate_ns = r > OFFCPU_RATE_MAX_NS ? OFFCPU_RATE_MAX_NS : r;
+	c->period_ns = now;
+	c->reads = 0;
+	count(CPROF_CNT_OFF_RATE_RAISED);
+}
+
+/* Whether c's CPU has reads left in its share of this period. */
+static __always_inline bool offcpu_reads_left(const struct offcpu_cpu *c)
+{
+	return !offcpu_period_reads || (c && c->reads < offcpu_period_reads);
+}
+
+/* A wait whose stacks are read now or never, before its length is known:
+ * drawn with the probability the thread's last interval of the kind
+ * predicts (Go's d / rate), at least 1/64, and weighted by its inverse,
+ * so the totals stay unbiased: keep / OFFCPU_WEIGHT_ONE, 0 when not
+ * drawn. With no last one (0) nothing is predicted: it is read. A
+ * thread's first preemption is often its longest (pinned among busy
+ * threads): drawn at 1/64, one was weighted 64 times, 0.45 s of a 1 s
+ * truth. */
+static __always_inline __u16 eager_keep(__u32 last, __u64 rate)
+{
+	__u32 keep;
+
+	if (!rate || !last || last >= rate)
+		return OFFCPU_WEIGHT_ONE;
+	keep = (__u32)((__u64)last * OFFCPU_WEIGHT_ONE / rate);
+	if (keep < OFFCPU_WEIGHT_ONE / 64)
+		keep = OFFCPU_WEIGHT_ONE / 64;
+	return bpf_get_prandom_u32() % OFFCPU_WEIGHT_ONE < keep ? keep : 0;
 }
 
 /* The current task leaves the CPU: record what it had pending, and note
@@ -366,9 +429,10 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 				    bool btf)
 {
 	__u32 tid = (__u32)pid_tgid, last;
-	bool kthread = current_is_kthread(), now_or_never;
+	bool kthread = current_is_kthread(), now_or_never, unseen, shared;
+	struct offcpu_cpu *c;
 	struct pt_regs *regs;
-	__u64 ip, sp;
+	__u64 ip, sp, rate;
 
 	user_regs(kthread, &ip, &sp, &regs);
 	if (t && t->phase == THR_PENDING)
@@ -402,23 +466,19 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 	now_or_never = t->state == OFFCPU_PREEMPTED ||
 		       (offcpu_via_rseq && !kthread && !task_has_rseq(prev));
 	last = t->state == OFFCPU_PREEMPTED ? t->last_preempted_ns : t->last_slept_ns;
-	if (now_or_never && t->state != OFFCPU_PREEMPTED && eager_budget(now)) {
-		/* read whatever its length: within the CPU's budget */
-	} else if (now_or_never && offcpu_rate_ns && last && last < offcpu_rate_ns) {
-		/* Its stacks are read now or never, before its length is
-		 * known: draw it with a probability its last interval of the
-		 * kind predicts (Go's d / rate), at least 1/64; what is drawn
-		 * is weighted by its inverse, so the totals stay unbiased.
-		 * With no last one (0) nothing is predicted: it is read. A
-		 * thread's first preemption is often its longest (pinned
-		 * among busy threads): drawn at 1/64, one was weighted 64
-		 * times, 0.45 s of a 1 s truth. */
-		__u32 keep = (__u32)((__u64)last * OFFCPU_WEIGHT_ONE / offcpu_rate_ns);
-
-		t->keep = keep < OFFCPU_WEIGHT_ONE / 64 ? OFFCPU_WEIGHT_ONE / 64 : keep;
-		if (bpf_get_prandom_u32() % OFFCPU_WEIGHT_ONE >= t->keep)
-			t->keep = 0;
-	}
+	c = now_or_never ? offcpu_cpu(now) : NULL;
+	rate = c ? c->rate_ns : offcpu_rate_ns;
+	/* Read as it leaves: a preempted thread, drawn; one not coming back
+	 * through rseq_update, read whatever its length while its CPU has
+	 * reads left in the period, drawn past them. */
+	unseen = now_or_never && t->state != OFFCPU_PREEMPTED;
+	shared = unseen && offcpu_reads_left(c);
+	if (shared)
+		t->keep = OFFCPU_WEIGHT_ONE;
+	else if (now_or_never)
+		t->keep = eager_keep(last, rate);
+	if (unseen && !shared)
+		count(CPROF_CNT_OFF_EAGER_DRAWN);
 	if (now_or_never && t->keep) {
 		struct sample_key key;
 
@@ -430,6 +490,8 @@ static __always_inline void on_prev(void *ctx, struct task_struct *prev, struct 
 						    CPROF_CNT_KSTACK_LOST) : 0;
 		t->eager = 1;
 		t->capture_ns = (__u32)(bpf_ktime_get_ns() - now);
+		if (shared)
+			offcpu_read(c, now);
 	}
 }
 
@@ -458,7 +520,8 @@ static __always_inline __u64 task_kstack(struct task_struct *task)
 static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_struct *next,
 					  __u64 now, bool btf)
 {
-	__u64 ns;
+	struct offcpu_cpu *c;
+	__u64 ns, rate;
 
 	if (t->start_ns < sched_epoch_ns) {
 		t->phase = THR_ON_CPU;
@@ -482,14 +545,19 @@ static __always_inline void offcpu_arrive(struct offcpu_thread *t, struct task_s
 		count(CPROF_CNT_OFF_SAMPLED_OUT);
 		return;
 	}
-	/* shorter than the rate: drawn with probability ns / rate (one
-	 * read as it left was drawn then) */
-	t->sampled = !t->eager && ns < offcpu_rate_ns;
-	if (t->sampled && bpf_get_prandom_u32() % offcpu_rate_ns >= ns) {
+	/* shorter than the CPU's rate: drawn with probability ns / rate
+	 * (one read as it left was drawn then) */
+	c = t->eager ? NULL : offcpu_cpu(now);
+	rate = c ? c->rate_ns : offcpu_rate_ns;
+	t->sampled = !t->eager && ns < rate;
+	t->rate_ns = (__u32)rate;
+	if (t->sampled && bpf_get_prandom_u32() % rate >= ns) {
 		t->phase = THR_ON_CPU;
 		count(CPROF_CNT_OFF_SAMPLED_OUT);
 		return;
 	}
+	if (!t->eager)
+		offcpu_read(c, now);
 	t->end_ns = now;
 	t->phase = THR_PENDING;
 	__sync_fetch_and_add(&offcpu_pending, 1);

@@ -67,6 +67,7 @@ struct options {
 	unsigned int views;		/* --views: bits of indexes into views[] */
 	uint64_t offcpu_min_ns;		/* --offcpu-min */
 	uint32_t offcpu_rate_ns;	/* --offcpu-rate */
+	uint32_t offcpu_reads;		/* --offcpu-reads */
 	uint64_t heap_rate;		/* --heap-rate */
 	uint64_t lock_rate_ns;		/* --lock-rate */
 	unsigned int continuous;	/* --continuous: bits of indexes into views[] */
@@ -95,7 +96,7 @@ static const char usage[] =
 	"              [--hz N] [--views LIST] [--continuous LIST] [--window SECONDS]\n"
 	"              [--store DIR] [--retention SIZE,AGE] [--export clickhouse=URL]\n"
 	"              [--host-name NAME] [--export-spool SIZE] [--export-ca FILE] [--heap-rate BYTES]\n"
-	"              [--offcpu-min USEC] [--offcpu-rate USEC] [--lock-rate USEC]\n"
+	"              [--offcpu-min USEC] [--offcpu-rate USEC] [--offcpu-reads N] [--lock-rate USEC]\n"
 	"              [--memory SIZE] [--unwind-memory SIZE]\n"
 	"              [--parser-memory SIZE] [--parser-timeout SECONDS] [--frame-pointers]\n"
 	"              [--config FILE] [--group NAME] [--tls-cert FILE --tls-key FILE]\n"
@@ -138,6 +139,9 @@ static const char usage[] =
 	"                   (default 1)\n"
 	"  --offcpu-rate USEC  shorter intervals are sampled, each with probability its length\n"
 	"                   over USEC, and weighted to keep the totals (default 50; 0: all)\n"
+	"  --offcpu-reads N  the waits whose stacks a CPU reads, at most about N a second:\n"
+	"                   past that it raises its rate above --offcpu-rate (default 50;\n"
+	"                   0: no bound)\n"
 	"  --lock-rate USEC  futex waits (block) and the delay blamed at a wake (mutex) shorter\n"
 	"                   than this are sampled likewise, as Go's SetBlockProfileRate\n"
 	"                   (default 100; 0: all)\n"
@@ -269,7 +273,7 @@ static unsigned int alloc_views(void)
 enum { OPT_PID = 256, OPT_LISTEN, OPT_SOCKET, OPT_HZ, OPT_VIEWS, OPT_CONTINUOUS,
        OPT_HEAP_RATE, OPT_OFFCPU_MIN, OPT_VERSION, OPT_FP, OPT_MEMORY, OPT_UNWIND_MEMORY,
        OPT_PARSER_MEMORY, OPT_PARSER_TIMEOUT, OPT_CONFIG, OPT_GROUP, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE, OPT_LOCK_RATE,
+       OPT_TOKEN_FILE, OPT_COMM, OPT_EXE, OPT_CGROUP, OPT_OFFCPU_RATE, OPT_OFFCPU_READS, OPT_LOCK_RATE,
        OPT_WINDOW, OPT_STORE, OPT_RETENTION, OPT_EXPORT, OPT_HOST_NAME, OPT_EXPORT_SPOOL,
        OPT_EXPORT_CA };
 static const struct option longopts[] = {
@@ -292,6 +296,7 @@ static const struct option longopts[] = {
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 	{ "offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN },
 	{ "offcpu-rate", required_argument, NULL, OPT_OFFCPU_RATE },
+	{ "offcpu-reads", required_argument, NULL, OPT_OFFCPU_READS },
 	{ "lock-rate", required_argument, NULL, OPT_LOCK_RATE },
 	{ "frame-pointers", no_argument, NULL, OPT_FP },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
@@ -337,6 +342,7 @@ static void set_defaults(struct options *o)
 	views__parse_list("all", "--views", &o->views, NULL, 0);
 	o->offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS;
 	o->offcpu_rate_ns = OFFCPU_DEFAULT_RATE_NS;
+	o->offcpu_reads = OFFCPU_DEFAULT_READS;
 	o->heap_rate = HEAP_DEFAULT_RATE;
 	o->lock_rate_ns = LOCK_DEFAULT_RATE_NS;
 	o->window_s = DEFAULT_WINDOW_S;
@@ -483,6 +489,16 @@ static int apply_opt(struct options *o, int c, const char *arg)
 			return 2;
 		}
 		o->offcpu_rate_ns = (uint32_t)us * 1000;
+		break;
+	}
+	case OPT_OFFCPU_READS: {
+		int n;
+
+		if (parse_int(arg, 0, 1000000, &n)) {
+			opt_err("--offcpu-reads %s: expected waits a second per CPU, from 0 (no bound) to 1000000", arg);
+			return 2;
+		}
+		o->offcpu_reads = (uint32_t)n;
 		break;
 	}
 	case OPT_LOCK_RATE: {
@@ -815,12 +831,21 @@ static void print_start(const struct options *o, const struct core_stats *cs)
 			 cs->lock_raw ? "raw_tp" : "tp_btf",
 			 o->nr_pids || o->continuous ? "all the time (--pid, --continuous)" :
 			 "while block or mutex profiles run", (unsigned long long)(cs->lock_rate_ns / 1000));
-	if (cs->sources & SOURCE_SCHED)
-		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), by the scheduler programs (%s, %u instructions; user stacks read %s), attached while offcpu or wall profiles run",
+	if (cs->sources & SOURCE_SCHED) {
+		char reads[96];
+
+		if (cs->offcpu_reads && cs->offcpu_rate_ns)
+			snprintf(reads, sizeof(reads), "a rate raised by a CPU that reads more than %u waits' stacks a second (--offcpu-reads)",
+				 cs->offcpu_reads);
+		else
+			snprintf(reads, sizeof(reads), "no bound on the stacks read (--offcpu-reads)");
+		log_info("off-CPU intervals from %llu us recorded (--offcpu-min), those under %u us sampled (--offcpu-rate), %s, by the scheduler programs (%s, %u instructions; user stacks read %s), attached while offcpu or wall profiles run",
 			 (unsigned long long)(cs->offcpu_min_ns / 1000), cs->offcpu_rate_ns / 1000,
+			 reads,
 			 cs->sched_raw ? "raw_tp" : "tp_btf", cs->sched_insns,
 			 cs->sched_rseq ? "as threads go back to user code (rseq_update), or as they leave if not registered with rseq" :
 			 "at system calls' exits (sys_exit: every system call of the host takes the kernel's slow path meanwhile)");
+	}
 	log_info("kernel maps: %u samples and %u stacks per generation (%d CPUs x %d Hz at most: --hz %d plus hz= requests up to %d), %.0f MiB",
 		 cs->counts_entries, cs->stacks_entries, cs->nr_cpus, cs->max_hz, o->hz,
 		 cs->max_hz - o->hz, cs->kernel_map_bytes / 1048576.0);
@@ -962,6 +987,7 @@ static void reload(struct cprofd *d, struct options *o, int argc, char **argv, b
 	NEEDS_RESTART(n.views != o->views, "views");
 	NEEDS_RESTART(n.offcpu_min_ns != o->offcpu_min_ns, "offcpu-min");
 	NEEDS_RESTART(n.offcpu_rate_ns != o->offcpu_rate_ns, "offcpu-rate");
+	NEEDS_RESTART(n.offcpu_reads != o->offcpu_reads, "offcpu-reads");
 	NEEDS_RESTART(n.heap_rate != o->heap_rate, "heap-rate");
 	NEEDS_RESTART(n.lock_rate_ns != o->lock_rate_ns, "lock-rate");
 	NEEDS_RESTART(n.continuous != o->continuous, "continuous");
@@ -1107,6 +1133,7 @@ int main(int argc, char **argv)
 			co.sources |= views[i].sources;
 	co.offcpu_min_ns = o.offcpu_min_ns;
 	co.offcpu_rate_ns = o.offcpu_rate_ns;
+	co.offcpu_reads = o.offcpu_reads;
 	co.heap_rate = o.heap_rate;
 	co.lock_rate_ns = o.lock_rate_ns;
 	co.kernel_stacks = true;

@@ -164,8 +164,9 @@ enum cprof_counter {
 	CPROF_CNT_OFF_COUNTS_FULL,	/* offcpu map full: an interval dropped */
 	CPROF_CNT_OFF_STALE,		/* intervals from before the source was attached: dropped */
 	CPROF_CNT_OFF_EAGER_DRAWN,	/* waits of threads not seen going back to user
-					 * code, past the CPU's budget of readings as they
-					 * leave: drawn (unbiased, less precise) */
+					 * code, past the CPU's reads for the period: drawn
+					 * as they leave (unbiased, less precise) */
+	CPROF_CNT_OFF_RATE_RAISED,	/* a CPU raised its rate to keep to --offcpu-reads */
 	/* the allocator source (heap, allocs) */
 	CPROF_CNT_HEAP_CALLS,		/* allocation calls of targets (malloc, calloc, ...) */
 	CPROF_CNT_HEAP_FREE_CALLS,	/* free calls of targets (free, operator delete) */

@@ -16,6 +16,10 @@
  * unbiased while the stacks of short waits are read only now and then;
  * longer intervals are all recorded, exactly. 0: every interval. */
 #define OFFCPU_DEFAULT_RATE_NS	50000ULL
+/* --offcpu-reads: the waits whose stacks a CPU reads, at most about so
+ * many a second; past that the CPU raises its rate above --offcpu-rate
+ * (bpf/sched.bpf.h, offcpu_cpu()). 0: no bound. */
+#define OFFCPU_DEFAULT_READS	50
 /* events are kept in 1/1024ths (offcpu_val.weight) */
 #define OFFCPU_WEIGHT_ONE	1024
 
@@ -83,10 +87,20 @@ struct offcpu_thread {
 	__u32 capture_ns;		/* of this interval, the reading of its stacks
 					 * as it left (one drawn then) */
 	__u32 last_slept_ns;		/* its last other interval's length (capped) */
-	__u32 _pad2;
+	__u32 rate_ns;			/* sampled: the rate its CPU drew it at */
+};
+
+/* A CPU's reading budget (bpf/sched.bpf.h, offcpu_cpu()): a per-CPU
+ * array's one value. */
+struct offcpu_cpu {
+	__u64 period_ns;		/* this period began */
+	__u64 rate_ns;			/* the CPU's rate now */
+	__u32 reads;			/* waits whose stacks it read this period */
+	__u32 _pad;
 };
 
 #ifndef __BPF__
+_Static_assert(sizeof(struct offcpu_cpu) == 24, "offcpu_cpu layout");
 _Static_assert(sizeof(struct offcpu_thread) == 80, "offcpu_thread layout");
 _Static_assert(sizeof(struct offcpu_key) == 88, "offcpu_key layout");
 _Static_assert(sizeof(struct offcpu_val) == 32, "offcpu_val layout");

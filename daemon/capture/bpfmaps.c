@@ -46,6 +46,7 @@ const char *const cprof_counter_names[CPROF_CNT_MAX] = {
 	[CPROF_CNT_OFF_COUNTS_FULL] = "offcpu_map_full",
 	[CPROF_CNT_OFF_STALE] = "offcpu_stale",
 	[CPROF_CNT_OFF_EAGER_DRAWN] = "offcpu_eager_drawn",
+	[CPROF_CNT_OFF_RATE_RAISED] = "offcpu_rate_raised",
 	[CPROF_CNT_HEAP_CALLS] = "heap_alloc_calls",
 	[CPROF_CNT_HEAP_FREE_CALLS] = "heap_free_calls",
 	[CPROF_CNT_HEAP_SAMPLED] = "heap_sampled",
@@ -75,7 +76,7 @@ const char *cprof_counter_source(int i)
 {
 	if (i == CPROF_CNT_SAMPLES || i == CPROF_CNT_COUNTS_FULL)
 		return "cpu";
-	if (i >= CPROF_CNT_OFF_INTERVALS && i <= CPROF_CNT_OFF_EAGER_DRAWN)
+	if (i >= CPROF_CNT_OFF_INTERVALS && i <= CPROF_CNT_OFF_RATE_RAISED)
 		return "sched";
 	if (i >= CPROF_CNT_HEAP_CALLS && i <= CPROF_CNT_HEAP_BLOCK_NS)
 		return "alloc";

@@ -1325,6 +1325,8 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	bpf_program__set_autoload(v->skel->progs.task_instance, sources & (SOURCE_ALLOC | SOURCE_FUTEX));
 	v->skel->rodata->offcpu_min_ns = v->stats.offcpu_min_ns;
 	v->skel->rodata->offcpu_rate_ns = v->stats.offcpu_rate_ns;
+	/* no rate, every interval: nothing to raise */
+	v->skel->rodata->offcpu_period_reads = v->stats.offcpu_rate_ns ? v->stats.offcpu_reads : 0;
 	v->stats.dwarf_unwind = !opts->frame_pointers_only && can_unwind();
 	v->skel->rodata->dwarf_unwind = v->stats.dwarf_unwind;
 	v->unwind_rows = (opts->unwind_bytes ?: default_unwind_bytes()) / sizeof(struct unwind_row);
@@ -1453,6 +1455,7 @@ struct core *core__new(const struct core_opts *opts, struct proctab *pt,
 
 	v->stats.offcpu_min_ns = opts->offcpu_min_ns;
 	v->stats.offcpu_rate_ns = opts->offcpu_rate_ns;
+	v->stats.offcpu_reads = opts->offcpu_reads;
 	v->stats.lock_rate_ns = opts->lock_rate_ns;
 	/* A kernel that refuses the allocator, futex or scheduler programs
 	 * loses the views that need them, not the daemon: load again without
@@ -2054,6 +2057,27 @@ int core__poll_events(struct core *v, int timeout_ms)
 	return n == -EINTR ? 0 : n;
 }
 
+/* The highest of the CPUs' off-CPU rates now (bpf/sched.bpf.h's
+ * offcpu_cpu()): --offcpu-rate unless one raised it to keep to
+ * --offcpu-reads. */
+static uint64_t offcpu_rate_max(struct core *v)
+{
+	int n = libbpf_num_possible_cpus(), fd = bpf_map__fd(v->skel->maps.offcpu_cpus);
+	uint64_t max = v->stats.offcpu_rate_ns;
+	struct offcpu_cpu *c;
+	uint32_t zero = 0;
+
+	if (n <= 0 || fd < 0 || !(v->stats.sources & SOURCE_SCHED))
+		return max;
+	c = calloc(n, sizeof(*c));
+	if (c && !bpf_map_lookup_elem(fd, &zero, c))
+		for (int i = 0; i < n; i++)
+			if (c[i].rate_ns > max)
+				max = c[i].rate_ns;
+	free(c);
+	return max;
+}
+
 void core__stats(struct core *v, struct core_stats *st)
 {
 	pthread_mutex_lock(&v->lock);
@@ -2064,6 +2088,7 @@ void core__stats(struct core *v, struct core_stats *st)
 	pthread_mutex_unlock(&v->qlock);
 	st->stacks_held = stackstore__count(v->store);
 	counters__read(bpf_map__fd(v->skel->maps.counters), st->bpf);
+	st->offcpu_rate_max_ns = offcpu_rate_max(v);
 	if (v->unwinder)
 		unwinder__stats(v->unwinder, &st->unwind);
 	if (v->heap)

@@ -35,6 +35,8 @@ struct core_opts {
 	unsigned int sources;		/* enum view_source: what to load (cpu always) */
 	uint64_t offcpu_min_ns;		/* shorter off-CPU intervals are counted only */
 	uint32_t offcpu_rate_ns;	/* shorter ones sampled (include/offcpu.h) */
+	uint32_t offcpu_reads;		/* stacks read a second per CPU at most, about;
+					 * 0: no bound (include/offcpu.h) */
 	uint64_t heap_rate;		/* --heap-rate (include/heap.h); 0: the default */
 	uint64_t lock_rate_ns;		/* --lock-rate (include/lock.h) */
 	int hz;				/* always-on rate */
@@ -83,6 +85,9 @@ struct core_stats {
 	uint32_t sched_insns;		/* the switch program's instructions */
 	uint64_t offcpu_min_ns;
 	uint32_t offcpu_rate_ns;
+	uint32_t offcpu_reads;
+	uint64_t offcpu_rate_max_ns;	/* the highest CPU's rate now (raised to keep
+					 * to offcpu_reads) */
 	uint64_t heap_rate;		/* the allocator source: bytes per sample */
 	bool lock_attached;		/* the futex programs run (block, mutex windows open) */
 	bool lock_raw;			/* as raw_tp: no BTF for the tracepoints */

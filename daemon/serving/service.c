@@ -811,8 +811,10 @@ static void serve_metrics(struct cprofd *d, struct reply *r)
 		   "# TYPE cprofd_offcpu_short_seconds_total counter\n"
 		   "cprofd_offcpu_short_seconds_total %.9f\n"
 		   "# HELP cprofd_sched_attached Whether the scheduler programs run now (offcpu or wall profiles in progress).\n"
-		   "# TYPE cprofd_sched_attached gauge\ncprofd_sched_attached %d\n",
-		cs.bpf[CPROF_CNT_OFF_SHORT_NS] / 1e9, cs.sched_attached);
+		   "# TYPE cprofd_sched_attached gauge\ncprofd_sched_attached %d\n"
+		   "# HELP cprofd_offcpu_rate_seconds Off-CPU waits shorter than this are sampled: --offcpu-rate, or the highest rate a CPU raised it to, to read about --offcpu-reads waits' stacks a second (as the last profile left it, while none runs).\n"
+		   "# TYPE cprofd_offcpu_rate_seconds gauge\ncprofd_offcpu_rate_seconds %.9f\n",
+		cs.bpf[CPROF_CNT_OFF_SHORT_NS] / 1e9, cs.sched_attached, cs.offcpu_rate_max_ns / 1e9);
 	if (cs.sources & SOURCE_ALLOC)
 		fprintf(f, "# HELP cprofd_heap_attached Whether the allocator's probes are in place (heap or allocs profiles in progress, or tracking).\n"
 			   "# TYPE cprofd_heap_attached gauge\ncprofd_heap_attached %d\n"

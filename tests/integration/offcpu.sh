@@ -80,21 +80,21 @@ check "offcpu: user stacks read as threads go back to user code (rseq_update), s
 lost=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_user_stack_lost\"}" { print $2 }')
 check "offcpu: hardly a user stack lost (${lost:-0})" ge 3 "${lost:-0}" "${lost:-0} lost"
 
-# pingpong_checks PREFIX FILE: each side's time off CPU within 10% of its
-# own (elapsed less CPU), its waits as many as its context switches, and
-# its sleeps (in read) under pingpong_wait; preempted in write (the other
-# side woke) it is under pingpong itself
+# pingpong_checks PREFIX FILE [PCT]: each side's time off CPU within PCT%
+# (default 10) of its own (elapsed less CPU), its waits as many as its
+# context switches, and its sleeps (in read) under pingpong_wait;
+# preempted in write (the other side woke) it is under pingpong itself
 pingpong_checks() {
-	local side s t e n r
+	local side s t e n r pct=${3:-10}
 	for side in ping pong; do
 		s=$(secs "$2" sum offcpu thread=$side)
 		t=$(awk -v n="$(truth ${side}_off_ns)" 'BEGIN { printf "%.3f", n / 1e9 }')
-		check "$1: $side's time off CPU ($s s) within 10% of its own (elapsed less CPU: $t s)" \
-			near "$s" "$t" "$(awk -v t="$t" 'BEGIN { print t * 0.1 + 0.005 }')" "profile $s s"
+		check "$1: $side's time off CPU ($s s) within $pct% of its own (elapsed less CPU: $t s)" \
+			near "$s" "$t" "$(awk -v t="$t" -v p="$pct" 'BEGIN { print t * p / 100 + 0.005 }')" "profile $s s"
 		e=$(q "$2" sum events thread=$side)
 		n=$(awk -v k="${side}_switches" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$TMP/waits.out")
-		check "$1: $side's waits ($e events) within 10% of its context switches ($n)" \
-			near "$e" "$n" "$(awk -v n="$n" 'BEGIN { print n * 0.1 }')" "profile $e, rusage $n"
+		check "$1: $side's waits ($e events) within $pct% of its context switches ($n)" \
+			near "$e" "$n" "$(awk -v n="$n" -v p="$pct" 'BEGIN { print n * p / 100 }')" "profile $e, rusage $n"
 		r=$(pct "$(q "$2" sum offcpu thread=$side state=sleeping func=pingpong_wait)" \
 			"$(q "$2" sum offcpu thread=$side state=sleeping)")
 		check "$1: $side's sleeps are under pingpong_wait ($r%)" ge "$r" 90 "$r%"
@@ -145,14 +145,17 @@ check "wall: it computes 20 ms of every 50 ($share%, 40 +- 10)" near "$share" 40
 pprof_reads "wall: go tool pprof reads the profile without warnings" "$F"
 
 # 3. Waits of a few microseconds, by the hundred thousand: sampled below
-#    --offcpu-rate (50 us), each drawn one standing for rate / length
-#    events; the totals must still be right.
+#    the rate, each drawn one standing for rate / length events. Past
+#    --offcpu-reads (50 a second) a CPU raises its rate above --offcpu-rate
+#    (50 us): the totals stay unbiased, as precise as some hundred draws.
+#    (4b checks them at 10% with no bound.)
 start_workload "$TMP/waits.out" "$B/workloads/waits" pingpong 500
 curl -sf -o "$TMP/pp.pb.gz" "$URL/debug/pprof/offcpu?seconds=3&pid=$WPID"
 wait "$WPID"
-pingpong_checks sampled "$TMP/pp.pb.gz"
-out=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_sampled_out\"}" { print $2 }')
-check "sampled: most short waits were not drawn ($out)" ge "${out:-0}" 100000 "$out"
+pingpong_checks bounded "$TMP/pp.pb.gz" 25
+rate=$(curl -sf "$URL/metrics" | awk '$1 == "cprofd_offcpu_rate_seconds" { print $2 * 1e6 }')
+check "bounded: to read about 50 waits a second, a CPU raised its rate from 50 us (to ${rate:-?} us)" \
+	ge "${rate:-0}" 200 "${rate:-?} us"
 
 # 4. The command line.
 "$B/cprof-ctl" --url "$URL" collect offcpu 1s -o "$TMP/ctl.pb.gz" >"$TMP/ctl.out" 2>&1
@@ -164,6 +167,20 @@ check "cprof-ctl collect wall writes a profile" test -s "$TMP/ctlw.pb.gz" "$(tai
 check "cprof-ctl status lists the running views" grep -q "views running: cpu, heap, allocs, offcpu, wall" "$TMP/status.out" \
 	"$(grep views "$TMP/status.out")"
 check "cprof-ctl status shows the offcpu counters" grep -q "offcpu_recorded" "$TMP/status.out" "not shown"
+stop_daemon
+
+# 4b. --offcpu-reads 0: no bound on the reads; the ping-pong's waits are
+#     drawn at --offcpu-rate alone, and the totals are within 10%.
+start_daemon --offcpu-reads 0
+start_workload "$TMP/waits.out" "$B/workloads/waits" pingpong 500
+curl -sf -o "$TMP/pp0.pb.gz" "$URL/debug/pprof/offcpu?seconds=3&pid=$WPID"
+wait "$WPID"
+pingpong_checks sampled "$TMP/pp0.pb.gz"
+m=$(curl -sf "$URL/metrics")
+out=$(awk '$1 == "cprofd_bpf_events_total{source=\"sched\",event=\"offcpu_sampled_out\"}" { print $2 }' <<<"$m")
+check "sampled: most short waits were not drawn ($out)" ge "${out:-0}" 100000 "$out"
+rate=$(awk '$1 == "cprofd_offcpu_rate_seconds" { print $2 * 1e6 }' <<<"$m")
+check "sampled: the rate stays at --offcpu-rate (${rate:-?} us)" test "${rate:-?}" = 50 "${rate:-?} us"
 stop_daemon
 
 # 5. --offcpu-min: shorter intervals are counted, not recorded.
