@@ -10,5 +10,6 @@
 #include "sched.bpf.h"
 #include "heap.bpf.h"
 #include "lock.bpf.h"
+#include "switch.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

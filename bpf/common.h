@@ -156,6 +156,18 @@ static __always_inline bool task_wanted_cached(__u32 tgid)
 	return wanted;
 }
 
+/* A context switch (tp_btf sched_switch) or a wake (sched_waking) that no
+ * source has anything to do for: by a thread that is not a target (or
+ * the idle task), to or of one with no task storage (none followed it).
+ * Most of a busy host's when a few processes are targeted: told before
+ * anything else is done. */
+static __always_inline bool switch_untouched(struct task_struct *next)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	return !next->bpf_storage && (!(__u32)pid_tgid || !task_wanted_cached(pid_tgid >> 32));
+}
+
 static __always_inline void send_event(__u32 type, const struct cprof_instance *in)
 {
 	struct cprof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -532,6 +532,8 @@ static __always_inline int lock_on_waking(void *ctx, struct lock_wait *t)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(lock_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	if (switch_untouched(next))
+		return 0;
 	return lock_on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), true);
 }
 
@@ -544,6 +546,10 @@ int BPF_PROG(lock_switch_raw, bool preempt, struct task_struct *prev, struct tas
 SEC("tp_btf/sched_waking")
 int BPF_PROG(lock_waking, struct task_struct *p)
 {
+	/* a wake by a thread that is not a target (so no blame), of one
+	 * without task storage (in no wait): nothing to do */
+	if (switch_untouched(p))
+		return 0;
 	return lock_on_waking(ctx, p->bpf_storage ? lock_wait_of(p, 0, false, true) : NULL);
 }
 

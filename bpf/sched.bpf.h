@@ -598,6 +598,8 @@ static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct
 SEC("tp_btf/sched_switch")
 int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	if (switch_untouched(next))
+		return 0;
 	return on_switch(ctx, preempt, prev, next, switch_prev_state(ctx, prev), true);
 }
 

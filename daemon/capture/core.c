@@ -87,6 +87,12 @@ struct core {
 	struct bpf_program *lock_progs[NR_LOCK_PROGS];	/* the flavour loaded */
 	struct bpf_link *lock_links[NR_LOCK_PROGS];
 	int lock_refs;			/* windows that need the futex source */
+	/* both sources loaded: one program on sched_switch for the two
+	 * (bpf/switch.bpf.h), sched_progs[0] and lock_progs[0], attached
+	 * while either source runs */
+	bool switch_shared;
+	struct bpf_link *switch_link;
+	unsigned int switch_users;	/* SOURCE_SCHED, SOURCE_FUTEX */
 	bool pending[CPROF_NR_GENS];	/* a failed drain left entries there */
 	int64_t flipped_ns;		/* CLOCK_MONOTONIC of the last flip */
 	int64_t flipped_real_ns;	/* and CLOCK_REALTIME: a window's samples are
@@ -1227,6 +1233,24 @@ static void lock_choose_progs(struct core *v, bool on, uint64_t rate, const stru
 	s->rodata->lock_rate_ns = rate;
 }
 
+/* Both the scheduler and the futex sources loaded (their programs of one
+ * flavour: the same tracepoint's BTF chose it): one program on
+ * sched_switch instead of theirs. Before load, after their choice. */
+static void switch_choose_prog(struct core *v, bool both)
+{
+	struct capture *s = v->skel;
+	bool raw = v->stats.sched_raw;
+
+	v->switch_shared = both;
+	bpf_program__set_autoload(s->progs.switch_both, both && !raw);
+	bpf_program__set_autoload(s->progs.switch_both_raw, both && raw);
+	if (!both)
+		return;
+	bpf_program__set_autoload(v->sched_progs[0], false);
+	bpf_program__set_autoload(v->lock_progs[0], false);
+	v->sched_progs[0] = v->lock_progs[0] = raw ? s->progs.switch_both_raw : s->progs.switch_both;
+}
+
 /* Zero counter i on every CPU. */
 static void counter_zero(int fd, uint32_t i)
 {
@@ -1319,6 +1343,7 @@ static int load(struct core *v, const struct core_opts *opts, unsigned int sourc
 	sched_choose_progs(v, sources & SOURCE_SCHED, tps, vmlinux);
 	heap_choose_progs(v, sources & SOURCE_ALLOC, opts->heap_rate ?: HEAP_DEFAULT_RATE, vmlinux);
 	lock_choose_progs(v, sources & SOURCE_FUTEX, v->stats.lock_rate_ns, tps);
+	switch_choose_prog(v, (sources & SOURCE_SCHED) && (sources & SOURCE_FUTEX));
 	btf__free(vmlinux);
 	if (!(sources & (SOURCE_ALLOC | SOURCE_FUTEX)))
 		bpf_map__set_max_entries(v->skel->maps.user_scratch, 1);
@@ -1567,6 +1592,49 @@ fail:
 
 /* ---- windows ---- */
 
+/* Source src's part of the program both share on sched_switch runs from
+ * now: the program attached for the first. Caller holds v->lock. */
+static int switch_use(struct core *v, unsigned int src)
+{
+	bool *on = src == SOURCE_SCHED ? &v->skel->bss->switch_sched : &v->skel->bss->switch_lock;
+
+	__atomic_store_n(on, true, __ATOMIC_SEQ_CST);
+	if (!v->switch_link) {
+		v->switch_link = bpf_program__attach(v->sched_progs[0]);
+		if (!v->switch_link) {
+			int e = -errno;
+
+			__atomic_store_n(on, false, __ATOMIC_SEQ_CST);
+			return e;
+		}
+	}
+	v->switch_users |= src;
+	return 0;
+}
+
+static void switch_unuse(struct core *v, unsigned int src)
+{
+	bool *on = src == SOURCE_SCHED ? &v->skel->bss->switch_sched : &v->skel->bss->switch_lock;
+
+	__atomic_store_n(on, false, __ATOMIC_SEQ_CST);
+	v->switch_users &= ~src;
+	if (!v->switch_users) {
+		bpf_link__destroy(v->switch_link);
+		v->switch_link = NULL;
+	}
+}
+
+/* Program i of a source (its programs progs, links links): attached, or
+ * its part of the shared one on sched_switch (i 0) set to run. */
+static int source_attach(struct core *v, unsigned int src, struct bpf_program **progs,
+			 struct bpf_link **links, int i)
+{
+	if (i == 0 && v->switch_shared)
+		return switch_use(v, src);
+	links[i] = bpf_program__attach(progs[i]);
+	return links[i] ? 0 : -errno;
+}
+
 /* The scheduler programs run while windows need them: attach them for the
  * first. Caller holds v->lock. */
 static int sched_get(struct core *v)
@@ -1582,10 +1650,9 @@ static int sched_get(struct core *v)
 	__atomic_store_n(&v->skel->bss->sched_epoch_ns, (uint64_t)now_ns(CLOCK_MONOTONIC),
 			 __ATOMIC_SEQ_CST);
 	for (int i = 0; i < NR_SCHED_PROGS; i++) {
-		v->sched_links[i] = bpf_program__attach(v->sched_progs[i]);
-		if (v->sched_links[i])
+		e = source_attach(v, SOURCE_SCHED, v->sched_progs, v->sched_links, i);
+		if (!e)
 			continue;
-		e = -errno;
 		if (i == 0) {
 			log_error("cannot attach %s: %s", bpf_program__section_name(v->sched_progs[i]),
 				  strerror(-e));
@@ -1598,7 +1665,6 @@ static int sched_get(struct core *v)
 			  bpf_program__section_name(v->sched_progs[i]), strerror(-e));
 	}
 	v->stats.sched_attached = true;
-	v->stats.sched_return = v->sched_links[1] != NULL;
 	return 0;
 }
 
@@ -1616,6 +1682,8 @@ static void sched_put(struct core *v)
 	if (--v->sched_refs)
 		return;
 	links_destroy(v->sched_links, NR_SCHED_PROGS);
+	if (v->switch_shared)
+		switch_unuse(v, SOURCE_SCHED);
 	v->stats.sched_attached = false;
 }
 
@@ -1633,10 +1701,9 @@ static int lock_get(struct core *v)
 			 __ATOMIC_SEQ_CST);
 	/* the wakes first: a waiter noted can be blamed for at once */
 	for (int i = NR_LOCK_PROGS - 1; i >= 0; i--) {
-		v->lock_links[i] = bpf_program__attach(v->lock_progs[i]);
-		if (v->lock_links[i])
+		e = source_attach(v, SOURCE_FUTEX, v->lock_progs, v->lock_links, i);
+		if (!e)
 			continue;
-		e = -errno;
 		log_error("cannot attach %s: %s; the block and mutex views get nothing",
 			  bpf_program__section_name(v->lock_progs[i]), strerror(-e));
 		links_destroy(v->lock_links, NR_LOCK_PROGS);
@@ -1652,6 +1719,8 @@ static void lock_put(struct core *v)
 	if (--v->lock_refs)
 		return;
 	links_destroy(v->lock_links, NR_LOCK_PROGS);
+	if (v->switch_shared)
+		switch_unuse(v, SOURCE_FUTEX);
 	v->stats.lock_attached = false;
 }
 
@@ -2129,6 +2198,9 @@ void core__free(struct core *v)
 		bpf_link__destroy(v->target_links[i]);
 	for (int i = 0; i < NR_SCHED_PROGS; i++)
 		bpf_link__destroy(v->sched_links[i]);
+	for (int i = 0; i < NR_LOCK_PROGS; i++)
+		bpf_link__destroy(v->lock_links[i]);
+	bpf_link__destroy(v->switch_link);
 	heapsrc__free(v->heap);
 	hashmap__free(v->heap_ids);
 	hashmap__free(v->heap_pids);

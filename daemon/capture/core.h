@@ -81,7 +81,6 @@ struct core_stats {
 	bool sched_raw;			/* as raw_tp: no BTF for the tracepoints */
 	bool sched_rseq;		/* threads seen going back to user code at
 					 * rseq_update (else at sys_exit) */
-	bool sched_return;		/* that program attached */
 	uint32_t sched_insns;		/* the switch program's instructions */
 	uint64_t offcpu_min_ns;
 	uint32_t offcpu_rate_ns;
