@@ -2,9 +2,9 @@
 /* One program on sched_switch for both the scheduler source (offcpu, wall)
  * and the futex source (block, mutex), when both are loaded: each program
  * on a tracepoint is a dispatch of its own at every context switch of the
- * host, whether it has anything to do or not: with both sources on, a
- * pipe ping-pong's round trip took 6.0 us against 5.7 with either alone
- * (5.1 with none).
+ * host, whether it has anything to do or not: with a program each, a pipe
+ * ping-pong's round trip took 6.0 us with both sources on against 5.7
+ * with either alone (5.1 with none).
  * User space sets which of the two run (each while its windows need it)
  * and attaches this one while either does. Part of bpf/capture.bpf.c. */
 #ifndef CPROF_BPF_SWITCH_H
