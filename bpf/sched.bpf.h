@@ -351,12 +351,12 @@ static __always_inline struct offcpu_cpu *offcpu_cpu(__u64 now)
 
 	if (!c)
 		return NULL;
-	if (!share || c->rate_ns < offcpu_rate_ns) {
+	if (!share) {
 		c->rate_ns = offcpu_rate_ns;
-		if (!share)
-			return c;
+		return c;
 	}
-	if (now - c->period_ns < OFFCPU_PERIOD_NS)
+	/* the first call rolls over (period_ns 0), setting the rate */
+	if (now - c->period_ns < OFFCPU_PERIOD_NS && c->period_ns)
 		return c;
 	r = c->rate_ns;
 	periods = (now - c->period_ns) / OFFCPU_PERIOD_NS;
